@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <fcntl.h>
+#include <string.h>
+
+#include "fd-util.h"
+
+int safe_close(int fd) {
+        if (fd >= 0) {
+                int saved = errno;
+                (void) close(fd);
+                errno = saved;
+        }
+        return -EBADF;
+}
+
+void close_pair(int p[static 2]) {
+        p[0] = safe_close(p[0]);
+        p[1] = safe_close(p[1]);
+}
+
+int fd_cloexec(int fd, bool cloexec) {
+        int flags = fcntl(fd, F_GETFD);
+        if (flags < 0)
+                return -errno;
+        flags = cloexec ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC;
+        return RET_NERRNO(fcntl(fd, F_SETFD, flags));
+}
+
+int fd_nonblock(int fd, bool nonblock) {
+        int flags = fcntl(fd, F_GETFL);
+        if (flags < 0)
+                return -errno;
+        flags = nonblock ? flags | O_NONBLOCK : flags & ~O_NONBLOCK;
+        return RET_NERRNO(fcntl(fd, F_SETFL, flags));
+}
+
+int loop_write(int fd, const void *buf, size_t n) {
+        const char *p = buf;
+
+        while (n > 0) {
+                ssize_t k = write(fd, p, n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        return -EIO;
+                p += k;
+                n -= (size_t) k;
+        }
+        return 0;
+}
+
+int read_full_fd(int fd, size_t max, char **ret, size_t *ret_size) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0, allocated = 0;
+
+        for (;;) {
+                if (allocated - size < 4096) {
+                        size_t n = MAX(allocated * 2, (size_t) 4096);
+                        char *p;
+
+                        if (n > max + 1)
+                                n = max + 1;
+                        if (n <= size)
+                                return -EFBIG;
+                        p = realloc(buf, n + 1);
+                        if (!p)
+                                return -ENOMEM;
+                        buf = p;
+                        allocated = n;
+                }
+
+                ssize_t k = read(fd, buf + size, allocated - size);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        break;
+                size += (size_t) k;
+                if (size > max)
+                        return -EFBIG;
+        }
+
+        if (!buf && !(buf = malloc(1)))
+                return -ENOMEM;
+        buf[size] = 0;
+        *ret = TAKE_PTR(buf);
+        if (ret_size)
+                *ret_size = size;
+        return 0;
+}
+
+int write_string_fd(int fd, const char *s) {
+        return loop_write(fd, s, strlen(s));
+}
+
+int write_string_file_at(int dirfd, const char *path, const char *s) {
+        _cleanup_close_ int fd = -EBADF;
+
+        fd = openat(dirfd, path, O_WRONLY|O_CLOEXEC|O_NOCTTY|O_NOFOLLOW);
+        if (fd < 0)
+                return -errno;
+        return write_string_fd(fd, s);
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <dirent.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "macro.h"
+
+#define EBADF_PAIR { -EBADF, -EBADF }
+
+int safe_close(int fd);
+void close_pair(int p[static 2]);
+
+static inline void closep(int *fd) {
+        safe_close(*fd);
+}
+static inline void close_pairp(int (*p)[2]) {
+        close_pair(*p);
+}
+static inline void fclosep(FILE **f) {
+        if (*f)
+                fclose(*f);
+}
+static inline void closedirp(DIR **d) {
+        if (*d)
+                closedir(*d);
+}
+
+#define _cleanup_close_ _cleanup_(closep)
+#define _cleanup_close_pair_ _cleanup_(close_pairp)
+#define _cleanup_fclose_ _cleanup_(fclosep)
+#define _cleanup_closedir_ _cleanup_(closedirp)
+
+int fd_cloexec(int fd, bool cloexec);
+int fd_nonblock(int fd, bool nonblock);
+int loop_write(int fd, const void *buf, size_t n);
+int read_full_fd(int fd, size_t max, char **ret, size_t *ret_size);
+int write_string_fd(int fd, const char *s);
+int write_string_file_at(int dirfd, const char *path, const char *s);

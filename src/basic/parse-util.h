@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "macro.h"
+
+int parse_boolean(const char *s);
+int parse_uid(const char *s, uid_t *ret);
+int parse_mode(const char *s, mode_t *ret);
+int signal_from_string(const char *s);       /* "TERM", "SIGTERM", "15", "RTMIN+3" */
+const char *signal_to_string(int sig, char buf[static 16]);
+
+/* 128-bit ids (machine UUIDs) */
+typedef struct Id128 {
+        uint8_t bytes[16];
+} Id128;
+int id128_from_string(const char *s, Id128 *ret);   /* with or without dashes */
+int id128_randomize(Id128 *ret);                    /* random v4 UUID */
+char *id128_to_uuid_string(const Id128 *id, char buf[static 37]);
+static inline bool id128_is_null(const Id128 *id) {
+        for (unsigned i = 0; i < 16; i++)
+                if (id->bytes[i])
+                        return false;
+        return true;
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <linux/close_range.h>
+#include <linux/sched.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "process-util.h"
+
+pid_t clone_with_flags(uint64_t flags, int *ret_pidfd) {
+        int pidfd = -EBADF;
+        struct clone_args args = {
+                .flags = flags,
+                .pidfd = (uint64_t) (uintptr_t) &pidfd,
+                .exit_signal = SIGCHLD,
+        };
+        long pid;
+
+        pid = syscall(SYS_clone3, &args, sizeof(args));
+        if (pid < 0)
+                return -errno;
+        if (pid > 0 && ret_pidfd)
+                *ret_pidfd = pidfd;
+        return (pid_t) pid;
+}
+
+int pidfd_signal(int pidfd, int sig) {
+        return RET_NERRNO((int) syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0));
+}
+
+int pidfd_wait(int pidfd, siginfo_t *ret) {
+        siginfo_t si = {};
+
+        for (;;) {
+                if (waitid(P_PIDFD, (id_t) pidfd, &si, WEXITED) >= 0)
+                        break;
+                if (errno != EINTR)
+                        return -errno;
+        }
+        *ret = si;
+        return 0;
+}
+
+int exit_status_from_siginfo(const siginfo_t *si) {
+        if (si->si_code == CLD_EXITED)
+                return si->si_status;
+        return 128 + si->si_status;
+}
+
+int close_all_fds_except(const int *keep, size_t n_keep) {
+        /* 'keep' is sorted ascending. Close every gap with close_range(). */
+        unsigned from = 3;
+
+        for (size_t i = 0; i <= n_keep; i++) {
+                unsigned to = i < n_keep ? (unsigned) keep[i] : ~0U;
+
+                if (to < from)
+                        continue;
+                if (to > from && syscall(SYS_close_range, from, to == ~0U ? ~0U : to - 1, 0) < 0)
+                        return -errno;
+                from = to == ~0U ? to : to + 1;
+        }
+        return 0;
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <string.h>
+
+#include "macro.h"
+
+static inline bool isempty(const char *s) {
+        return !s || !s[0];
+}
+
+static inline const char *strempty(const char *s) {
+        return s ?: "";
+}
+
+const char *startswith(const char *s, const char *prefix) _pure_;
+bool endswith(const char *s, const char *suffix) _pure_;
+char *strjoin_internal(const char *x, ...);
+#define strjoin(a, ...) strjoin_internal((a), __VA_ARGS__, NULL)
+bool string_is_safe(const char *s) _pure_;
+bool utf8_is_valid(const char *s) _pure_;
+
+/* strv: NULL-terminated arrays of strings */
+char **strv_free(char **l);
+DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
+#define _cleanup_strv_free_ _cleanup_(strv_freep)
+size_t strv_length(char * const *l) _pure_;
+int strv_push(char ***l, char *value);          /* takes ownership, also on failure */
+int strv_extend(char ***l, const char *value);  /* copies */
+char **strv_copy(char * const *l);
+bool strv_contains(char * const *l, const char *s) _pure_;
+/* Split on any of the separators in 'sep'; with 'unescape', "\x" yields x and an escaped
+ * separator does not split. */
+int strv_split_full(const char *s, const char *sep, bool unescape, char ***ret);
+int strv_env_set(char ***env, const char *assignment);   /* replaces NAME= if present */
+const char *strv_env_get(char * const *env, const char *name);
+
+#define STRV_FOREACH(s, l) for (char * const *s = (l); s && *s; s++)

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdint.h>
+
+#include "macro.h"
+
+/* The bounding set systemd-nspawn gives a container by default. */
+uint64_t capability_default_set(void);
+unsigned capability_last_cap(void);
+uint64_t capability_all(void);
+
+/* "CAP_SYS_ADMIN", "cap_sys_admin" or "sys_admin"; returns the number or -EINVAL. */
+int capability_from_name(const char *s);
+/* Comma-separated names or "all". On failure *ret_bad points into 'list' at the bad name
+ * (as a freshly allocated string). */
+int capability_set_from_string(const char *list, uint64_t *ret, char **ret_bad);
+
+/* Drop everything outside 'bounding' from the bounding set (needs CAP_SETPCAP). */
+int capability_bounding_restrict(uint64_t bounding);
+/* Set permitted and effective to 'keep', clear inheritable and ambient. */
+int capability_set_final(uint64_t keep);

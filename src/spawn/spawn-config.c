@@ -1,0 +1,619 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "capability-util.h"
+#include "log.h"
+#include "machine-name.h"
+#include "path-util.h"
+#include "seccomp-util.h"
+#include "spawn-config.h"
+#include "string-util.h"
+
+static const char *const console_mode_table[_CONSOLE_MODE_MAX] = {
+        [CONSOLE_INTERACTIVE] = "interactive",
+        [CONSOLE_READ_ONLY] = "read-only",
+        [CONSOLE_PASSIVE] = "passive",
+        [CONSOLE_PIPE] = "pipe",
+        [CONSOLE_AUTOPIPE] = "autopipe",
+};
+
+static const char *const resolv_conf_mode_table[_RESOLV_CONF_MODE_MAX] = {
+        [RESOLV_CONF_OFF] = "off",
+        [RESOLV_CONF_COPY_HOST] = "copy-host",
+        [RESOLV_CONF_COPY_STATIC] = "copy-static",
+        [RESOLV_CONF_COPY_UPLINK] = "copy-uplink",
+        [RESOLV_CONF_COPY_STUB] = "copy-stub",
+        [RESOLV_CONF_REPLACE_HOST] = "replace-host",
+        [RESOLV_CONF_REPLACE_STATIC] = "replace-static",
+        [RESOLV_CONF_REPLACE_UPLINK] = "replace-uplink",
+        [RESOLV_CONF_REPLACE_STUB] = "replace-stub",
+        [RESOLV_CONF_BIND_HOST] = "bind-host",
+        [RESOLV_CONF_BIND_STATIC] = "bind-static",
+        [RESOLV_CONF_BIND_UPLINK] = "bind-uplink",
+        [RESOLV_CONF_BIND_STUB] = "bind-stub",
+        [RESOLV_CONF_DELETE] = "delete",
+        [RESOLV_CONF_AUTO] = "auto",
+};
+
+static const char *const timezone_mode_table[_TIMEZONE_MODE_MAX] = {
+        [TIMEZONE_OFF] = "off",
+        [TIMEZONE_COPY] = "copy",
+        [TIMEZONE_BIND] = "bind",
+        [TIMEZONE_SYMLINK] = "symlink",
+        [TIMEZONE_DELETE] = "delete",
+        [TIMEZONE_AUTO] = "auto",
+};
+
+static int table_lookup(const char *const *table, size_t n, const char *s) {
+        for (size_t i = 0; i < n; i++)
+                if (table[i] && streq(table[i], s))
+                        return (int) i;
+        return -EINVAL;
+}
+
+#define DEFINE_STRING_TABLE(name, type, table, max)                                 \
+        const char *name##_to_string(type m) {                                      \
+                return m >= 0 && m < max ? table[m] : NULL;                         \
+        }                                                                           \
+        type name##_from_string(const char *s) {                                    \
+                return (type) table_lookup(table, max, s);                          \
+        }
+
+DEFINE_STRING_TABLE(console_mode, ConsoleMode, console_mode_table, _CONSOLE_MODE_MAX)
+DEFINE_STRING_TABLE(resolv_conf_mode, ResolvConfMode, resolv_conf_mode_table, _RESOLV_CONF_MODE_MAX)
+DEFINE_STRING_TABLE(timezone_mode, TimezoneMode, timezone_mode_table, _TIMEZONE_MODE_MAX)
+
+static void custom_mount_done(CustomMount *m) {
+        free(m->source);
+        free(m->destination);
+        free(m->options);
+        strv_free(m->lower);
+        free(m->upper);
+        free(m->work_dir);
+}
+
+void spawn_config_done(SpawnConfig *c) {
+        free(c->directory);
+        free(c->machine);
+        free(c->hostname);
+        free(c->user);
+        free(c->chdir);
+        strv_free(c->setenv);
+        for (size_t i = 0; i < c->n_mounts; i++)
+                custom_mount_done(&c->mounts[i]);
+        free(c->mounts);
+        strv_free(c->syscall_allow);
+        strv_free(c->syscall_deny);
+        strv_free(c->command);
+        *c = (SpawnConfig) {};
+}
+
+static CustomMount *custom_mount_add(SpawnConfig *c, CustomMountType t) {
+        CustomMount *m = realloc(c->mounts, sizeof(CustomMount) * (c->n_mounts + 1));
+
+        if (!m)
+                return NULL;
+        c->mounts = m;
+        m = &c->mounts[c->n_mounts++];
+        *m = (CustomMount) { .type = t, .recursive = true };
+        return m;
+}
+
+/* An absolute, normalized path, or "+/path" (relative to the tree) when allowed. */
+static int check_path(const char *p, bool allow_plus) {
+        if (allow_plus && p[0] == '+')
+                p++;
+        if (!path_is_normalized(p) || !string_is_safe(p) || !utf8_is_valid(p) || strlen(p) >= 4096)
+                return -EINVAL;
+        return 0;
+}
+
+static int simplified(const char *p, char **ret) {
+        char *s = strdup(p);
+        if (!s)
+                return log_oom();
+        *ret = path_simplify(s);
+        return 0;
+}
+
+int custom_mount_parse_bind(SpawnConfig *c, const char *spec, bool read_only) {
+        const char *opt = read_only ? "--bind-ro" : "--bind";
+        _cleanup_strv_free_ char **parts = NULL;
+        bool recursive = true;
+        CustomMount *m;
+        size_t n;
+        int r;
+
+        r = strv_split_full(spec, ":", true, &parts);
+        if (r == -ENOMEM)
+                return log_oom();
+        n = r < 0 ? 0 : strv_length(parts);
+        if (n < 1 || n > 3 || isempty(parts[0]))
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "Invalid %s= specification '%s': expected SOURCE[:DESTINATION[:OPTIONS]].", opt, spec);
+
+        if (check_path(parts[0], true) < 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "Invalid %s= source path '%s': must be absolute and normalized.", opt, parts[0]);
+        if (n >= 2 && !isempty(parts[1]) && check_path(parts[1], false) < 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "Invalid %s= destination path '%s': must be absolute and normalized.", opt, parts[1]);
+        if (n == 3) {
+                _cleanup_strv_free_ char **opts = NULL;
+
+                if (strv_split_full(parts[2], ",", false, &opts) < 0)
+                        return log_oom();
+                STRV_FOREACH(o, opts) {
+                        if (streq(*o, "rbind"))
+                                recursive = true;
+                        else if (streq(*o, "norbind"))
+                                recursive = false;
+                        else
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                                       "Invalid %s= mount option '%s' in '%s': supported are rbind and norbind.",
+                                                       opt, *o, spec);
+                }
+        }
+
+        m = custom_mount_add(c, CUSTOM_MOUNT_BIND);
+        if (!m)
+                return log_oom();
+        m->read_only = read_only;
+        m->recursive = recursive;
+        m->source_in_tree = parts[0][0] == '+';
+        r = simplified(parts[0] + m->source_in_tree, &m->source);
+        if (r < 0)
+                return r;
+        return simplified(n >= 2 && !isempty(parts[1]) ? parts[1] : parts[0] + m->source_in_tree, &m->destination);
+}
+
+int custom_mount_parse_tmpfs(SpawnConfig *c, const char *spec) {
+        _cleanup_strv_free_ char **parts = NULL;
+        CustomMount *m;
+        size_t n;
+        int r;
+
+        /* PATH[:OPTIONS] */
+        r = strv_split_full(spec, ":", true, &parts);
+        if (r == -ENOMEM)
+                return log_oom();
+        n = r < 0 ? 0 : strv_length(parts);
+        if (n < 1 || n > 2)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "Invalid --tmpfs= specification '%s': expected PATH[:OPTIONS].", spec);
+        if (check_path(parts[0], false) < 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "Invalid --tmpfs= path '%s': must be absolute and normalized.", parts[0]);
+        if (n == 2 && !string_is_safe(parts[1]))
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --tmpfs= options '%s'.", parts[1]);
+
+        m = custom_mount_add(c, CUSTOM_MOUNT_TMPFS);
+        if (!m)
+                return log_oom();
+        m->options = strdup(n == 2 && !isempty(parts[1]) ? parts[1] : "mode=0755");
+        if (!m->options)
+                return log_oom();
+        return simplified(parts[0], &m->destination);
+}
+
+int custom_mount_parse_overlay(SpawnConfig *c, const char *spec, bool read_only) {
+        const char *opt = read_only ? "--overlay-ro" : "--overlay";
+        _cleanup_strv_free_ char **parts = NULL;
+        CustomMount *m;
+        size_t n;
+        int r;
+
+        r = strv_split_full(spec, ":", true, &parts);
+        if (r == -ENOMEM)
+                return log_oom();
+        n = r < 0 ? 0 : strv_length(parts);
+        if (n < 2)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "Invalid %s= specification '%s': expected at least two paths.", opt, spec);
+        STRV_FOREACH(p, parts)
+                if (check_path(*p, true) < 0 || (p == parts + n - 1 && (*p)[0] == '+'))
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                               "Invalid %s= path '%s' in '%s': must be absolute and normalized.", opt, *p, spec);
+
+        m = custom_mount_add(c, CUSTOM_MOUNT_OVERLAY);
+        if (!m)
+                return log_oom();
+        m->read_only = read_only;
+        r = simplified(parts[n - 1], &m->destination);
+        if (r < 0)
+                return r;
+
+        if (!read_only) {
+                /* The second-to-last path is the upper directory. With only one source
+                 * path, the lower is the destination's content in the tree. */
+                if (parts[n - 2][0] == '+')
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                               "Invalid %s= upper directory '%s': must be a host path.", opt, parts[n - 2]);
+                r = simplified(parts[n - 2], &m->upper);
+                if (r < 0)
+                        return r;
+                free(parts[n - 2]);
+                parts[n - 2] = NULL;
+                if (n == 2) {
+                        parts[0] = strjoin("+", m->destination);
+                        if (!parts[0])
+                                return log_oom();
+                }
+        }
+        free(parts[n - 1]);
+        parts[n - 1] = NULL;
+        m->lower = TAKE_PTR(parts);
+        return 0;
+}
+
+int custom_mount_parse_inaccessible(SpawnConfig *c, const char *spec) {
+        CustomMount *m;
+
+        if (check_path(spec, false) < 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "Invalid --inaccessible= path '%s': must be absolute and normalized.", spec);
+        m = custom_mount_add(c, CUSTOM_MOUNT_INACCESSIBLE);
+        if (!m)
+                return log_oom();
+        return simplified(spec, &m->destination);
+}
+
+static void help(void) {
+        printf("%s [OPTIONS...] -D DIRECTORY [--] [COMMAND [ARGUMENTS...]]\n\n"
+               "Spawn a command or OS in a light-weight container.\n\n"
+               "  -h --help                 Show this help\n"
+               "     --version              Print version\n"
+               "  -q --quiet                Do not show status information\n"
+               "\nImage:\n"
+               "  -D --directory=PATH       Root directory of the machine\n"
+               "     --read-only            Mount the root directory read-only\n"
+               "\nExecution:\n"
+               "  -u --user=USER            Run the command as this user of the machine\n"
+               "     --chdir=PATH           Working directory inside the machine\n"
+               "  -E --setenv=NAME[=VALUE]  Pass an environment variable to the payload\n"
+               "     --as-pid2              Run a stub init as PID 1, the command as PID 2\n"
+               "     --kill-signal=SIGNAL   Signal PID 1 gets when berth-spawn is asked to stop\n"
+               "\nIdentity:\n"
+               "  -M --machine=NAME         Machine name (default: directory name)\n"
+               "     --hostname=NAME        Hostname inside (default: machine name)\n"
+               "     --uuid=UUID            Machine UUID (default: random)\n"
+               "\nSecurity:\n"
+               "     --capability=CAP,...   Add capabilities to the bounding set (or 'all')\n"
+               "     --drop-capability=CAP,...\n"
+               "                            Remove capabilities from the bounding set\n"
+               "     --no-new-privileges=BOOL\n"
+               "                            Set PR_SET_NO_NEW_PRIVS for the payload\n"
+               "     --system-call-filter=LIST\n"
+               "                            Allow (or with '~' deny) system calls and @groups\n"
+               "\nMounts:\n"
+               "     --bind=SRC[:DST[:OPTS]]     Bind-mount a host path (OPTS: rbind, norbind)\n"
+               "     --bind-ro=SRC[:DST[:OPTS]]  Same, read-only\n"
+               "     --tmpfs=PATH[:OPTIONS] Mount a tmpfs\n"
+               "     --overlay=PATH[:PATH...]:UPPER:DEST\n"
+               "                            Mount an overlay file system\n"
+               "     --overlay-ro=PATH[:PATH...]:DEST\n"
+               "                            Mount a read-only overlay file system\n"
+               "     --inaccessible=PATH    Make a path inside the machine inaccessible\n"
+               "\nIntegration:\n"
+               "     --resolv-conf=MODE     off, copy-host, copy-static, copy-uplink, copy-stub,\n"
+               "                            replace-*, bind-*, delete, auto\n"
+               "     --timezone=MODE        off, copy, bind, symlink, delete, auto\n"
+               "     --console=MODE         interactive, read-only, passive, pipe, autopipe\n"
+               "  -P --pipe                 Same as --console=pipe\n"
+               "\nSee the berth-spawn(1) man page for details.\n",
+               program_invocation_short_name);
+}
+
+enum {
+        ARG_VERSION = 0x100,
+        ARG_HOSTNAME,
+        ARG_UUID,
+        ARG_CHDIR,
+        ARG_AS_PID2,
+        ARG_READ_ONLY,
+        ARG_BIND,
+        ARG_BIND_RO,
+        ARG_TMPFS,
+        ARG_OVERLAY,
+        ARG_OVERLAY_RO,
+        ARG_INACCESSIBLE,
+        ARG_CAPABILITY,
+        ARG_DROP_CAPABILITY,
+        ARG_NO_NEW_PRIVILEGES,
+        ARG_SYSTEM_CALL_FILTER,
+        ARG_KILL_SIGNAL,
+        ARG_RESOLV_CONF,
+        ARG_TIMEZONE,
+        ARG_CONSOLE,
+};
+
+static const struct option options[] = {
+        { "help",               no_argument,       NULL, 'h'                    },
+        { "version",            no_argument,       NULL, ARG_VERSION            },
+        { "quiet",              no_argument,       NULL, 'q'                    },
+        { "directory",          required_argument, NULL, 'D'                    },
+        { "machine",            required_argument, NULL, 'M'                    },
+        { "hostname",           required_argument, NULL, ARG_HOSTNAME           },
+        { "uuid",               required_argument, NULL, ARG_UUID               },
+        { "user",               required_argument, NULL, 'u'                    },
+        { "chdir",              required_argument, NULL, ARG_CHDIR              },
+        { "setenv",             required_argument, NULL, 'E'                    },
+        { "as-pid2",            no_argument,       NULL, ARG_AS_PID2            },
+        { "read-only",          no_argument,       NULL, ARG_READ_ONLY          },
+        { "bind",               required_argument, NULL, ARG_BIND               },
+        { "bind-ro",            required_argument, NULL, ARG_BIND_RO            },
+        { "tmpfs",              required_argument, NULL, ARG_TMPFS              },
+        { "overlay",            required_argument, NULL, ARG_OVERLAY            },
+        { "overlay-ro",         required_argument, NULL, ARG_OVERLAY_RO         },
+        { "inaccessible",       required_argument, NULL, ARG_INACCESSIBLE       },
+        { "capability",         required_argument, NULL, ARG_CAPABILITY         },
+        { "drop-capability",    required_argument, NULL, ARG_DROP_CAPABILITY    },
+        { "no-new-privileges",  required_argument, NULL, ARG_NO_NEW_PRIVILEGES  },
+        { "system-call-filter", required_argument, NULL, ARG_SYSTEM_CALL_FILTER },
+        { "kill-signal",        required_argument, NULL, ARG_KILL_SIGNAL        },
+        { "resolv-conf",        required_argument, NULL, ARG_RESOLV_CONF        },
+        { "timezone",           required_argument, NULL, ARG_TIMEZONE           },
+        { "console",            required_argument, NULL, ARG_CONSOLE            },
+        { "pipe",               no_argument,       NULL, 'P'                    },
+        {}
+};
+
+static int set_string(char **s, const char *v) {
+        char *d = strdup(v);
+        if (!d)
+                return log_oom();
+        free(*s);
+        *s = d;
+        return 0;
+}
+
+static int parse_setenv(SpawnConfig *c, const char *v) {
+        _cleanup_free_ char *a = NULL;
+        const char *eq = strchr(v, '=');
+        size_t l = eq ? (size_t) (eq - v) : strlen(v);
+        int r;
+
+        if (l == 0 || v[0] == '=' || (v[0] >= '0' && v[0] <= '9') || !string_is_safe(v) ||
+            strcspn(v, "=") != strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"))
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid environment assignment '%s'.", v);
+
+        if (!eq) {
+                const char *val = getenv(v);
+                if (!val)
+                        return 0;     /* like nspawn: unset in our environment, nothing to pass */
+                a = strjoin(v, "=", val);
+        } else
+                a = strdup(v);
+        if (!a)
+                return log_oom();
+        r = strv_env_set(&c->setenv, a);
+        return r < 0 ? log_oom() : 0;
+}
+
+static int parse_caps(const char *opt, const char *v, uint64_t *set) {
+        _cleanup_free_ char *bad = NULL;
+        uint64_t s;
+        int r;
+
+        r = capability_set_from_string(v, &s, &bad);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Unknown capability '%s' in %s=%s.",
+                                       strempty(bad), opt, v);
+        *set |= s;
+        return 0;
+}
+
+static int parse_one(SpawnConfig *c, int opt, const char *arg) {
+        int r;
+
+        switch (opt) {
+        case 'q':
+                c->quiet = true;
+                return 0;
+        case 'D':
+                return set_string(&c->directory, arg);
+        case 'M':
+                if (!machine_name_is_valid(arg))
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid machine name '%s'.", arg);
+                return set_string(&c->machine, arg);
+        case ARG_HOSTNAME:
+                if (!hostname_is_valid(arg))
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid hostname '%s'.", arg);
+                return set_string(&c->hostname, arg);
+        case ARG_UUID:
+                if (id128_from_string(arg, &c->uuid) < 0 || id128_is_null(&c->uuid))
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid UUID '%s'.", arg);
+                return 0;
+        case 'u':
+                if (isempty(arg) || !string_is_safe(arg) || strchr(arg, ':') || strlen(arg) > 256)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid user name '%s'.", arg);
+                return set_string(&c->user, arg);
+        case ARG_CHDIR:
+                if (check_path(arg, false) < 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                               "Invalid --chdir= path '%s': must be absolute and normalized.", arg);
+                return set_string(&c->chdir, arg);
+        case 'E':
+                return parse_setenv(c, arg);
+        case ARG_AS_PID2:
+                c->as_pid2 = true;
+                return 0;
+        case ARG_READ_ONLY:
+                c->read_only = true;
+                return 0;
+        case ARG_BIND:
+        case ARG_BIND_RO:
+                return custom_mount_parse_bind(c, arg, opt == ARG_BIND_RO);
+        case ARG_TMPFS:
+                return custom_mount_parse_tmpfs(c, arg);
+        case ARG_OVERLAY:
+        case ARG_OVERLAY_RO:
+                return custom_mount_parse_overlay(c, arg, opt == ARG_OVERLAY_RO);
+        case ARG_INACCESSIBLE:
+                return custom_mount_parse_inaccessible(c, arg);
+        case ARG_CAPABILITY:
+                return parse_caps("--capability", arg, &c->capability_add);
+        case ARG_DROP_CAPABILITY:
+                return parse_caps("--drop-capability", arg, &c->capability_drop);
+        case ARG_NO_NEW_PRIVILEGES:
+                r = parse_boolean(arg);
+                if (r < 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --no-new-privileges= value '%s'.", arg);
+                c->no_new_privileges = r;
+                return 0;
+        case ARG_SYSTEM_CALL_FILTER: {
+                _cleanup_free_ char *bad = NULL;
+
+                r = syscall_filter_parse(arg, &c->syscall_allow, &c->syscall_deny, &bad);
+                if (r == -ENOMEM)
+                        return log_oom();
+                if (r < 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Unknown system call or group '%s' in --system-call-filter=%s.",
+                                               strempty(bad), arg);
+                return 0;
+        }
+        case ARG_KILL_SIGNAL:
+                r = signal_from_string(arg);
+                if (r < 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --kill-signal= value '%s'.", arg);
+                c->kill_signal = r;
+                return 0;
+        case ARG_RESOLV_CONF:
+                c->resolv_conf = resolv_conf_mode_from_string(arg);
+                if (c->resolv_conf < 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --resolv-conf= mode '%s'.", arg);
+                return 0;
+        case ARG_TIMEZONE:
+                c->timezone = timezone_mode_from_string(arg);
+                if (c->timezone < 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --timezone= mode '%s'.", arg);
+                return 0;
+        case ARG_CONSOLE:
+                c->console = console_mode_from_string(arg);
+                if (c->console < 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --console= mode '%s'.", arg);
+                return 0;
+        case 'P':
+                c->console = CONSOLE_PIPE;
+                return 0;
+        default:
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Unhandled option %i.", opt);
+        }
+}
+
+int spawn_config_parse_argv(SpawnConfig *c, int argc, char *argv[]) {
+        int opt, r;
+
+        c->kill_signal = -1;
+        c->console = _CONSOLE_MODE_INVALID;
+        c->resolv_conf = RESOLV_CONF_AUTO;
+        c->timezone = TIMEZONE_AUTO;
+
+        /* '+' : stop at the first non-option, which starts the payload's command line. */
+        optind = 0;
+        opterr = 0;
+        while ((opt = getopt_long(argc, argv, "+hqD:M:u:E:P", options, NULL)) >= 0) {
+                switch (opt) {
+                case 'h':
+                        help();
+                        return 1;
+                case ARG_VERSION:
+                        printf("berth-spawn %s\n", PROJECT_VERSION);
+                        return 1;
+                case '?':
+                        if (optopt > 0 && optopt < 0x100)
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Unknown or incomplete option '-%c'.", optopt);
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Unknown or incomplete option '%s'.", argv[optind - 1]);
+                default:
+                        r = parse_one(c, opt, optarg);
+                        if (r < 0)
+                                return r;
+                }
+        }
+
+        if (optind < argc) {
+                c->command = strv_copy(argv + optind);
+                if (!c->command)
+                        return log_oom();
+        }
+        return 0;
+}
+
+int spawn_config_finalize(SpawnConfig *c) {
+        _cleanup_free_ char *usr = NULL;
+        struct stat st;
+        int r;
+
+        if (!c->directory)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "No root directory given; use -D/--directory=PATH.");
+
+        if (stat(c->directory, &st) < 0)
+                return log_error_errno(errno, "Failed to access root directory '%s': %m", c->directory);
+        if (!S_ISDIR(st.st_mode))
+                return log_error_errno(SYNTHETIC_ERRNO(ENOTDIR), "Root directory '%s' is not a directory.", c->directory);
+        if (path_is_normalized(c->directory) && streq(path_simplify(c->directory), "/"))
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Refusing to use the host's root directory '/' as a machine.");
+
+        usr = path_join(c->directory, "usr");
+        if (!usr)
+                return log_oom();
+        if (stat(usr, &st) < 0 || !S_ISDIR(st.st_mode))
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "Directory '%s' has no /usr directory; it does not look like an OS tree.", c->directory);
+
+        if (!c->machine) {
+                _cleanup_free_ char *real = realpath(c->directory, NULL), *base = NULL;
+
+                base = real ? path_basename(real) : NULL;
+                c->machine = base ? machine_name_from_string(base) : NULL;
+                if (!c->machine)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                               "Cannot derive a machine name from directory '%s'; use -M/--machine=NAME.",
+                                               c->directory);
+        }
+        if (!c->hostname) {
+                c->hostname = strdup(c->machine);
+                if (!c->hostname)
+                        return log_oom();
+        }
+        if (id128_is_null(&c->uuid)) {
+                r = id128_randomize(&c->uuid);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to generate a machine UUID: %m");
+        }
+        if (c->kill_signal <= 0)
+                c->kill_signal = SIGKILL;
+
+        if (c->console < 0)
+                c->console = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) ? CONSOLE_INTERACTIVE : CONSOLE_READ_ONLY;
+        else if (c->console == CONSOLE_AUTOPIPE)
+                c->console = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) ? CONSOLE_INTERACTIVE : CONSOLE_PIPE;
+        if (c->console == CONSOLE_INTERACTIVE && !isatty(STDIN_FILENO))
+                c->console = CONSOLE_READ_ONLY;
+
+        for (size_t i = 0; i < c->n_mounts; i++) {
+                CustomMount *m = &c->mounts[i];
+
+                if (m->type == CUSTOM_MOUNT_BIND && !m->source_in_tree && stat(m->source, &st) < 0)
+                        return log_error_errno(errno, "Failed to access bind mount source '%s': %m", m->source);
+                if (m->type == CUSTOM_MOUNT_OVERLAY && m->upper &&
+                    (stat(m->upper, &st) < 0 || !S_ISDIR(st.st_mode)))
+                        return log_error_errno(SYNTHETIC_ERRNO(ENOTDIR),
+                                               "Overlay upper directory '%s' is not an existing directory.", m->upper);
+        }
+
+        if (c->quiet)
+                log_set_max_level(LOG_WARNING);
+        return 0;
+}
+
+uint64_t spawn_config_bounding_set(const SpawnConfig *c) {
+        return (capability_default_set() | c->capability_add) & ~c->capability_drop & capability_all();
+}

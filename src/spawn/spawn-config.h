@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdint.h>
+
+#include "macro.h"
+#include "parse-util.h"
+
+typedef enum ConsoleMode {
+        CONSOLE_INTERACTIVE,
+        CONSOLE_READ_ONLY,
+        CONSOLE_PASSIVE,
+        CONSOLE_PIPE,
+        CONSOLE_AUTOPIPE,
+        _CONSOLE_MODE_MAX,
+        _CONSOLE_MODE_INVALID = -EINVAL,
+} ConsoleMode;
+
+typedef enum ResolvConfMode {
+        RESOLV_CONF_OFF,
+        RESOLV_CONF_COPY_HOST,
+        RESOLV_CONF_COPY_STATIC,
+        RESOLV_CONF_COPY_UPLINK,
+        RESOLV_CONF_COPY_STUB,
+        RESOLV_CONF_REPLACE_HOST,
+        RESOLV_CONF_REPLACE_STATIC,
+        RESOLV_CONF_REPLACE_UPLINK,
+        RESOLV_CONF_REPLACE_STUB,
+        RESOLV_CONF_BIND_HOST,
+        RESOLV_CONF_BIND_STATIC,
+        RESOLV_CONF_BIND_UPLINK,
+        RESOLV_CONF_BIND_STUB,
+        RESOLV_CONF_DELETE,
+        RESOLV_CONF_AUTO,
+        _RESOLV_CONF_MODE_MAX,
+        _RESOLV_CONF_MODE_INVALID = -EINVAL,
+} ResolvConfMode;
+
+typedef enum TimezoneMode {
+        TIMEZONE_OFF,
+        TIMEZONE_COPY,
+        TIMEZONE_BIND,
+        TIMEZONE_SYMLINK,
+        TIMEZONE_DELETE,
+        TIMEZONE_AUTO,
+        _TIMEZONE_MODE_MAX,
+        _TIMEZONE_MODE_INVALID = -EINVAL,
+} TimezoneMode;
+
+typedef enum CustomMountType {
+        CUSTOM_MOUNT_BIND,
+        CUSTOM_MOUNT_TMPFS,
+        CUSTOM_MOUNT_OVERLAY,
+        CUSTOM_MOUNT_INACCESSIBLE,
+        _CUSTOM_MOUNT_TYPE_MAX,
+} CustomMountType;
+
+typedef struct CustomMount {
+        CustomMountType type;
+        bool read_only;
+        bool recursive;          /* bind: rbind (default) or norbind */
+        char *source;            /* bind: host path, or tree-relative when source_in_tree */
+        bool source_in_tree;     /* source was given as "+PATH" */
+        char *destination;       /* absolute path inside the machine */
+        char *options;           /* tmpfs: mount options */
+        char **lower;            /* overlay: lower directories, lowest first ("+" means tree-relative) */
+        char *upper;             /* overlay: writable upper directory, NULL for --overlay-ro */
+        char *work_dir;          /* overlay: created next to upper at start, removed at exit */
+} CustomMount;
+
+typedef struct SpawnConfig {
+        char *directory;
+        char *machine;
+        char *hostname;
+        Id128 uuid;
+        char *user;
+        char *chdir;
+        char **setenv;           /* NAME=VALUE */
+        bool as_pid2;
+        bool read_only;
+        CustomMount *mounts;
+        size_t n_mounts;
+        uint64_t capability_add;
+        uint64_t capability_drop;
+        bool no_new_privileges;
+        char **syscall_allow;
+        char **syscall_deny;
+        int kill_signal;
+        bool quiet;
+        ResolvConfMode resolv_conf;
+        TimezoneMode timezone;
+        ConsoleMode console;
+        char **command;
+} SpawnConfig;
+
+void spawn_config_done(SpawnConfig *c);
+
+/* Parse the command line into *c. No side effects beyond memory. Returns 0 to go on,
+ * 1 when --help/--version was handled, or a negative errno after logging. */
+int spawn_config_parse_argv(SpawnConfig *c, int argc, char *argv[]);
+/* Fill in defaults that depend on the environment (console mode from isatty, machine name
+ * from the directory) and check what can be checked without touching anything. */
+int spawn_config_finalize(SpawnConfig *c);
+
+uint64_t spawn_config_bounding_set(const SpawnConfig *c);
+
+const char *console_mode_to_string(ConsoleMode m);
+ConsoleMode console_mode_from_string(const char *s);
+const char *resolv_conf_mode_to_string(ResolvConfMode m);
+ResolvConfMode resolv_conf_mode_from_string(const char *s);
+const char *timezone_mode_to_string(TimezoneMode m);
+TimezoneMode timezone_mode_from_string(const char *s);
+
+/* Parsers for one option value each, exported for the unit tests and the fuzzer. */
+int custom_mount_parse_bind(SpawnConfig *c, const char *spec, bool read_only);
+int custom_mount_parse_tmpfs(SpawnConfig *c, const char *spec);
+int custom_mount_parse_overlay(SpawnConfig *c, const char *spec, bool read_only);
+int custom_mount_parse_inaccessible(SpawnConfig *c, const char *spec);

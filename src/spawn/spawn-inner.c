@@ -1,0 +1,441 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/close_range.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "capability-util.h"
+#include "fd-util.h"
+#include "log.h"
+#include "mount-util.h"
+#include "seccomp-util.h"
+#include "spawn-files.h"
+#include "spawn-inner.h"
+#include "spawn-mount.h"
+#include "spawn-sync.h"
+#include "string-util.h"
+#include "user-util.h"
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+typedef struct Inner {
+        const SpawnConfig *config;
+        int sock;
+        MountContext mounts;
+        HostFiles files;
+        UserRecord user;
+        bool have_user;
+        char *exec_path;
+        char **argv;
+        char **env;
+} Inner;
+
+static int inner_prepare_process(Inner *i) {
+        sigset_t all;
+
+        sync_log_to_socket(i->sock);
+
+        /* If berth-spawn dies, the machine dies with it. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+                return log_error_errno(errno, "Failed to set the parent death signal: %m");
+
+        sigfillset(&all);
+        if (sigprocmask(SIG_UNBLOCK, &all, NULL) < 0)
+                return log_error_errno(errno, "Failed to unblock signals: %m");
+        umask(0);
+        return 0;
+}
+
+static int inner_open_host_resources(Inner *i) {
+        int r;
+
+        r = mount_prepare_custom(i->config, &i->mounts);
+        if (r < 0)
+                return r;
+        return host_files_prepare(i->config, &i->files);
+}
+
+static int inner_lookup_user(Inner *i) {
+        const char *name = i->config->user ?: "root";
+        int r;
+
+        r = user_record_lookup(i->mounts.rootfd, name, &i->user);
+        if (r >= 0) {
+                i->have_user = true;
+                return 0;
+        }
+        if (!i->config->user)
+                return 0;      /* no passwd entry for root: run as uid 0 without one */
+        if (r == -ESRCH)
+                return log_error_errno(SYNTHETIC_ERRNO(ESRCH), "User '%s' not found in the machine's /etc/passwd.", name);
+        return log_error_errno(r, "Failed to look up user '%s' in the machine: %m", name);
+}
+
+static int is_executable_in_root(int rootfd, const char *path) {
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+        int r;
+
+        r = chase_in_root(rootfd, path, 0, &fd);
+        if (r < 0)
+                return r;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (S_ISDIR(st.st_mode))
+                return -EISDIR;
+        if (!S_ISREG(st.st_mode) || !(st.st_mode & 0111))
+                return -EACCES;
+        return 0;
+}
+
+static int inner_find_command(Inner *i) {
+        const SpawnConfig *c = i->config;
+        _cleanup_strv_free_ char **dirs = NULL;
+        const char *cmd, *path;
+        int r;
+
+        if (c->command)
+                i->argv = strv_copy(c->command);
+        else {
+                const char *shell = i->have_user && !isempty(i->user.shell) ? i->user.shell : "/bin/sh";
+                i->argv = strv_copy((char *[]) { (char *) shell, NULL });
+        }
+        if (!i->argv)
+                return log_oom();
+        cmd = i->argv[0];
+
+        if (strchr(cmd, '/')) {
+                if (cmd[0] != '/')
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Command '%s' must be an absolute path or a plain name.", cmd);
+                r = is_executable_in_root(i->mounts.rootfd, cmd);
+                if (r < 0)
+                        return log_error_errno(r, "Command '%s' not usable inside the machine: %m", cmd);
+                i->exec_path = strdup(cmd);
+                return i->exec_path ? 0 : log_oom();
+        }
+
+        path = strv_env_get(c->setenv, "PATH") ?: DEFAULT_PATH;
+        r = strv_split_full(path, ":", false, &dirs);
+        if (r < 0)
+                return log_oom();
+        STRV_FOREACH(d, dirs) {
+                _cleanup_free_ char *p = NULL;
+
+                if ((*d)[0] != '/')
+                        continue;
+                p = strjoin(*d, "/", cmd);
+                if (!p)
+                        return log_oom();
+                if (is_executable_in_root(i->mounts.rootfd, p) >= 0) {
+                        i->exec_path = TAKE_PTR(p);
+                        return 0;
+                }
+        }
+        return log_error_errno(SYNTHETIC_ERRNO(ENOENT), "Command '%s' not found in the machine (PATH=%s).", cmd, path);
+}
+
+static int bind_to_console(int rootfd, int source_fd) {
+        _cleanup_close_ int target = -EBADF, mfd = -EBADF;
+        int r;
+
+        r = chase_in_root(rootfd, "/dev/console", 0, &target);
+        if (r < 0)
+                return r;
+        r = mount_clone_detached(source_fd, "", false, false, &mfd);
+        if (r < 0)
+                return r;
+        return mount_attach(mfd, target);
+}
+
+static int inner_setup_console(Inner *i) {
+        _cleanup_close_ int master = -EBADF, slave = -EBADF, null = -EBADF;
+        int r;
+
+        if (i->config->console == CONSOLE_PIPE) {
+                /* stdio is the caller's; the payload gets no controlling terminal. */
+                r = chase_in_root(i->mounts.rootfd, "/dev/null", 0, &null);
+                if (r >= 0)
+                        r = bind_to_console(i->mounts.rootfd, null);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to set up /dev/console: %m");
+                if (setsid() < 0)
+                        return log_error_errno(errno, "Failed to start a new session: %m");
+                return 0;
+        }
+
+        /* The pty comes from the machine's own devpts instance, so that names inside
+         * (ttyname(), /dev/pts/0) are right; the parent receives the master. */
+        master = open("/dev/pts/ptmx", O_RDWR|O_NOCTTY|O_CLOEXEC);
+        if (master < 0)
+                return log_error_errno(errno, "Failed to allocate a pty for the console: %m");
+        if (unlockpt(master) < 0)
+                return log_error_errno(errno, "Failed to unlock the console pty: %m");
+        slave = ioctl(master, TIOCGPTPEER, O_RDWR|O_NOCTTY|O_CLOEXEC);
+        if (slave < 0)
+                return log_error_errno(errno, "Failed to open the console pty's peer: %m");
+
+        /* Without a terminal on the other side, pass output through byte for byte:
+         * no "\n" -> "\r\n" translation in what ends up in a pipe or a log. */
+        if (i->config->console != CONSOLE_INTERACTIVE) {
+                struct termios t;
+
+                if (tcgetattr(slave, &t) < 0)
+                        return log_error_errno(errno, "Failed to read the console's settings: %m");
+                t.c_oflag &= ~OPOST;
+                if (tcsetattr(slave, TCSANOW, &t) < 0)
+                        return log_error_errno(errno, "Failed to change the console's settings: %m");
+        }
+
+        r = sync_send(i->sock, SYNC_PTY_MASTER, 0, 0, NULL, master);
+        if (r < 0)
+                return log_error_errno(r, "Failed to pass the console pty to berth-spawn: %m");
+
+        r = bind_to_console(i->mounts.rootfd, slave);
+        if (r < 0)
+                return log_error_errno(r, "Failed to bind the pty to /dev/console: %m");
+
+        if (setsid() < 0)
+                return log_error_errno(errno, "Failed to start a new session: %m");
+        if (ioctl(slave, TIOCSCTTY, 0) < 0)
+                return log_error_errno(errno, "Failed to make the console the controlling terminal: %m");
+        for (int fd = 0; fd < 3; fd++)
+                if (dup2(slave, fd) < 0)
+                        return log_error_errno(errno, "Failed to connect stdio to the console: %m");
+        return 0;
+}
+
+static int inner_set_hostname(Inner *i) {
+        const char *h = i->config->hostname;
+
+        if (sethostname(h, strlen(h)) < 0)
+                return log_error_errno(errno, "Failed to set hostname '%s': %m", h);
+        return 0;
+}
+
+static int inner_build_environment(Inner *i) {
+        const SpawnConfig *c = i->config;
+        char uuid[37];
+        int r = 0;
+
+        i->env = calloc(1, sizeof(char *));
+        if (!i->env)
+                return log_oom();
+
+#define ENV_ADD(...)                                                    \
+        do {                                                            \
+                char *_a = strjoin_internal(__VA_ARGS__, NULL);                       \
+                if (!_a || strv_push(&i->env, _a) < 0)                  \
+                        return log_oom();                               \
+        } while (0)
+
+        ENV_ADD("container=berth");
+        ENV_ADD("container_uuid=", id128_to_uuid_string(&c->uuid, uuid));
+        ENV_ADD("PATH=", DEFAULT_PATH);
+        if (i->have_user) {
+                ENV_ADD("HOME=", i->user.home);
+                ENV_ADD("USER=", i->user.name);
+                ENV_ADD("LOGNAME=", i->user.name);
+                ENV_ADD("SHELL=", i->user.shell);
+        } else
+                ENV_ADD("HOME=/");
+        if (c->console != CONSOLE_PIPE)
+                ENV_ADD("TERM=", getenv("TERM") ?: "vt220");
+#undef ENV_ADD
+
+        STRV_FOREACH(e, c->setenv) {
+                r = strv_env_set(&i->env, *e);
+                if (r < 0)
+                        return log_oom();
+        }
+        return 0;
+}
+
+static int inner_change_user(Inner *i) {
+        uid_t uid = i->have_user ? i->user.uid : 0;
+        gid_t gid = i->have_user ? i->user.gid : 0;
+
+        if (setgroups(i->have_user ? i->user.n_groups : 0, i->have_user ? i->user.groups : NULL) < 0)
+                return log_error_errno(errno, "Failed to set supplementary groups: %m");
+        if (setresgid(gid, gid, gid) < 0)
+                return log_error_errno(errno, "Failed to change to group %u: %m", (unsigned) gid);
+        if (setresuid(uid, uid, uid) < 0)
+                return log_error_errno(errno, "Failed to change to user %u: %m", (unsigned) uid);
+        return 0;
+}
+
+/* The order follows the kernel's rules: seccomp without no_new_privs needs CAP_SYS_ADMIN,
+ * so it goes first; with no_new_privs it goes last so the filter never has to allow setup
+ * calls. The bounding set is cut while CAP_SETPCAP is still held, then the user changes. */
+static int inner_drop_privileges(Inner *i, bool stub) {
+        const SpawnConfig *c = i->config;
+        uint64_t bounding = stub ? UINT64_C(1) << CAP_KILL : spawn_config_bounding_set(c);
+        bool nnp = stub || c->no_new_privileges;
+        int r;
+
+        if (!nnp) {
+                r = seccomp_load_filter(c->syscall_allow, c->syscall_deny);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to load the system call filter: %m");
+        }
+
+        r = capability_bounding_restrict(bounding);
+        if (r < 0)
+                return log_error_errno(r, "Failed to restrict the capability bounding set: %m");
+
+        if (!stub) {
+                r = inner_change_user(i);
+                if (r < 0)
+                        return r;
+        }
+
+        r = capability_set_final(!stub && i->have_user && i->user.uid != 0 ? 0 : bounding);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set capabilities: %m");
+
+        if (nnp) {
+                if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                        return log_error_errno(errno, "Failed to set no_new_privs: %m");
+                r = seccomp_load_filter(stub ? NULL : c->syscall_allow, stub ? NULL : c->syscall_deny);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to load the system call filter: %m");
+        }
+
+        /* Changing credentials reset the parent death signal. */
+        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+        return 0;
+}
+
+static int inner_enter_workdir(Inner *i) {
+        const char *dir = i->config->chdir;
+
+        if (!dir && i->config->user && i->have_user && chdir(i->user.home) >= 0)
+                return 0;
+        if (chdir(dir ?: "/") < 0)
+                return log_error_errno(errno, "Failed to change to directory '%s' inside the machine: %m", dir ?: "/");
+        return 0;
+}
+
+static _noreturn_ void inner_exec(Inner *i) {
+        int r;
+
+        r = inner_enter_workdir(i);
+        if (r < 0)
+                _exit(EXIT_FAILURE);
+
+        umask(0022);
+        /* Every fd but stdio is closed by execve(); the sync socket stays usable until then
+         * so that an exec failure can still be reported. */
+        if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+                log_error_errno(errno, "Failed to mark file descriptors close-on-exec: %m");
+                _exit(EXIT_FAILURE);
+        }
+
+        execve(i->exec_path, i->argv, i->env);
+        log_error_errno(errno, "Failed to execute '%s' inside the machine: %m", i->exec_path);
+        _exit(EXIT_FAILURE);
+}
+
+/* --as-pid2: PID 1 stays ours, reaping orphans and forwarding signals to the payload. */
+static _noreturn_ void inner_stub_init(Inner *i, pid_t payload) {
+        sigset_t all;
+
+        sigfillset(&all);
+        if (inner_drop_privileges(i, true) < 0)
+                _exit(EXIT_FAILURE);
+
+        for (;;) {
+                siginfo_t si;
+                int status;
+                pid_t pid;
+
+                if (sigwaitinfo(&all, &si) < 0)
+                        continue;
+                if (si.si_signo != SIGCHLD) {
+                        (void) kill(payload, si.si_signo);
+                        continue;
+                }
+                while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+                        if (pid != payload)
+                                continue;
+                        if (WIFEXITED(status)) {
+                                (void) sync_send(i->sock, SYNC_EXIT_STATUS, CLD_EXITED, WEXITSTATUS(status), NULL, -EBADF);
+                                _exit(WEXITSTATUS(status));
+                        }
+                        (void) sync_send(i->sock, SYNC_EXIT_STATUS, CLD_KILLED, WTERMSIG(status), NULL, -EBADF);
+                        _exit(128 + WTERMSIG(status));
+                }
+        }
+}
+
+static int inner_fork_payload(Inner *i) {
+        sigset_t all, old;
+        pid_t pid;
+
+        /* Block everything before forking so that no signal for the payload is lost
+         * between the fork and the stub's wait loop. */
+        sigfillset(&all);
+        if (sigprocmask(SIG_BLOCK, &all, &old) < 0)
+                return log_error_errno(errno, "Failed to block signals: %m");
+
+        pid = fork();
+        if (pid < 0)
+                return log_error_errno(errno, "Failed to fork the payload: %m");
+        if (pid > 0)
+                inner_stub_init(i, pid);
+
+        if (sigprocmask(SIG_SETMASK, &old, NULL) < 0)
+                return log_error_errno(errno, "Failed to unblock signals: %m");
+        return 0;
+}
+
+void spawn_inner(const SpawnConfig *c, int sock) {
+        Inner i = {
+                .config = c,
+                .sock = sock,
+                .mounts = { .rootfd = -EBADF, .hidden_fd = -EBADF },
+                .files = HOST_FILES_NULL,
+        };
+        int r;
+
+        r = inner_prepare_process(&i);
+        if (r >= 0)
+                r = inner_open_host_resources(&i);     /* host paths, before they vanish */
+        if (r >= 0)
+                r = mount_switch_root(c, &i.mounts);
+        if (r >= 0)
+                r = mount_api_filesystems(c, &i.mounts);
+        if (r >= 0)
+                r = inner_lookup_user(&i);           /* reads through /proc/self/fd */
+        if (r >= 0)
+                r = mount_custom(c, &i.mounts);
+        if (r >= 0)
+                r = inner_find_command(&i);           /* last check before writing to the tree */
+        if (r >= 0)
+                r = inner_setup_console(&i);
+        if (r >= 0)
+                r = inner_set_hostname(&i);
+        if (r >= 0)
+                r = host_files_apply(c, &i.files, i.mounts.rootfd);
+        if (r >= 0)
+                r = inner_build_environment(&i);
+        if (r >= 0 && c->as_pid2)
+                r = inner_fork_payload(&i);
+        if (r >= 0)
+                r = inner_drop_privileges(&i, false);
+        if (r < 0)
+                _exit(EXIT_FAILURE);
+
+        mount_context_done(&i.mounts);
+        host_files_done(&i.files);
+        inner_exec(&i);
+}

@@ -1,0 +1,415 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "log.h"
+#include "mount-util.h"
+#include "path-util.h"
+#include "spawn-mount.h"
+#include "string-util.h"
+
+#define A_NOSUID  MOUNT_ATTR_NOSUID
+#define A_NODEV   MOUNT_ATTR_NODEV
+#define A_NOEXEC  MOUNT_ATTR_NOEXEC
+#define A_RO      MOUNT_ATTR_RDONLY
+#define A_STRICT  MOUNT_ATTR_STRICTATIME
+
+/* Order matters: /dev first (its hidden empty nodes serve the masks below), /proc before
+ * the masks inside it. */
+static const MountEntry api_table[] = {
+        { MOUNT_FS,        "/dev",                "tmpfs",  "mode=0755,size=4m,nr_inodes=64k", A_NOSUID|A_STRICT },
+        { MOUNT_FS,        "/proc",               "proc",   NULL,                             A_NOSUID|A_NODEV|A_NOEXEC },
+        { MOUNT_READ_ONLY, "/proc/sys",           NULL,     NULL,                             0, true },
+        { MOUNT_READ_ONLY, "/proc/sysrq-trigger", NULL,     NULL,                             0, true },
+        { MOUNT_READ_ONLY, "/proc/bus",           NULL,     NULL,                             0, true },
+        { MOUNT_READ_ONLY, "/proc/fs",            NULL,     NULL,                             0, true },
+        { MOUNT_READ_ONLY, "/proc/irq",           NULL,     NULL,                             0, true },
+        { MOUNT_MASK,      "/proc/kcore",         NULL,     NULL,                             0, true },
+        { MOUNT_MASK,      "/proc/kallsyms",      NULL,     NULL,                             0, true },
+        { MOUNT_MASK,      "/proc/keys",          NULL,     NULL,                             0, true },
+        { MOUNT_MASK,      "/proc/timer_list",    NULL,     NULL,                             0, true },
+        { MOUNT_MASK,      "/proc/sched_debug",   NULL,     NULL,                             0, true },
+        { MOUNT_MASK,      "/proc/latency_stats", NULL,     NULL,                             0, true },
+        { MOUNT_MASK,      "/proc/acpi",          NULL,     NULL,                             0, true },
+        { MOUNT_MASK,      "/proc/scsi",          NULL,     NULL,                             0, true },
+        { MOUNT_MASK,      "/proc/asound",        NULL,     NULL,                             0, true },
+        { MOUNT_FS,        "/sys",                "sysfs",  NULL,                             A_RO|A_NOSUID|A_NODEV|A_NOEXEC },
+        { MOUNT_FS,        "/dev/pts",            "devpts", "newinstance,ptmxmode=0666,mode=0620,gid=5", A_NOSUID|A_NOEXEC },
+        { MOUNT_FS,        "/dev/shm",            "tmpfs",  "mode=01777",                     A_NOSUID|A_NODEV|A_STRICT },
+        { MOUNT_FS,        "/dev/mqueue",         "mqueue", NULL,                             A_NOSUID|A_NODEV|A_NOEXEC },
+        { MOUNT_FS,        "/run",                "tmpfs",  "mode=0755",                      A_NOSUID|A_NODEV|A_STRICT },
+        { MOUNT_FS,        "/tmp",                "tmpfs",  "mode=01777",                     A_NOSUID|A_NODEV|A_STRICT },
+};
+
+const MountEntry *mount_api_table(size_t *ret_n) {
+        *ret_n = ELEMENTSOF(api_table);
+        return api_table;
+}
+
+void mount_context_done(MountContext *m) {
+        m->rootfd = safe_close(m->rootfd);
+        m->hidden_fd = safe_close(m->hidden_fd);
+        for (size_t i = 0; i < m->n_custom; i++)
+                safe_close(m->custom_fds[i]);
+        free(m->custom_fds);
+        m->custom_fds = NULL;
+        m->n_custom = 0;
+}
+
+/* ---- before pivot_root ---- */
+
+static int prepare_overlay(const SpawnConfig *c, const CustomMount *cm, int treefd, int *ret) {
+        _cleanup_free_ char *options = NULL;
+        int fds[64], n = 0, r = 0;
+        char p[64];
+
+        if (strv_length(cm->lower) + 2 > ELEMENTSOF(fds))
+                return log_error_errno(SYNTHETIC_ERRNO(E2BIG), "Too many overlay layers for '%s'.", cm->destination);
+
+        /* Each layer is opened first (tree paths safely inside the tree) and named to the
+         * kernel as /proc/self/fd/N, which needs no escaping of ':' or ','. The user lists
+         * the lowest layer first; overlayfs wants the topmost first. */
+        options = strdup("lowerdir=");
+        if (!options)
+                return log_oom();
+        for (size_t i = strv_length(cm->lower); i-- > 0; ) {
+                const char *l = cm->lower[i];
+                char *o;
+
+                if (l[0] == '+')
+                        r = chase_in_root(treefd, l + 1, 0, &fds[n]);
+                else
+                        r = RET_NERRNO(fds[n] = open(l, O_PATH|O_DIRECTORY|O_CLOEXEC));
+                if (r < 0) {
+                        log_error_errno(r, "Failed to open overlay layer '%s': %m", l);
+                        goto finish;
+                }
+                snprintf(p, sizeof(p), "%s/proc/self/fd/%i", n > 0 ? ":" : "", fds[n]);
+                n++;
+                o = strjoin(options, p);
+                if (!o) {
+                        r = log_oom();
+                        goto finish;
+                }
+                free(options);
+                options = o;
+        }
+        if (cm->upper) {
+                char *o = strjoin(options, ",upperdir=", cm->upper, ",workdir=", cm->work_dir);
+                if (!o) {
+                        r = log_oom();
+                        goto finish;
+                }
+                free(options);
+                options = o;
+        }
+
+        r = fs_create_detached("overlay", "overlay", options, cm->read_only ? MOUNT_ATTR_RDONLY : 0, ret);
+        if (r < 0)
+                log_error_errno(r, "Failed to create overlay file system for '%s': %m", cm->destination);
+finish:
+        while (n > 0)
+                safe_close(fds[--n]);
+        return r;
+}
+
+int mount_prepare_custom(const SpawnConfig *c, MountContext *m) {
+        _cleanup_close_ int treefd = -EBADF;
+        int r;
+
+        m->custom_fds = calloc(c->n_mounts ?: 1, sizeof(int));
+        if (!m->custom_fds)
+                return log_oom();
+        m->n_custom = c->n_mounts;
+        for (size_t i = 0; i < c->n_mounts; i++)
+                m->custom_fds[i] = -EBADF;
+
+        treefd = open(c->directory, O_PATH|O_DIRECTORY|O_CLOEXEC);
+        if (treefd < 0)
+                return log_error_errno(errno, "Failed to open root directory '%s': %m", c->directory);
+
+        for (size_t i = 0; i < c->n_mounts; i++) {
+                const CustomMount *cm = &c->mounts[i];
+
+                if (cm->type == CUSTOM_MOUNT_BIND && !cm->source_in_tree) {
+                        r = mount_clone_detached(AT_FDCWD, cm->source, cm->recursive, cm->read_only, &m->custom_fds[i]);
+                        if (r < 0)
+                                return log_error_errno(r, "Failed to clone bind mount source '%s': %m", cm->source);
+                } else if (cm->type == CUSTOM_MOUNT_OVERLAY) {
+                        r = prepare_overlay(c, cm, treefd, &m->custom_fds[i]);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+int mount_switch_root(const SpawnConfig *c, MountContext *m) {
+        /* Nothing we mount may propagate back to the host. */
+        if (mount(NULL, "/", NULL, MS_SLAVE|MS_REC, NULL) < 0)
+                return log_error_errno(errno, "Failed to make the mount tree a slave of the host's: %m");
+
+        if (mount(c->directory, c->directory, NULL, MS_BIND|MS_REC, NULL) < 0)
+                return log_error_errno(errno, "Failed to bind-mount root directory '%s': %m", c->directory);
+        if (chdir(c->directory) < 0)
+                return log_error_errno(errno, "Failed to enter root directory '%s': %m", c->directory);
+
+        /* pivot_root(".", ".") stacks the old root on top of the new one; detaching "."
+         * then removes every host mount from this namespace at once. */
+        if (syscall(SYS_pivot_root, ".", ".") < 0)
+                return log_error_errno(errno, "Failed to pivot into '%s': %m", c->directory);
+        if (umount2(".", MNT_DETACH) < 0)
+                return log_error_errno(errno, "Failed to detach the host's root: %m");
+        if (chdir("/") < 0)
+                return log_error_errno(errno, "Failed to change to the new root: %m");
+
+        m->rootfd = open("/", O_PATH|O_DIRECTORY|O_CLOEXEC);
+        if (m->rootfd < 0)
+                return log_error_errno(errno, "Failed to open the machine's root: %m");
+
+        if (c->read_only) {
+                int r = mount_set_attr(m->rootfd, MOUNT_ATTR_RDONLY, 0, true);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to make the root directory read-only: %m");
+        }
+        return 0;
+}
+
+/* ---- after pivot_root ---- */
+
+static int dev_populate(int devfd) {
+        static const struct {
+                const char *name;
+                unsigned major, minor;
+        } nodes[] = {
+                { "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 },
+                { "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 },
+        };
+        static const struct {
+                const char *name, *target;
+        } links[] = {
+                { "ptmx", "pts/ptmx" }, { "fd", "/proc/self/fd" }, { "stdin", "/proc/self/fd/0" },
+                { "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" },
+        };
+        static const char *const dirs[] = { "pts", "shm", "mqueue", ".berth" };
+
+        for (size_t i = 0; i < ELEMENTSOF(nodes); i++)
+                if (mknodat(devfd, nodes[i].name, S_IFCHR|0666, makedev(nodes[i].major, nodes[i].minor)) < 0)
+                        return log_error_errno(errno, "Failed to create /dev/%s: %m", nodes[i].name);
+        for (size_t i = 0; i < ELEMENTSOF(links); i++)
+                if (symlinkat(links[i].target, devfd, links[i].name) < 0)
+                        return log_error_errno(errno, "Failed to create /dev/%s: %m", links[i].name);
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
+                if (mkdirat(devfd, dirs[i], 0755) < 0)
+                        return log_error_errno(errno, "Failed to create /dev/%s: %m", dirs[i]);
+
+        /* /dev/console is bound to the console later; masks need an empty file and an
+         * empty directory, made here and unlinked once every mask is in place. */
+        if (mknodat(devfd, "console", S_IFREG|0600, 0) < 0 ||
+            mknodat(devfd, ".berth/file", S_IFREG|0000, 0) < 0 ||
+            mkdirat(devfd, ".berth/dir", 0000) < 0)
+                return log_error_errno(errno, "Failed to create nodes in /dev: %m");
+        return 0;
+}
+
+static int mount_dev(MountContext *m, const MountEntry *e, int target) {
+        _cleanup_close_ int mfd = -EBADF, devfd = -EBADF;
+        int r;
+
+        r = fs_create_detached(e->fstype, e->fstype, e->options, e->attr, &mfd);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create a tmpfs for %s: %m", e->where);
+
+        devfd = openat(mfd, ".", O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        if (devfd < 0)
+                return log_error_errno(errno, "Failed to open the new /dev: %m");
+        r = dev_populate(devfd);
+        if (r < 0)
+                return r;
+
+        r = mount_attach(mfd, target);
+        if (r < 0)
+                return log_error_errno(r, "Failed to mount %s: %m", e->where);
+
+        m->hidden_fd = openat(devfd, ".berth", O_PATH|O_DIRECTORY|O_CLOEXEC);
+        if (m->hidden_fd < 0)
+                return log_error_errno(errno, "Failed to open /dev/.berth: %m");
+        return 0;
+}
+
+static int mount_mask(MountContext *m, const char *where, int target) {
+        _cleanup_close_ int mfd = -EBADF;
+        struct stat st;
+        int r;
+
+        if (fstat(target, &st) < 0)
+                return log_error_errno(errno, "Failed to stat %s: %m", where);
+
+        r = mount_clone_detached(m->hidden_fd, S_ISDIR(st.st_mode) ? "dir" : "file", false, true, &mfd);
+        if (r < 0)
+                return log_error_errno(r, "Failed to prepare the mask for %s: %m", where);
+        r = mount_attach(mfd, target);
+        if (r < 0)
+                return log_error_errno(r, "Failed to mask %s: %m", where);
+        return 0;
+}
+
+static int mount_entry_apply(MountContext *m, const MountEntry *e) {
+        _cleanup_close_ int target = -EBADF, mfd = -EBADF;
+        int r;
+
+        r = chase_in_root(m->rootfd, e->where, e->optional ? 0 : CHASE_MKDIR, &target);
+        if (r == -ENOENT && e->optional)
+                return 0;
+        if (r < 0)
+                return log_error_errno(r, "Failed to resolve %s inside the machine: %m", e->where);
+
+        switch (e->kind) {
+        case MOUNT_FS:
+                if (streq(e->where, "/dev"))
+                        return mount_dev(m, e, target);
+                r = mount_fs_fd(target, e->fstype, e->fstype, e->options, e->attr);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to mount %s on %s: %m", e->fstype, e->where);
+                return 0;
+        case MOUNT_READ_ONLY:
+                r = mount_clone_detached(target, "", false, true, &mfd);
+                if (r >= 0)
+                        r = mount_attach(mfd, target);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to make %s read-only: %m", e->where);
+                return 0;
+        case MOUNT_MASK:
+                return mount_mask(m, e->where, target);
+        default:
+                return -EINVAL;
+        }
+}
+
+int mount_api_filesystems(const SpawnConfig *c, MountContext *m) {
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(api_table); i++) {
+                r = mount_entry_apply(m, &api_table[i]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int mount_custom_one(const CustomMount *cm, MountContext *m, int *prepared) {
+        _cleanup_close_ int target = -EBADF, src = -EBADF;
+        ChaseFlags flags = CHASE_MKDIR;
+        int r;
+
+        if (cm->type == CUSTOM_MOUNT_BIND) {
+                struct stat st;
+
+                if (cm->source_in_tree) {
+                        r = chase_in_root(m->rootfd, cm->source, 0, &src);
+                        if (r < 0)
+                                return log_error_errno(r, "Failed to resolve bind mount source '+%s': %m", cm->source);
+                        r = mount_clone_detached(src, "", cm->recursive, cm->read_only, prepared);
+                        if (r < 0)
+                                return log_error_errno(r, "Failed to clone bind mount source '+%s': %m", cm->source);
+                }
+                if (fstat(*prepared, &st) < 0)
+                        return log_error_errno(errno, "Failed to stat bind mount source '%s': %m", cm->source);
+                if (!S_ISDIR(st.st_mode))
+                        flags = CHASE_MKFILE;
+        }
+        if (cm->type == CUSTOM_MOUNT_INACCESSIBLE)
+                flags = 0;
+
+        r = chase_in_root(m->rootfd, cm->destination, flags, &target);
+        if (r < 0)
+                return log_error_errno(r, "Failed to resolve mount point '%s' inside the machine: %m", cm->destination);
+
+        switch (cm->type) {
+        case CUSTOM_MOUNT_BIND:
+        case CUSTOM_MOUNT_OVERLAY:
+                r = mount_attach(*prepared, target);
+                break;
+        case CUSTOM_MOUNT_TMPFS: {
+                _cleanup_free_ char *fsopts = NULL;
+                unsigned attr;
+
+                r = mount_options_split(cm->options, &fsopts, &attr);
+                if (r >= 0)
+                        r = mount_fs_fd(target, "tmpfs", "tmpfs", fsopts, attr|MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV);
+                break;
+        }
+        case CUSTOM_MOUNT_INACCESSIBLE:
+                return mount_mask(m, cm->destination, target);
+        default:
+                r = -EINVAL;
+        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to mount %s: %m", cm->destination);
+        return 0;
+}
+
+int mount_custom(const SpawnConfig *c, MountContext *m) {
+        _cleanup_close_ int devfd = -EBADF;
+        int r;
+
+        for (size_t i = 0; i < c->n_mounts; i++) {
+                r = mount_custom_one(&c->mounts[i], m, &m->custom_fds[i]);
+                if (r < 0)
+                        return r;
+                m->custom_fds[i] = safe_close(m->custom_fds[i]);
+        }
+
+        /* The masks hold their own references; the nodes themselves can go. */
+        devfd = openat(m->hidden_fd, "..", O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        if (devfd < 0 || rm_rf_at(devfd, ".berth") < 0)
+                return log_error_errno(errno, "Failed to remove /dev/.berth: %m");
+        m->hidden_fd = safe_close(m->hidden_fd);
+        return 0;
+}
+
+/* ---- in the parent ---- */
+
+int overlay_workdirs_create(SpawnConfig *c) {
+        for (size_t i = 0; i < c->n_mounts; i++) {
+                CustomMount *cm = &c->mounts[i];
+                _cleanup_free_ char *dir = NULL, *base = NULL, *t = NULL;
+                const char *slash;
+
+                if (cm->type != CUSTOM_MOUNT_OVERLAY || !cm->upper)
+                        continue;
+
+                slash = strrchr(cm->upper, '/');
+                dir = strndup(cm->upper, slash == cm->upper ? 1 : (size_t) (slash - cm->upper));
+                base = path_basename(cm->upper);
+                if (!dir || !base)
+                        return log_oom();
+                t = strjoin(dir, streq(dir, "/") ? "" : "/", ".#", base, ".berth-work-XXXXXX");
+                if (!t)
+                        return log_oom();
+                if (!mkdtemp(t))
+                        return log_error_errno(errno, "Failed to create overlay work directory next to '%s': %m", cm->upper);
+                cm->work_dir = TAKE_PTR(t);
+        }
+        return 0;
+}
+
+void overlay_workdirs_remove(SpawnConfig *c) {
+        for (size_t i = 0; i < c->n_mounts; i++) {
+                CustomMount *cm = &c->mounts[i];
+                int r;
+
+                if (!cm->work_dir)
+                        continue;
+                r = rm_rf_at(AT_FDCWD, cm->work_dir);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to remove overlay work directory '%s', ignoring: %m", cm->work_dir);
+                cm->work_dir = (free(cm->work_dir), NULL);
+        }
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "spawn-config.h"
+
+/* The machine's file systems, as data: one table of API mounts applied in order by one
+ * function, then the user's custom mounts. Every target is resolved inside the machine's
+ * root (openat2 RESOLVE_IN_ROOT, no magic links) and mounted through the fd. */
+
+typedef enum MountKind {
+        MOUNT_FS,           /* a fresh file system */
+        MOUNT_READ_ONLY,    /* re-bind a path onto itself read-only */
+        MOUNT_MASK,         /* hide a file (empty file) or directory (empty directory) */
+} MountKind;
+
+typedef struct MountEntry {
+        MountKind kind;
+        const char *where;
+        const char *fstype;
+        const char *options;
+        unsigned attr;      /* MOUNT_ATTR_* */
+        bool optional;      /* skip if the target does not exist */
+} MountEntry;
+
+const MountEntry *mount_api_table(size_t *ret_n);
+
+typedef struct MountContext {
+        int rootfd;         /* the machine's root, after pivot_root */
+        int hidden_fd;      /* a detached tmpfs with the empty nodes used for masking */
+        int *custom_fds;    /* per custom mount: a prepared detached mount, or -EBADF */
+        size_t n_custom;
+} MountContext;
+
+void mount_context_done(MountContext *m);
+
+/* Before pivot_root: everything that refers to host paths (bind sources, overlay layers)
+ * is opened here, while the host's tree is still visible. */
+int mount_prepare_custom(const SpawnConfig *c, MountContext *m);
+/* Bind the tree onto itself, pivot_root into it, detach the host. */
+int mount_switch_root(const SpawnConfig *c, MountContext *m);
+int mount_api_filesystems(const SpawnConfig *c, MountContext *m);
+int mount_custom(const SpawnConfig *c, MountContext *m);
+
+/* Overlay work directories live next to the upper directory; the parent creates them
+ * before the machine starts and removes them afterwards. */
+int overlay_workdirs_create(SpawnConfig *c);
+void overlay_workdirs_remove(SpawnConfig *c);

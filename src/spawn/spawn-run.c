@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <poll.h>
+#include <sched.h>
+#include <stdio.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "log.h"
+#include "process-util.h"
+#include "spawn-console.h"
+#include "spawn-inner.h"
+#include "spawn-mount.h"
+#include "spawn-run.h"
+#include "spawn-sync.h"
+
+#define NAMESPACE_FLAGS (CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWUTS|CLONE_NEWIPC|CLONE_NEWCGROUP)
+
+typedef struct Supervisor {
+        const SpawnConfig *config;
+        int pidfd;
+        int sock;
+        int sigfd;
+        Console console;
+        bool setup_failed;       /* the child reported an error before exec */
+        bool stub_reported;
+        siginfo_t status;        /* how the payload ended */
+        unsigned stop_requests;
+} Supervisor;
+
+static int block_signals(int *ret_sigfd, sigset_t *ret_old) {
+        sigset_t mask;
+        int fd;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGCHLD);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGQUIT);
+        sigaddset(&mask, SIGWINCH);
+        if (sigprocmask(SIG_BLOCK, &mask, ret_old) < 0)
+                return log_error_errno(errno, "Failed to block signals: %m");
+
+        fd = signalfd(-1, &mask, SFD_CLOEXEC|SFD_NONBLOCK);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to allocate a signalfd: %m");
+        *ret_sigfd = fd;
+        return 0;
+}
+
+static void supervisor_handle_message(Supervisor *s, SyncMessage *m) {
+        switch (m->type) {
+        case SYNC_LOG:
+                if (m->level <= LOG_ERR)
+                        s->setup_failed = true;
+                log_full(m->level, "%s", m->text);
+                break;
+        case SYNC_PTY_MASTER:
+                if (m->fd >= 0 && console_attach(&s->console, TAKE_FD(m->fd)) < 0)
+                        (void) pidfd_signal(s->pidfd, SIGKILL);
+                break;
+        case SYNC_EXIT_STATUS:
+                s->stub_reported = true;
+                s->status.si_code = m->code;
+                s->status.si_status = m->status;
+                break;
+        default:
+                break;
+        }
+        safe_close(m->fd);
+}
+
+/* Returns false once the socket reached EOF. */
+static bool supervisor_read_messages(Supervisor *s) {
+        for (;;) {
+                SyncMessage m;
+                int r = sync_receive(s->sock, &m);
+
+                if (r == -EAGAIN)
+                        return true;
+                if (r <= 0)
+                        return false;
+                supervisor_handle_message(s, &m);
+        }
+}
+
+static void supervisor_handle_signal(Supervisor *s) {
+        struct signalfd_siginfo si;
+
+        while (read(s->sigfd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
+                switch (si.ssi_signo) {
+                case SIGWINCH:
+                        console_update_size(&s->console);
+                        break;
+                case SIGCHLD:
+                        break;      /* the pidfd tells us */
+                default: {
+                        /* The first request is passed on as --kill-signal=; if the machine
+                         * ignores it, a second one ends it for sure. */
+                        int sig = s->stop_requests++ == 0 ? s->config->kill_signal : SIGKILL;
+                        char name[16];
+
+                        log_debug("Received %s, sending %s to the machine.",
+                                  signal_to_string((int) si.ssi_signo, name), signal_to_string(sig, name));
+                        (void) pidfd_signal(s->pidfd, sig);
+                }
+                }
+        }
+}
+
+static int supervisor_loop(Supervisor *s) {
+        bool sock_open = true;
+
+        for (;;) {
+                struct pollfd p[5];
+                size_t n = 0, nc;
+
+                p[n++] = (struct pollfd) { .fd = s->sigfd, .events = POLLIN };
+                p[n++] = (struct pollfd) { .fd = s->pidfd, .events = POLLIN };
+                if (sock_open)
+                        p[n++] = (struct pollfd) { .fd = s->sock, .events = POLLIN };
+                nc = console_poll_fill(&s->console, p + n);
+
+                if (poll(p, n + nc, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return log_error_errno(errno, "Failed to wait for events: %m");
+                }
+
+                if (p[0].revents)
+                        supervisor_handle_signal(s);
+                if (sock_open && p[2].revents)
+                        sock_open = supervisor_read_messages(s);
+                console_poll_dispatch(&s->console, p + n, nc);
+
+                if (s->console.kill_requested) {
+                        s->console.kill_requested = false;
+                        log_info("\r\nKilling machine %s (escape sequence).\r", s->config->machine);
+                        (void) pidfd_signal(s->pidfd, SIGKILL);
+                }
+
+                if (p[1].revents) {
+                        siginfo_t si;
+                        int r = pidfd_wait(s->pidfd, &si);
+
+                        if (r < 0)
+                                return log_error_errno(r, "Failed to reap the machine's PID 1: %m");
+                        /* Everything queued before the end still counts. */
+                        if (sock_open)
+                                (void) supervisor_read_messages(s);
+                        console_drain(&s->console);
+                        if (!s->stub_reported)
+                                s->status = si;
+                        return 0;
+                }
+        }
+}
+
+static int supervisor_result(Supervisor *s) {
+        const SpawnConfig *c = s->config;
+        char name[16];
+
+        if (s->setup_failed)
+                return -EINVAL;     /* already logged by the child */
+
+        if (s->status.si_code == CLD_EXITED) {
+                if (s->status.si_status == 0)
+                        log_info("Container %s exited successfully.", c->machine);
+                else
+                        log_info("Container %s failed with error code %i.", c->machine, s->status.si_status);
+                return s->status.si_status;
+        }
+
+        log_notice("Container %s terminated by signal %s.", c->machine,
+                   signal_to_string(s->status.si_status, name));
+        return 128 + s->status.si_status;
+}
+
+int spawn_run(SpawnConfig *c) {
+        _cleanup_close_pair_ int pair[2] = EBADF_PAIR;
+        _cleanup_close_ int sigfd = -EBADF, pidfd = -EBADF;
+        Supervisor s = {
+                .config = c,
+                .console = CONSOLE_NULL,
+        };
+        sigset_t old;
+        pid_t pid;
+        int r;
+
+        r = overlay_workdirs_create(c);
+        if (r < 0)
+                goto finish;
+
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC, 0, pair) < 0) {
+                r = log_error_errno(errno, "Failed to create the sync socket: %m");
+                goto finish;
+        }
+
+        r = block_signals(&sigfd, &old);
+        if (r < 0)
+                goto finish;
+
+        fflush(stdout);
+        fflush(stderr);
+
+        pid = clone_with_flags(NAMESPACE_FLAGS|CLONE_PIDFD, &pidfd);
+        if (pid < 0) {
+                r = log_error_errno(pid, "Failed to start the machine in new namespaces: %m");
+                goto finish;
+        }
+        if (pid == 0) {
+                pair[0] = safe_close(pair[0]);
+                sigfd = safe_close(sigfd);
+                spawn_inner(c, pair[1]);
+        }
+        pair[1] = safe_close(pair[1]);
+
+        log_info("Spawning container %s on %s.", c->machine, c->directory);
+        if (c->console == CONSOLE_INTERACTIVE)
+                log_info("Press Ctrl-] three times within 1s to kill container.");
+
+        s.pidfd = pidfd;
+        s.sock = pair[0];
+        s.sigfd = sigfd;
+        s.console.mode = c->console;
+
+        r = supervisor_loop(&s);
+        console_done(&s.console);
+        if (r >= 0)
+                r = supervisor_result(&s);
+
+finish:
+        console_done(&s.console);
+        overlay_workdirs_remove(c);
+        return r;
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "macro.h"
+
+/* Messages from the machine's setup child (and later its stub init) to berth-spawn over a
+ * SOCK_SEQPACKET socket pair. The child never prints: its log lines travel here, so the
+ * user sees the real cause of a failed setup step, printed once by the parent. */
+
+typedef enum SyncType {
+        SYNC_LOG = 1,         /* level, error, text */
+        SYNC_PTY_MASTER,      /* carries the console's pty master fd */
+        SYNC_EXIT_STATUS,     /* from the --as-pid2 stub: the payload's si_code/si_status */
+} SyncType;
+
+typedef struct SyncMessage {
+        SyncType type;
+        int level;
+        int error;
+        int code;
+        int status;
+        int fd;               /* received fd or -EBADF */
+        char text[2048];
+} SyncMessage;
+
+int sync_send(int sock, SyncType type, int a, int b, const char *text, int fd);
+/* Returns 1 when a message was read, 0 on EOF, -EAGAIN when nothing is queued. */
+int sync_receive(int sock, SyncMessage *ret);
+
+/* Route the log API of this (child) process to the socket. */
+void sync_log_to_socket(int sock);

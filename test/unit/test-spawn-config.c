@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <linux/capability.h>
+#include <signal.h>
+#include <sys/mount.h>
+
+#include "capability-util.h"
+#include "log.h"
+#include "mount-util.h"
+#include "seccomp-util.h"
+#include "spawn-config.h"
+#include "spawn-mount.h"
+#include "string-util.h"
+#include "tap.h"
+
+static int parse(SpawnConfig *c, char **argv) {
+        *c = (SpawnConfig) {};
+        return spawn_config_parse_argv(c, (int) strv_length(argv), argv);
+}
+
+static void test_argv(void) {
+        SpawnConfig c;
+
+        CHECK(parse(&c, (char *[]) { "berth-spawn", "-D", "/srv/t", "-M", "web-1", "--as-pid2",
+                                     "--kill-signal=SIGTERM", "-E", "A=1", "--", "/bin/echo", "-n", "x", NULL }) == 0);
+        CHECK_STREQ(c.directory, "/srv/t");
+        CHECK_STREQ(c.machine, "web-1");
+        CHECK(c.as_pid2);
+        CHECK(c.kill_signal == SIGTERM);
+        CHECK_STREQ(c.setenv[0], "A=1");
+        CHECK(strv_length(c.command) == 3 && streq(c.command[1], "-n"));
+        spawn_config_done(&c);
+
+        /* options after the command belong to the command */
+        CHECK(parse(&c, (char *[]) { "berth-spawn", "-D/t", "/bin/ls", "-q", NULL }) == 0);
+        CHECK(!c.quiet && strv_length(c.command) == 2);
+        spawn_config_done(&c);
+
+        log_set_max_level(-1);   /* the failures below log; keep the TAP stream clean */
+        CHECK(parse(&c, (char *[]) { "berth-spawn", "-M", "a/b", NULL }) < 0);
+        spawn_config_done(&c);
+        CHECK(parse(&c, (char *[]) { "berth-spawn", "--console=fancy", NULL }) < 0);
+        spawn_config_done(&c);
+        CHECK(parse(&c, (char *[]) { "berth-spawn", "--capability=CAP_NOPE", NULL }) < 0);
+        spawn_config_done(&c);
+        CHECK(parse(&c, (char *[]) { "berth-spawn", "--system-call-filter=nosuchcall", NULL }) < 0);
+        spawn_config_done(&c);
+        CHECK(parse(&c, (char *[]) { "berth-spawn", "--kill-signal=SIGNOPE", NULL }) < 0);
+        spawn_config_done(&c);
+        CHECK(parse(&c, (char *[]) { "berth-spawn", "--uuid=xyz", NULL }) < 0);
+        spawn_config_done(&c);
+        CHECK(parse(&c, (char *[]) { "berth-spawn", "-E", "=x", NULL }) < 0);
+        spawn_config_done(&c);
+        CHECK(parse(&c, (char *[]) { "berth-spawn", "--bogus", NULL }) < 0);
+        spawn_config_done(&c);
+        log_set_max_level(LOG_INFO);
+}
+
+static void test_binds(void) {
+        SpawnConfig c = {};
+
+        log_set_max_level(-1);
+        CHECK(custom_mount_parse_bind(&c, "/srv/data", false) == 0);
+        CHECK(custom_mount_parse_bind(&c, "/a\\:b:/mnt/x:norbind", true) == 0);
+        CHECK(custom_mount_parse_bind(&c, "+/var/x:/y", false) == 0);
+        CHECK(custom_mount_parse_bind(&c, "relative:/x", false) < 0);
+        CHECK(custom_mount_parse_bind(&c, "", false) < 0);
+        CHECK(custom_mount_parse_bind(&c, "/a:/b:rbind:extra", false) < 0);
+        CHECK(custom_mount_parse_bind(&c, "/a:/b:bogus", false) < 0);
+        CHECK(custom_mount_parse_bind(&c, "/a/../etc:/b", false) < 0);
+        CHECK(custom_mount_parse_bind(&c, "/a:b", false) < 0);
+        CHECK(c.n_mounts == 3);
+        CHECK_STREQ(c.mounts[0].source, "/srv/data");
+        CHECK_STREQ(c.mounts[0].destination, "/srv/data");
+        CHECK(c.mounts[0].recursive && !c.mounts[0].read_only);
+        CHECK_STREQ(c.mounts[1].source, "/a:b");
+        CHECK_STREQ(c.mounts[1].destination, "/mnt/x");
+        CHECK(!c.mounts[1].recursive && c.mounts[1].read_only);
+        CHECK(c.mounts[2].source_in_tree);
+        CHECK_STREQ(c.mounts[2].source, "/var/x");
+
+        CHECK(custom_mount_parse_overlay(&c, "/l1:/l2:/up:/dst", false) == 0);
+        CHECK(strv_length(c.mounts[3].lower) == 2);
+        CHECK_STREQ(c.mounts[3].lower[0], "/l1");
+        CHECK_STREQ(c.mounts[3].upper, "/up");
+        CHECK_STREQ(c.mounts[3].destination, "/dst");
+        CHECK(custom_mount_parse_overlay(&c, "/up:/dst", false) == 0);
+        CHECK_STREQ(c.mounts[4].lower[0], "+/dst");
+        CHECK(custom_mount_parse_overlay(&c, "/l1:/l2:/dst", true) == 0);
+        CHECK(strv_length(c.mounts[5].lower) == 2 && !c.mounts[5].upper);
+        CHECK(custom_mount_parse_overlay(&c, "/only", false) < 0);
+
+        CHECK(custom_mount_parse_tmpfs(&c, "/scratch") == 0);
+        CHECK_STREQ(c.mounts[6].options, "mode=0755");
+        CHECK(custom_mount_parse_tmpfs(&c, "/s2:size=1M,mode=0700") == 0);
+        CHECK_STREQ(c.mounts[7].options, "size=1M,mode=0700");
+        CHECK(custom_mount_parse_tmpfs(&c, "s3") < 0);
+        CHECK(custom_mount_parse_inaccessible(&c, "/etc/shadow") == 0);
+        CHECK(custom_mount_parse_inaccessible(&c, "etc") < 0);
+        spawn_config_done(&c);
+        log_set_max_level(LOG_INFO);
+}
+
+static void test_capabilities(void) {
+        SpawnConfig c = {};
+        uint64_t s;
+        _cleanup_free_ char *bad = NULL;
+
+        CHECK(capability_from_name("CAP_SYS_ADMIN") == CAP_SYS_ADMIN);
+        CHECK(capability_from_name("cap_net_admin") == CAP_NET_ADMIN);
+        CHECK(capability_from_name("sys_module") == CAP_SYS_MODULE);
+        CHECK(capability_from_name("CAP_NOPE") < 0);
+        CHECK(capability_set_from_string("CAP_CHOWN,CAP_KILL", &s, NULL) == 0 &&
+              s == ((UINT64_C(1) << CAP_CHOWN) | (UINT64_C(1) << CAP_KILL)));
+        CHECK(capability_set_from_string("CAP_CHOWN,NOPE", &s, &bad) < 0);
+        CHECK_STREQ(bad, "NOPE");
+
+        s = capability_default_set();
+        CHECK(s & (UINT64_C(1) << CAP_SYS_ADMIN));
+        CHECK(!(s & (UINT64_C(1) << CAP_SYS_MODULE)));
+        CHECK(!(s & (UINT64_C(1) << CAP_NET_ADMIN)));
+        CHECK(!(s & (UINT64_C(1) << CAP_SYS_TIME)));
+
+        c.capability_add = UINT64_C(1) << CAP_NET_ADMIN;
+        c.capability_drop = UINT64_C(1) << CAP_SYS_ADMIN;
+        s = spawn_config_bounding_set(&c);
+        CHECK(s & (UINT64_C(1) << CAP_NET_ADMIN));
+        CHECK(!(s & (UINT64_C(1) << CAP_SYS_ADMIN)));
+}
+
+static void test_syscall_filter(void) {
+        _cleanup_strv_free_ char **allow = NULL, **deny = NULL, **def = NULL;
+        _cleanup_free_ char *bad = NULL;
+
+        CHECK(syscall_filter_parse("@clock keyctl", &allow, &deny, NULL) == 0);
+        CHECK(strv_contains(allow, "clock_settime") && strv_contains(allow, "keyctl"));
+        CHECK(syscall_filter_parse("~@swap", &allow, &deny, NULL) == 0);
+        CHECK(strv_contains(deny, "swapon") && !strv_contains(allow, "swapon"));
+        CHECK(syscall_filter_parse("@nope", &allow, &deny, &bad) < 0);
+        CHECK_STREQ(bad, "@nope");
+        CHECK(seccomp_default_deny(&def) == 0);
+        CHECK(strv_contains(def, "kexec_load") && strv_contains(def, "bpf") && strv_contains(def, "add_key") &&
+              strv_contains(def, "init_module") && strv_contains(def, "swapon") && strv_contains(def, "settimeofday") &&
+              strv_contains(def, "open_by_handle_at") && strv_contains(def, "perf_event_open"));
+        CHECK(!strv_contains(def, "mount") && !strv_contains(def, "reboot"));
+}
+
+static void test_mount_plan(void) {
+        size_t n, i_dev = SIZE_MAX, i_proc = SIZE_MAX, i_sys = SIZE_MAX, i_kcore = SIZE_MAX, i_pts = SIZE_MAX;
+        const MountEntry *t = mount_api_table(&n);
+        _cleanup_free_ char *fs = NULL;
+        unsigned attr;
+
+        for (size_t i = 0; i < n; i++) {
+                if (streq(t[i].where, "/dev"))
+                        i_dev = i;
+                else if (streq(t[i].where, "/proc"))
+                        i_proc = i;
+                else if (streq(t[i].where, "/sys"))
+                        i_sys = i;
+                else if (streq(t[i].where, "/proc/kcore"))
+                        i_kcore = i;
+                else if (streq(t[i].where, "/dev/pts"))
+                        i_pts = i;
+        }
+        /* masks need /dev's hidden nodes and /proc mounted first */
+        CHECK(i_dev < i_proc && i_proc < i_kcore && i_dev < i_pts);
+        CHECK(i_sys < n && (t[i_sys].attr & MOUNT_ATTR_RDONLY));
+        CHECK(t[i_kcore].kind == MOUNT_MASK);
+        CHECK(strstr(t[i_pts].options, "newinstance") != NULL);
+
+        CHECK(mount_options_split("mode=0700,nosuid,ro,size=1M,noexec", &fs, &attr) == 0);
+        CHECK_STREQ(fs, "mode=0700,size=1M");
+        CHECK(attr == (MOUNT_ATTR_NOSUID|MOUNT_ATTR_RDONLY|MOUNT_ATTR_NOEXEC));
+}
+
+int main(void) {
+        test_argv();
+        test_binds();
+        test_capabilities();
+        test_syscall_filter();
+        test_mount_plan();
+        return tap_done();
+}
