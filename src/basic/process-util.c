@@ -2,6 +2,8 @@
 
 #include <linux/close_range.h>
 #include <linux/sched.h>
+#include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -62,4 +64,25 @@ int close_all_fds_except(const int *keep, size_t n_keep) {
                 from = to == ~0U ? to : to + 1;
         }
         return 0;
+}
+
+static char **saved_argv = NULL;
+static int saved_argc = 0;
+
+void process_save_argv(int argc, char **argv) {
+        saved_argc = argc;
+        saved_argv = argv;
+}
+
+void process_rename(const char *name) {
+        size_t avail;
+
+        (void) prctl(PR_SET_NAME, name);
+        if (saved_argc <= 0 || !saved_argv || !saved_argv[0])
+                return;
+
+        /* argv strings are contiguous: overwrite all of them. */
+        avail = (size_t) (saved_argv[saved_argc - 1] + strlen(saved_argv[saved_argc - 1]) - saved_argv[0]);
+        memset(saved_argv[0], 0, avail + 1);
+        strncpy(saved_argv[0], name, avail);
 }

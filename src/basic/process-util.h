@@ -19,3 +19,8 @@ int pidfd_wait(int pidfd, siginfo_t *ret);
 int exit_status_from_siginfo(const siginfo_t *si);
 
 int close_all_fds_except(const int *keep, size_t n_keep);
+
+/* Remember main()'s argv so that a forked helper can show a name of its own in ps
+ * (and not berth-spawn's full command line, with host paths, inside the machine). */
+void process_save_argv(int argc, char **argv);
+void process_rename(const char *name);

@@ -18,6 +18,7 @@
 #include "fd-util.h"
 #include "log.h"
 #include "mount-util.h"
+#include "process-util.h"
 #include "seccomp-util.h"
 #include "spawn-files.h"
 #include "spawn-inner.h"
@@ -349,6 +350,7 @@ static _noreturn_ void inner_exec(Inner *i) {
 static _noreturn_ void inner_stub_init(Inner *i, pid_t payload) {
         sigset_t all;
 
+        process_rename("(berth-stubinit)");
         sigfillset(&all);
         if (inner_drop_privileges(i, true) < 0)
                 _exit(EXIT_FAILURE);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "process-util.h"
 #include "spawn-config.h"
 #include "spawn-run.h"
 
@@ -12,6 +13,7 @@ int main(int argc, char *argv[]) {
         int r;
 
         log_setup("berth-spawn");
+        process_save_argv(argc, argv);
 
         r = spawn_config_parse_argv(&c, argc, argv);
         if (r > 0) {
