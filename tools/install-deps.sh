@@ -1,0 +1,18 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Install everything berth needs to build and to run its tests, from Debian packages.
+set -eu
+
+if [ "$(id -u)" != 0 ]; then
+        echo "install-deps.sh: run as root (apt-get install)." >&2
+        exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends \
+        meson ninja-build pkg-config gcc libc6-dev python3 \
+        libsystemd-dev libmount-dev libblkid-dev libfdisk-dev libcryptsetup-dev \
+        libseccomp-dev libcap-dev libmnl-dev libnftnl-dev \
+        busybox-static util-linux iproute2 dbus btrfs-progs nftables debootstrap \
+        bsdextrautils procps
