@@ -12,7 +12,7 @@ import sys
 passed = failed = skipped = 0
 for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
     t = json.loads(line)
-    out = t.get("stdo") or ""
+    out = t.get("stdout") or t.get("stdo") or ""
     tp = fp = 0
     for l in out.splitlines():
         m = re.match(r"^(not ok|ok)\b(.*)$", l)

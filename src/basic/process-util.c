@@ -10,12 +10,13 @@
 
 #include "process-util.h"
 
-pid_t clone_with_flags(uint64_t flags, int *ret_pidfd) {
+pid_t clone_with_flags(uint64_t flags, int cgroup_fd, int *ret_pidfd) {
         int pidfd = -EBADF;
         struct clone_args args = {
-                .flags = flags,
+                .flags = flags | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0),
                 .pidfd = (uint64_t) (uintptr_t) &pidfd,
                 .exit_signal = SIGCHLD,
+                .cgroup = cgroup_fd >= 0 ? (uint64_t) cgroup_fd : 0,
         };
         long pid;
 

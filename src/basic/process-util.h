@@ -8,8 +8,10 @@
 #include "macro.h"
 
 /* fork-like clone3(): returns 0 in the child, the child's PID in the parent (with a pidfd
- * in *ret_pidfd when CLONE_PIDFD is in flags), or a negative errno. */
-pid_t clone_with_flags(uint64_t flags, int *ret_pidfd);
+ * in *ret_pidfd when CLONE_PIDFD is in flags), or a negative errno. With cgroup_fd >= 0
+ * the child starts in that cgroup (CLONE_INTO_CGROUP), so a new cgroup namespace is
+ * rooted there from its first instruction. */
+pid_t clone_with_flags(uint64_t flags, int cgroup_fd, int *ret_pidfd);
 
 int pidfd_signal(int pidfd, int sig);
 /* Reap the child behind pidfd, blocking; returns the siginfo code/status. */

@@ -151,6 +151,12 @@ int seccomp_load_filter(char * const *allow, char * const *deny) {
         if (!ctx)
                 return -ENOMEM;
 
+        /* libseccomp would otherwise set no_new_privs as a side effect of loading the
+         * filter; whether the payload gets it is --no-new-privileges='s business alone. */
+        r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
+        if (r < 0)
+                return r;
+
         /* Cover the compat ABIs too, or a payload could just switch to them. */
 #if defined(__x86_64__)
         (void) seccomp_arch_add(ctx, SCMP_ARCH_X86);

@@ -49,6 +49,13 @@ static const char *const timezone_mode_table[_TIMEZONE_MODE_MAX] = {
         [TIMEZONE_AUTO] = "auto",
 };
 
+static const char *const volatile_mode_table[_VOLATILE_MODE_MAX] = {
+        [VOLATILE_NO] = "no",
+        [VOLATILE_YES] = "yes",
+        [VOLATILE_STATE] = "state",
+        [VOLATILE_OVERLAY] = "overlay",
+};
+
 static int table_lookup(const char *const *table, size_t n, const char *s) {
         for (size_t i = 0; i < n; i++)
                 if (table[i] && streq(table[i], s))
@@ -66,6 +73,7 @@ static int table_lookup(const char *const *table, size_t n, const char *s) {
 
 DEFINE_STRING_TABLE(console_mode, ConsoleMode, console_mode_table, _CONSOLE_MODE_MAX)
 DEFINE_STRING_TABLE(resolv_conf_mode, ResolvConfMode, resolv_conf_mode_table, _RESOLV_CONF_MODE_MAX)
+DEFINE_STRING_TABLE(volatile_mode, VolatileMode, volatile_mode_table, _VOLATILE_MODE_MAX)
 DEFINE_STRING_TABLE(timezone_mode, TimezoneMode, timezone_mode_table, _TIMEZONE_MODE_MAX)
 
 static void custom_mount_done(CustomMount *m) {
@@ -83,6 +91,7 @@ void spawn_config_done(SpawnConfig *c) {
         free(c->hostname);
         free(c->user);
         free(c->chdir);
+        free(c->ephemeral_snapshot);
         strv_free(c->setenv);
         for (size_t i = 0; i < c->n_mounts; i++)
                 custom_mount_done(&c->mounts[i]);
@@ -272,7 +281,11 @@ static void help(void) {
                "\nImage:\n"
                "  -D --directory=PATH       Root directory of the machine\n"
                "     --read-only            Mount the root directory read-only\n"
+               "  -x --ephemeral            Run on a throwaway snapshot or overlay of the tree\n"
+               "     --volatile[=MODE]      yes, state, overlay or no: run with a volatile root\n"
                "\nExecution:\n"
+               "  -b --boot                 Boot the tree's init; arguments go to init\n"
+               "     --notify-ready=BOOL    Report readiness only when the guest sends READY=1\n"
                "  -u --user=USER            Run the command as this user of the machine\n"
                "     --chdir=PATH           Working directory inside the machine\n"
                "  -E --setenv=NAME[=VALUE]  Pass an environment variable to the payload\n"
@@ -330,6 +343,8 @@ enum {
         ARG_RESOLV_CONF,
         ARG_TIMEZONE,
         ARG_CONSOLE,
+        ARG_NOTIFY_READY,
+        ARG_VOLATILE,
 };
 
 static const struct option options[] = {
@@ -360,6 +375,10 @@ static const struct option options[] = {
         { "timezone",           required_argument, NULL, ARG_TIMEZONE           },
         { "console",            required_argument, NULL, ARG_CONSOLE            },
         { "pipe",               no_argument,       NULL, 'P'                    },
+        { "boot",               no_argument,       NULL, 'b'                    },
+        { "ephemeral",          no_argument,       NULL, 'x'                    },
+        { "volatile",           optional_argument, NULL, ARG_VOLATILE           },
+        { "notify-ready",       required_argument, NULL, ARG_NOTIFY_READY       },
         {}
 };
 
@@ -503,6 +522,28 @@ static int parse_one(SpawnConfig *c, int opt, const char *arg) {
         case 'P':
                 c->console = CONSOLE_PIPE;
                 return 0;
+        case 'b':
+                c->boot = true;
+                return 0;
+        case 'x':
+                c->ephemeral = true;
+                return 0;
+        case ARG_VOLATILE:
+                if (!arg) {
+                        c->volatile_mode = VOLATILE_YES;
+                        return 0;
+                }
+                r = parse_boolean(arg);
+                c->volatile_mode = r >= 0 ? (r ? VOLATILE_YES : VOLATILE_NO) : volatile_mode_from_string(arg);
+                if (c->volatile_mode < 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --volatile= mode '%s'.", arg);
+                return 0;
+        case ARG_NOTIFY_READY:
+                r = parse_boolean(arg);
+                if (r < 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --notify-ready= value '%s'.", arg);
+                c->notify_ready = r;
+                return 0;
         default:
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Unhandled option %i.", opt);
         }
@@ -519,7 +560,7 @@ int spawn_config_parse_argv(SpawnConfig *c, int argc, char *argv[]) {
         /* '+' : stop at the first non-option, which starts the payload's command line. */
         optind = 0;
         opterr = 0;
-        while ((opt = getopt_long(argc, argv, "+hqD:M:u:E:P", options, NULL)) >= 0) {
+        while ((opt = getopt_long(argc, argv, "+hqbxD:M:u:E:P", options, NULL)) >= 0) {
                 switch (opt) {
                 case 'h':
                         help();
@@ -588,8 +629,18 @@ int spawn_config_finalize(SpawnConfig *c) {
                 if (r < 0)
                         return log_error_errno(r, "Failed to generate a machine UUID: %m");
         }
+        if (c->ephemeral && c->volatile_mode != VOLATILE_NO)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--ephemeral and --volatile= cannot be combined.");
+        if (c->volatile_mode == VOLATILE_STATE)
+                c->read_only = true;
+        if (c->boot && c->as_pid2)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--boot and --as-pid2 cannot be combined: the init is PID 1.");
+        if (c->boot && c->user)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--boot and --user cannot be combined: the init runs as root.");
+
+        /* A booted systemd powers off cleanly on SIGRTMIN+3. */
         if (c->kill_signal <= 0)
-                c->kill_signal = SIGKILL;
+                c->kill_signal = c->boot ? SIGRTMIN + 3 : SIGKILL;
 
         if (c->console < 0)
                 c->console = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) ? CONSOLE_INTERACTIVE : CONSOLE_READ_ONLY;

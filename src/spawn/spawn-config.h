@@ -47,6 +47,15 @@ typedef enum TimezoneMode {
         _TIMEZONE_MODE_INVALID = -EINVAL,
 } TimezoneMode;
 
+typedef enum VolatileMode {
+        VOLATILE_NO,
+        VOLATILE_YES,            /* tmpfs root, the tree's /usr read-only */
+        VOLATILE_STATE,          /* the tree read-only, tmpfs /var */
+        VOLATILE_OVERLAY,        /* overlayfs root with a tmpfs upper layer */
+        _VOLATILE_MODE_MAX,
+        _VOLATILE_MODE_INVALID = -EINVAL,
+} VolatileMode;
+
 typedef enum CustomMountType {
         CUSTOM_MOUNT_BIND,
         CUSTOM_MOUNT_TMPFS,
@@ -77,7 +86,13 @@ typedef struct SpawnConfig {
         char *chdir;
         char **setenv;           /* NAME=VALUE */
         bool as_pid2;
+        bool boot;               /* run the tree's init; command holds its arguments */
+        bool notify_ready;       /* wait for the guest's READY=1 before telling our supervisor */
         bool read_only;
+        bool ephemeral;          /* -x: run on a throwaway copy */
+        VolatileMode volatile_mode;
+        bool root_overlay;       /* set at run time: root is an overlay with a tmpfs upper */
+        char *ephemeral_snapshot; /* set at run time: the btrfs snapshot we run on */
         CustomMount *mounts;
         size_t n_mounts;
         uint64_t capability_add;
@@ -108,6 +123,8 @@ const char *console_mode_to_string(ConsoleMode m);
 ConsoleMode console_mode_from_string(const char *s);
 const char *resolv_conf_mode_to_string(ResolvConfMode m);
 ResolvConfMode resolv_conf_mode_from_string(const char *s);
+const char *volatile_mode_to_string(VolatileMode m);
+VolatileMode volatile_mode_from_string(const char *s);
 const char *timezone_mode_to_string(TimezoneMode m);
 TimezoneMode timezone_mode_from_string(const char *s);
 

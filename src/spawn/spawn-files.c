@@ -14,6 +14,7 @@ void host_files_done(HostFiles *h) {
         free(h->resolv_data);
         free(h->tz_zone);
         free(h->tz_data);
+        free(h->os_release);
         safe_close(h->resolv_bind_fd);
         safe_close(h->tz_bind_fd);
         *h = (HostFiles) HOST_FILES_NULL;
@@ -73,6 +74,9 @@ int host_files_prepare(const SpawnConfig *c, HostFiles *h) {
                 log_debug_errno(r, "Host file %s not usable, leaving the machine's resolv.conf alone: %m", src);
                 h->resolv_mode = RESOLV_CONF_OFF;
         }
+
+        if (read_host_file("/etc/os-release", &h->os_release, NULL) < 0)
+                (void) read_host_file("/usr/lib/os-release", &h->os_release, NULL);
 
         /* The host's zone, from the /etc/localtime symlink. */
         n = readlink("/etc/localtime", link, sizeof(link) - 1);
@@ -237,5 +241,24 @@ int host_files_apply(const SpawnConfig *c, HostFiles *h, int rootfd) {
         if (r < 0)
                 log_warning_errno(r, "Failed to set up /etc/localtime (--timezone=%s), ignoring: %m",
                                   timezone_mode_to_string(c->timezone));
+        return 0;
+}
+
+int host_files_apply_run_host(const SpawnConfig *c, HostFiles *h, int rootfd) {
+        _cleanup_close_ int pfd = -EBADF, dfd = -EBADF;
+        int r;
+
+        r = chase_in_root(rootfd, "/run/host", CHASE_MKDIR, &pfd);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create /run/host: %m");
+        dfd = openat(pfd, ".", O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        if (dfd < 0)
+                return log_error_errno(errno, "Failed to open /run/host: %m");
+
+        r = write_if_changed(dfd, "container-manager", "berth\n", STRLEN("berth\n"), true);
+        if (r >= 0 && h->os_release)
+                r = write_if_changed(dfd, "os-release", h->os_release, strlen(h->os_release), true);
+        if (r < 0)
+                return log_error_errno(r, "Failed to populate /run/host: %m");
         return 0;
 }

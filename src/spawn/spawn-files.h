@@ -17,6 +17,7 @@ typedef struct HostFiles {
         char *tz_data;                    /* copy mode */
         size_t tz_size;
         int tz_bind_fd;                   /* bind mode */
+        char *os_release;                 /* the host's, for /run/host/os-release */
 } HostFiles;
 
 #define HOST_FILES_NULL { .resolv_bind_fd = -EBADF, .tz_bind_fd = -EBADF }
@@ -24,3 +25,5 @@ typedef struct HostFiles {
 void host_files_done(HostFiles *h);
 int host_files_prepare(const SpawnConfig *c, HostFiles *h);
 int host_files_apply(const SpawnConfig *c, HostFiles *h, int rootfd);
+/* /run/host/{os-release,container-manager}: what systemd in a container looks for. */
+int host_files_apply_run_host(const SpawnConfig *c, HostFiles *h, int rootfd);

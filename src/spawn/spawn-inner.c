@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -99,12 +101,38 @@ static int is_executable_in_root(int rootfd, const char *path) {
         return 0;
 }
 
+static int inner_find_init(Inner *i) {
+        static const char *const inits[] = {
+                "/usr/lib/systemd/systemd", "/lib/systemd/systemd", "/sbin/init",
+        };
+        const SpawnConfig *c = i->config;
+
+        for (size_t k = 0; k < ELEMENTSOF(inits); k++) {
+                if (is_executable_in_root(i->mounts.rootfd, inits[k]) < 0)
+                        continue;
+
+                /* Arguments after the tree go to init. */
+                i->argv = strv_copy((char *[]) { (char *) inits[k], NULL });
+                i->exec_path = strdup(inits[k]);
+                if (!i->argv || !i->exec_path)
+                        return log_oom();
+                STRV_FOREACH(a, c->command)
+                        if (strv_extend(&i->argv, *a) < 0)
+                                return log_oom();
+                return 0;
+        }
+        return log_error_errno(SYNTHETIC_ERRNO(ENOENT),
+                               "No init found in the machine (tried /usr/lib/systemd/systemd, /lib/systemd/systemd, /sbin/init).");
+}
+
 static int inner_find_command(Inner *i) {
         const SpawnConfig *c = i->config;
         _cleanup_strv_free_ char **dirs = NULL;
         const char *cmd, *path;
         int r;
 
+        if (c->boot)
+                return inner_find_init(i);
         if (c->command)
                 i->argv = strv_copy(c->command);
         else {
@@ -215,6 +243,50 @@ static int inner_setup_console(Inner *i) {
         return 0;
 }
 
+/* The machine's own view of cgroup2, rooted at its cgroup by the cgroup namespace:
+ * writable for a booted init, which manages its subtree, read-only otherwise. */
+static int inner_mount_cgroup(Inner *i) {
+        _cleanup_close_ int target = -EBADF;
+        unsigned attr = MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV|MOUNT_ATTR_NOEXEC;
+        int r;
+
+        if (!i->config->boot)
+                attr |= MOUNT_ATTR_RDONLY;
+
+        r = chase_in_root(i->mounts.rootfd, "/sys/fs/cgroup", 0, &target);
+        if (r >= 0)
+                r = mount_fs_fd(target, "cgroup2", "cgroup2", NULL, attr);
+        if (r < 0 && i->config->boot)
+                return log_error_errno(r, "Failed to mount the cgroup2 hierarchy on /sys/fs/cgroup: %m");
+        if (r < 0)
+                log_debug_errno(r, "No cgroup2 hierarchy for the machine, ignoring: %m");
+        return 0;
+}
+
+static int inner_setup_notify(Inner *i) {
+        _cleanup_close_ int fd = -EBADF;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = "/run/host/notify" };
+        int r;
+
+        if (!i->config->boot)
+                return 0;
+
+        /* Bound inside the machine (its own /run), read by the parent. */
+        fd = socket(AF_UNIX, SOCK_DGRAM|SOCK_CLOEXEC|SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to create the notification socket: %m");
+        (void) unlink(sa.sun_path);
+        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+                return log_error_errno(errno, "Failed to bind the notification socket %s: %m", sa.sun_path);
+        if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &(int) { 1 }, sizeof(int)) < 0)
+                return log_error_errno(errno, "Failed to enable credentials on the notification socket: %m");
+
+        r = sync_send(i->sock, SYNC_NOTIFY_SOCKET, 0, 0, NULL, fd);
+        if (r < 0)
+                return log_error_errno(r, "Failed to pass the notification socket to berth-spawn: %m");
+        return 0;
+}
+
 static int inner_set_hostname(Inner *i) {
         const char *h = i->config->hostname;
 
@@ -249,8 +321,12 @@ static int inner_build_environment(Inner *i) {
                 ENV_ADD("SHELL=", i->user.shell);
         } else
                 ENV_ADD("HOME=/");
-        if (c->console != CONSOLE_PIPE)
+        /* Only a terminal on the other side makes TERM meaningful; without one,
+         * programs should not emit escape sequences into a pipe or a log. */
+        if (c->console == CONSOLE_INTERACTIVE)
                 ENV_ADD("TERM=", getenv("TERM") ?: "vt220");
+        if (c->boot)
+                ENV_ADD("NOTIFY_SOCKET=/run/host/notify");
 #undef ENV_ADD
 
         STRV_FOREACH(e, c->setenv) {
@@ -419,6 +495,8 @@ void spawn_inner(const SpawnConfig *c, int sock) {
         if (r >= 0)
                 r = inner_lookup_user(&i);           /* reads through /proc/self/fd */
         if (r >= 0)
+                r = inner_mount_cgroup(&i);
+        if (r >= 0)
                 r = mount_custom(c, &i.mounts);
         if (r >= 0)
                 r = inner_find_command(&i);           /* last check before writing to the tree */
@@ -428,6 +506,10 @@ void spawn_inner(const SpawnConfig *c, int sock) {
                 r = inner_set_hostname(&i);
         if (r >= 0)
                 r = host_files_apply(c, &i.files, i.mounts.rootfd);
+        if (r >= 0)
+                r = host_files_apply_run_host(c, &i.files, i.mounts.rootfd);
+        if (r >= 0)
+                r = inner_setup_notify(&i);
         if (r >= 0)
                 r = inner_build_environment(&i);
         if (r >= 0 && c->as_pid2)
@@ -439,5 +521,6 @@ void spawn_inner(const SpawnConfig *c, int sock) {
 
         mount_context_done(&i.mounts);
         host_files_done(&i.files);
+        (void) sync_send(i.sock, SYNC_STARTED, 0, 0, NULL, -EBADF);
         inner_exec(&i);
 }

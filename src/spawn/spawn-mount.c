@@ -150,13 +150,138 @@ int mount_prepare_custom(const SpawnConfig *c, MountContext *m) {
         return 0;
 }
 
+/* Root variants. Each leaves a mount on c->directory (in our private namespace only)
+ * that becomes the machine's root. */
+
+static int root_bind(const char *dir) {
+        if (mount(dir, dir, NULL, MS_BIND|MS_REC, NULL) < 0)
+                return log_error_errno(errno, "Failed to bind-mount root directory '%s': %m", dir);
+        return 0;
+}
+
+/* A tmpfs covering 'dir' in this namespace; returns an fd for populating it. */
+static int root_cover_with_tmpfs(const char *dir, int *ret_dirfd) {
+        _cleanup_close_ int tfd = -EBADF, target = -EBADF;
+        int r;
+
+        r = fs_create_detached("tmpfs", "tmpfs", "mode=0755", 0, &tfd);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create a tmpfs for the volatile root: %m");
+        *ret_dirfd = openat(tfd, ".", O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        if (*ret_dirfd < 0)
+                return log_error_errno(errno, "Failed to open the volatile root: %m");
+
+        target = open(dir, O_PATH|O_DIRECTORY|O_CLOEXEC);
+        if (target < 0)
+                return log_error_errno(errno, "Failed to open root directory '%s': %m", dir);
+        r = mount_attach(tfd, target);
+        if (r < 0)
+                return log_error_errno(r, "Failed to mount a tmpfs on '%s': %m", dir);
+        return 0;
+}
+
+/* --ephemeral on a plain directory, --volatile=overlay: the tree is the lower layer, every
+ * change goes to a tmpfs that disappears with the mount namespace. */
+static int root_overlay(const char *dir) {
+        _cleanup_close_ int lower = -EBADF, tmp = -EBADF, upper = -EBADF, work = -EBADF, ofd = -EBADF, target = -EBADF;
+        char options[128];
+        int r;
+
+        lower = open(dir, O_PATH|O_DIRECTORY|O_CLOEXEC);
+        if (lower < 0)
+                return log_error_errno(errno, "Failed to open root directory '%s': %m", dir);
+
+        r = root_cover_with_tmpfs(dir, &tmp);
+        if (r < 0)
+                return r;
+        if (mkdirat(tmp, "upper", 0755) < 0 || mkdirat(tmp, "work", 0700) < 0)
+                return log_error_errno(errno, "Failed to create the overlay's upper layer: %m");
+        upper = openat(tmp, "upper", O_PATH|O_DIRECTORY|O_CLOEXEC);
+        work = openat(tmp, "work", O_PATH|O_DIRECTORY|O_CLOEXEC);
+        if (upper < 0 || work < 0)
+                return log_error_errno(errno, "Failed to open the overlay's layers: %m");
+
+        snprintf(options, sizeof(options), "lowerdir=/proc/self/fd/%i,upperdir=/proc/self/fd/%i,workdir=/proc/self/fd/%i",
+                 lower, upper, work);
+        r = fs_create_detached("overlay", "overlay", options, 0, &ofd);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the overlay root for '%s': %m", dir);
+
+        target = open(dir, O_PATH|O_DIRECTORY|O_CLOEXEC);
+        if (target < 0)
+                return log_error_errno(errno, "Failed to open root directory '%s': %m", dir);
+        r = mount_attach(ofd, target);
+        if (r < 0)
+                return log_error_errno(r, "Failed to mount the overlay root on '%s': %m", dir);
+        return 0;
+}
+
+/* --volatile=yes: a tmpfs root with only the tree's /usr, read-only, plus the compat
+ * symlinks a merged-/usr system expects at the top. */
+static int root_volatile(const char *dir) {
+        static const char *const links[] = { "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
+        _cleanup_free_ char *usr = path_join(dir, "usr");
+        _cleanup_close_ int ufd = -EBADF, tmp = -EBADF, target = -EBADF;
+        int r;
+
+        if (!usr)
+                return log_oom();
+        r = mount_clone_detached(AT_FDCWD, usr, true, true, &ufd);
+        if (r < 0)
+                return log_error_errno(r, "Failed to clone '%s': %m", usr);
+
+        r = root_cover_with_tmpfs(dir, &tmp);
+        if (r < 0)
+                return r;
+        if (mkdirat(tmp, "usr", 0755) < 0)
+                return log_error_errno(errno, "Failed to create /usr in the volatile root: %m");
+        for (size_t i = 0; i < ELEMENTSOF(links); i++) {
+                _cleanup_free_ char *t = strjoin("usr/", links[i]);
+                struct stat st;
+
+                if (!t)
+                        return log_oom();
+                if (fstatat(ufd, links[i], &st, 0) >= 0 && S_ISDIR(st.st_mode) && symlinkat(t, tmp, links[i]) < 0)
+                        return log_error_errno(errno, "Failed to create /%s in the volatile root: %m", links[i]);
+        }
+
+        target = openat(tmp, "usr", O_PATH|O_DIRECTORY|O_CLOEXEC);
+        if (target < 0)
+                return log_error_errno(errno, "Failed to open /usr in the volatile root: %m");
+        r = mount_attach(ufd, target);
+        if (r < 0)
+                return log_error_errno(r, "Failed to mount /usr in the volatile root: %m");
+        return 0;
+}
+
+static int root_volatile_state(int rootfd) {
+        _cleanup_close_ int target = -EBADF;
+        int r;
+
+        r = chase_in_root(rootfd, "/var", 0, &target);
+        if (r >= 0)
+                r = mount_fs_fd(target, "tmpfs", "tmpfs", "mode=0755", MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV);
+        if (r < 0)
+                return log_error_errno(r, "Failed to mount a tmpfs on /var for --volatile=state: %m");
+        return 0;
+}
+
 int mount_switch_root(const SpawnConfig *c, MountContext *m) {
+        int r;
+
         /* Nothing we mount may propagate back to the host. */
         if (mount(NULL, "/", NULL, MS_SLAVE|MS_REC, NULL) < 0)
                 return log_error_errno(errno, "Failed to make the mount tree a slave of the host's: %m");
 
-        if (mount(c->directory, c->directory, NULL, MS_BIND|MS_REC, NULL) < 0)
-                return log_error_errno(errno, "Failed to bind-mount root directory '%s': %m", c->directory);
+        if (c->root_overlay || c->volatile_mode == VOLATILE_OVERLAY)
+                r = root_overlay(c->directory);
+        else if (c->volatile_mode == VOLATILE_YES)
+                r = root_volatile(c->directory);
+        else
+                r = root_bind(c->directory);
+        if (r < 0)
+                return r;
+
         if (chdir(c->directory) < 0)
                 return log_error_errno(errno, "Failed to enter root directory '%s': %m", c->directory);
 
@@ -174,10 +299,12 @@ int mount_switch_root(const SpawnConfig *c, MountContext *m) {
                 return log_error_errno(errno, "Failed to open the machine's root: %m");
 
         if (c->read_only) {
-                int r = mount_set_attr(m->rootfd, MOUNT_ATTR_RDONLY, 0, true);
+                r = mount_set_attr(m->rootfd, MOUNT_ATTR_RDONLY, 0, true);
                 if (r < 0)
                         return log_error_errno(r, "Failed to make the root directory read-only: %m");
         }
+        if (c->volatile_mode == VOLATILE_STATE)
+                return root_volatile_state(m->rootfd);
         return 0;
 }
 

@@ -3,19 +3,24 @@
 #include <poll.h>
 #include <sched.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgroup-util.h"
 #include "fd-util.h"
 #include "log.h"
+#include "notify-util.h"
 #include "process-util.h"
 #include "spawn-console.h"
+#include "spawn-ephemeral.h"
 #include "spawn-inner.h"
 #include "spawn-mount.h"
 #include "spawn-run.h"
 #include "spawn-sync.h"
+#include "string-util.h"
 
 #define NAMESPACE_FLAGS (CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWUTS|CLONE_NEWIPC|CLONE_NEWCGROUP)
 
@@ -24,9 +29,12 @@ typedef struct Supervisor {
         int pidfd;
         int sock;
         int sigfd;
+        int notify_fd;           /* --boot: the guest's /run/host/notify */
         Console console;
         bool setup_failed;       /* the child reported an error before exec */
         bool stub_reported;
+        bool ready_sent;
+        bool announced;
         siginfo_t status;        /* how the payload ended */
         unsigned stop_requests;
 } Supervisor;
@@ -63,6 +71,20 @@ static void supervisor_handle_message(Supervisor *s, SyncMessage *m) {
                 if (m->fd >= 0 && console_attach(&s->console, TAKE_FD(m->fd)) < 0)
                         (void) pidfd_signal(s->pidfd, SIGKILL);
                 break;
+        case SYNC_NOTIFY_SOCKET:
+                safe_close(s->notify_fd);
+                s->notify_fd = TAKE_FD(m->fd);
+                break;
+        case SYNC_STARTED:
+                /* Announced only now, so that a machine that fails to start leaves
+                 * exactly one line: the reason. */
+                if (!s->announced) {
+                        s->announced = true;
+                        log_info("Spawning container %s on %s.", s->config->machine, s->config->directory);
+                        if (s->config->console == CONSOLE_INTERACTIVE)
+                                log_info("Press Ctrl-] three times within 1s to kill container.");
+                }
+                break;
         case SYNC_EXIT_STATUS:
                 s->stub_reported = true;
                 s->status.si_code = m->code;
@@ -85,6 +107,29 @@ static bool supervisor_read_messages(Supervisor *s) {
                 if (r <= 0)
                         return false;
                 supervisor_handle_message(s, &m);
+        }
+}
+
+/* READY=1 and STATUS= from the guest's init. READY=1 is passed on to our own supervisor
+ * when --notify-ready=yes, so Type=notify units wait for the guest. */
+static void supervisor_handle_notify(Supervisor *s) {
+        char buf[4096];
+        ssize_t n;
+
+        while ((n = recv(s->notify_fd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) > 0) {
+                char *saveptr = NULL;
+
+                buf[n] = 0;
+                for (char *l = strtok_r(buf, "\n", &saveptr); l; l = strtok_r(NULL, "\n", &saveptr)) {
+                        if (streq(l, "READY=1") && s->config->notify_ready && !s->ready_sent) {
+                                s->ready_sent = true;
+                                (void) notify_send("READY=1");
+                        } else if (startswith(l, "STATUS=")) {
+                                _cleanup_free_ char *m = strjoin("STATUS=Container running: ", l + 7);
+                                if (m)
+                                        (void) notify_send(m);
+                        }
+                }
         }
 }
 
@@ -116,13 +161,13 @@ static int supervisor_loop(Supervisor *s) {
         bool sock_open = true;
 
         for (;;) {
-                struct pollfd p[5];
+                struct pollfd p[6];
                 size_t n = 0, nc;
 
                 p[n++] = (struct pollfd) { .fd = s->sigfd, .events = POLLIN };
                 p[n++] = (struct pollfd) { .fd = s->pidfd, .events = POLLIN };
-                if (sock_open)
-                        p[n++] = (struct pollfd) { .fd = s->sock, .events = POLLIN };
+                p[n++] = (struct pollfd) { .fd = sock_open ? s->sock : -1, .events = POLLIN };
+                p[n++] = (struct pollfd) { .fd = s->notify_fd, .events = POLLIN };
                 nc = console_poll_fill(&s->console, p + n);
 
                 if (poll(p, n + nc, -1) < 0) {
@@ -135,11 +180,13 @@ static int supervisor_loop(Supervisor *s) {
                         supervisor_handle_signal(s);
                 if (sock_open && p[2].revents)
                         sock_open = supervisor_read_messages(s);
+                if (p[3].revents)
+                        supervisor_handle_notify(s);
                 console_poll_dispatch(&s->console, p + n, nc);
 
                 if (s->console.kill_requested) {
                         s->console.kill_requested = false;
-                        log_info("\r\nKilling machine %s (escape sequence).\r", s->config->machine);
+                        log_info("Killing machine %s (escape sequence).", s->config->machine);
                         (void) pidfd_signal(s->pidfd, SIGKILL);
                 }
 
@@ -160,12 +207,25 @@ static int supervisor_loop(Supervisor *s) {
         }
 }
 
-static int supervisor_result(Supervisor *s) {
+static int supervisor_result(Supervisor *s, bool *ret_reboot) {
         const SpawnConfig *c = s->config;
         char name[16];
 
+        *ret_reboot = false;
         if (s->setup_failed)
                 return -EINVAL;     /* already logged by the child */
+
+        /* reboot(2) in a PID namespace ends its init with SIGINT (power off, halt) or
+         * SIGHUP (reboot). */
+        if (c->boot && s->status.si_code == CLD_KILLED && s->status.si_status == SIGINT) {
+                log_info("Container %s has been shut down.", c->machine);
+                return 0;
+        }
+        if (c->boot && s->status.si_code == CLD_KILLED && s->status.si_status == SIGHUP) {
+                log_info("Container %s is being rebooted.", c->machine);
+                *ret_reboot = true;
+                return 0;
+        }
 
         if (s->status.si_code == CLD_EXITED) {
                 if (s->status.si_status == 0)
@@ -180,61 +240,139 @@ static int supervisor_result(Supervisor *s) {
         return 128 + s->status.si_status;
 }
 
-int spawn_run(SpawnConfig *c) {
+/* machine-NAME.scope below machine.slice, with the name escaped as systemd escapes unit
+ * names, so that the layout matches what systemd-machined would create. */
+static char *machine_cgroup_path(const SpawnConfig *c, const char *root) {
+        char esc[4 * 64 + 1], *w = esc;
+
+        for (const char *p = c->machine; *p && w < esc + sizeof(esc) - 5; p++) {
+                bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                             *p == '_' || (*p == '.' && p != c->machine);
+                if (plain)
+                        *w++ = *p;
+                else
+                        w += sprintf(w, "\\x%02x", (unsigned char) *p);
+        }
+        *w = 0;
+        return strjoin(root, "/machine.slice/machine-", esc, ".scope");
+}
+
+static int machine_cgroup_create(const SpawnConfig *c, char **ret_path, int *ret_fd) {
+        _cleanup_free_ char *path = NULL;
+        const char *root;
+        int r;
+
+        r = cgroup2_root(&root);
+        if (r < 0)
+                return log_error_errno(r, "Booting needs a cgroup2 hierarchy (at /sys/fs/cgroup or /sys/fs/cgroup/unified): %m");
+        path = machine_cgroup_path(c, root);
+        if (!path)
+                return log_oom();
+
+        r = cgroup_create(path, ret_fd);
+        if (r == -EEXIST) {
+                /* Left over by a machine of this name that was killed: reuse it only if
+                 * nothing runs there. */
+                if (cgroup_is_populated(path))
+                        return log_error_errno(SYNTHETIC_ERRNO(EBUSY), "A machine named '%s' is already running (cgroup %s).",
+                                               c->machine, path);
+                r = cgroup_destroy(path);
+                if (r >= 0)
+                        r = cgroup_create(path, ret_fd);
+        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to create cgroup %s: %m", path);
+        *ret_path = TAKE_PTR(path);
+        return 0;
+}
+
+static int spawn_once(SpawnConfig *c, int sigfd, int cgroup_fd, bool announced, bool *ret_reboot) {
         _cleanup_close_pair_ int pair[2] = EBADF_PAIR;
-        _cleanup_close_ int sigfd = -EBADF, pidfd = -EBADF;
+        _cleanup_close_ int pidfd = -EBADF;
         Supervisor s = {
                 .config = c,
                 .console = CONSOLE_NULL,
+                .notify_fd = -EBADF,
+                .sigfd = sigfd,
+                .announced = announced,
         };
-        sigset_t old;
         pid_t pid;
         int r;
 
-        r = overlay_workdirs_create(c);
-        if (r < 0)
-                goto finish;
-
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC, 0, pair) < 0) {
-                r = log_error_errno(errno, "Failed to create the sync socket: %m");
-                goto finish;
-        }
-
-        r = block_signals(&sigfd, &old);
-        if (r < 0)
-                goto finish;
+        *ret_reboot = false;
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC, 0, pair) < 0)
+                return log_error_errno(errno, "Failed to create the sync socket: %m");
 
         fflush(stdout);
         fflush(stderr);
 
-        pid = clone_with_flags(NAMESPACE_FLAGS|CLONE_PIDFD, &pidfd);
-        if (pid < 0) {
-                r = log_error_errno(pid, "Failed to start the machine in new namespaces: %m");
-                goto finish;
-        }
+        pid = clone_with_flags(NAMESPACE_FLAGS|CLONE_PIDFD, cgroup_fd, &pidfd);
+        if (pid < 0)
+                return log_error_errno(pid, "Failed to start the machine in new namespaces: %m");
         if (pid == 0) {
                 pair[0] = safe_close(pair[0]);
-                sigfd = safe_close(sigfd);
+                (void) close(sigfd);
                 spawn_inner(c, pair[1]);
         }
         pair[1] = safe_close(pair[1]);
 
-        log_info("Spawning container %s on %s.", c->machine, c->directory);
-        if (c->console == CONSOLE_INTERACTIVE)
-                log_info("Press Ctrl-] three times within 1s to kill container.");
-
         s.pidfd = pidfd;
         s.sock = pair[0];
-        s.sigfd = sigfd;
         s.console.mode = c->console;
+        if (!(c->boot && c->notify_ready)) {
+                s.ready_sent = true;
+                (void) notify_send("READY=1");
+        }
 
         r = supervisor_loop(&s);
         console_done(&s.console);
-        if (r >= 0)
-                r = supervisor_result(&s);
+        safe_close(s.notify_fd);
+        if (r < 0)
+                return r;
+        return supervisor_result(&s, ret_reboot);
+}
+
+int spawn_run(SpawnConfig *c) {
+        _cleanup_close_ int sigfd = -EBADF, cgroup_fd = -EBADF;
+        _cleanup_free_ char *cgroup_path = NULL;
+        Ephemeral eph = EPHEMERAL_NULL;
+        bool reboot = true, announced = false;
+        sigset_t old;
+        int r;
+
+        r = ephemeral_setup(c, &eph);
+        if (r < 0)
+                goto finish;
+        r = overlay_workdirs_create(c);
+        if (r < 0)
+                goto finish;
+        r = block_signals(&sigfd, &old);
+        if (r < 0)
+                goto finish;
+
+        while (reboot) {
+                if (c->boot) {
+                        r = machine_cgroup_create(c, &cgroup_path, &cgroup_fd);
+                        if (r < 0)
+                                break;
+                }
+
+                r = spawn_once(c, sigfd, cgroup_fd, announced, &reboot);
+                announced = true;
+
+                if (cgroup_path) {
+                        int k = cgroup_destroy(cgroup_path);
+                        if (k < 0)
+                                log_warning_errno(k, "Failed to remove cgroup %s, ignoring: %m", cgroup_path);
+                        cgroup_path = (free(cgroup_path), NULL);
+                        cgroup_fd = safe_close(cgroup_fd);
+                }
+                if (r < 0)
+                        break;
+        }
 
 finish:
-        console_done(&s.console);
         overlay_workdirs_remove(c);
+        ephemeral_cleanup(&eph);
         return r;
 }
