@@ -434,6 +434,13 @@ setup() {
         echo "1..0 # SKIP not root"
         exit 0
     fi
+    # Every test runs in a private mount namespace of its own: whatever it mounts (scratch
+    # file systems, loop images) stays there, and the leak check below still sees every
+    # mount berth-spawn would leave, since berth-spawn runs in this namespace too.
+    if [ -z "${BERTH_TEST_PRIVATE_NS:-}" ]; then
+        export BERTH_TEST_PRIVATE_NS=1
+        exec unshare --mount --propagation private -- "$BASH" "$0" "$@"
+    fi
     if [ ! -x "$BERTH_SPAWN" ]; then
         echo "Bail out! berth-spawn not found at $BERTH_SPAWN"
         exit 1

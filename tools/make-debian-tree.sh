@@ -1,0 +1,268 @@
+#!/bin/sh
+# make-debian-tree.sh [--print-path] — build (once) and cache a debootstrapped
+# Debian 12 (bookworm) root tree for tests and demos, and print its path.
+#
+# The tree lives outside the repository, in
+#   ${BERTH_CACHE_DIR:-/var/cache/berth}/debian-bookworm
+# It is built in a temporary sibling directory and renamed into place only when
+# complete. A stamp file next to it records the recipe (suite, variant, package
+# list); if the stamp does not match this script, the tree is rebuilt. A flock
+# lock serialises concurrent callers.
+#
+# The mirror comes from apt's own configuration (deb822 *.sources first, then
+# one-line sources.list), or from BERTH_DEBIAN_MIRROR if set.
+set -eu
+
+prog=${0##*/}
+suite=bookworm
+variant=minbase
+include=systemd,systemd-sysv,dbus,iproute2
+# Bump when the post-debootstrap steps below change, to force a rebuild.
+recipe=1
+
+usage() {
+    echo "usage: $prog [--print-path]" >&2
+    echo "  Builds (if needed) the cached Debian $suite tree and prints its path." >&2
+    echo "  --print-path  quiet: build output goes to a log file, shown only on failure" >&2
+    exit 2
+}
+
+die() {
+    echo "$prog: $*" >&2
+    exit 1
+}
+
+quiet=0
+case $# in
+    0) ;;
+    1)
+        case $1 in
+            --print-path) quiet=1 ;;
+            *) usage ;;
+        esac
+        ;;
+    *) usage ;;
+esac
+
+say() {
+    [ "$quiet" -eq 1 ] || echo "$prog: $*" >&2
+}
+
+[ "$(id -u)" -eq 0 ] || die "must run as root (debootstrap needs it)"
+
+cache_base=${BERTH_CACHE_DIR:-/var/cache/berth}
+case $cache_base in
+    /*) ;;
+    *) die "BERTH_CACHE_DIR must be an absolute path (got '$cache_base')" ;;
+esac
+name=debian-$suite
+tree=$cache_base/$name
+stamp=$cache_base/$name.stamp
+lock=$cache_base/$name.lock
+log=$cache_base/$name.log
+
+want_stamp=$(printf 'recipe=%s\nsuite=%s\nvariant=%s\ninclude=%s\n' \
+    "$recipe" "$suite" "$variant" "$include")
+
+tree_is_current() {
+    [ -d "$tree" ] && [ -f "$tree/usr/lib/systemd/systemd" ] && [ -f "$stamp" ] &&
+        [ "$(cat "$stamp")" = "$want_stamp" ]
+}
+
+# Print every "deb" URI configured for $suite, best first: deb822 sources,
+# then one-line sources. Comment lines (starting with #) are skipped.
+apt_mirrors() {
+    set --
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [ -f "$f" ] && set -- "$@" "$f"
+    done
+    if [ "$#" -gt 0 ]; then
+        awk -v suite="$suite" '
+            function flush(  n, i, u) {
+                if (enabled != "no" && index(" " types " ", " deb ") &&
+                    index(" " suites " ", " " suite " ")) {
+                    n = split(uris, u, " ")
+                    for (i = 1; i <= n; i++) print u[i]
+                }
+                types = suites = uris = enabled = last = ""
+            }
+            FNR == 1 && NR > 1 { flush() }
+            /^#/ { next }
+            /^[ \t]*$/ { flush(); next }
+            /^[ \t]/ {                      # continuation of the previous field
+                v = $0; gsub(/[ \t]+/, " ", v)
+                if (last == "types") types = types " " v
+                else if (last == "suites") suites = suites " " v
+                else if (last == "uris") uris = uris " " v
+                next
+            }
+            {
+                c = index($0, ":")
+                if (c == 0) next
+                last = tolower(substr($0, 1, c - 1))
+                v = substr($0, c + 1); gsub(/[ \t]+/, " ", v)
+                if (last == "types") types = v
+                else if (last == "suites") suites = v
+                else if (last == "uris") uris = v
+                else if (last == "enabled") { enabled = tolower(v); gsub(/ /, "", enabled) }
+            }
+            END { flush() }
+        ' "$@"
+    fi
+    set --
+    [ -f /etc/apt/sources.list ] && set -- /etc/apt/sources.list
+    for f in /etc/apt/sources.list.d/*.list; do
+        [ -f "$f" ] && set -- "$@" "$f"
+    done
+    if [ "$#" -gt 0 ]; then
+        awk -v suite="$suite" '
+            /^[ \t]*#/ { next }
+            $1 == "deb" {
+                line = $0
+                sub(/^[ \t]*deb[ \t]+/, "", line)
+                if (substr(line, 1, 1) == "[") sub(/^\[[^]]*\][ \t]*/, "", line)
+                split(line, f, /[ \t]+/)
+                if (f[2] == suite) print f[1]
+            }
+        ' "$@"
+    fi
+}
+
+find_mirror() {
+    if [ -n "${BERTH_DEBIAN_MIRROR:-}" ]; then
+        echo "$BERTH_DEBIAN_MIRROR"
+        return 0
+    fi
+    for uri in $(apt_mirrors); do
+        case $uri in
+            http://*|https://*|file:/*) echo "$uri"; return 0 ;;
+        esac
+    done
+    return 1
+}
+
+# Unmount anything left mounted below $1 (an interrupted debootstrap leaves
+# proc/sys mounted in the target), deepest first, then remove it without
+# crossing into any file system we failed to unmount.
+remove_tree() {
+    [ -e "$1" ] || return 0
+    awk -v p="$1/" 'index($5 "/", p) == 1 { print $5 }' /proc/self/mountinfo |
+        sort -r | while read -r m; do
+            umount -l "$m" 2>/dev/null || true
+        done
+    rm -rf --one-file-system "$1"
+}
+
+mkdir -p "$cache_base"
+
+exec 9>"$lock"
+if ! flock -n 9; then
+    say "another build holds $lock; waiting"
+    flock 9
+fi
+
+if tree_is_current; then
+    # Booting the cached tree read-write makes systemd write the machine ID
+    # (and a journal, etc.) into it. Say so, but leave the tree alone: another
+    # caller may be using it.
+    if [ -s "$tree/etc/machine-id" ]; then
+        echo "$prog: warning: $tree/etc/machine-id is set, so the cached tree was booted" \
+            "read-write; boot it read-only, ephemeral or volatile instead" \
+            "(remove $stamp to rebuild)" >&2
+    fi
+    echo "$tree"
+    exit 0
+fi
+
+# We hold the lock, so any temporary directories left over are from killed runs.
+for d in "$cache_base/$name.tmp."* "$cache_base/$name.old."*; do
+    [ -e "$d" ] || continue
+    say "removing leftover $d"
+    remove_tree "$d"
+done
+
+mirror=$(find_mirror) || die "no 'deb' source for suite '$suite' found in /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list; configure one in apt or set BERTH_DEBIAN_MIRROR"
+
+if ! command -v debootstrap >/dev/null 2>&1; then
+    say "debootstrap not found; installing it"
+    if [ "$quiet" -eq 1 ]; then
+        apt-get install -y debootstrap >/dev/null 2>&1 ||
+            die "debootstrap is missing and 'apt-get install -y debootstrap' failed"
+    else
+        apt-get install -y debootstrap >&2 ||
+            die "debootstrap is missing and 'apt-get install -y debootstrap' failed"
+    fi
+fi
+
+tmp=$(mktemp -d "$cache_base/$name.tmp.XXXXXX")
+old=
+cleanup() {
+    rc=$?
+    trap - EXIT INT TERM HUP
+    [ -z "$tmp" ] || remove_tree "$tmp"
+    [ -z "$old" ] || remove_tree "$old"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+chmod 0755 "$tmp"
+
+# Run a build step: progress to stderr, or to the log in quiet mode.
+run() {
+    if [ "$quiet" -eq 1 ]; then
+        "$@" >>"$log" 2>&1
+    else
+        "$@" >&2
+    fi
+}
+
+[ "$quiet" -eq 0 ] || : >"$log"
+say "building Debian $suite ($variant + $include) from $mirror"
+say "into $tmp; this takes a few minutes"
+start=$(date +%s)
+if ! run debootstrap --variant="$variant" --include="$include" "$suite" "$tmp" "$mirror"; then
+    if [ "$quiet" -eq 1 ]; then
+        tail -n 30 "$log" >&2
+    fi
+    die "debootstrap failed (log: $log; debootstrap's own log is in the removed tree)"
+fi
+
+# Post-install adjustments. Keep the tree a normal minbase install otherwise.
+# Empty machine-id: systemd then uses a transient one (derived from the
+# container UUID under nspawn) instead of one baked into the cache.
+: >"$tmp/etc/machine-id"
+# dbus keeps its own copy unless it is a symlink to /etc/machine-id.
+if [ -e "$tmp/var/lib/dbus/machine-id" ] && [ ! -L "$tmp/var/lib/dbus/machine-id" ]; then
+    ln -sf /etc/machine-id "$tmp/var/lib/dbus/machine-id"
+fi
+# debootstrap copies these from the host; the container's hostname comes from
+# the launcher, and the launcher supplies resolv.conf as it sees fit.
+rm -f "$tmp/etc/hostname" "$tmp/etc/resolv.conf"
+# Lock root's password (no login is needed; tests drive systemctl from outside).
+run chroot "$tmp" passwd -l root
+run chroot "$tmp" apt-get clean
+# Drop the package indexes debootstrap left (apt-get update fetches fresh ones);
+# keep the lists/partial directory apt expects.
+rm -f "$tmp/var/lib/apt/lists/"*_* "$tmp/var/log/bootstrap.log"
+
+# Swap the finished tree into place: drop the stamp first so a crash between
+# the renames leaves no stamp, hence a rebuild rather than a stale tree.
+rm -f "$stamp"
+if [ -e "$tree" ]; then
+    old=$(mktemp -d "$cache_base/$name.old.XXXXXX")
+    mv "$tree" "$old/tree"
+fi
+mv "$tmp" "$tree"
+tmp=
+printf '%s\n' "$want_stamp" >"$stamp.new"
+mv "$stamp.new" "$stamp"
+if [ -n "$old" ]; then
+    remove_tree "$old"
+    old=
+fi
+
+end=$(date +%s)
+say "done in $((end - start))s: $(du -sh --one-file-system "$tree" | cut -f1) in $tree"
+echo "$tree"
