@@ -30,16 +30,17 @@ int cgroup2_root(const char **ret) {
 }
 
 int cgroup_create(const char *path, int *ret_fd) {
-        _cleanup_free_ char *parent = NULL;
-        const char *slash = strrchr(path, '/');
+        _cleanup_free_ char *p = strdup(path);
         int fd;
 
-        if (slash && slash != path) {
-                parent = strndup(path, (size_t) (slash - path));
-                if (!parent)
-                        return -ENOMEM;
-                if (mkdir(parent, 0755) < 0 && errno != EEXIST)
+        if (!p)
+                return -ENOMEM;
+        /* parents first (slices), each may exist already */
+        for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
+                *s = 0;
+                if (mkdir(p, 0755) < 0 && errno != EEXIST)
                         return -errno;
+                *s = '/';
         }
         if (mkdir(path, 0755) < 0)
                 return -errno;
@@ -121,4 +122,13 @@ int cgroup_destroy(const char *path) {
                 }
         }
         return cgroup_remove_tree(path);
+}
+
+bool cgroup_v1_is_empty(const char *path) {
+        _cleanup_free_ char *procs = strjoin(path, "/cgroup.procs"), *data = NULL;
+        _cleanup_close_ int fd = -EBADF;
+
+        if (!procs || (fd = open(procs, O_RDONLY|O_CLOEXEC)) < 0)
+                return true;
+        return read_full_fd(fd, 1 << 20, &data, NULL) < 0 || isempty(data);
 }

@@ -13,3 +13,5 @@ int cgroup_create(const char *path, int *ret_fd);
 /* Kill everything in the cgroup and remove it with all its children. */
 int cgroup_destroy(const char *path);
 bool cgroup_is_populated(const char *path);
+/* v1: no process left in cgroup.procs */
+bool cgroup_v1_is_empty(const char *path);

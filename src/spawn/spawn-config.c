@@ -11,6 +11,7 @@
 #include "machine-name.h"
 #include "path-util.h"
 #include "seccomp-util.h"
+#include "spawn-cgroup.h"
 #include "spawn-config.h"
 #include "string-util.h"
 
@@ -92,6 +93,7 @@ void spawn_config_done(SpawnConfig *c) {
         free(c->user);
         free(c->chdir);
         free(c->ephemeral_snapshot);
+        free(c->slice);
         strv_free(c->setenv);
         for (size_t i = 0; i < c->n_mounts; i++)
                 custom_mount_done(&c->mounts[i]);
@@ -312,6 +314,10 @@ static void help(void) {
                "     --overlay-ro=PATH[:PATH...]:DEST\n"
                "                            Mount a read-only overlay file system\n"
                "     --inaccessible=PATH    Make a path inside the machine inaccessible\n"
+               "\nResources:\n"
+               "     --property=NAME=VALUE  MemoryMax, MemoryHigh, TasksMax, CPUQuota, CPUWeight,\n"
+               "                            IOWeight for the machine's cgroup\n"
+               "     --slice=SLICE          Place the machine's cgroup in this slice\n"
                "\nIntegration:\n"
                "     --resolv-conf=MODE     off, copy-host, copy-static, copy-uplink, copy-stub,\n"
                "                            replace-*, bind-*, delete, auto\n"
@@ -345,6 +351,8 @@ enum {
         ARG_CONSOLE,
         ARG_NOTIFY_READY,
         ARG_VOLATILE,
+        ARG_PROPERTY,
+        ARG_SLICE,
 };
 
 static const struct option options[] = {
@@ -377,6 +385,8 @@ static const struct option options[] = {
         { "pipe",               no_argument,       NULL, 'P'                    },
         { "boot",               no_argument,       NULL, 'b'                    },
         { "ephemeral",          no_argument,       NULL, 'x'                    },
+        { "property",           required_argument, NULL, ARG_PROPERTY           },
+        { "slice",              required_argument, NULL, ARG_SLICE              },
         { "volatile",           optional_argument, NULL, ARG_VOLATILE           },
         { "notify-ready",       required_argument, NULL, ARG_NOTIFY_READY       },
         {}
@@ -528,6 +538,15 @@ static int parse_one(SpawnConfig *c, int opt, const char *arg) {
         case 'x':
                 c->ephemeral = true;
                 return 0;
+        case ARG_PROPERTY:
+                return resource_limits_parse(&c->limits, arg);
+        case ARG_SLICE: {
+                _cleanup_free_ char *p = NULL;
+
+                if (slice_to_path(arg, &p) < 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --slice= name '%s': expected NAME.slice.", arg);
+                return set_string(&c->slice, arg);
+        }
         case ARG_VOLATILE:
                 if (!arg) {
                         c->volatile_mode = VOLATILE_YES;
@@ -554,6 +573,7 @@ int spawn_config_parse_argv(SpawnConfig *c, int argc, char *argv[]) {
 
         c->kill_signal = -1;
         c->console = _CONSOLE_MODE_INVALID;
+        c->limits = (ResourceLimits) RESOURCE_LIMITS_NULL;
         c->resolv_conf = RESOLV_CONF_AUTO;
         c->timezone = TIMEZONE_AUTO;
 

@@ -77,6 +77,18 @@ typedef struct CustomMount {
         char *work_dir;          /* overlay: created next to upper at start, removed at exit */
 } CustomMount;
 
+typedef struct ResourceLimits {
+        uint64_t memory_max;       /* UINT64_MAX: infinity */
+        uint64_t memory_high;
+        uint64_t tasks_max;
+        uint64_t cpu_quota_per_sec_usec;
+        uint64_t cpu_weight;       /* 0: unset */
+        uint64_t io_weight;        /* 0: unset */
+        bool memory_max_set, memory_high_set, tasks_max_set, cpu_quota_set;
+} ResourceLimits;
+
+#define RESOURCE_LIMITS_NULL { .memory_max = UINT64_MAX, .memory_high = UINT64_MAX, .tasks_max = UINT64_MAX }
+
 typedef struct SpawnConfig {
         char *directory;
         char *machine;
@@ -105,6 +117,9 @@ typedef struct SpawnConfig {
         ResolvConfMode resolv_conf;
         TimezoneMode timezone;
         ConsoleMode console;
+        ResourceLimits limits;   /* --property= */
+        char *slice;             /* --slice=, default machine.slice */
+        char * const *cgroup_v1_paths; /* set at run time (borrowed): v1 cgroups the payload joins */
         char **command;
 } SpawnConfig;
 

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <sched.h>
 #include <linux/capability.h>
 #include <linux/close_range.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include "mount-util.h"
 #include "process-util.h"
 #include "seccomp-util.h"
+#include "spawn-cgroup.h"
 #include "spawn-files.h"
 #include "spawn-inner.h"
 #include "spawn-mount.h"
@@ -45,6 +47,7 @@ typedef struct Inner {
 
 static int inner_prepare_process(Inner *i) {
         sigset_t all;
+        int r;
 
         sync_log_to_socket(i->sock);
 
@@ -56,6 +59,15 @@ static int inner_prepare_process(Inner *i) {
         if (sigprocmask(SIG_UNBLOCK, &all, NULL) < 0)
                 return log_error_errno(errno, "Failed to unblock signals: %m");
         umask(0);
+
+        /* cgroup2 placement happened at clone time; v1 controllers (hybrid hosts) are
+         * joined here, so that the new cgroup namespace is rooted at the machine's
+         * cgroup in every hierarchy. */
+        r = machine_cgroup_join_v1(i->config->cgroup_v1_paths);
+        if (r < 0)
+                return r;
+        if (unshare(CLONE_NEWCGROUP) < 0)
+                return log_error_errno(errno, "Failed to create a cgroup namespace: %m");
         return 0;
 }
 

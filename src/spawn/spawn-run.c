@@ -14,6 +14,7 @@
 #include "log.h"
 #include "notify-util.h"
 #include "process-util.h"
+#include "spawn-cgroup.h"
 #include "spawn-console.h"
 #include "spawn-ephemeral.h"
 #include "spawn-inner.h"
@@ -22,7 +23,8 @@
 #include "spawn-sync.h"
 #include "string-util.h"
 
-#define NAMESPACE_FLAGS (CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWUTS|CLONE_NEWIPC|CLONE_NEWCGROUP)
+/* The cgroup namespace is unshared by the child itself, once it joined its v1 cgroups. */
+#define NAMESPACE_FLAGS (CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWUTS|CLONE_NEWIPC)
 
 typedef struct Supervisor {
         const SpawnConfig *config;
@@ -240,52 +242,6 @@ static int supervisor_result(Supervisor *s, bool *ret_reboot) {
         return 128 + s->status.si_status;
 }
 
-/* machine-NAME.scope below machine.slice, with the name escaped as systemd escapes unit
- * names, so that the layout matches what systemd-machined would create. */
-static char *machine_cgroup_path(const SpawnConfig *c, const char *root) {
-        char esc[4 * 64 + 1], *w = esc;
-
-        for (const char *p = c->machine; *p && w < esc + sizeof(esc) - 5; p++) {
-                bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-                             *p == '_' || (*p == '.' && p != c->machine);
-                if (plain)
-                        *w++ = *p;
-                else
-                        w += sprintf(w, "\\x%02x", (unsigned char) *p);
-        }
-        *w = 0;
-        return strjoin(root, "/machine.slice/machine-", esc, ".scope");
-}
-
-static int machine_cgroup_create(const SpawnConfig *c, char **ret_path, int *ret_fd) {
-        _cleanup_free_ char *path = NULL;
-        const char *root;
-        int r;
-
-        r = cgroup2_root(&root);
-        if (r < 0)
-                return log_error_errno(r, "Booting needs a cgroup2 hierarchy (at /sys/fs/cgroup or /sys/fs/cgroup/unified): %m");
-        path = machine_cgroup_path(c, root);
-        if (!path)
-                return log_oom();
-
-        r = cgroup_create(path, ret_fd);
-        if (r == -EEXIST) {
-                /* Left over by a machine of this name that was killed: reuse it only if
-                 * nothing runs there. */
-                if (cgroup_is_populated(path))
-                        return log_error_errno(SYNTHETIC_ERRNO(EBUSY), "A machine named '%s' is already running (cgroup %s).",
-                                               c->machine, path);
-                r = cgroup_destroy(path);
-                if (r >= 0)
-                        r = cgroup_create(path, ret_fd);
-        }
-        if (r < 0)
-                return log_error_errno(r, "Failed to create cgroup %s: %m", path);
-        *ret_path = TAKE_PTR(path);
-        return 0;
-}
-
 static int spawn_once(SpawnConfig *c, int sigfd, int cgroup_fd, bool announced, bool *ret_reboot) {
         _cleanup_close_pair_ int pair[2] = EBADF_PAIR;
         _cleanup_close_ int pidfd = -EBADF;
@@ -333,8 +289,8 @@ static int spawn_once(SpawnConfig *c, int sigfd, int cgroup_fd, bool announced, 
 }
 
 int spawn_run(SpawnConfig *c) {
-        _cleanup_close_ int sigfd = -EBADF, cgroup_fd = -EBADF;
-        _cleanup_free_ char *cgroup_path = NULL;
+        _cleanup_close_ int sigfd = -EBADF;
+        MachineCGroup cg = MACHINE_CGROUP_NULL;
         Ephemeral eph = EPHEMERAL_NULL;
         bool reboot = true, announced = false;
         sigset_t old;
@@ -351,22 +307,19 @@ int spawn_run(SpawnConfig *c) {
                 goto finish;
 
         while (reboot) {
-                if (c->boot) {
-                        r = machine_cgroup_create(c, &cgroup_path, &cgroup_fd);
-                        if (r < 0)
-                                break;
+                /* A fresh cgroup for every boot: nothing of the last one carries over. */
+                r = machine_cgroup_create(c, &cg);
+                if (r < 0) {
+                        machine_cgroup_destroy(&cg);
+                        break;
                 }
+                c->cgroup_v1_paths = cg.v1_paths;
 
-                r = spawn_once(c, sigfd, cgroup_fd, announced, &reboot);
+                r = spawn_once(c, sigfd, cg.v2_fd, announced, &reboot);
                 announced = true;
 
-                if (cgroup_path) {
-                        int k = cgroup_destroy(cgroup_path);
-                        if (k < 0)
-                                log_warning_errno(k, "Failed to remove cgroup %s, ignoring: %m", cgroup_path);
-                        cgroup_path = (free(cgroup_path), NULL);
-                        cgroup_fd = safe_close(cgroup_fd);
-                }
+                c->cgroup_v1_paths = NULL;
+                machine_cgroup_destroy(&cg);
                 if (r < 0)
                         break;
         }

@@ -725,6 +725,34 @@ static int cmd_kill_self(const char *name) {
 /* zombies: create an orphan (a grandchild whose parent exited, so it is reparented
  * to PID 1 of the namespace) that then exits; report whether PID 1 reaped it:
  * "orphan=PID reaped" or "orphan=PID zombie" (or "orphan=PID alive"). */
+/* forkbomb MILLISECONDS: fork children that just wait, for that long; report how many
+ * forks worked and how many the kernel refused. The children die with the machine. */
+static int cmd_forkbomb(const char *ms) {
+        long limit = parse_long(ms);
+        struct timespec start, now;
+        long forked = 0, failed = 0;
+
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        for (;;) {
+                pid_t pid;
+
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                if ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 > limit)
+                        break;
+                pid = fork();
+                if (pid == 0) {
+                        pause();
+                        _exit(0);
+                }
+                if (pid > 0)
+                        forked++;
+                else
+                        failed++;
+        }
+        printf("forked=%ld failed=%ld\n", forked, failed);
+        return 0;
+}
+
 static int cmd_zombies(void) {
         int p[2];
         pid_t child, grandchild = 0;
@@ -867,6 +895,9 @@ int main(int argc, char **argv) {
         } else if (strcmp(cmd, "kill-self") == 0) {
                 NEED(1);
                 r = cmd_kill_self(argv[0]);
+        } else if (strcmp(cmd, "forkbomb") == 0) {
+                NEED(1);
+                r = cmd_forkbomb(argv[0]);
         } else if (strcmp(cmd, "zombies") == 0)
                 r = cmd_zombies();
         else if (strcmp(cmd, "sigwait") == 0)

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "mount-util.h"
 #include "seccomp-util.h"
+#include "spawn-cgroup.h"
 #include "spawn-config.h"
 #include "spawn-mount.h"
 #include "string-util.h"
@@ -174,11 +175,53 @@ static void test_mount_plan(void) {
         CHECK(attr == (MOUNT_ATTR_NOSUID|MOUNT_ATTR_RDONLY|MOUNT_ATTR_NOEXEC));
 }
 
+static void test_resources(void) {
+        ResourceLimits l = RESOURCE_LIMITS_NULL;
+        _cleanup_free_ char *p1 = NULL, *p2 = NULL;
+        char *bad = NULL;
+        uint64_t v;
+
+        CHECK(resource_parse_bytes("512M", &v) == 0 && v == 512ULL << 20);
+        CHECK(resource_parse_bytes("2G", &v) == 0 && v == 2ULL << 30);
+        CHECK(resource_parse_bytes("4096", &v) == 0 && v == 4096);
+        CHECK(resource_parse_bytes("infinity", &v) == 0 && v == UINT64_MAX);
+        CHECK(resource_parse_bytes("50%", &v) == 0 && v > 0);
+        CHECK(resource_parse_bytes("-1", &v) < 0);
+        CHECK(resource_parse_bytes("12Q", &v) < 0);
+        CHECK(resource_parse_bytes("101%", &v) < 0);
+        CHECK(resource_parse_bytes("99999999999T", &v) < 0);
+
+        log_set_max_level(-1);
+        CHECK(resource_limits_parse(&l, "MemoryMax=64M") == 0 && l.memory_max == 64ULL << 20 && l.memory_max_set);
+        CHECK(resource_limits_parse(&l, "MemoryHigh=infinity") == 0 && l.memory_high == UINT64_MAX && l.memory_high_set);
+        CHECK(resource_limits_parse(&l, "TasksMax=30") == 0 && l.tasks_max == 30);
+        CHECK(resource_limits_parse(&l, "CPUQuota=150%") == 0 && l.cpu_quota_per_sec_usec == 1500000);
+        CHECK(resource_limits_parse(&l, "CPUWeight=500") == 0 && l.cpu_weight == 500);
+        CHECK(resource_limits_parse(&l, "IOWeight=10") == 0 && l.io_weight == 10);
+        CHECK(resource_limits_any(&l));
+        CHECK(resource_limits_parse(&l, "CPUQuota=50") < 0);
+        CHECK(resource_limits_parse(&l, "CPUWeight=0") < 0);
+        CHECK(resource_limits_parse(&l, "TasksMax=0") < 0);
+        CHECK(resource_limits_parse(&l, "DeviceAllow=/dev/sda") < 0);
+        CHECK(resource_limits_parse(&l, "MemoryMax") < 0);
+        log_set_max_level(LOG_INFO);
+
+        CHECK(slice_to_path("machine.slice", &p1) == 0);
+        CHECK_STREQ(p1, "machine.slice");
+        CHECK(slice_to_path("a-b-c.slice", &p2) == 0);
+        CHECK_STREQ(p2, "a.slice/a-b.slice/a-b-c.slice");
+        CHECK(slice_to_path("machine", &bad) < 0);
+        CHECK(slice_to_path("../x.slice", &bad) < 0);
+        CHECK(slice_to_path("a--b.slice", &bad) < 0);
+        CHECK(slice_to_path("-.slice", &bad) < 0);
+}
+
 int main(void) {
         test_argv();
         test_binds();
         test_capabilities();
         test_syscall_filter();
         test_mount_plan();
+        test_resources();
         return tap_done();
 }

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdint.h>
+
+#include "spawn-config.h"
+
+/* The machine's cgroups and resource limits (--property=, --slice=).
+ *
+ * cgroup2: <root>/<slice path>/machine-NAME.scope, the layout systemd-machined uses; the
+ * payload starts there (clone3 CLONE_INTO_CGROUP) and its cgroup namespace is rooted there.
+ * Hosts with v1 controllers (hybrid layouts): limits the v1 controllers hold go into
+ * <caller's cgroup>/<slice path>/machine-NAME.scope of the memory, pids, cpu and blkio
+ * hierarchies, which the payload joins before it unshares its cgroup namespace. */
+
+/* One --property=NAME=VALUE; logs and returns -EINVAL on a bad one. */
+int resource_limits_parse(ResourceLimits *l, const char *assignment);
+int resource_parse_bytes(const char *s, uint64_t *ret);
+bool resource_limits_any(const ResourceLimits *l);
+
+/* --slice=a-b.slice -> "a.slice/a-b.slice", as systemd nests slices. */
+int slice_to_path(const char *slice, char **ret);
+
+typedef struct MachineCGroup {
+        char *v2_path;             /* NULL when the machine needs no cgroup of its own */
+        int v2_fd;                 /* for CLONE_INTO_CGROUP */
+        char **v1_paths;           /* v1 cgroups the payload joins itself */
+} MachineCGroup;
+
+#define MACHINE_CGROUP_NULL { .v2_fd = -EBADF }
+
+int machine_cgroup_create(const SpawnConfig *c, MachineCGroup *ret);
+void machine_cgroup_destroy(MachineCGroup *g);
+
+/* In the payload, before unsharing the cgroup namespace. */
+int machine_cgroup_join_v1(char * const *paths);
