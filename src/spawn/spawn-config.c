@@ -57,6 +57,21 @@ static const char *const volatile_mode_table[_VOLATILE_MODE_MAX] = {
         [VOLATILE_OVERLAY] = "overlay",
 };
 
+static const char *const private_users_table[_PRIVATE_USERS_MAX] = {
+        [PRIVATE_USERS_NO] = "no",
+        [PRIVATE_USERS_YES] = "yes",
+        [PRIVATE_USERS_PICK] = "pick",
+        [PRIVATE_USERS_IDENTITY] = "identity",
+        [PRIVATE_USERS_FIXED] = "fixed",
+};
+
+static const char *const users_ownership_table[_USERS_OWNERSHIP_MAX] = {
+        [USERS_OWNERSHIP_OFF] = "off",
+        [USERS_OWNERSHIP_CHOWN] = "chown",
+        [USERS_OWNERSHIP_MAP] = "map",
+        [USERS_OWNERSHIP_AUTO] = "auto",
+};
+
 static int table_lookup(const char *const *table, size_t n, const char *s) {
         for (size_t i = 0; i < n; i++)
                 if (table[i] && streq(table[i], s))
@@ -74,6 +89,8 @@ static int table_lookup(const char *const *table, size_t n, const char *s) {
 
 DEFINE_STRING_TABLE(console_mode, ConsoleMode, console_mode_table, _CONSOLE_MODE_MAX)
 DEFINE_STRING_TABLE(resolv_conf_mode, ResolvConfMode, resolv_conf_mode_table, _RESOLV_CONF_MODE_MAX)
+DEFINE_STRING_TABLE(private_users, PrivateUsers, private_users_table, _PRIVATE_USERS_MAX)
+DEFINE_STRING_TABLE(users_ownership, UsersOwnership, users_ownership_table, _USERS_OWNERSHIP_MAX)
 DEFINE_STRING_TABLE(volatile_mode, VolatileMode, volatile_mode_table, _VOLATILE_MODE_MAX)
 DEFINE_STRING_TABLE(timezone_mode, TimezoneMode, timezone_mode_table, _TIMEZONE_MODE_MAX)
 
@@ -297,6 +314,11 @@ static void help(void) {
                "  -M --machine=NAME         Machine name (default: directory name)\n"
                "     --hostname=NAME        Hostname inside (default: machine name)\n"
                "     --uuid=UUID            Machine UUID (default: random)\n"
+               "\nUser namespacing:\n"
+               "  -U                        Same as --private-users=pick --private-users-ownership=auto\n"
+               "     --private-users=MODE   no, yes, pick, identity or BASE[:RANGE]\n"
+               "     --private-users-ownership=MODE\n"
+               "                            off, chown, map or auto: how the tree's files match the range\n"
                "\nSecurity:\n"
                "     --capability=CAP,...   Add capabilities to the bounding set (or 'all')\n"
                "     --drop-capability=CAP,...\n"
@@ -353,6 +375,8 @@ enum {
         ARG_VOLATILE,
         ARG_PROPERTY,
         ARG_SLICE,
+        ARG_PRIVATE_USERS,
+        ARG_PRIVATE_USERS_OWNERSHIP,
 };
 
 static const struct option options[] = {
@@ -386,6 +410,8 @@ static const struct option options[] = {
         { "boot",               no_argument,       NULL, 'b'                    },
         { "ephemeral",          no_argument,       NULL, 'x'                    },
         { "property",           required_argument, NULL, ARG_PROPERTY           },
+        { "private-users",      optional_argument, NULL, ARG_PRIVATE_USERS      },
+        { "private-users-ownership", required_argument, NULL, ARG_PRIVATE_USERS_OWNERSHIP },
         { "slice",              required_argument, NULL, ARG_SLICE              },
         { "volatile",           optional_argument, NULL, ARG_VOLATILE           },
         { "notify-ready",       required_argument, NULL, ARG_NOTIFY_READY       },
@@ -437,6 +463,52 @@ static int parse_caps(const char *opt, const char *v, uint64_t *set) {
                                        strempty(bad), opt, v);
         *set |= s;
         return 0;
+}
+
+static int parse_private_users(SpawnConfig *c, const char *arg) {
+        _cleanup_free_ char *base = NULL;
+        const char *colon;
+        unsigned long long b, n = 65536;
+        char *end;
+        int r;
+
+        if (!arg || streq(arg, "pick")) {
+                c->private_users = PRIVATE_USERS_PICK;
+                return 0;
+        }
+        if (streq(arg, "identity")) {
+                c->private_users = PRIVATE_USERS_IDENTITY;
+                return 0;
+        }
+        r = parse_boolean(arg);
+        if (r >= 0) {
+                c->private_users = r ? PRIVATE_USERS_YES : PRIVATE_USERS_NO;
+                return 0;
+        }
+
+        colon = strchr(arg, ':');
+        base = colon ? strndup(arg, (size_t) (colon - arg)) : strdup(arg);
+        if (!base)
+                return log_oom();
+        errno = 0;
+        b = strtoull(base, &end, 10);
+        if (errno || *end || isempty(base) || base[0] == '-')
+                goto bad;
+        if (colon) {
+                n = strtoull(colon + 1, &end, 10);
+                if (errno || *end || isempty(colon + 1) || colon[1] == '-')
+                        goto bad;
+        }
+        /* Host UID 0 is never mapped by a numeric range; UIDs must stay below 2^32-1. */
+        if (b == 0 || n == 0 || n > 65536 || b + n > UINT32_MAX)
+                goto bad;
+        c->private_users = PRIVATE_USERS_FIXED;
+        c->uid_shift = (uint32_t) b;
+        c->uid_range = (uint32_t) n;
+        return 0;
+bad:
+        return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                               "Invalid --private-users= value '%s': expected yes, no, pick, identity or BASE[:RANGE] with BASE > 0.", arg);
 }
 
 static int parse_one(SpawnConfig *c, int opt, const char *arg) {
@@ -540,6 +612,17 @@ static int parse_one(SpawnConfig *c, int opt, const char *arg) {
                 return 0;
         case ARG_PROPERTY:
                 return resource_limits_parse(&c->limits, arg);
+        case 'U':
+                c->private_users = PRIVATE_USERS_PICK;
+                c->users_ownership = USERS_OWNERSHIP_AUTO;
+                return 0;
+        case ARG_PRIVATE_USERS:
+                return parse_private_users(c, arg);
+        case ARG_PRIVATE_USERS_OWNERSHIP:
+                c->users_ownership = users_ownership_from_string(arg);
+                if (c->users_ownership < 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --private-users-ownership= mode '%s'.", arg);
+                return 0;
         case ARG_SLICE: {
                 _cleanup_free_ char *p = NULL;
 
@@ -574,13 +657,15 @@ int spawn_config_parse_argv(SpawnConfig *c, int argc, char *argv[]) {
         c->kill_signal = -1;
         c->console = _CONSOLE_MODE_INVALID;
         c->limits = (ResourceLimits) RESOURCE_LIMITS_NULL;
+        c->users_ownership = USERS_OWNERSHIP_AUTO;
+        c->userns_fd = -EBADF;
         c->resolv_conf = RESOLV_CONF_AUTO;
         c->timezone = TIMEZONE_AUTO;
 
         /* '+' : stop at the first non-option, which starts the payload's command line. */
         optind = 0;
         opterr = 0;
-        while ((opt = getopt_long(argc, argv, "+hqbxD:M:u:E:P", options, NULL)) >= 0) {
+        while ((opt = getopt_long(argc, argv, "+hqbxUD:M:u:E:P", options, NULL)) >= 0) {
                 switch (opt) {
                 case 'h':
                         help();

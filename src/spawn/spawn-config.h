@@ -56,6 +56,25 @@ typedef enum VolatileMode {
         _VOLATILE_MODE_INVALID = -EINVAL,
 } VolatileMode;
 
+typedef enum PrivateUsers {
+        PRIVATE_USERS_NO,
+        PRIVATE_USERS_YES,       /* the range starts at the tree's owner */
+        PRIVATE_USERS_PICK,      /* a free 64K range, locked under /run/berth */
+        PRIVATE_USERS_IDENTITY,  /* 0..65535 mapped onto itself */
+        PRIVATE_USERS_FIXED,     /* BASE[:RANGE] */
+        _PRIVATE_USERS_MAX,
+        _PRIVATE_USERS_INVALID = -EINVAL,
+} PrivateUsers;
+
+typedef enum UsersOwnership {
+        USERS_OWNERSHIP_OFF,
+        USERS_OWNERSHIP_CHOWN,
+        USERS_OWNERSHIP_MAP,
+        USERS_OWNERSHIP_AUTO,
+        _USERS_OWNERSHIP_MAX,
+        _USERS_OWNERSHIP_INVALID = -EINVAL,
+} UsersOwnership;
+
 typedef enum CustomMountType {
         CUSTOM_MOUNT_BIND,
         CUSTOM_MOUNT_TMPFS,
@@ -117,6 +136,12 @@ typedef struct SpawnConfig {
         ResolvConfMode resolv_conf;
         TimezoneMode timezone;
         ConsoleMode console;
+        PrivateUsers private_users;
+        UsersOwnership users_ownership;
+        uint32_t uid_shift;      /* host UID of the machine's root (set at run time for pick/yes) */
+        uint32_t uid_range;
+        int userns_fd;           /* set at run time: the machine's user namespace */
+        bool idmap_root;         /* set at run time: the root is an idmapped mount */
         ResourceLimits limits;   /* --property= */
         char *slice;             /* --slice=, default machine.slice */
         char * const *cgroup_v1_paths; /* set at run time (borrowed): v1 cgroups the payload joins */
@@ -138,6 +163,10 @@ const char *console_mode_to_string(ConsoleMode m);
 ConsoleMode console_mode_from_string(const char *s);
 const char *resolv_conf_mode_to_string(ResolvConfMode m);
 ResolvConfMode resolv_conf_mode_from_string(const char *s);
+const char *private_users_to_string(PrivateUsers m);
+PrivateUsers private_users_from_string(const char *s);
+const char *users_ownership_to_string(UsersOwnership m);
+UsersOwnership users_ownership_from_string(const char *s);
 const char *volatile_mode_to_string(VolatileMode m);
 VolatileMode volatile_mode_from_string(const char *s);
 const char *timezone_mode_to_string(TimezoneMode m);

@@ -241,6 +241,10 @@ static int inner_setup_console(Inner *i) {
         if (r < 0)
                 return log_error_errno(r, "Failed to pass the console pty to berth-spawn: %m");
 
+        /* the console belongs to the machine's root, group tty */
+        if (i->mounts.userns && fchown(slave, i->mounts.uid_shift, i->mounts.uid_shift + 5) < 0)
+                return log_error_errno(errno, "Failed to hand the console to the machine's root: %m");
+
         r = bind_to_console(i->mounts.rootfd, slave);
         if (r < 0)
                 return log_error_errno(r, "Failed to bind the pty to /dev/console: %m");
@@ -296,6 +300,38 @@ static int inner_setup_notify(Inner *i) {
         r = sync_send(i->sock, SYNC_NOTIFY_SOCKET, 0, 0, NULL, fd);
         if (r < 0)
                 return log_error_errno(r, "Failed to pass the notification socket to berth-spawn: %m");
+        return 0;
+}
+
+/* From here on the machine's own root: join its user namespace, then take mount, UTS
+ * and IPC namespaces owned by it, so that its init may mount and set the hostname.
+ * Everything mounted so far stays locked underneath (the masks cannot be undone). */
+static int inner_enter_userns(Inner *i) {
+        _cleanup_close_ int target = -EBADF;
+        int r;
+
+        if (i->config->userns_fd < 0)
+                return 0;
+
+        if (setns(i->config->userns_fd, CLONE_NEWUSER) < 0)
+                return log_error_errno(errno, "Failed to join the machine's user namespace: %m");
+        if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+                return log_error_errno(errno, "Failed to become root of the machine's user namespace: %m");
+        if (unshare(CLONE_NEWNS|CLONE_NEWUTS|CLONE_NEWIPC) < 0)
+                return log_error_errno(errno, "Failed to create namespaces owned by the machine: %m");
+
+        /* the old root fd refers to the previous mount namespace, which is gone */
+        safe_close(i->mounts.rootfd);
+        i->mounts.rootfd = open("/", O_PATH|O_DIRECTORY|O_CLOEXEC);
+        if (i->mounts.rootfd < 0)
+                return log_error_errno(errno, "Failed to open the machine's root: %m");
+
+        /* the POSIX message queues of the new IPC namespace */
+        r = chase_in_root(i->mounts.rootfd, "/dev/mqueue", 0, &target);
+        if (r >= 0)
+                r = mount_fs_fd(target, "mqueue", "mqueue", NULL, MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV|MOUNT_ATTR_NOEXEC);
+        if (r < 0)
+                return log_error_errno(r, "Failed to mount /dev/mqueue for the machine's IPC namespace: %m");
         return 0;
 }
 
@@ -492,7 +528,12 @@ void spawn_inner(const SpawnConfig *c, int sock) {
         Inner i = {
                 .config = c,
                 .sock = sock,
-                .mounts = { .rootfd = -EBADF, .hidden_fd = -EBADF },
+                .mounts = {
+                        .rootfd = -EBADF,
+                        .hidden_fd = -EBADF,
+                        .userns = c->userns_fd >= 0,
+                        .uid_shift = c->uid_shift,
+                },
                 .files = HOST_FILES_NULL,
         };
         int r;
@@ -514,6 +555,8 @@ void spawn_inner(const SpawnConfig *c, int sock) {
                 r = inner_find_command(&i);           /* last check before writing to the tree */
         if (r >= 0)
                 r = inner_setup_console(&i);
+        if (r >= 0)
+                r = inner_enter_userns(&i);
         if (r >= 0)
                 r = inner_set_hostname(&i);
         if (r >= 0)

@@ -153,9 +153,30 @@ int mount_prepare_custom(const SpawnConfig *c, MountContext *m) {
 /* Root variants. Each leaves a mount on c->directory (in our private namespace only)
  * that becomes the machine's root. */
 
-static int root_bind(const char *dir) {
-        if (mount(dir, dir, NULL, MS_BIND|MS_REC, NULL) < 0)
-                return log_error_errno(errno, "Failed to bind-mount root directory '%s': %m", dir);
+static int root_bind(const SpawnConfig *c) {
+        _cleanup_close_ int mfd = -EBADF, target = -EBADF;
+        struct mount_attr a = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t) c->userns_fd };
+        int r;
+
+        if (!c->idmap_root) {
+                if (mount(c->directory, c->directory, NULL, MS_BIND|MS_REC, NULL) < 0)
+                        return log_error_errno(errno, "Failed to bind-mount root directory '%s': %m", c->directory);
+                return 0;
+        }
+
+        /* --private-users-ownership=map: the tree's UIDs 0..65535 appear shifted into the
+         * machine's range, without touching a file on disk. */
+        r = mount_clone_detached(AT_FDCWD, c->directory, false, false, &mfd);
+        if (r >= 0)
+                r = RET_NERRNO(mount_setattr(mfd, "", AT_EMPTY_PATH, &a, sizeof(a)));
+        if (r < 0)
+                return log_error_errno(r, "Failed to create an idmapped mount of '%s': %m", c->directory);
+        target = open(c->directory, O_PATH|O_DIRECTORY|O_CLOEXEC);
+        if (target < 0)
+                return log_error_errno(errno, "Failed to open root directory '%s': %m", c->directory);
+        r = mount_attach(mfd, target);
+        if (r < 0)
+                return log_error_errno(r, "Failed to mount the idmapped root: %m");
         return 0;
 }
 
@@ -278,7 +299,7 @@ int mount_switch_root(const SpawnConfig *c, MountContext *m) {
         else if (c->volatile_mode == VOLATILE_YES)
                 r = root_volatile(c->directory);
         else
-                r = root_bind(c->directory);
+                r = root_bind(c);
         if (r < 0)
                 return r;
 
@@ -310,7 +331,7 @@ int mount_switch_root(const SpawnConfig *c, MountContext *m) {
 
 /* ---- after pivot_root ---- */
 
-static int dev_populate(int devfd) {
+static int dev_populate(int devfd, const MountContext *m) {
         static const struct {
                 const char *name;
                 unsigned major, minor;
@@ -342,6 +363,20 @@ static int dev_populate(int devfd) {
             mknodat(devfd, ".berth/file", S_IFREG|0000, 0) < 0 ||
             mkdirat(devfd, ".berth/dir", 0000) < 0)
                 return log_error_errno(errno, "Failed to create nodes in /dev: %m");
+
+        if (m->userns) {
+                for (size_t i = 0; i < ELEMENTSOF(nodes); i++)
+                        if (fchownat(devfd, nodes[i].name, m->uid_shift, m->uid_shift, AT_SYMLINK_NOFOLLOW) < 0)
+                                return log_error_errno(errno, "Failed to chown /dev/%s: %m", nodes[i].name);
+                for (size_t i = 0; i < ELEMENTSOF(links); i++)
+                        if (fchownat(devfd, links[i].name, m->uid_shift, m->uid_shift, AT_SYMLINK_NOFOLLOW) < 0)
+                                return log_error_errno(errno, "Failed to chown /dev/%s: %m", links[i].name);
+                for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
+                        if (fchownat(devfd, dirs[i], m->uid_shift, m->uid_shift, AT_SYMLINK_NOFOLLOW) < 0)
+                                return log_error_errno(errno, "Failed to chown /dev/%s: %m", dirs[i]);
+                /* /dev/tty is group tty in the machine */
+                (void) fchownat(devfd, "tty", m->uid_shift, m->uid_shift + 5, 0);
+        }
         return 0;
 }
 
@@ -356,7 +391,7 @@ static int mount_dev(MountContext *m, const MountEntry *e, int target) {
         devfd = openat(mfd, ".", O_RDONLY|O_DIRECTORY|O_CLOEXEC);
         if (devfd < 0)
                 return log_error_errno(errno, "Failed to open the new /dev: %m");
-        r = dev_populate(devfd);
+        r = dev_populate(devfd, m);
         if (r < 0)
                 return r;
 
@@ -387,9 +422,36 @@ static int mount_mask(MountContext *m, const char *where, int target) {
         return 0;
 }
 
+/* With a user namespace, fresh file systems belong to the machine's root. */
+static char *entry_options(const MountContext *m, const MountEntry *e) {
+        char buf[256];
+
+        if (!m->userns)
+                return e->options ? strdup(e->options) : NULL;
+        if (streq(e->fstype, "tmpfs"))
+                snprintf(buf, sizeof(buf), "%s,uid=%u,gid=%u", e->options, m->uid_shift, m->uid_shift);
+        else if (streq(e->fstype, "devpts"))
+                snprintf(buf, sizeof(buf), "newinstance,ptmxmode=0666,mode=0620,uid=%u,gid=%u",
+                         m->uid_shift, m->uid_shift + 5);
+        else
+                return e->options ? strdup(e->options) : NULL;
+        return strdup(buf);
+}
+
 static int mount_entry_apply(MountContext *m, const MountEntry *e) {
         _cleanup_close_ int target = -EBADF, mfd = -EBADF;
+        _cleanup_free_ char *options = NULL;
+        MountEntry shifted;
         int r;
+
+        if (e->kind == MOUNT_FS && m->userns && (streq(e->fstype, "tmpfs") || streq(e->fstype, "devpts"))) {
+                options = entry_options(m, e);
+                if (!options)
+                        return log_oom();
+                shifted = *e;
+                shifted.options = options;
+                e = &shifted;
+        }
 
         r = chase_in_root(m->rootfd, e->where, e->optional ? 0 : CHASE_MKDIR, &target);
         if (r == -ENOENT && e->optional)

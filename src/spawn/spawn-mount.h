@@ -29,6 +29,8 @@ typedef struct MountContext {
         int hidden_fd;      /* a detached tmpfs with the empty nodes used for masking */
         int *custom_fds;    /* per custom mount: a prepared detached mount, or -EBADF */
         size_t n_custom;
+        bool userns;        /* the machine gets a user namespace: hand what we create to its root */
+        uint32_t uid_shift;
 } MountContext;
 
 void mount_context_done(MountContext *m);

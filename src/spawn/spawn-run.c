@@ -21,6 +21,7 @@
 #include "spawn-mount.h"
 #include "spawn-run.h"
 #include "spawn-sync.h"
+#include "spawn-userns.h"
 #include "string-util.h"
 
 /* The cgroup namespace is unshared by the child itself, once it joined its v1 cgroups. */
@@ -292,11 +293,22 @@ int spawn_run(SpawnConfig *c) {
         _cleanup_close_ int sigfd = -EBADF;
         MachineCGroup cg = MACHINE_CGROUP_NULL;
         Ephemeral eph = EPHEMERAL_NULL;
+        UserNamespace uns = USER_NAMESPACE_NULL;
         bool reboot = true, announced = false;
         sigset_t old;
         int r;
 
         r = ephemeral_setup(c, &eph);
+        if (r < 0)
+                goto finish;
+        if (c->private_users != PRIVATE_USERS_NO &&
+            (c->root_overlay || c->volatile_mode == VOLATILE_YES || c->volatile_mode == VOLATILE_OVERLAY)) {
+                r = log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
+                                    "User namespaces are not supported with an overlay or tmpfs root yet "
+                                    "(--ephemeral off btrfs, --volatile=yes|overlay).");
+                goto finish;
+        }
+        r = userns_setup(c, &uns);
         if (r < 0)
                 goto finish;
         r = overlay_workdirs_create(c);
@@ -309,6 +321,11 @@ int spawn_run(SpawnConfig *c) {
         while (reboot) {
                 /* A fresh cgroup for every boot: nothing of the last one carries over. */
                 r = machine_cgroup_create(c, &cg);
+                if (r < 0) {
+                        machine_cgroup_destroy(&cg);
+                        break;
+                }
+                r = userns_chown_cgroup(c, cg.v2_path);
                 if (r < 0) {
                         machine_cgroup_destroy(&cg);
                         break;
@@ -326,6 +343,7 @@ int spawn_run(SpawnConfig *c) {
 
 finish:
         overlay_workdirs_remove(c);
+        userns_done(c, &uns);
         ephemeral_cleanup(&eph);
         return r;
 }

@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "log.h"
+#include "mount-util.h"
+#include "spawn-userns.h"
+#include "string-util.h"
+
+#define RANGE_SIZE 0x10000U
+#define PICK_FIRST 0x00080000U     /* above the UIDs a distribution hands out */
+#define PICK_LAST  0x6FFF0000U
+#define LOCK_DIR   "/run/berth/uid-ranges"
+
+static int lock_range(uint32_t base, UserNamespace *u) {
+        char path[128];
+        int fd;
+
+        snprintf(path, sizeof(path), LOCK_DIR "/%u", base);
+        fd = open(path, O_RDWR|O_CREAT|O_CLOEXEC|O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return -errno;
+        if (flock(fd, LOCK_EX|LOCK_NB) < 0) {
+                safe_close(fd);
+                return -EBUSY;
+        }
+        u->lock_fd = fd;
+        u->lock_path = strdup(path);
+        return u->lock_path ? 0 : -ENOMEM;
+}
+
+static uint32_t name_hash(const char *s) {
+        uint32_t h = 2166136261u;              /* FNV-1a */
+        for (; *s; s++)
+                h = (h ^ (uint8_t) *s) * 16777619u;
+        return h;
+}
+
+static int pick_range(SpawnConfig *c, UserNamespace *u, uint32_t tree_owner) {
+        const uint32_t n = (PICK_LAST - PICK_FIRST) / RANGE_SIZE;
+        uint32_t start;
+        int r;
+
+        if (mkdir("/run/berth", 0755) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Failed to create /run/berth: %m");
+        if (mkdir(LOCK_DIR, 0755) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Failed to create " LOCK_DIR ": %m");
+
+        /* A tree shifted by an earlier run keeps its range when it is free. */
+        if (tree_owner >= PICK_FIRST && tree_owner <= PICK_LAST && tree_owner % RANGE_SIZE == 0 &&
+            lock_range(tree_owner, u) >= 0) {
+                c->uid_shift = tree_owner;
+                return 0;
+        }
+
+        start = name_hash(c->machine) % n;
+        for (uint32_t i = 0; i < n; i++) {
+                uint32_t base = PICK_FIRST + ((start + i) % n) * RANGE_SIZE;
+
+                r = lock_range(base, u);
+                if (r == -EBUSY)
+                        continue;
+                if (r < 0)
+                        return log_error_errno(r, "Failed to lock a UID range: %m");
+                c->uid_shift = base;
+                return 0;
+        }
+        return log_error_errno(SYNTHETIC_ERRNO(EBUSY), "No free UID range left for the machine.");
+}
+
+/* A user namespace with the machine's mapping, held open by fd: a helper process
+ * unshares, we write its maps, keep /proc/PID/ns/user, and let it go. */
+static int userns_create(const SpawnConfig *c, int *ret_fd) {
+        _cleanup_close_pair_ int p[2] = EBADF_PAIR;
+        char path[64], map[64];
+        pid_t pid;
+        int r = 0, fd = -EBADF;
+        char x;
+
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return log_error_errno(errno, "Failed to create a pipe: %m");
+        pid = fork();
+        if (pid < 0)
+                return log_error_errno(errno, "Failed to fork: %m");
+        if (pid == 0) {
+                p[1] = safe_close(p[1]);
+                if (unshare(CLONE_NEWUSER) < 0)
+                        _exit(EXIT_FAILURE);
+                (void) read(p[0], &x, 1);     /* until the parent is done */
+                _exit(EXIT_SUCCESS);
+        }
+        p[0] = safe_close(p[0]);
+
+        snprintf(map, sizeof(map), "0 %u %u\n", c->uid_shift, c->uid_range);
+        for (int i = 0; i < 100; i++) {       /* until the helper has unshared */
+                struct stat a, b;
+                snprintf(path, sizeof(path), "/proc/%i/ns/user", (int) pid);
+                if (stat(path, &a) >= 0 && stat("/proc/self/ns/user", &b) >= 0 && a.st_ino != b.st_ino)
+                        break;
+                usleep(1000);
+        }
+        snprintf(path, sizeof(path), "/proc/%i/uid_map", (int) pid);
+        r = write_string_file_at(AT_FDCWD, path, map);
+        if (r >= 0) {
+                snprintf(path, sizeof(path), "/proc/%i/gid_map", (int) pid);
+                r = write_string_file_at(AT_FDCWD, path, map);
+        }
+        if (r >= 0) {
+                snprintf(path, sizeof(path), "/proc/%i/ns/user", (int) pid);
+                fd = open(path, O_RDONLY|O_CLOEXEC);
+                if (fd < 0)
+                        r = -errno;
+        }
+        p[1] = safe_close(p[1]);
+        (void) waitpid(pid, NULL, 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the machine's user namespace (%s): %m", map);
+        *ret_fd = fd;
+        return 0;
+}
+
+/* Can the tree's file system carry an idmapped mount with this namespace? */
+static bool idmap_supported(const SpawnConfig *c) {
+        _cleanup_close_ int fd = -EBADF;
+        struct mount_attr a = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t) c->userns_fd };
+
+        fd = open_tree(AT_FDCWD, c->directory, OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC);
+        return fd >= 0 && mount_setattr(fd, "", AT_EMPTY_PATH, &a, sizeof(a)) >= 0;
+}
+
+/* Shift every file of the tree from the range it is in now to ours. */
+static int chown_tree_at(int dfd, uint32_t from, uint32_t to, dev_t dev) {
+        _cleanup_closedir_ DIR *d = NULL;
+        struct dirent *de;
+        int fd;
+
+        fd = openat(dfd, ".", O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(fd);
+        if (!d) {
+                safe_close(fd);
+                return -errno;
+        }
+        while ((de = readdir(d))) {
+                struct stat st;
+                int r;
+
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        return -errno;
+                if (st.st_dev != dev)
+                        continue;     /* another file system mounted inside: not ours */
+                if (fchownat(dirfd(d), de->d_name, st.st_uid - from + to, st.st_gid - from + to, AT_SYMLINK_NOFOLLOW) < 0)
+                        return -errno;
+                /* chown() drops set-user/group-ID bits: put them back */
+                if (!S_ISLNK(st.st_mode) && (st.st_mode & (S_ISUID|S_ISGID)) &&
+                    fchmodat(dirfd(d), de->d_name, st.st_mode & 07777, 0) < 0)
+                        return -errno;
+                if (S_ISDIR(st.st_mode)) {
+                        _cleanup_close_ int sub = openat(dirfd(d), de->d_name, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+                        if (sub < 0)
+                                return -errno;
+                        r = chown_tree_at(sub, from, to, dev);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+static int chown_tree(const SpawnConfig *c, uint32_t tree_owner) {
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+        int r;
+
+        if (tree_owner == c->uid_shift)
+                return 0;            /* shifted by an earlier run */
+        if (tree_owner % RANGE_SIZE != 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "The tree's root is owned by UID %u, not the start of a UID range; refusing to shift it.",
+                                       tree_owner);
+        log_info("Shifting the ownership of '%s' to UID range %u...%u.", c->directory, c->uid_shift,
+                 c->uid_shift + c->uid_range - 1);
+
+        fd = open(c->directory, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return log_error_errno(errno, "Failed to open '%s': %m", c->directory);
+        r = chown_tree_at(fd, tree_owner, c->uid_shift, st.st_dev);
+        if (r >= 0 && fchown(fd, c->uid_shift, c->uid_shift) < 0)
+                r = -errno;
+        if (r < 0)
+                return log_error_errno(r, "Failed to shift the ownership of '%s': %m", c->directory);
+        return 0;
+}
+
+int userns_setup(SpawnConfig *c, UserNamespace *u) {
+        struct stat st;
+        int r;
+
+        if (c->private_users == PRIVATE_USERS_NO)
+                return 0;
+
+        if (stat(c->directory, &st) < 0)
+                return log_error_errno(errno, "Failed to stat '%s': %m", c->directory);
+
+        switch (c->private_users) {
+        case PRIVATE_USERS_PICK:
+                c->uid_range = RANGE_SIZE;
+                r = pick_range(c, u, st.st_uid);
+                if (r < 0)
+                        return r;
+                break;
+        case PRIVATE_USERS_YES:
+                if (st.st_uid == 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                               "--private-users=yes takes the range from the tree's owner, which is root; "
+                                               "host UID 0 is never mapped. Use -U or --private-users=pick.");
+                c->uid_shift = st.st_uid;
+                c->uid_range = RANGE_SIZE;
+                break;
+        case PRIVATE_USERS_IDENTITY:
+                c->uid_shift = 0;
+                c->uid_range = RANGE_SIZE;
+                break;
+        default:
+                break;
+        }
+
+        r = userns_create(c, &c->userns_fd);
+        if (r < 0)
+                return r;
+
+        if (c->users_ownership == USERS_OWNERSHIP_AUTO)
+                c->users_ownership = c->uid_shift == 0 ? USERS_OWNERSHIP_OFF :
+                                     idmap_supported(c) ? USERS_OWNERSHIP_MAP : USERS_OWNERSHIP_CHOWN;
+        if (c->users_ownership == USERS_OWNERSHIP_MAP) {
+                if (!idmap_supported(c))
+                        return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
+                                               "The file system of '%s' does not support idmapped mounts; use --private-users-ownership=chown.",
+                                               c->directory);
+                c->idmap_root = true;
+        } else if (c->users_ownership == USERS_OWNERSHIP_CHOWN) {
+                r = chown_tree(c, st.st_uid);
+                if (r < 0)
+                        return r;
+        }
+        log_debug("User namespace: UID %u...%u, ownership %s.", c->uid_shift, c->uid_shift + c->uid_range - 1,
+                  users_ownership_to_string(c->users_ownership));
+        return 0;
+}
+
+void userns_done(SpawnConfig *c, UserNamespace *u) {
+        c->userns_fd = safe_close(c->userns_fd);
+        if (u->lock_path)
+                (void) unlink(u->lock_path);
+        safe_close(u->lock_fd);
+        free(u->lock_path);
+        *u = (UserNamespace) USER_NAMESPACE_NULL;
+}
+
+int userns_chown_cgroup(const SpawnConfig *c, const char *path) {
+        static const char *const files[] = { "", "cgroup.procs", "cgroup.threads", "cgroup.subtree_control" };
+
+        if (c->private_users == PRIVATE_USERS_NO || !path)
+                return 0;
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                _cleanup_free_ char *f = strjoin(path, "/", files[i]);
+                if (!f)
+                        return log_oom();
+                if (chown(f, c->uid_shift, c->uid_shift) < 0 && errno != ENOENT)
+                        return log_error_errno(errno, "Failed to hand cgroup %s to the machine: %m", f);
+        }
+        return 0;
+}

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "spawn-config.h"
+
+/* -U / --private-users=: the machine's user namespace.
+ *
+ * The parent picks the UID range (pick: a free 64K block, held by a lock file under
+ * /run/berth/uid-ranges/ for the machine's lifetime, so concurrent machines never share
+ * one), creates the user namespace with a short-lived helper and passes its fd to the
+ * child, which uses it for an idmapped root mount (ownership map) and then joins it
+ * before running the payload. With ownership chown the tree is shifted to the range on
+ * disk once (and left so: the next start with the same range has nothing to do). */
+
+typedef struct UserNamespace {
+        int lock_fd;
+        char *lock_path;
+} UserNamespace;
+
+#define USER_NAMESPACE_NULL { .lock_fd = -EBADF }
+
+int userns_setup(SpawnConfig *c, UserNamespace *u);
+void userns_done(SpawnConfig *c, UserNamespace *u);
+
+/* Hand a cgroup directory (and the files a delegate writes) to the machine's root. */
+int userns_chown_cgroup(const SpawnConfig *c, const char *path);
