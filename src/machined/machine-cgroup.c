@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "machine-cgroup.h"
+#include "string-util.h"
+
+static int open_hierarchy(const char *path, long magic) {
+        _cleanup_close_ int fd = -EBADF;
+        struct statfs sfs;
+
+        fd = open(path, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (fstatfs(fd, &sfs) < 0)
+                return -errno;
+        if (sfs.f_type != magic)
+                return -ENOMEDIUM;
+        return TAKE_FD(fd);
+}
+
+int cgroup_layout_open(CgroupLayout *ret) {
+        CgroupLayout l = CGROUP_LAYOUT_NULL;
+        int fd;
+
+        fd = open_hierarchy("/sys/fs/cgroup", CGROUP2_SUPER_MAGIC);
+        if (fd < 0) {
+                /* Hybrid: v1 controllers at /sys/fs/cgroup, cgroup2 beside them. */
+                fd = open_hierarchy("/sys/fs/cgroup/unified", CGROUP2_SUPER_MAGIC);
+                if (fd < 0)
+                        return -EOPNOTSUPP;
+                l.named_fd = open_hierarchy("/sys/fs/cgroup/systemd", CGROUP_SUPER_MAGIC);
+                if (l.named_fd < 0)
+                        l.named_fd = -EBADF;
+        }
+        l.unified_fd = fd;
+
+        /* cgroup.kill only exists in non-root cgroups; probe for it via the kernel's list
+         * of cgroup2 features instead. */
+        {
+                _cleanup_fclose_ FILE *f = fopen("/sys/kernel/cgroup/features", "re");
+                char line[64];
+
+                while (f && fgets(line, sizeof(line), f))
+                        if (streq(line, "cgroup_kill\n")) {
+                                l.has_kill = true;
+                                break;
+                        }
+        }
+
+        *ret = l;
+        return 0;
+}
+
+void cgroup_layout_done(CgroupLayout *l) {
+        l->unified_fd = safe_close(l->unified_fd);
+        l->named_fd = safe_close(l->named_fd);
+}
+
+static int mkdir_scope(int rootfd, const char *path) {
+        _cleanup_free_ char *slice = NULL;
+        const char *slash = strchr(path, '/');
+
+        if (!slash)
+                return -EINVAL;
+        slice = strndup(path, (size_t) (slash - path));
+        if (!slice)
+                return -ENOMEM;
+        if (mkdirat(rootfd, slice, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        if (mkdirat(rootfd, path, 0755) < 0)
+                return -errno;    /* EEXIST included: a stale scope must not be adopted silently */
+        return 0;
+}
+
+static int attach_pid(int rootfd, const char *path, pid_t pid) {
+        _cleanup_free_ char *procs = strjoin(path, "/cgroup.procs");
+        char buf[32];
+
+        if (!procs)
+                return -ENOMEM;
+        snprintf(buf, sizeof(buf), "%i", (int) pid);
+        return write_string_file_at(rootfd, procs, buf);
+}
+
+/* machine.slice itself stays: it is shared with other tools (berth-spawn, systemd), and
+ * removing it while another process creates a scope below it would make that fail. */
+static void remove_dirs(int rootfd, const char *path) {
+        (void) unlinkat(rootfd, path, AT_REMOVEDIR);
+}
+
+int cgroup_create_scope(const CgroupLayout *l, const char *path, pid_t pid) {
+        int r;
+
+        if (l->unified_fd < 0)
+                return -EOPNOTSUPP;
+
+        r = mkdir_scope(l->unified_fd, path);
+        if (r < 0)
+                return r;
+        r = attach_pid(l->unified_fd, path, pid);
+        if (r < 0) {
+                remove_dirs(l->unified_fd, path);
+                return r;
+        }
+
+        if (l->named_fd >= 0) {
+                /* Best effort: the v1 name=systemd hierarchy is for tools only. */
+                if (mkdir_scope(l->named_fd, path) >= 0 && attach_pid(l->named_fd, path, pid) < 0)
+                        remove_dirs(l->named_fd, path);
+        }
+        return 0;
+}
+
+static int read_procs(int rootfd, const char *path, pid_t **ret, size_t *ret_n) {
+        _cleanup_free_ char *procs = strjoin(path, "/cgroup.procs");
+        _cleanup_fclose_ FILE *f = NULL;
+        _cleanup_free_ pid_t *l = NULL;
+        size_t n = 0;
+        int fd, pid;
+
+        if (!procs)
+                return -ENOMEM;
+        fd = openat(rootfd, procs, O_RDONLY|O_CLOEXEC|O_NOFOLLOW);
+        if (fd < 0)
+                return -errno;
+        f = fdopen(fd, "re");
+        if (!f) {
+                safe_close(fd);
+                return -errno;
+        }
+        while (fscanf(f, "%i", &pid) == 1) {
+                pid_t *nl = realloc(l, (n + 1) * sizeof(pid_t));
+                if (!nl)
+                        return -ENOMEM;
+                l = nl;
+                l[n++] = pid;
+        }
+        *ret = TAKE_PTR(l);
+        *ret_n = n;
+        return 0;
+}
+
+int cgroup_kill_scope(const CgroupLayout *l, const char *path, int sig) {
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n = 0;
+        int r;
+
+        if (l->unified_fd < 0)
+                return -EOPNOTSUPP;
+
+        if (sig == SIGKILL && l->has_kill) {
+                _cleanup_free_ char *kill_file = strjoin(path, "/cgroup.kill");
+                if (!kill_file)
+                        return -ENOMEM;
+                return write_string_file_at(l->unified_fd, kill_file, "1");
+        }
+
+        /* Without cgroup.kill, signal what is listed. Processes forking concurrently may be
+         * missed by one pass, so repeat until a pass finds nothing new (bounded). */
+        for (unsigned pass = 0; pass < 3; pass++) {
+                bool any = false;
+
+                free(pids);
+                pids = NULL;
+                r = read_procs(l->unified_fd, path, &pids, &n);
+                if (r < 0)
+                        return r;
+                for (size_t k = 0; k < n; k++)
+                        if (kill(pids[k], sig) >= 0)
+                                any = true;
+                if (!any || sig != SIGKILL)
+                        break;
+        }
+        return 0;
+}
+
+int cgroup_scope_populated(const CgroupLayout *l, const char *path) {
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n = 0;
+        int r;
+
+        if (l->unified_fd < 0)
+                return -EOPNOTSUPP;
+        r = read_procs(l->unified_fd, path, &pids, &n);
+        if (r < 0)
+                return r;
+        return n > 0;
+}
+
+int cgroup_remove_scope(const CgroupLayout *l, const char *path) {
+        if (l->unified_fd < 0)
+                return -EOPNOTSUPP;
+
+        if (l->named_fd >= 0)
+                remove_dirs(l->named_fd, path);
+
+        if (unlinkat(l->unified_fd, path, AT_REMOVEDIR) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
+}
+
+int cgroup_pid_get_path(pid_t pid, char **ret) {
+        _cleanup_fclose_ FILE *f = NULL;
+        char fn[64], line[4096];
+
+        snprintf(fn, sizeof(fn), "/proc/%i/cgroup", (int) pid);
+        f = fopen(fn, "re");
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof(line), f)) {
+                const char *p = startswith(line, "0::/");
+                char *c;
+
+                if (!p)
+                        continue;
+                c = strndup(p, strcspn(p, "\n"));
+                if (!c)
+                        return -ENOMEM;
+                *ret = c;
+                return 0;
+        }
+        return -ENODATA;
+}

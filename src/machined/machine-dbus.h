@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <systemd/sd-bus.h>
+
+#include "machine.h"
+
+#define MACHINE_OBJECT_PREFIX "/org/freedesktop/machine1/machine"
+
+#define BUS_ERROR_NO_SUCH_MACHINE "org.freedesktop.machine1.NoSuchMachine"
+#define BUS_ERROR_MACHINE_EXISTS "org.freedesktop.machine1.MachineExists"
+#define BUS_ERROR_NO_MACHINE_FOR_PID "org.freedesktop.machine1.NoMachineForPID"
+#define BUS_ERROR_NO_PRIVATE_NETWORKING "org.freedesktop.machine1.NoPrivateNetworking"
+#define BUS_ERROR_NO_OS_RELEASE "org.freedesktop.machine1.NoOSReleaseInformation"
+#define BUS_ERROR_NO_UID_MAP "org.freedesktop.machine1.NoUIDMapping"
+
+extern const sd_bus_vtable machine_vtable[];
+
+char *machine_bus_path(const Machine *machine);
+int machine_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
+                        void **found, sd_bus_error *error);
+int machine_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error);
+
+/* Callers that change anything must be root: euid from the bus driver's credentials
+ * (recorded when the caller connected, not looked up in /proc), so no PID race. */
+int bus_check_privileged(sd_bus_message *message, sd_bus_error *error);
+
+/* Shared by the Machine object and the Manager's *Machine(name, …) methods: the message
+ * is positioned after the machine name (if any). */
+int bus_machine_method_terminate(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int bus_machine_method_kill(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int bus_machine_method_get_addresses(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int bus_machine_method_get_os_release(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int bus_machine_method_get_uid_shift(sd_bus_message *message, void *userdata, sd_bus_error *error);

@@ -1,0 +1,384 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <inttypes.h>
+#include <linux/openat2.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "machine-info.h"
+#include "machine-query.h"
+#include "process-util.h"
+#include "string-util.h"
+
+#define OS_RELEASE_SIZE_MAX (64U * 1024U)
+
+bool pidfd_is_alive(int pidfd) {
+        struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+        /* A pidfd polls readable once the process has exited (zombies included). */
+        if (poll(&p, 1, 0) != 0)
+                return false;
+        return pidfd_signal(pidfd, 0) >= 0;
+}
+
+static int read_proc_file(pid_t pid, const char *what, char **ret) {
+        _cleanup_close_ int fd = -EBADF;
+        char fn[64];
+
+        snprintf(fn, sizeof(fn), "/proc/%i/%s", (int) pid, what);
+        fd = open(fn, O_RDONLY|O_CLOEXEC|O_NOCTTY);
+        if (fd < 0)
+                return errno == ENOENT ? -ESRCH : -errno;
+        return read_full_fd(fd, 64 * 1024, ret, NULL);
+}
+
+static int parse_status_uid(const char *status, uid_t *ret) {
+        const char *p = strstr(status, "\nUid:");
+        unsigned long u;
+
+        if (!p || sscanf(p + 5, "%lu", &u) != 1 || u > UINT32_MAX - 1)
+                return -EIO;
+        *ret = (uid_t) u;
+        return 0;
+}
+
+int leader_open(pid_t pid, int *ret_pidfd, uint64_t *ret_starttime, uid_t *ret_uid) {
+        _cleanup_close_ int pidfd = -EBADF;
+        _cleanup_free_ char *stat = NULL, *status = NULL;
+        uint64_t starttime;
+        uid_t uid;
+        int r;
+
+        if (pid <= 1)
+                return -EINVAL;
+
+        pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        if (pidfd < 0)
+                return errno == EINVAL ? -ESRCH : -errno;   /* EINVAL: a thread, not a process */
+
+        r = read_proc_file(pid, "stat", &stat);
+        if (r < 0)
+                return r;
+        r = proc_stat_parse_starttime(stat, &starttime);
+        if (r < 0)
+                return -EIO;
+        r = read_proc_file(pid, "status", &status);
+        if (r < 0)
+                return r;
+        r = parse_status_uid(status, &uid);
+        if (r < 0)
+                return r;
+
+        /* If the pidfd's process is still alive now, /proc/PID was that process while we
+         * read it: a PID is only reused after its process is reaped. */
+        if (!pidfd_is_alive(pidfd))
+                return -ESRCH;
+
+        *ret_pidfd = TAKE_FD(pidfd);
+        if (ret_starttime)
+                *ret_starttime = starttime;
+        if (ret_uid)
+                *ret_uid = uid;
+        return 0;
+}
+
+static bool os_release_key_valid(const char *k, size_t n) {
+        if (n == 0 || (k[0] >= '0' && k[0] <= '9'))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!((k[i] >= 'A' && k[i] <= 'Z') || (k[i] >= 'a' && k[i] <= 'z') ||
+                      (k[i] >= '0' && k[i] <= '9') || k[i] == '_'))
+                        return false;
+        return true;
+}
+
+/* Unquote a shell-like value: "…" with \-escapes, '…' literal, or bare words. */
+static int os_release_unquote(const char *v, size_t n, char **ret) {
+        _cleanup_free_ char *out = malloc(n + 1);
+        size_t j = 0;
+        char quote = 0;
+
+        if (!out)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                char c = v[i];
+
+                if (quote == '\'') {
+                        if (c == '\'')
+                                quote = 0;
+                        else
+                                out[j++] = c;
+                } else if (quote == '"') {
+                        if (c == '"')
+                                quote = 0;
+                        else if (c == '\\' && i + 1 < n && strchr("\"\\$`", v[i + 1]))
+                                out[j++] = v[++i];
+                        else
+                                out[j++] = c;
+                } else if (c == '"' || c == '\'')
+                        quote = c;
+                else if (c == '\\' && i + 1 < n)
+                        out[j++] = v[++i];
+                else if (c == ' ' || c == '\t')
+                        return -EINVAL;      /* unquoted whitespace: not a valid assignment */
+                else
+                        out[j++] = c;
+        }
+        if (quote)
+                return -EINVAL;
+        out[j] = 0;
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+int os_release_parse(const char *text, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        const char *p = text;
+        int r;
+
+        while (*p) {
+                size_t len = strcspn(p, "\n");
+                const char *line = p, *eq;
+                _cleanup_free_ char *key = NULL, *value = NULL;
+
+                p += len;
+                if (*p)
+                        p++;
+
+                while (len > 0 && (*line == ' ' || *line == '\t')) {
+                        line++;
+                        len--;
+                }
+                while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t' || line[len - 1] == '\r'))
+                        len--;
+                if (len == 0 || line[0] == '#')
+                        continue;
+
+                eq = memchr(line, '=', len);
+                if (!eq || !os_release_key_valid(line, (size_t) (eq - line)))
+                        continue;   /* garbage lines are skipped, as by systemd */
+
+                if (os_release_unquote(eq + 1, len - (size_t) (eq + 1 - line), &value) < 0)
+                        continue;
+                if (!utf8_is_valid(value))
+                        continue;
+                key = strndup(line, (size_t) (eq - line));
+                if (!key)
+                        return -ENOMEM;
+
+                /* Later assignments override earlier ones. */
+                for (size_t i = 0; l && l[i]; i += 2)
+                        if (streq(l[i], key)) {
+                                free(l[i + 1]);
+                                l[i + 1] = TAKE_PTR(value);
+                                break;
+                        }
+                if (!value)
+                        continue;
+
+                r = strv_push(&l, TAKE_PTR(key));
+                if (r < 0)
+                        return r;
+                r = strv_push(&l, TAKE_PTR(value));
+                if (r < 0)
+                        return r;
+        }
+
+        if (!l) {
+                l = calloc(1, sizeof(char *));
+                if (!l)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+static int open_in_root(int rootfd, const char *path) {
+        struct open_how how = {
+                .flags = O_PATH|O_CLOEXEC,
+                .resolve = RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS,
+        };
+        int fd;
+
+        do
+                fd = (int) syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+        while (fd < 0 && errno == EAGAIN);
+        return fd < 0 ? -errno : fd;
+}
+
+static int read_regular_file_in_root(int rootfd, const char *path, size_t max, char **ret) {
+        _cleanup_close_ int pathfd = -EBADF, fd = -EBADF;
+        char fn[64];
+        struct stat st;
+
+        pathfd = open_in_root(rootfd, path);
+        if (pathfd < 0)
+                return pathfd;
+        /* Refuse FIFOs, devices and sockets before opening anything for reading. */
+        if (fstat(pathfd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+
+        snprintf(fn, sizeof(fn), "/proc/self/fd/%i", pathfd);
+        fd = open(fn, O_RDONLY|O_CLOEXEC|O_NOCTTY|O_NONBLOCK);
+        if (fd < 0)
+                return -errno;
+        return read_full_fd(fd, max, ret, NULL);
+}
+
+int machine_read_os_release(pid_t leader, int leader_pidfd, char ***ret) {
+        _cleanup_close_ int rootfd = -EBADF;
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        if (leader > 0) {
+                char fn[64];
+
+                snprintf(fn, sizeof(fn), "/proc/%i/root", (int) leader);
+                rootfd = open(fn, O_PATH|O_DIRECTORY|O_CLOEXEC);
+                if (rootfd < 0)
+                        return errno == ENOENT ? -ESRCH : -errno;
+                /* Still the same process (see leader_open())? Then this is its root. */
+                if (leader_pidfd >= 0 && !pidfd_is_alive(leader_pidfd))
+                        return -ESRCH;
+        } else {
+                rootfd = open("/", O_PATH|O_DIRECTORY|O_CLOEXEC);
+                if (rootfd < 0)
+                        return -errno;
+        }
+
+        r = read_regular_file_in_root(rootfd, "/etc/os-release", OS_RELEASE_SIZE_MAX, &text);
+        if (r == -ENOENT)
+                r = read_regular_file_in_root(rootfd, "/usr/lib/os-release", OS_RELEASE_SIZE_MAX, &text);
+        if (r < 0)
+                return r;
+
+        return os_release_parse(text, ret);
+}
+
+static int collect_addresses(MachineAddress **ret, size_t *ret_n) {
+        struct ifaddrs *ifa = NULL;
+        _cleanup_free_ MachineAddress *l = NULL;
+        size_t n = 0;
+
+        if (getifaddrs(&ifa) < 0)
+                return -errno;
+
+        for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
+                MachineAddress a = {};
+                MachineAddress *nl;
+
+                if (!i->ifa_addr || (i->ifa_flags & IFF_LOOPBACK))
+                        continue;
+                if (i->ifa_addr->sa_family == AF_INET) {
+                        a.family = AF_INET;
+                        memcpy(a.bytes, &((struct sockaddr_in *) i->ifa_addr)->sin_addr, 4);
+                } else if (i->ifa_addr->sa_family == AF_INET6) {
+                        a.family = AF_INET6;
+                        memcpy(a.bytes, &((struct sockaddr_in6 *) i->ifa_addr)->sin6_addr, 16);
+                } else
+                        continue;
+
+                nl = realloc(l, (n + 1) * sizeof(MachineAddress));
+                if (!nl) {
+                        freeifaddrs(ifa);
+                        return -ENOMEM;
+                }
+                l = nl;
+                l[n++] = a;
+        }
+        freeifaddrs(ifa);
+
+        *ret = TAKE_PTR(l);
+        *ret_n = n;
+        return 0;
+}
+
+int machine_get_addresses(int leader_pidfd, MachineAddress **ret, size_t *ret_n) {
+        _cleanup_close_pair_ int pair[2] = EBADF_PAIR;
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        int status, r;
+        pid_t child;
+
+        if (leader_pidfd < 0)
+                return collect_addresses(ret, ret_n);
+
+        /* Enter the machine's network namespace in a short-lived child, so that the daemon
+         * itself never changes namespace. berthd is single-threaded, so fork() is safe. */
+        if (pipe2(pair, O_CLOEXEC) < 0)
+                return -errno;
+
+        child = fork();
+        if (child < 0)
+                return -errno;
+        if (child == 0) {
+                _cleanup_free_ MachineAddress *l = NULL;
+                size_t n = 0;
+
+                pair[0] = safe_close(pair[0]);
+                if (setns(leader_pidfd, CLONE_NEWNET) < 0)
+                        _exit(EXIT_FAILURE);
+                if (collect_addresses(&l, &n) < 0)
+                        _exit(EXIT_FAILURE);
+                if (n > 0 && loop_write(pair[1], l, n * sizeof(MachineAddress)) < 0)
+                        _exit(EXIT_FAILURE);
+                _exit(EXIT_SUCCESS);
+        }
+
+        pair[1] = safe_close(pair[1]);
+        r = read_full_fd(pair[0], 1024 * 1024, &buf, &size);
+
+        while (waitpid(child, &status, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        if (r < 0)
+                return r;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return pidfd_is_alive(leader_pidfd) ? -EIO : -ESRCH;
+        if (size % sizeof(MachineAddress) != 0)
+                return -EIO;
+
+        *ret_n = size / sizeof(MachineAddress);
+        *ret = (MachineAddress *) (size > 0 ? TAKE_PTR(buf) : NULL);
+        return 0;
+}
+
+int uid_map_parse_shift(const char *text, uint32_t *ret) {
+        unsigned long inside, outside, range;
+
+        if (!text || sscanf(text, " %lu %lu %lu", &inside, &outside, &range) != 3)
+                return -EBADMSG;
+        if (inside != 0 || outside > UINT32_MAX || range == 0)
+                return -ENXIO;   /* root of the machine is not mapped */
+        *ret = (uint32_t) outside;
+        return 0;
+}
+
+int machine_get_uid_shift(pid_t leader, int leader_pidfd, uint32_t *ret) {
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        if (leader <= 0) {
+                *ret = 0;
+                return 0;
+        }
+        r = read_proc_file(leader, "uid_map", &text);
+        if (r < 0)
+                return r;
+        if (leader_pidfd >= 0 && !pidfd_is_alive(leader_pidfd))
+                return -ESRCH;
+        return uid_map_parse_shift(text, ret);
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "machine-cgroup.h"
+#include "machine.h"
+
+#define MACHINED_DEFAULT_BUS_NAME "org.freedesktop.machine1"
+#define MACHINED_DEFAULT_STATE_DIR "/run/berth/machines"
+#define MACHINED_POOL_PATH "/var/lib/machines"
+
+typedef struct ManagerConfig {
+        const char *bus_name;
+        const char *state_dir;
+} ManagerConfig;
+
+struct Manager {
+        sd_event *event;
+        sd_bus *bus;
+        char *bus_name;
+        char *state_dir;
+        int state_dir_fd;
+
+        bool use_systemd;             /* systemd is PID 1: ask it for transient scopes */
+        CgroupLayout cgroups;
+
+        Machine *machines;            /* the host first, then in registration order */
+        size_t n_machines;
+        Machine *host;
+
+        char **stale_cgroups;         /* killed scopes waiting for their last process to go */
+        char **drain_cgroups;         /* scopes of unregistered machines, removed when empty */
+        unsigned stale_attempts;
+        sd_event_source *stale_timer;
+};
+
+int manager_new(const ManagerConfig *config, Manager **ret);
+Manager *manager_free(Manager *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
+
+/* Load /run/berth/machines, connect and acquire the bus name, then run until SIGTERM. */
+int manager_startup(Manager *m, const char *bus_address);
+int manager_run(Manager *m);
+
+Machine *manager_get_machine(Manager *m, const char *name);
+Machine *manager_get_machine_by_leader(Manager *m, pid_t pid);
+int manager_get_machine_by_pid(Manager *m, pid_t pid, Machine **ret);
+
+/* Remove a scope cgroup now, or keep retrying in the background while it drains: with
+ * kill, SIGKILLing stragglers for up to 10 s; without, for as long as berthd runs. */
+void manager_release_cgroup(Manager *m, const char *path, bool kill);

@@ -1,0 +1,326 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck shell=bash
+#
+# lib.sh — helpers for the berthd integration tests (TAP producers).
+#
+# Each test gets its own dbus-daemon (a system-type bus on a socket in a scratch
+# directory, with the project's D-Bus policy), its own berthd with --state-dir in the
+# scratch directory, and its own leader processes. `finish` kills exactly those by PID,
+# checks that nothing leaked (processes, cgroups under machine.slice, state files) and
+# prints the plan.
+#
+# Environment: BERTHD (default build/src/machined/berthd).
+
+set -u
+umask 022
+export LC_ALL=C
+
+MD_SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+: "${BERTHD:=$MD_SRCDIR/build/src/machined/berthd}"
+POLICY=$MD_SRCDIR/units/org.freedesktop.machine1.conf
+
+DEST=org.freedesktop.machine1
+MGR_PATH=/org/freedesktop/machine1
+MGR=org.freedesktop.machine1.Manager
+MACH=org.freedesktop.machine1.Machine
+
+TAP_N=0
+TAP_FAILED=0
+LEADERS=()
+DBUS_PID=
+BERTHD_PID=
+TMP=
+FINISHED=
+# Names are unique per test run so leak checks only look at what this run made.
+P=bt$$
+
+ok() {
+    TAP_N=$((TAP_N + 1))
+    echo "ok $TAP_N - $*"
+}
+
+not_ok() {
+    TAP_N=$((TAP_N + 1))
+    TAP_FAILED=$((TAP_FAILED + 1))
+    echo "not ok $TAP_N - $*"
+}
+
+# check DESCRIPTION COMMAND...: ok if the command succeeds
+check() {
+    local desc=$1 out
+    shift
+    if out=$("$@" 2>&1); then
+        ok "$desc"
+    else
+        not_ok "$desc"
+        printf '%s\n' "$out" | sed 's/^/# /' | head -20
+    fi
+}
+
+# check_fails DESCRIPTION PATTERN COMMAND...: ok if the command fails with PATTERN in its output
+check_fails() {
+    local desc=$1 pattern=$2 out
+    shift 2
+    if out=$("$@" 2>&1); then
+        not_ok "$desc (unexpectedly succeeded)"
+        printf '%s\n' "$out" | sed 's/^/# /' | head -20
+    elif grep -qE -- "$pattern" <<<"$out"; then
+        ok "$desc"
+    else
+        not_ok "$desc (expected /$pattern/)"
+        printf '%s\n' "$out" | sed 's/^/# /' | head -20
+    fi
+}
+
+# check_eq DESCRIPTION EXPECTED ACTUAL
+check_eq() {
+    if [ "$2" = "$3" ]; then
+        ok "$1"
+    else
+        not_ok "$1"
+        echo "# expected: $2"
+        echo "#      got: $3"
+    fi
+}
+
+skip_all() {
+    echo "1..0 # SKIP $*"
+    exit 0
+}
+
+# The cgroup2 hierarchy berthd uses when systemd is not PID 1.
+cgroup_unified() {
+    if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
+        echo /sys/fs/cgroup
+    elif [ -d /sys/fs/cgroup/unified ] && [ "$(stat -fc %T /sys/fs/cgroup/unified)" = cgroup2fs ]; then
+        echo /sys/fs/cgroup/unified
+    fi
+}
+
+setup() {
+    [ "$(id -u)" = 0 ] || skip_all "not root"
+    command -v dbus-daemon >/dev/null || skip_all "no dbus-daemon"
+    command -v busctl >/dev/null || skip_all "no busctl"
+    [ -x "$BERTHD" ] || { echo "Bail out! berthd not found at $BERTHD"; exit 1; }
+
+    CGROOT=$(cgroup_unified)
+    SLICE_EXISTED=
+    [ -n "$CGROOT" ] && [ -d "$CGROOT/machine.slice" ] && SLICE_EXISTED=1
+
+    TMP=$(mktemp -d /tmp/berthd-test.XXXXXX)
+    chmod 755 "$TMP"
+    trap emergency_cleanup EXIT
+
+    cat >"$TMP/bus.conf" <<CONF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=$TMP/bus</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
+    <deny send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus" send_member="UpdateActivationEnvironment"/>
+  </policy>
+  <policy user="root">
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Monitoring"/>
+  </policy>
+  <include>$POLICY</include>
+</busconfig>
+CONF
+
+    dbus-daemon --config-file="$TMP/bus.conf" --nofork --nopidfile --nosyslog >"$TMP/dbus.log" 2>&1 &
+    DBUS_PID=$!
+    for _ in $(seq 100); do
+        [ -S "$TMP/bus" ] && break
+        sleep 0.05
+    done
+    [ -S "$TMP/bus" ] || { echo "Bail out! dbus-daemon did not start"; cat "$TMP/dbus.log"; exit 1; }
+    export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$TMP/bus
+    STATE=$TMP/state
+}
+
+# start_berthd [ARGS...]: start berthd and wait until it owns its name
+start_berthd() {
+    "$BERTHD" --state-dir="$STATE" "$@" >>"$TMP/berthd.log" 2>&1 &
+    BERTHD_PID=$!
+    for _ in $(seq 200); do
+        busctl status "$DEST" >/dev/null 2>&1 && return 0
+        kill -0 "$BERTHD_PID" 2>/dev/null || break
+        sleep 0.02
+    done
+    echo "# berthd did not come up:"
+    sed 's/^/# /' "$TMP/berthd.log" | tail -20
+    return 1
+}
+
+stop_berthd() {
+    local sig=${1:-TERM}
+    [ -n "$BERTHD_PID" ] || return 0
+    kill "-$sig" "$BERTHD_PID" 2>/dev/null
+    wait "$BERTHD_PID" 2>/dev/null
+    BERTHD_PID=
+}
+
+# start_leader [COMMAND...]: start a leader process (default: sleep), PID in $LEADER
+start_leader() {
+    if [ $# -eq 0 ]; then
+        sleep 1000 &
+    else
+        "$@" &
+    fi
+    LEADER=$!
+    LEADERS+=("$LEADER")
+}
+
+mgr() {
+    busctl call "$DEST" "$MGR_PATH" "$MGR" "$@"
+}
+
+mpath() {
+    # the object path of machine $1, as the daemon reports it
+    mgr GetMachine s "$1" | awk '{ print $2 }' | tr -d '"'
+}
+
+mprop() {
+    busctl get-property "$DEST" "$(mpath "$1")" "$MACH" "$2"
+}
+
+# register NAME PID [CLASS] [ROOT]
+register() {
+    mgr RegisterMachine sayssus "$1" 16 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 berth-test "${3:-container}" "$2" "${4:-/}"
+}
+
+# create NAME PID
+create() {
+    mgr CreateMachine sayssusa\(sv\) "$1" 0 berth-test container "$2" / 0
+}
+
+# wait_until SECONDS COMMAND...: poll every 20 ms
+wait_until() {
+    local t=$1 i
+    shift
+    for i in $(seq $((t * 50))); do
+        "$@" >/dev/null 2>&1 && return 0
+        sleep 0.02
+    done
+    return 1
+}
+
+# dead PID...: each process is gone or a zombie (PID 1 of a container may not reap)
+dead() {
+    local p
+    for p in "$@"; do
+        [ -e "/proc/$p/stat" ] && [ "$(sed 's/.*) //' "/proc/$p/stat" | cut -d' ' -f1)" != Z ] && return 1
+    done
+    return 0
+}
+
+machine_gone() {
+    ! mgr GetMachine s "$1" >/dev/null 2>&1
+}
+
+# monitor_start FILE: record the daemon's signals until monitor_stop
+monitor_start() {
+    MON_FILE=$1
+    timeout 20 busctl monitor "$DEST" >"$MON_FILE" 2>&1 &
+    MON_PID=$!
+    wait_until 2 grep -q "Monitoring" "$MON_FILE" || sleep 0.3
+}
+
+monitor_stop() {
+    sleep 0.1
+    kill "$MON_PID" 2>/dev/null
+    wait "$MON_PID" 2>/dev/null
+    MON_PID=
+}
+
+kill_leaders() {
+    local p
+    for p in "${LEADERS[@]}"; do
+        kill -KILL "$p" 2>/dev/null
+    done
+    for p in "${LEADERS[@]}"; do
+        wait "$p" 2>/dev/null
+    done
+}
+
+leaked_scopes() {
+    local h
+    for h in "$CGROOT" /sys/fs/cgroup/systemd; do
+        [ -n "$h" ] && [ -d "$h/machine.slice" ] || continue
+        find "$h/machine.slice" -maxdepth 1 -name "machine-$P-*" 2>/dev/null
+    done
+}
+
+# finish: kill what we started, verify that nothing leaked, print the plan
+finish() {
+    local leaks="" p
+
+    # leaders first, while berthd runs, so that it removes the scopes it made
+    kill_leaders
+    [ -n "${MON_PID:-}" ] && kill "$MON_PID" 2>/dev/null
+    [ -n "$BERTHD_PID" ] && wait_until 2 bash -c "[ \"\$(busctl call $DEST $MGR_PATH $MGR ListMachines)\" = 'a(ssso) 1 \".host\" \"host\" \"\" \"/org/freedesktop/machine1/machine/_2ehost\"' ]"
+    stop_berthd TERM
+
+    # every berthd of this test (also one a check started by mistake) must be gone
+    for p in $(pgrep -f -- "--state-dir=$TMP/" 2>/dev/null); do
+        leaks+=" berthd:$p"
+    done
+    for p in "${LEADERS[@]}"; do
+        dead "$p" || leaks+=" process:$p"
+    done
+    # scopes berthd made for our machines must be gone once their leaders are
+    wait_until 2 test -z "$(leaked_scopes)"
+    for p in $(leaked_scopes); do
+        leaks+=" cgroup:$p"
+        rmdir "$p" 2>/dev/null
+    done
+    # machine.slice is shared (berthd leaves it, like systemd); remove it if it was not
+    # there before and nobody else uses it now
+    if [ -z "$SLICE_EXISTED" ] && [ -n "$CGROOT" ]; then
+        rmdir "$CGROOT/machine.slice" /sys/fs/cgroup/systemd/machine.slice 2>/dev/null
+    fi
+    if [ -z "$leaks" ]; then
+        ok "nothing leaked (processes, cgroups)"
+    else
+        not_ok "nothing leaked:$leaks"
+    fi
+
+    kill "$DBUS_PID" 2>/dev/null
+    wait "$DBUS_PID" 2>/dev/null
+    DBUS_PID=
+    if [ "$TAP_FAILED" -gt 0 ]; then
+        echo "# berthd log:"
+        sed 's/^/# /' "$TMP/berthd.log" | tail -40
+    fi
+    rm -rf "$TMP"
+    FINISHED=1
+    echo "1..$TAP_N"
+    [ "$TAP_FAILED" -eq 0 ]
+    exit $?
+}
+
+emergency_cleanup() {
+    [ -n "$FINISHED" ] && return
+    [ -n "$BERTHD_PID" ] && kill -KILL "$BERTHD_PID" 2>/dev/null
+    kill_leaders
+    [ -n "${MON_PID:-}" ] && kill "$MON_PID" 2>/dev/null
+    [ -n "$DBUS_PID" ] && kill "$DBUS_PID" 2>/dev/null
+    for p in $(leaked_scopes); do rmdir "$p" 2>/dev/null; done
+    [ -n "$TMP" ] && rm -rf "$TMP"
+    echo "not ok $((TAP_N + 1)) - test script aborted"
+    echo "1..$((TAP_N + 1))"
+}

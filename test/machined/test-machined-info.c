@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* Unit tests for berthd's parsers and validators: machine names and classes, the state
+ * file format, /proc/PID/stat, os-release and uid_map. No root, no bus. */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "machine-info.h"
+#include "machine-name.h"
+#include "machine-query.h"
+#include "string-util.h"
+#include "tap.h"
+
+static const char *strv_env_get_pair(char **l, const char *key) {
+        for (size_t i = 0; l && l[i] && l[i + 1]; i += 2)
+                if (streq(l[i], key))
+                        return l[i + 1];
+        return NULL;
+}
+
+static void test_names(void) {
+        static const char *const bad[] = {
+                "", "/", "..", ".", ".host", "a..b", "a/b", "foo bar", "x.", "\xff\xfe", "\xc3\xa9",
+                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", /* 65 */
+        };
+
+        CHECK(machine_name_is_valid("foo"));
+        CHECK(machine_name_is_valid("foo-bar.example"));
+        CHECK(machine_name_is_valid("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")); /* 64 */
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                CHECK(!machine_name_is_valid(bad[i]));
+        CHECK(!machine_name_is_valid(NULL));
+}
+
+static void test_classes(void) {
+        CHECK(machine_class_from_string("container") == MACHINE_CONTAINER);
+        CHECK(machine_class_from_string("vm") == MACHINE_VM);
+        CHECK(machine_class_from_string("host") < 0);      /* only the host's own entry */
+        CHECK(machine_class_from_string("") < 0);
+        CHECK(machine_class_from_string("Container") < 0);
+        CHECK(machine_class_from_string(NULL) < 0);
+        CHECK_STREQ(machine_class_to_string(MACHINE_HOST), "host");
+        CHECK(machine_class_to_string(_MACHINE_CLASS_INVALID) == NULL);
+        CHECK_STREQ(machine_state_to_string(MACHINE_CLOSING), "closing");
+        CHECK(machine_state_to_string(_MACHINE_STATE_MAX) == NULL);
+}
+
+static void test_fields(void) {
+        CHECK(machine_service_is_valid(""));
+        CHECK(machine_service_is_valid("berth"));
+        CHECK(!machine_service_is_valid("a\nb"));
+        CHECK(!machine_service_is_valid("\xff"));
+        CHECK(machine_root_directory_is_valid(""));
+        CHECK(machine_root_directory_is_valid("/var/lib/machines/foo"));
+        CHECK(!machine_root_directory_is_valid("relative"));
+        CHECK(!machine_root_directory_is_valid("/a/../b"));
+        CHECK(!machine_root_directory_is_valid("/a\n"));
+        CHECK(machine_unit_is_valid("machine-foo.scope"));
+        CHECK(!machine_unit_is_valid("../x.scope"));
+        CHECK(!machine_unit_is_valid("foo.mount"));
+}
+
+static void test_state_roundtrip(void) {
+        int netif[] = { 3, 17 };
+        MachineInfo in = {
+                .name = (char *) "web-1",
+                .class = MACHINE_VM,
+                .service = (char *) "berth",
+                .unit = (char *) "machine-web-1.scope",
+                .root_directory = (char *) "/var/lib/machines/web-1",
+                .leader = 4242,
+                .leader_starttime = 123456789,
+                .netif = netif,
+                .n_netif = 2,
+                .timestamp_realtime = 1700000000000000ULL,
+                .timestamp_monotonic = 99,
+                .cgroup = (char *) "machine.slice/machine-web-1.scope",
+        };
+        _cleanup_free_ char *text = NULL, *text2 = NULL;
+        _cleanup_(machine_info_done) MachineInfo out = { .class = _MACHINE_CLASS_INVALID };
+
+        for (unsigned i = 0; i < 16; i++)
+                in.id.bytes[i] = (uint8_t) (i * 17);
+
+        CHECK(machine_info_serialize(&in, &text) == 0);
+        CHECK(text && startswith(text, "VERSION=1\n"));
+        CHECK(machine_info_parse(text, &out) == 0);
+        CHECK_STREQ(out.name, "web-1");
+        CHECK(out.class == MACHINE_VM);
+        CHECK(memcmp(out.id.bytes, in.id.bytes, 16) == 0);
+        CHECK_STREQ(out.service, "berth");
+        CHECK_STREQ(out.unit, "machine-web-1.scope");
+        CHECK_STREQ(out.root_directory, "/var/lib/machines/web-1");
+        CHECK(out.leader == 4242);
+        CHECK(out.leader_starttime == 123456789);
+        CHECK(out.n_netif == 2 && out.netif[0] == 3 && out.netif[1] == 17);
+        CHECK(out.timestamp_realtime == 1700000000000000ULL);
+        CHECK(out.timestamp_monotonic == 99);
+        CHECK_STREQ(out.cgroup, "machine.slice/machine-web-1.scope");
+        CHECK(!out.systemd_scope);
+        CHECK(machine_info_serialize(&out, &text2) == 0);
+        CHECK_STREQ(text2, text);
+}
+
+static int parse(const char *text) {
+        MachineInfo i = { .class = _MACHINE_CLASS_INVALID };
+        int r = machine_info_parse(text, &i);
+
+        machine_info_done(&i);
+        return r;
+}
+
+#define GOOD "NAME=a\nCLASS=container\nLEADER=2\nLEADER_STARTTIME=5\n"
+
+static void test_state_corrupt(void) {
+        CHECK(parse("VERSION=1\n" GOOD) == 0);
+        CHECK(parse("VERSION=1\n" GOOD "FUTURE_KEY=whatever\n") == 0);   /* unknown keys ignored */
+        CHECK(parse("VERSION=2\n" GOOD) == -EPROTONOSUPPORT);
+        CHECK(parse("VERSION=99999999999999999999999\n" GOOD) == -EBADMSG);
+        CHECK(parse(GOOD) == -EBADMSG);                                  /* no version line */
+        CHECK(parse("") == -EBADMSG);
+        CHECK(parse("garbage\n") == -EBADMSG);
+        CHECK(parse("VERSION=1\nNAME=a\nCLASS=container\nLEADER=2\nLEADER_STARTTIME=5") == -EBADMSG); /* torn */
+        CHECK(parse("VERSION=1\nNAME=a\nCLASS=container\nLEADER=2\n") == -EBADMSG);   /* no start time */
+        CHECK(parse("VERSION=1\n" GOOD "NAME=b\n") == -EBADMSG);        /* duplicate */
+        CHECK(parse("VERSION=1\nNAME=../x\nCLASS=container\nLEADER=2\nLEADER_STARTTIME=5\n") == -EBADMSG);
+        CHECK(parse("VERSION=1\nNAME=a\nCLASS=toaster\nLEADER=2\nLEADER_STARTTIME=5\n") == -EBADMSG);
+        CHECK(parse("VERSION=1\nNAME=a\nCLASS=host\nLEADER=2\nLEADER_STARTTIME=5\n") == -EBADMSG);
+        CHECK(parse("VERSION=1\nNAME=a\nCLASS=container\nLEADER=1\nLEADER_STARTTIME=5\n") == -EBADMSG);
+        CHECK(parse("VERSION=1\nNAME=a\nCLASS=container\nLEADER=-5\nLEADER_STARTTIME=5\n") == -EBADMSG);
+        CHECK(parse("VERSION=1\nNAME=a\nCLASS=container\nLEADER=99999999999\nLEADER_STARTTIME=5\n") == -EBADMSG);
+        CHECK(parse("VERSION=1\n" GOOD "CGROUP=../../etc\n") == -EBADMSG);
+        CHECK(parse("VERSION=1\n" GOOD "CGROUP=machine.slice/machine-a.scope/../../x\n") == -EBADMSG);
+        CHECK(parse("VERSION=1\n" GOOD "NETIF=1 0\n") == -EBADMSG);
+        CHECK(parse("VERSION=1\n" GOOD "NETIF=1  2\n") == -EBADMSG);
+        CHECK(parse("VERSION=1\n" GOOD "NETIF=1 \n") == -EBADMSG);
+        CHECK(parse("VERSION=1\n" GOOD "ID=xyz\n") == -EBADMSG);
+        CHECK(parse("VERSION=1\n" GOOD "ROOT=relative\n") == -EBADMSG);
+        CHECK(parse("VERSION=1\n" GOOD "SYSTEMD_SCOPE=1\n") == -EBADMSG);   /* without UNIT */
+        CHECK(parse("VERSION=1\n" GOOD "=x\n") == -EBADMSG);
+        CHECK(parse(NULL) == -EBADMSG);
+}
+
+static void test_proc_stat(void) {
+        uint64_t t = 0;
+        const char *fields = " S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 777 20 21\n";
+        char buf[256];
+
+        snprintf(buf, sizeof(buf), "42 (sleep)%s", fields);
+        CHECK(proc_stat_parse_starttime(buf, &t) == 0 && t == 777);
+        /* a hostile comm with spaces and parentheses */
+        snprintf(buf, sizeof(buf), "42 (a) 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 999 (x)%s", fields);
+        CHECK(proc_stat_parse_starttime(buf, &t) == 0 && t == 777);
+        CHECK(proc_stat_parse_starttime("42 (sleep) S 1 2", &t) < 0);
+        CHECK(proc_stat_parse_starttime("no paren", &t) < 0);
+        CHECK(proc_stat_parse_starttime(NULL, &t) < 0);
+}
+
+static void test_os_release(void) {
+        _cleanup_strv_free_ char **l = NULL;
+
+        CHECK(os_release_parse("# comment\nID=debian\nNAME=\"Debian GNU/Linux\"\n"
+                               "PRETTY='single quoted'\nESC=\"a\\\"b\"\n  \nbad line\n9X=no\nID=override\n"
+                               "SPACED=a b\nUTF=\"\xff\"\n", &l) == 0);
+        CHECK(strv_length(l) == 8);
+        CHECK_STREQ(strv_env_get_pair(l, "ID"), "override");
+        CHECK_STREQ(strv_env_get_pair(l, "NAME"), "Debian GNU/Linux");
+        CHECK_STREQ(strv_env_get_pair(l, "PRETTY"), "single quoted");
+        CHECK_STREQ(strv_env_get_pair(l, "ESC"), "a\"b");
+        CHECK(strv_env_get_pair(l, "SPACED") == NULL);
+        CHECK(strv_env_get_pair(l, "UTF") == NULL);
+        CHECK(strv_env_get_pair(l, "9X") == NULL);
+}
+
+static void test_uid_map(void) {
+        uint32_t s = 1;
+
+        CHECK(uid_map_parse_shift("         0          0 4294967295\n", &s) == 0 && s == 0);
+        CHECK(uid_map_parse_shift("0 100000 65536\n", &s) == 0 && s == 100000);
+        CHECK(uid_map_parse_shift("1000 0 1\n", &s) == -ENXIO);
+        CHECK(uid_map_parse_shift("", &s) == -EBADMSG);
+        CHECK(uid_map_parse_shift(NULL, &s) == -EBADMSG);
+}
+
+int main(void) {
+        test_names();
+        test_classes();
+        test_fields();
+        test_state_roundtrip();
+        test_state_corrupt();
+        test_proc_stat();
+        test_os_release();
+        test_uid_map();
+        return tap_done();
+}
