@@ -72,6 +72,15 @@ static const char *const users_ownership_table[_USERS_OWNERSHIP_MAX] = {
         [USERS_OWNERSHIP_AUTO] = "auto",
 };
 
+static const char *const link_journal_table[_LINK_JOURNAL_MAX] = {
+        [LINK_JOURNAL_NO] = "no",
+        [LINK_JOURNAL_HOST] = "host",
+        [LINK_JOURNAL_TRY_HOST] = "try-host",
+        [LINK_JOURNAL_GUEST] = "guest",
+        [LINK_JOURNAL_TRY_GUEST] = "try-guest",
+        [LINK_JOURNAL_AUTO] = "auto",
+};
+
 static int table_lookup(const char *const *table, size_t n, const char *s) {
         for (size_t i = 0; i < n; i++)
                 if (table[i] && streq(table[i], s))
@@ -91,6 +100,7 @@ DEFINE_STRING_TABLE(console_mode, ConsoleMode, console_mode_table, _CONSOLE_MODE
 DEFINE_STRING_TABLE(resolv_conf_mode, ResolvConfMode, resolv_conf_mode_table, _RESOLV_CONF_MODE_MAX)
 DEFINE_STRING_TABLE(private_users, PrivateUsers, private_users_table, _PRIVATE_USERS_MAX)
 DEFINE_STRING_TABLE(users_ownership, UsersOwnership, users_ownership_table, _USERS_OWNERSHIP_MAX)
+DEFINE_STRING_TABLE(link_journal, LinkJournal, link_journal_table, _LINK_JOURNAL_MAX)
 DEFINE_STRING_TABLE(volatile_mode, VolatileMode, volatile_mode_table, _VOLATILE_MODE_MAX)
 DEFINE_STRING_TABLE(timezone_mode, TimezoneMode, timezone_mode_table, _TIMEZONE_MODE_MAX)
 
@@ -111,6 +121,8 @@ void spawn_config_done(SpawnConfig *c) {
         free(c->chdir);
         free(c->ephemeral_snapshot);
         free(c->slice);
+        free(c->journal_bind_source);
+        free(c->journal_bind_target);
         strv_free(c->setenv);
         for (size_t i = 0; i < c->n_mounts; i++)
                 custom_mount_done(&c->mounts[i]);
@@ -344,6 +356,8 @@ static void help(void) {
                "     --resolv-conf=MODE     off, copy-host, copy-static, copy-uplink, copy-stub,\n"
                "                            replace-*, bind-*, delete, auto\n"
                "     --timezone=MODE        off, copy, bind, symlink, delete, auto\n"
+               "     --link-journal=MODE    no, host, try-host, guest, try-guest, auto\n"
+               "  -j                        Same as --link-journal=try-guest\n"
                "     --console=MODE         interactive, read-only, passive, pipe, autopipe\n"
                "  -P --pipe                 Same as --console=pipe\n"
                "\nSee the berth-spawn(1) man page for details.\n",
@@ -377,6 +391,7 @@ enum {
         ARG_SLICE,
         ARG_PRIVATE_USERS,
         ARG_PRIVATE_USERS_OWNERSHIP,
+        ARG_LINK_JOURNAL,
 };
 
 static const struct option options[] = {
@@ -410,6 +425,7 @@ static const struct option options[] = {
         { "boot",               no_argument,       NULL, 'b'                    },
         { "ephemeral",          no_argument,       NULL, 'x'                    },
         { "property",           required_argument, NULL, ARG_PROPERTY           },
+        { "link-journal",       required_argument, NULL, ARG_LINK_JOURNAL       },
         { "private-users",      optional_argument, NULL, ARG_PRIVATE_USERS      },
         { "private-users-ownership", required_argument, NULL, ARG_PRIVATE_USERS_OWNERSHIP },
         { "slice",              required_argument, NULL, ARG_SLICE              },
@@ -612,6 +628,14 @@ static int parse_one(SpawnConfig *c, int opt, const char *arg) {
                 return 0;
         case ARG_PROPERTY:
                 return resource_limits_parse(&c->limits, arg);
+        case 'j':
+                c->link_journal = LINK_JOURNAL_TRY_GUEST;
+                return 0;
+        case ARG_LINK_JOURNAL:
+                c->link_journal = link_journal_from_string(arg);
+                if (c->link_journal < 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --link-journal= mode '%s'.", arg);
+                return 0;
         case 'U':
                 c->private_users = PRIVATE_USERS_PICK;
                 c->users_ownership = USERS_OWNERSHIP_AUTO;
@@ -659,13 +683,14 @@ int spawn_config_parse_argv(SpawnConfig *c, int argc, char *argv[]) {
         c->limits = (ResourceLimits) RESOURCE_LIMITS_NULL;
         c->users_ownership = USERS_OWNERSHIP_AUTO;
         c->userns_fd = -EBADF;
+        c->link_journal = LINK_JOURNAL_AUTO;
         c->resolv_conf = RESOLV_CONF_AUTO;
         c->timezone = TIMEZONE_AUTO;
 
         /* '+' : stop at the first non-option, which starts the payload's command line. */
         optind = 0;
         opterr = 0;
-        while ((opt = getopt_long(argc, argv, "+hqbxUD:M:u:E:P", options, NULL)) >= 0) {
+        while ((opt = getopt_long(argc, argv, "+hqbxUjD:M:u:E:P", options, NULL)) >= 0) {
                 switch (opt) {
                 case 'h':
                         help();

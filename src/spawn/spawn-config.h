@@ -75,6 +75,17 @@ typedef enum UsersOwnership {
         _USERS_OWNERSHIP_INVALID = -EINVAL,
 } UsersOwnership;
 
+typedef enum LinkJournal {
+        LINK_JOURNAL_NO,
+        LINK_JOURNAL_HOST,
+        LINK_JOURNAL_TRY_HOST,
+        LINK_JOURNAL_GUEST,
+        LINK_JOURNAL_TRY_GUEST,
+        LINK_JOURNAL_AUTO,
+        _LINK_JOURNAL_MAX,
+        _LINK_JOURNAL_INVALID = -EINVAL,
+} LinkJournal;
+
 typedef enum CustomMountType {
         CUSTOM_MOUNT_BIND,
         CUSTOM_MOUNT_TMPFS,
@@ -142,6 +153,9 @@ typedef struct SpawnConfig {
         uint32_t uid_range;
         int userns_fd;           /* set at run time: the machine's user namespace */
         bool idmap_root;         /* set at run time: the root is an idmapped mount */
+        LinkJournal link_journal;
+        char *journal_bind_source; /* set at run time: host directory bound into the machine */
+        char *journal_bind_target;
         ResourceLimits limits;   /* --property= */
         char *slice;             /* --slice=, default machine.slice */
         char * const *cgroup_v1_paths; /* set at run time (borrowed): v1 cgroups the payload joins */
@@ -167,6 +181,8 @@ const char *private_users_to_string(PrivateUsers m);
 PrivateUsers private_users_from_string(const char *s);
 const char *users_ownership_to_string(UsersOwnership m);
 UsersOwnership users_ownership_from_string(const char *s);
+const char *link_journal_to_string(LinkJournal m);
+LinkJournal link_journal_from_string(const char *s);
 const char *volatile_mode_to_string(VolatileMode m);
 VolatileMode volatile_mode_from_string(const char *s);
 const char *timezone_mode_to_string(TimezoneMode m);

@@ -531,6 +531,7 @@ void spawn_inner(const SpawnConfig *c, int sock) {
                 .mounts = {
                         .rootfd = -EBADF,
                         .hidden_fd = -EBADF,
+                        .journal_fd = -EBADF,
                         .userns = c->userns_fd >= 0,
                         .uid_shift = c->uid_shift,
                 },

@@ -55,6 +55,7 @@ const MountEntry *mount_api_table(size_t *ret_n) {
 void mount_context_done(MountContext *m) {
         m->rootfd = safe_close(m->rootfd);
         m->hidden_fd = safe_close(m->hidden_fd);
+        m->journal_fd = safe_close(m->journal_fd);
         for (size_t i = 0; i < m->n_custom; i++)
                 safe_close(m->custom_fds[i]);
         free(m->custom_fds);
@@ -122,6 +123,12 @@ finish:
 int mount_prepare_custom(const SpawnConfig *c, MountContext *m) {
         _cleanup_close_ int treefd = -EBADF;
         int r;
+
+        if (c->journal_bind_source) {
+                r = mount_clone_detached(AT_FDCWD, c->journal_bind_source, false, false, &m->journal_fd);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to clone %s: %m", c->journal_bind_source);
+        }
 
         m->custom_fds = calloc(c->n_mounts ?: 1, sizeof(int));
         if (!m->custom_fds)
@@ -547,6 +554,17 @@ static int mount_custom_one(const CustomMount *cm, MountContext *m, int *prepare
 int mount_custom(const SpawnConfig *c, MountContext *m) {
         _cleanup_close_ int devfd = -EBADF;
         int r;
+
+        if (m->journal_fd >= 0) {
+                _cleanup_close_ int target = -EBADF;
+
+                r = chase_in_root(m->rootfd, c->journal_bind_target, CHASE_MKDIR, &target);
+                if (r >= 0)
+                        r = mount_attach(m->journal_fd, target);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to bind the host's journal directory to %s: %m", c->journal_bind_target);
+                m->journal_fd = safe_close(m->journal_fd);
+        }
 
         for (size_t i = 0; i < c->n_mounts; i++) {
                 r = mount_custom_one(&c->mounts[i], m, &m->custom_fds[i]);

@@ -27,6 +27,7 @@ const MountEntry *mount_api_table(size_t *ret_n);
 typedef struct MountContext {
         int rootfd;         /* the machine's root, after pivot_root */
         int hidden_fd;      /* a detached tmpfs with the empty nodes used for masking */
+        int journal_fd;     /* --link-journal=host: the host's journal directory, cloned */
         int *custom_fds;    /* per custom mount: a prepared detached mount, or -EBADF */
         size_t n_custom;
         bool userns;        /* the machine gets a user namespace: hand what we create to its root */

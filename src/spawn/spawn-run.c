@@ -18,6 +18,7 @@
 #include "spawn-console.h"
 #include "spawn-ephemeral.h"
 #include "spawn-inner.h"
+#include "spawn-journal.h"
 #include "spawn-mount.h"
 #include "spawn-run.h"
 #include "spawn-sync.h"
@@ -309,6 +310,9 @@ int spawn_run(SpawnConfig *c) {
                 goto finish;
         }
         r = userns_setup(c, &uns);
+        if (r < 0)
+                goto finish;
+        r = link_journal_setup(c);
         if (r < 0)
                 goto finish;
         r = overlay_workdirs_create(c);
