@@ -121,6 +121,7 @@ void spawn_config_done(SpawnConfig *c) {
         free(c->chdir);
         free(c->ephemeral_snapshot);
         free(c->slice);
+        free(c->template);
         free(c->journal_bind_source);
         free(c->journal_bind_target);
         strv_free(c->setenv);
@@ -313,6 +314,7 @@ static void help(void) {
                "  -D --directory=PATH       Root directory of the machine\n"
                "     --read-only            Mount the root directory read-only\n"
                "  -x --ephemeral            Run on a throwaway snapshot or overlay of the tree\n"
+               "     --template=PATH        Create a missing root directory from this tree\n"
                "     --volatile[=MODE]      yes, state, overlay or no: run with a volatile root\n"
                "\nExecution:\n"
                "  -b --boot                 Boot the tree's init; arguments go to init\n"
@@ -392,6 +394,7 @@ enum {
         ARG_PRIVATE_USERS,
         ARG_PRIVATE_USERS_OWNERSHIP,
         ARG_LINK_JOURNAL,
+        ARG_TEMPLATE,
 };
 
 static const struct option options[] = {
@@ -426,6 +429,7 @@ static const struct option options[] = {
         { "ephemeral",          no_argument,       NULL, 'x'                    },
         { "property",           required_argument, NULL, ARG_PROPERTY           },
         { "link-journal",       required_argument, NULL, ARG_LINK_JOURNAL       },
+        { "template",           required_argument, NULL, ARG_TEMPLATE           },
         { "private-users",      optional_argument, NULL, ARG_PRIVATE_USERS      },
         { "private-users-ownership", required_argument, NULL, ARG_PRIVATE_USERS_OWNERSHIP },
         { "slice",              required_argument, NULL, ARG_SLICE              },
@@ -628,6 +632,11 @@ static int parse_one(SpawnConfig *c, int opt, const char *arg) {
                 return 0;
         case ARG_PROPERTY:
                 return resource_limits_parse(&c->limits, arg);
+        case ARG_TEMPLATE:
+                if (check_path(arg, false) < 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                               "Invalid --template= path '%s': must be absolute and normalized.", arg);
+                return set_string(&c->template, arg);
         case 'j':
                 c->link_journal = LINK_JOURNAL_TRY_GUEST;
                 return 0;
@@ -725,24 +734,33 @@ int spawn_config_finalize(SpawnConfig *c) {
         if (!c->directory)
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "No root directory given; use -D/--directory=PATH.");
 
-        if (stat(c->directory, &st) < 0)
+        if (c->template && c->ephemeral)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--template= and --ephemeral cannot be combined.");
+        if (c->template && stat(c->directory, &st) < 0 && errno == ENOENT) {
+                /* the tree to check is the template; the directory is made from it at start */
+                c->from_template = true;
+                if (stat(c->template, &st) < 0)
+                        return log_error_errno(errno, "Failed to access template '%s': %m", c->template);
+        } else if (stat(c->directory, &st) < 0)
                 return log_error_errno(errno, "Failed to access root directory '%s': %m", c->directory);
         if (!S_ISDIR(st.st_mode))
-                return log_error_errno(SYNTHETIC_ERRNO(ENOTDIR), "Root directory '%s' is not a directory.", c->directory);
+                return log_error_errno(SYNTHETIC_ERRNO(ENOTDIR), "Root directory '%s' is not a directory.",
+                                       c->from_template ? c->template : c->directory);
         if (path_is_normalized(c->directory) && streq(path_simplify(c->directory), "/"))
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Refusing to use the host's root directory '/' as a machine.");
 
-        usr = path_join(c->directory, "usr");
+        usr = path_join(c->from_template ? c->template : c->directory, "usr");
         if (!usr)
                 return log_oom();
         if (stat(usr, &st) < 0 || !S_ISDIR(st.st_mode))
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
-                                       "Directory '%s' has no /usr directory; it does not look like an OS tree.", c->directory);
+                                       "Directory '%s' has no /usr directory; it does not look like an OS tree.",
+                                       c->from_template ? c->template : c->directory);
 
         if (!c->machine) {
                 _cleanup_free_ char *real = realpath(c->directory, NULL), *base = NULL;
 
-                base = real ? path_basename(real) : NULL;
+                base = path_basename(real ?: c->directory);
                 c->machine = base ? machine_name_from_string(base) : NULL;
                 if (!c->machine)
                         return log_error_errno(SYNTHETIC_ERRNO(EINVAL),

@@ -132,6 +132,8 @@ typedef struct SpawnConfig {
         bool notify_ready;       /* wait for the guest's READY=1 before telling our supervisor */
         bool read_only;
         bool ephemeral;          /* -x: run on a throwaway copy */
+        char *template;          /* --template=: populate a missing directory from this tree */
+        bool from_template;      /* set by finalize: the directory is to be made from the template */
         VolatileMode volatile_mode;
         bool root_overlay;       /* set at run time: root is an overlay with a tmpfs upper */
         char *ephemeral_snapshot; /* set at run time: the btrfs snapshot we run on */

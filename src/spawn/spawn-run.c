@@ -22,6 +22,7 @@
 #include "spawn-mount.h"
 #include "spawn-run.h"
 #include "spawn-sync.h"
+#include "spawn-template.h"
 #include "spawn-userns.h"
 #include "string-util.h"
 
@@ -299,6 +300,9 @@ int spawn_run(SpawnConfig *c) {
         sigset_t old;
         int r;
 
+        r = template_instantiate(c);
+        if (r < 0)
+                goto finish;
         r = ephemeral_setup(c, &eph);
         if (r < 0)
                 goto finish;

@@ -44,6 +44,29 @@ expect_eq "--volatile=overlay: the tree is unchanged" "$BEFORE" "$(tree_state "$
 run_spawn -P -x --volatile=yes -D "$TREE" /bin/true
 expect_rc "--ephemeral with --volatile= is refused" 1
 
+# ---- --template=: a missing directory is made from a template (a copy here)
+TPL=$(new_tree template)
+touch "$TPL/usr/bin/setuid-file" && chown 1000:1000 "$TPL/usr/bin/setuid-file" && chmod 4755 "$TPL/usr/bin/setuid-file"
+ln "$TPL/usr/bin/setuid-file" "$TPL/usr/bin/hardlink"
+mkfifo "$TPL/usr/fifo"
+mknod "$TPL/usr/null-node" c 1 3
+run_spawn -P --resolv-conf=off --timezone=off --template="$TPL" -D "$SCRATCH/from-template" /bin/sh -c 'echo made >/made'
+expect_rc "--template= with a missing directory runs" 0
+ok_if "--template=: the new tree was created" test -f "$SCRATCH/from-template/made"
+rm -f "$SCRATCH/from-template/made"
+expect_eq "--template=: the copy has the template's files, types, modes and owners" "$(tree_state "$TPL")" \
+    "$(tree_state "$SCRATCH/from-template")"
+expect_eq "--template=: hard links stay hard links" "$(stat -c %i "$SCRATCH/from-template/usr/bin/setuid-file")" \
+    "$(stat -c %i "$SCRATCH/from-template/usr/bin/hardlink")"
+expect_eq "--template=: set-user-ID bit and owner survive" "4755 1000" "$(stat -c '%a %u' "$SCRATCH/from-template/usr/bin/setuid-file")"
+ok_if "--template=: no temporary tree left" test -z "$(find "$SCRATCH" -maxdepth 1 -name '.#*template*')"
+echo keep >"$SCRATCH/from-template/etc/kept"
+run_spawn -P --template="$TPL" -D "$SCRATCH/from-template" /bin/cat /etc/kept
+expect_eq "--template= is ignored when the directory exists" keep "$OUTPUT"
+run_spawn -P --template="$SCRATCH/no-such-template" -D "$SCRATCH/from-nothing" /bin/true
+expect_rc "--template= naming a missing template is refused" 1
+ok_if "... and creates nothing" test ! -e "$SCRATCH/from-nothing"
+
 # ---- --ephemeral on a btrfs subvolume: a snapshot next to it, removed afterwards
 if ! command -v mkfs.btrfs >/dev/null || ! command -v btrfs >/dev/null; then
     skip "btrfs --ephemeral" "btrfs-progs not installed"
@@ -77,5 +100,9 @@ run_spawn -P -x -D "$POOL/tree" /bin/true
 expect_rc "the next --ephemeral start runs" 0
 expect_match "... and reports the stale snapshot it removed" "Removed stale ephemeral snapshot" "$ERROUT"
 expect_eq "... and no snapshot is left" "" "$(snapshots)"
+
+run_spawn -P --template="$POOL/tree" -D "$POOL/from-snapshot" /bin/true
+expect_rc "--template= of a subvolume on the same btrfs runs" 0
+expect_eq "--template= of a subvolume: the new tree is a snapshot (a subvolume itself)" 256 "$(stat -c %i "$POOL/from-snapshot")"
 
 umount "$POOL"
