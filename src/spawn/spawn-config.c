@@ -492,8 +492,12 @@ static int parse_private_users(SpawnConfig *c, const char *arg) {
         char *end;
         int r;
 
-        if (!arg || streq(arg, "pick")) {
+        if (streq(strempty(arg), "pick")) {
                 c->private_users = PRIVATE_USERS_PICK;
+                return 0;
+        }
+        if (!arg) {
+                c->private_users = PRIVATE_USERS_YES;
                 return 0;
         }
         if (streq(arg, "identity")) {
@@ -690,7 +694,7 @@ int spawn_config_parse_argv(SpawnConfig *c, int argc, char *argv[]) {
         c->kill_signal = -1;
         c->console = _CONSOLE_MODE_INVALID;
         c->limits = (ResourceLimits) RESOURCE_LIMITS_NULL;
-        c->users_ownership = USERS_OWNERSHIP_AUTO;
+        c->users_ownership = _USERS_OWNERSHIP_INVALID;
         c->userns_fd = -EBADF;
         c->link_journal = LINK_JOURNAL_AUTO;
         c->resolv_conf = RESOLV_CONF_AUTO;
@@ -777,6 +781,10 @@ int spawn_config_finalize(SpawnConfig *c) {
                 if (r < 0)
                         return log_error_errno(r, "Failed to generate a machine UUID: %m");
         }
+        /* as systemd-nspawn: ownership adapts by default only for picked ranges */
+        if (c->users_ownership < 0)
+                c->users_ownership = c->private_users == PRIVATE_USERS_PICK ? USERS_OWNERSHIP_AUTO : USERS_OWNERSHIP_OFF;
+
         if (c->ephemeral && c->volatile_mode != VOLATILE_NO)
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--ephemeral and --volatile= cannot be combined.");
         if (c->volatile_mode == VOLATILE_STATE)

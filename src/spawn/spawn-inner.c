@@ -241,6 +241,14 @@ static int inner_setup_console(Inner *i) {
         if (r < 0)
                 return log_error_errno(r, "Failed to pass the console pty to berth-spawn: %m");
 
+        /* Start with the caller's window size, set here so that the payload never sees
+         * 0x0 before the parent got the master (the parent follows SIGWINCH later). */
+        if (i->config->console == CONSOLE_INTERACTIVE) {
+                struct winsize ws;
+                if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) >= 0 || ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) >= 0)
+                        (void) ioctl(slave, TIOCSWINSZ, &ws);
+        }
+
         /* the console belongs to the machine's root, group tty */
         if (i->mounts.userns && fchown(slave, i->mounts.uid_shift, i->mounts.uid_shift + 5) < 0)
                 return log_error_errno(errno, "Failed to hand the console to the machine's root: %m");
