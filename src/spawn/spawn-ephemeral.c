@@ -6,12 +6,15 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "btrfs-util.h"
 #include "fd-util.h"
 #include "log.h"
 #include "path-util.h"
+#include "process-util.h"
 #include "spawn-ephemeral.h"
 #include "string-util.h"
 
@@ -57,6 +60,47 @@ static void ephemeral_remove_stale(const char *parent) {
                         log_info("Removed stale ephemeral snapshot '%s'.", path);
                 (void) unlink(lock);
         }
+}
+
+/* A small process of its own session that outlives a SIGKILLed berth-spawn just long
+ * enough to delete the snapshot (a normal exit deletes it before the watcher wakes). */
+static void ephemeral_watch(const Ephemeral *e) {
+        pid_t parent = getpid(), pid;
+        int pidfd;
+
+        pidfd = (int) syscall(SYS_pidfd_open, parent, 0);
+        if (pidfd < 0) {
+                log_debug_errno(errno, "No pidfd to watch ourselves with, ignoring: %m");
+                return;
+        }
+        pid = fork();
+        if (pid != 0) {
+                safe_close(pidfd);
+                if (pid < 0)
+                        log_debug_errno(errno, "Failed to fork the snapshot watcher, ignoring: %m");
+                return;
+        }
+
+        /* the watcher: no terminal signals, no fds but the pidfd */
+        (void) setsid();
+        process_rename("(berth-ephemeral-watch)");
+        {
+                int keep[] = { pidfd };
+                (void) close_all_fds_except(keep, 1);
+        }
+        for (int fd = 0; fd < 3; fd++)
+                if (fd != pidfd)
+                        (void) close(fd);
+        {
+                struct pollfd p = { .fd = pidfd, .events = POLLIN };
+                while (poll(&p, 1, -1) < 0 && errno == EINTR)
+                        ;
+        }
+        if (access(e->snapshot, F_OK) >= 0)
+                (void) btrfs_subvolume_remove(e->snapshot);
+        if (e->lock_path)
+                (void) unlink(e->lock_path);
+        _exit(EXIT_SUCCESS);
 }
 
 int ephemeral_setup(SpawnConfig *c, Ephemeral *e) {
@@ -114,6 +158,8 @@ int ephemeral_setup(SpawnConfig *c, Ephemeral *e) {
                 e->snapshot = (free(e->snapshot), NULL);
                 return log_error_errno(r, "Failed to snapshot '%s' for --ephemeral: %m", real);
         }
+
+        ephemeral_watch(e);
 
         free(c->directory);
         c->directory = strdup(e->snapshot);
