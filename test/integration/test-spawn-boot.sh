@@ -151,6 +151,22 @@ kill -TERM "$BG_PID"
 wait_bg "$OUT" "$ERR" 30
 expect_rc "--notify-ready machine powers off" 0
 
+# ---- arguments after the tree go to init
+boot deb-g --volatile=overlay systemd.show_status=no
+expect_booted "boot with an init argument"
+expect_eq "init received the argument" "/usr/lib/systemd/systemd systemd.show_status=no" \
+    "$(tr '\0' ' ' </proc/"$LEADER"/cmdline | sed 's/ $//')"
+kill -TERM "$BG_PID"
+wait_bg "$OUT" "$ERR" 30
+expect_rc "and powers off" 0
+
+# ---- interactive console: the guest's getty shows a login prompt; ^]^]^] kills it
+SPAWN_TIMEOUT=60 run_pty --rows 30 --cols 100 "expect:deb-f login: " "sleep:0.2" "send:\\x1d\\x1d\\x1d" -- \
+    "$BERTH_SPAWN" -q -D "$DEB" -b -M deb-f --volatile=overlay
+ok_if "interactive boot: the console getty prints a login prompt" grep -q "deb-f login:" <<<"$OUTPUT"
+expect_rc "interactive boot: ^]^]^] kills the machine (128+SIGKILL)" 137
+ok_if "no cgroup left for deb-f" test ! -e "$CGROOT/machine.slice/machine-deb\\x2df.scope"
+
 # ---- the cached tree was not touched
 DEB_AFTER=$(cd "$DEB" && find etc var -xdev -newer "$DEB/etc/os-release" -printf '%P %s\n' 2>/dev/null | sort | md5sum)
 expect_eq "the Debian tree is unchanged (machine-id)" "$MID_BEFORE" "$(cat "$DEB/etc/machine-id")"
