@@ -174,6 +174,22 @@ static char *scope_name(const SpawnConfig *c) {
         return strjoin("machine-", esc, ".scope");
 }
 
+/* Our own cgroup in the cgroup2 hierarchy ("0::/path" in /proc/self/cgroup). */
+static int v2_own_cgroup(char **ret) {
+        _cleanup_fclose_ FILE *f = fopen("/proc/self/cgroup", "re");
+        char line[4096];
+
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof(line), f))
+                if (startswith(line, "0::")) {
+                        line[strcspn(line, "\n")] = 0;
+                        *ret = strdup(line + 3);
+                        return *ret ? 0 : -ENOMEM;
+                }
+        return -ENOENT;
+}
+
 static bool v2_has_controller(const char *root, const char *controller) {
         _cleanup_free_ char *f = strjoin(root, "/cgroup.controllers"), *data = NULL;
         _cleanup_close_ int fd = -EBADF;
@@ -362,22 +378,34 @@ int machine_cgroup_create(const SpawnConfig *c, MachineCGroup *g) {
         bool v2_limits = false;
         int r;
 
-        if (!c->boot && !resource_limits_any(l) && !c->slice)
+        if (!c->boot && !resource_limits_any(l) && !c->slice && !c->keep_unit)
                 return 0;     /* a plain command needs no cgroup of its own */
-
-        r = slice_to_path(c->slice ?: "machine.slice", &slice);
-        if (r < 0)
-                return log_error_errno(r, "Invalid slice '%s': %m", c->slice);
-        scope = scope_name(c);
-        enable = strdup("");
-        if (!scope || !enable)
-                return log_oom();
 
         r = cgroup2_root(&root);
         if (r < 0)
                 return log_error_errno(r, "The machine needs a cgroup2 hierarchy (at /sys/fs/cgroup or /sys/fs/cgroup/unified): %m");
 
-        g->v2_path = strjoin(root, "/", slice, "/", scope);
+        if (c->keep_unit) {
+                /* --keep-unit: the machine stays in berth-spawn's own cgroup (its service's,
+                 * under systemd), in a "payload" child, as systemd-nspawn does. */
+                _cleanup_free_ char *own = NULL;
+
+                r = v2_own_cgroup(&own);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to find berth-spawn's own cgroup for --keep-unit: %m");
+                slice = strdup(streq(own, "/") ? "" : own + 1);
+                scope = strdup("payload");
+        } else {
+                r = slice_to_path(c->slice ?: "machine.slice", &slice);
+                if (r < 0)
+                        return log_error_errno(r, "Invalid slice '%s': %m", c->slice);
+                scope = scope_name(c);
+        }
+        enable = strdup("");
+        if (!slice || !scope || !enable)
+                return log_oom();
+
+        g->v2_path = strjoin(root, isempty(slice) ? "" : "/", slice, "/", scope);
         if (!g->v2_path)
                 return log_oom();
 
@@ -400,7 +428,9 @@ int machine_cgroup_create(const SpawnConfig *c, MachineCGroup *g) {
                 if (r < 0)
                         return log_error_errno(r, "The %s controller is needed for the requested --property=, but this host offers it neither in cgroup2 nor in cgroup v1: %m",
                                                limits[i].controller);
-                dir = strjoin(mnt, streq(own, "/") ? "" : own, "/", slice, "/", scope);
+                /* below the caller's own cgroup; with --keep-unit directly in it */
+                dir = c->keep_unit ? strjoin(mnt, streq(own, "/") ? "" : own, "/", scope) :
+                                     strjoin(mnt, streq(own, "/") ? "" : own, "/", slice, "/", scope);
                 if (!dir)
                         return log_oom();
                 if (!strv_contains(g->v1_paths, dir)) {

@@ -354,6 +354,10 @@ static void help(void) {
                "     --property=NAME=VALUE  MemoryMax, MemoryHigh, TasksMax, CPUQuota, CPUWeight,\n"
                "                            IOWeight for the machine's cgroup\n"
                "     --slice=SLICE          Place the machine's cgroup in this slice\n"
+               "\nRegistration:\n"
+               "     --register=BOOL|auto   Register with org.freedesktop.machine1 (default: auto,\n"
+               "                            when a system bus is there)\n"
+               "     --keep-unit            Keep the machine's cgroup below berth-spawn's own\n"
                "\nIntegration:\n"
                "     --resolv-conf=MODE     off, copy-host, copy-static, copy-uplink, copy-stub,\n"
                "                            replace-*, bind-*, delete, auto\n"
@@ -395,6 +399,8 @@ enum {
         ARG_PRIVATE_USERS_OWNERSHIP,
         ARG_LINK_JOURNAL,
         ARG_TEMPLATE,
+        ARG_REGISTER,
+        ARG_KEEP_UNIT,
 };
 
 static const struct option options[] = {
@@ -430,6 +436,8 @@ static const struct option options[] = {
         { "property",           required_argument, NULL, ARG_PROPERTY           },
         { "link-journal",       required_argument, NULL, ARG_LINK_JOURNAL       },
         { "template",           required_argument, NULL, ARG_TEMPLATE           },
+        { "register",           required_argument, NULL, ARG_REGISTER           },
+        { "keep-unit",          no_argument,       NULL, ARG_KEEP_UNIT          },
         { "private-users",      optional_argument, NULL, ARG_PRIVATE_USERS      },
         { "private-users-ownership", required_argument, NULL, ARG_PRIVATE_USERS_OWNERSHIP },
         { "slice",              required_argument, NULL, ARG_SLICE              },
@@ -636,6 +644,19 @@ static int parse_one(SpawnConfig *c, int opt, const char *arg) {
                 return 0;
         case ARG_PROPERTY:
                 return resource_limits_parse(&c->limits, arg);
+        case ARG_REGISTER:
+                if (streq(arg, "auto")) {
+                        c->register_mode = REGISTER_AUTO;
+                        return 0;
+                }
+                r = parse_boolean(arg);
+                if (r < 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --register= value '%s'.", arg);
+                c->register_mode = r ? REGISTER_YES : REGISTER_NO;
+                return 0;
+        case ARG_KEEP_UNIT:
+                c->keep_unit = true;
+                return 0;
         case ARG_TEMPLATE:
                 if (check_path(arg, false) < 0)
                         return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
@@ -697,6 +718,7 @@ int spawn_config_parse_argv(SpawnConfig *c, int argc, char *argv[]) {
         c->users_ownership = _USERS_OWNERSHIP_INVALID;
         c->userns_fd = -EBADF;
         c->link_journal = LINK_JOURNAL_AUTO;
+        c->register_mode = REGISTER_AUTO;
         c->resolv_conf = RESOLV_CONF_AUTO;
         c->timezone = TIMEZONE_AUTO;
 

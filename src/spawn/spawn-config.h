@@ -86,6 +86,12 @@ typedef enum LinkJournal {
         _LINK_JOURNAL_INVALID = -EINVAL,
 } LinkJournal;
 
+typedef enum RegisterMode {
+        REGISTER_NO,
+        REGISTER_YES,
+        REGISTER_AUTO,
+} RegisterMode;
+
 typedef enum CustomMountType {
         CUSTOM_MOUNT_BIND,
         CUSTOM_MOUNT_TMPFS,
@@ -155,6 +161,9 @@ typedef struct SpawnConfig {
         uint32_t uid_range;
         int userns_fd;           /* set at run time: the machine's user namespace */
         bool idmap_root;         /* set at run time: the root is an idmapped mount */
+        RegisterMode register_mode;
+        bool keep_unit;          /* the machine's cgroup lives below berth-spawn's own, not in a slice */
+        bool wait_for_go;        /* set at run time: the child waits for the parent's SYNC_GO */
         LinkJournal link_journal;
         char *journal_bind_source; /* set at run time: host directory bound into the machine */
         char *journal_bind_target;

@@ -585,6 +585,9 @@ void spawn_inner(const SpawnConfig *c, int sock) {
 
         mount_context_done(&i.mounts);
         host_files_done(&i.files);
+        /* the parent registers the machine meanwhile; do not run before that is done */
+        if (c->wait_for_go && sync_wait_for(i.sock, SYNC_GO) < 0)
+                _exit(EXIT_FAILURE);
         (void) sync_send(i.sock, SYNC_STARTED, 0, 0, NULL, -EBADF);
         inner_exec(&i);
 }

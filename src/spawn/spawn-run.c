@@ -20,6 +20,7 @@
 #include "spawn-inner.h"
 #include "spawn-journal.h"
 #include "spawn-mount.h"
+#include "spawn-register.h"
 #include "spawn-run.h"
 #include "spawn-sync.h"
 #include "spawn-template.h"
@@ -255,6 +256,7 @@ static int spawn_once(SpawnConfig *c, int sigfd, int cgroup_fd, bool announced, 
                 .sigfd = sigfd,
                 .announced = announced,
         };
+        Registration reg = {};
         pid_t pid;
         int r;
 
@@ -275,6 +277,19 @@ static int spawn_once(SpawnConfig *c, int sigfd, int cgroup_fd, bool announced, 
         }
         pair[1] = safe_close(pair[1]);
 
+        if (c->wait_for_go) {
+                r = machine_register(c, pid, &reg);
+                if (r >= 0)
+                        r = sync_send(pair[0], SYNC_GO, 0, 0, NULL, -EBADF);
+                if (r < 0) {
+                        siginfo_t si;
+                        (void) pidfd_signal(pidfd, SIGKILL);
+                        (void) pidfd_wait(pidfd, &si);
+                        machine_unregister(c, &reg);
+                        return r;
+                }
+        }
+
         s.pidfd = pidfd;
         s.sock = pair[0];
         s.console.mode = c->console;
@@ -286,6 +301,7 @@ static int spawn_once(SpawnConfig *c, int sigfd, int cgroup_fd, bool announced, 
         r = supervisor_loop(&s);
         console_done(&s.console);
         safe_close(s.notify_fd);
+        machine_unregister(c, &reg);
         if (r < 0)
                 return r;
         return supervisor_result(&s, ret_reboot);
@@ -325,6 +341,7 @@ int spawn_run(SpawnConfig *c) {
         r = block_signals(&sigfd, &old);
         if (r < 0)
                 goto finish;
+        c->wait_for_go = registration_wanted(c);
 
         while (reboot) {
                 /* A fresh cgroup for every boot: nothing of the last one carries over. */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -105,4 +106,28 @@ static void log_sink_socket(int level, int error, const char *msg, void *userdat
 
 void sync_log_to_socket(int sock) {
         log_set_sink(log_sink_socket, (void *) (intptr_t) sock);
+}
+
+int sync_wait_for(int sock, SyncType type) {
+        for (;;) {
+                struct pollfd p = { .fd = sock, .events = POLLIN };
+                SyncMessage m;
+                int r;
+
+                if (poll(&p, 1, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                r = sync_receive(sock, &m);
+                if (r == -EAGAIN)
+                        continue;
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        return -EPIPE;
+                safe_close(m.fd);
+                if (m.type == type)
+                        return 0;
+        }
 }

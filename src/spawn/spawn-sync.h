@@ -16,6 +16,7 @@ typedef enum SyncType {
         SYNC_EXIT_STATUS,     /* from the --as-pid2 stub: the payload's si_code/si_status */
         SYNC_NOTIFY_SOCKET,   /* carries the bound /run/host/notify socket (--boot) */
         SYNC_STARTED,         /* every check passed; the payload is being executed */
+        SYNC_GO,              /* parent -> child: registered, go ahead and execute */
 } SyncType;
 
 typedef struct SyncMessage {
@@ -29,6 +30,9 @@ typedef struct SyncMessage {
 } SyncMessage;
 
 int sync_send(int sock, SyncType type, int a, int b, const char *text, int fd);
+/* Block until a message of 'type' arrives; 0 on success, -EPIPE on EOF. */
+int sync_wait_for(int sock, SyncType type);
+
 /* Returns 1 when a message was read, 0 on EOF, -EAGAIN when nothing is queued. */
 int sync_receive(int sock, SyncMessage *ret);
 

@@ -78,6 +78,20 @@ expect_match "--slice: the scope sits in berthtest.slice/berthtest-inner.slice" 
 wait_bg "$SCRATCH/state/s.out" "$SCRATCH/state/s.err" 10
 for d in $(find /sys/fs/cgroup -depth -type d -name 'berthtest*.slice' 2>/dev/null); do rmdir "$d"; done
 
+# ---- --keep-unit: the machine's cgroup is a "payload" child of berth-spawn's own
+OWN=$(sed -n 's/^0:://p' /proc/self/cgroup)
+spawn_bg "$SCRATCH/state/k.out" "$SCRATCH/state/k.err" -P -D "$TREE" -M keep --keep-unit /bin/sleep 2
+for i in $(seq 1 100); do
+    L=$(awk '{print $1}' /proc/"$BG_PID"/task/"$BG_PID"/children 2>/dev/null)
+    [ -n "$L" ] && grep -q payload /proc/"$L"/cgroup 2>/dev/null && break
+    sleep 0.05
+done
+expect_eq "--keep-unit: the machine runs in <own cgroup>/payload" "0::${OWN%/}/payload" "$(grep '^0::' /proc/"$L"/cgroup)"
+expect_eq "--keep-unit: no scope in machine.slice" "" "$(scopes keep)"
+wait_bg "$SCRATCH/state/k.out" "$SCRATCH/state/k.err" 10
+expect_rc "--keep-unit machine exits normally" 0
+ok_if "--keep-unit: the payload cgroup is removed" test ! -e "$(stat -fc %T /sys/fs/cgroup | grep -q cgroup2 && echo /sys/fs/cgroup || echo /sys/fs/cgroup/unified)${OWN%/}/payload"
+
 # ---- bad values
 run_spawn -P -D "$TREE" --property=MemoryMax=lots /bin/true
 expect_rc "--property=MemoryMax=lots is refused" 1

@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <systemd/sd-bus.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "spawn-register.h"
+#include "string-util.h"
+
+#define SYSTEM_BUS_SOCKET "/run/dbus/system_bus_socket"
+
+/* The few sd-bus calls we make, resolved at run time. */
+typedef struct BusApi {
+        typeof(sd_bus_open_system) *open_system;
+        typeof(sd_bus_message_new_method_call) *new_method_call;
+        typeof(sd_bus_message_append) *append;
+        typeof(sd_bus_message_append_array) *append_array;
+        typeof(sd_bus_call) *call;
+        typeof(sd_bus_message_unref) *message_unref;
+        typeof(sd_bus_flush_close_unref) *flush_close_unref;
+        typeof(sd_bus_error_free) *error_free;
+        typeof(sd_bus_error_has_name) *error_has_name;
+} BusApi;
+
+static int bus_api_load(void *dl, BusApi *api) {
+#define SYM(field, name) if (!(api->field = (typeof(api->field)) dlsym(dl, name))) return -ELIBBAD
+        SYM(open_system, "sd_bus_open_system");
+        SYM(new_method_call, "sd_bus_message_new_method_call");
+        SYM(append, "sd_bus_message_append");
+        SYM(append_array, "sd_bus_message_append_array");
+        SYM(call, "sd_bus_call");
+        SYM(message_unref, "sd_bus_message_unref");
+        SYM(flush_close_unref, "sd_bus_flush_close_unref");
+        SYM(error_free, "sd_bus_error_free");
+        SYM(error_has_name, "sd_bus_error_has_name");
+#undef SYM
+        return 0;
+}
+
+bool registration_wanted(const SpawnConfig *c) {
+        if (c->register_mode == REGISTER_NO)
+                return false;
+        if (c->register_mode == REGISTER_YES)
+                return true;
+        /* auto: only when there is a system bus to ask */
+        return getenv("DBUS_SYSTEM_BUS_ADDRESS") || access(SYSTEM_BUS_SOCKET, F_OK) >= 0;
+}
+
+static bool registry_absent(const BusApi *api, const sd_bus_error *e) {
+        return api->error_has_name(e, SD_BUS_ERROR_SERVICE_UNKNOWN) ||
+               api->error_has_name(e, SD_BUS_ERROR_NAME_HAS_NO_OWNER);
+}
+
+static int call(const BusApi *api, sd_bus *bus, const char *method, sd_bus_error *error,
+                const SpawnConfig *c, pid_t leader) {
+        sd_bus_message *m = NULL, *reply = NULL;
+        int r;
+
+        r = api->new_method_call(bus, &m, "org.freedesktop.machine1", "/org/freedesktop/machine1",
+                                 "org.freedesktop.machine1.Manager", method);
+        if (r < 0)
+                return r;
+        if (leader > 0) {
+                r = api->append(m, "s", c->machine);
+                if (r >= 0)
+                        r = api->append_array(m, 'y', c->uuid.bytes, sizeof(c->uuid.bytes));
+                if (r >= 0)
+                        r = api->append(m, "ssusai", "berth", "container", (uint32_t) leader,
+                                        c->directory, 0);
+        } else
+                r = api->append(m, "s", c->machine);
+        if (r >= 0)
+                r = api->call(bus, m, 0, error, &reply);
+        api->message_unref(m);
+        api->message_unref(reply);
+        return r;
+}
+
+int machine_register(const SpawnConfig *c, pid_t leader, Registration *reg) {
+        bool must = c->register_mode == REGISTER_YES;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus *bus = NULL;
+        BusApi api;
+        int r;
+
+        if (!registration_wanted(c))
+                return 0;
+
+        reg->dl = dlopen("libsystemd.so.0", RTLD_NOW|RTLD_LOCAL);
+        if (!reg->dl || bus_api_load(reg->dl, &api) < 0) {
+                if (!must)
+                        return 0;
+                return log_error_errno(SYNTHETIC_ERRNO(ELIBACC),
+                                       "--register=yes needs libsystemd.so.0, which could not be loaded: %s", dlerror());
+        }
+
+        r = api.open_system(&bus);
+        if (r < 0) {
+                if (!must)
+                        return 0;
+                return log_error_errno(r, "--register=yes: failed to connect to the system bus: %m");
+        }
+        reg->bus = bus;
+
+        r = call(&api, bus, "RegisterMachineWithNetwork", &error, c, leader);
+        if (r < 0) {
+                if (!must && registry_absent(&api, &error)) {
+                        api.error_free(&error);
+                        return 0;
+                }
+                log_error_errno(r, "Failed to register machine '%s' with org.freedesktop.machine1: %s",
+                                c->machine, error.message ?: "no registry on the bus");
+                api.error_free(&error);
+                return r;
+        }
+        reg->registered = true;
+        log_debug("Registered machine '%s'.", c->machine);
+        return 1;
+}
+
+void machine_unregister(const SpawnConfig *c, Registration *reg) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        BusApi api;
+
+        if (!reg->dl)
+                return;
+        if (bus_api_load(reg->dl, &api) >= 0 && reg->bus) {
+                /* the registry also notices the leader's death; this just makes it prompt */
+                if (reg->registered && call(&api, reg->bus, "UnregisterMachine", &error, c, 0) < 0 &&
+                    !api.error_has_name(&error, "org.freedesktop.machine1.NoSuchMachine"))
+                        log_debug("Failed to unregister machine '%s', ignoring: %s", c->machine, strempty(error.message));
+                api.error_free(&error);
+                api.flush_close_unref(reg->bus);
+        }
+        dlclose(reg->dl);
+        *reg = (Registration) {};
+}

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <sys/types.h>
+
+#include "spawn-config.h"
+
+/* --register=: announce the machine to org.freedesktop.machine1 (berthd, or
+ * systemd-machined) with RegisterMachineWithNetwork, and take it back at the end.
+ *
+ * libsystemd is loaded with dlopen() only when a registration is attempted: the launcher
+ * stays small and fast when there is no bus (as here) or --register=no. */
+
+typedef struct Registration {
+        void *dl;
+        void *bus;            /* sd_bus* */
+        bool registered;
+} Registration;
+
+/* Returns 1 when registered, 0 when skipped (--register=auto and no registry), or a
+ * negative errno after logging (always fatal: --register=yes, or a registry that refused). */
+int machine_register(const SpawnConfig *c, pid_t leader, Registration *reg);
+void machine_unregister(const SpawnConfig *c, Registration *reg);
+
+/* Is it worth trying at all? (cheap: no dlopen, no connection) */
+bool registration_wanted(const SpawnConfig *c);

@@ -1,0 +1,77 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# berth-spawn --register= against berthd on a private bus: the machine appears with the
+# right properties while it runs (before its payload starts) and disappears after; --register=yes
+# without a registry fails clearly, auto runs without one.
+
+source "$(dirname "$0")/lib.sh"
+setup
+[ -x "${BERTH_SPAWN:-}" ] || { echo "Bail out! berth-spawn not found at ${BERTH_SPAWN:-}"; exit 1; }
+TOOLS=$(cd "$(dirname "$0")/../../tools" && pwd)
+"$TOOLS/make-busybox-tree.sh" "$TMP/tree" >/dev/null || { echo "Bail out! no busybox tree"; exit 1; }
+
+if start_berthd; then ok "berthd started"; else not_ok "berthd started"; finish; fi
+
+NAME=$P-spawn
+UUID=0123456789abcdef0123456789abcdef
+timeout 20 "$BERTH_SPAWN" -q -P --register=yes -D "$TMP/tree" -M "$NAME" --uuid=$UUID \
+    /bin/sh -c 'cat /proc/self/cgroup >/dev/null; sleep 3' </dev/null >"$TMP/spawn.out" 2>&1 &
+SPAWN=$!
+wait_until 5 bash -c "busctl call $DEST $MGR_PATH $MGR GetMachine s $NAME >/dev/null 2>&1"
+check "--register=yes: the machine is registered while it runs" mgr GetMachine s "$NAME"
+check_eq "Class" 's "container"' "$(mprop "$NAME" Class)"
+check_eq "Service" 's "berth"' "$(mprop "$NAME" Service)"
+check_eq "RootDirectory" "s \"$TMP/tree\"" "$(mprop "$NAME" RootDirectory)"
+SPAWN_PID=$(awk '{print $1}' /proc/$SPAWN/task/$SPAWN/children 2>/dev/null)   # under timeout
+LEADER_PID=$(awk '{print $1}' /proc/$SPAWN_PID/task/$SPAWN_PID/children 2>/dev/null)
+check_eq "Leader is the machine's PID 1" "u $LEADER_PID" "$(mprop "$NAME" Leader)"
+check_eq "Id is the --uuid" "ay 16 1 35 69 103 137 171 205 239 1 35 69 103 137 171 205 239" "$(mprop "$NAME" Id)"
+# machinectl wants /run/systemd/system: give it one in a private mount namespace
+mctl() {
+    unshare -m --propagation private sh -c 'mount -t tmpfs tmpfs /run/systemd && mkdir /run/systemd/system &&
+                                           exec machinectl --no-pager "$@"' mctl "$@"
+}
+if command -v machinectl >/dev/null; then
+    check "the real machinectl list shows it" bash -c "$(declare -f mctl); mctl list --no-legend | grep -q '^$NAME '"
+fi
+wait "$SPAWN"
+check_eq "the machine exits normally" 0 "$?"
+wait_until 2 machine_gone "$NAME"
+check "after the machine ended it is unregistered" machine_gone "$NAME"
+
+# a payload that ends at once: registration still happens before it runs, and works
+check "--register=yes with a payload that exits at once" timeout 20 "$BERTH_SPAWN" -q -P --register=yes \
+    -D "$TMP/tree" -M "$NAME" /bin/true
+check "... and it is gone afterwards" machine_gone "$NAME"
+
+# auto (the default) registers when there is a registry
+timeout 20 "$BERTH_SPAWN" -q -P -D "$TMP/tree" -M "$NAME" /bin/sleep 2 </dev/null >/dev/null 2>&1 &
+SPAWN=$!
+wait_until 5 bash -c "busctl call $DEST $MGR_PATH $MGR GetMachine s $NAME >/dev/null 2>&1"
+check "--register=auto (default) registers with a registry on the bus" mgr GetMachine s "$NAME"
+wait "$SPAWN"
+
+timeout 20 "$BERTH_SPAWN" -q -P --register=no -D "$TMP/tree" -M "$NAME" /bin/sleep 2 </dev/null >/dev/null 2>&1 &
+SPAWN=$!
+sleep 0.5
+check "--register=no: not registered" machine_gone "$NAME"
+wait "$SPAWN"
+
+# a name taken by another registered machine
+start_leader
+register "$NAME" "$LEADER" >/dev/null 2>&1
+check_fails "--register=yes with a name already registered fails" "Failed to register" timeout 20 "$BERTH_SPAWN" -q -P --register=yes \
+    -D "$TMP/tree" -M "$NAME" /bin/true
+kill_leaders
+
+# without a registry
+stop_berthd TERM
+OUT=$(timeout 20 "$BERTH_SPAWN" -q -P --register=yes -D "$TMP/tree" -M "$NAME" /bin/true 2>&1)
+check_eq "--register=yes without a registry: exit status 1" 1 "$?"
+check "... with one clear line" bash -c "[ \$(printf '%s\n' \"\$1\" | wc -l) = 1 ] && grep -q 'Failed to register' <<<\"\$1\"" _ "$OUT"
+check "--register=auto without a registry: runs" timeout 20 "$BERTH_SPAWN" -q -P -D "$TMP/tree" -M "$NAME" /bin/true
+DBUS_SYSTEM_BUS_ADDRESS=unix:path=$TMP/nonexistent check "--register=auto without a bus: runs" \
+    timeout 20 "$BERTH_SPAWN" -q -P -D "$TMP/tree" -M "$NAME" /bin/true
+
+finish
