@@ -26,12 +26,21 @@ static int lock_range(uint32_t base, UserNamespace *u) {
         int fd;
 
         snprintf(path, sizeof(path), LOCK_DIR "/%u", base);
-        fd = open(path, O_RDWR|O_CREAT|O_CLOEXEC|O_NOFOLLOW, 0600);
-        if (fd < 0)
-                return -errno;
-        if (flock(fd, LOCK_EX|LOCK_NB) < 0) {
+        for (;;) {
+                struct stat a, b;
+
+                fd = open(path, O_RDWR|O_CREAT|O_CLOEXEC|O_NOFOLLOW, 0600);
+                if (fd < 0)
+                        return -errno;
+                if (flock(fd, LOCK_EX|LOCK_NB) < 0) {
+                        safe_close(fd);
+                        return -EBUSY;
+                }
+                /* the previous owner unlinks before unlocking: make sure we hold the file
+                 * that is at 'path' now */
+                if (fstat(fd, &a) >= 0 && stat(path, &b) >= 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+                        break;
                 safe_close(fd);
-                return -EBUSY;
         }
         u->lock_fd = fd;
         u->lock_path = strdup(path);
