@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <getopt.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -13,6 +14,7 @@
 #include "seccomp-util.h"
 #include "spawn-cgroup.h"
 #include "spawn-config.h"
+#include "spawn-network.h"
 #include "string-util.h"
 
 static const char *const console_mode_table[_CONSOLE_MODE_MAX] = {
@@ -122,6 +124,8 @@ void spawn_config_done(SpawnConfig *c) {
         free(c->ephemeral_snapshot);
         free(c->slice);
         free(c->template);
+        free(c->network_zone);
+        free(c->ports);
         free(c->journal_bind_source);
         free(c->journal_bind_target);
         strv_free(c->setenv);
@@ -354,6 +358,12 @@ static void help(void) {
                "     --property=NAME=VALUE  MemoryMax, MemoryHigh, TasksMax, CPUQuota, CPUWeight,\n"
                "                            IOWeight for the machine's cgroup\n"
                "     --slice=SLICE          Place the machine's cgroup in this slice\n"
+               "\nNetworking:\n"
+               "     --private-network      Own network namespace with only loopback\n"
+               "  -n --network-veth         A veth link to the host (ve-NAME / host0)\n"
+               "     --network-zone=NAME    Join the zone bridge vz-NAME with a veth link\n"
+               "  -p --port=[PROTO:]HOSTPORT[:MACHINEPORT]\n"
+               "                            Forward a tcp/udp port of the host's addresses\n"
                "\nRegistration:\n"
                "     --register=BOOL|auto   Register with org.freedesktop.machine1 (default: auto,\n"
                "                            when a system bus is there)\n"
@@ -401,6 +411,8 @@ enum {
         ARG_TEMPLATE,
         ARG_REGISTER,
         ARG_KEEP_UNIT,
+        ARG_PRIVATE_NETWORK,
+        ARG_NETWORK_ZONE,
 };
 
 static const struct option options[] = {
@@ -438,6 +450,10 @@ static const struct option options[] = {
         { "template",           required_argument, NULL, ARG_TEMPLATE           },
         { "register",           required_argument, NULL, ARG_REGISTER           },
         { "keep-unit",          no_argument,       NULL, ARG_KEEP_UNIT          },
+        { "private-network",    no_argument,       NULL, ARG_PRIVATE_NETWORK    },
+        { "network-veth",       no_argument,       NULL, 'n'                    },
+        { "network-zone",       required_argument, NULL, ARG_NETWORK_ZONE       },
+        { "port",               required_argument, NULL, 'p'                    },
         { "private-users",      optional_argument, NULL, ARG_PRIVATE_USERS      },
         { "private-users-ownership", required_argument, NULL, ARG_PRIVATE_USERS_OWNERSHIP },
         { "slice",              required_argument, NULL, ARG_SLICE              },
@@ -657,6 +673,35 @@ static int parse_one(SpawnConfig *c, int opt, const char *arg) {
         case ARG_KEEP_UNIT:
                 c->keep_unit = true;
                 return 0;
+        case ARG_PRIVATE_NETWORK:
+                c->private_network = true;
+                return 0;
+        case 'n':
+                c->private_network = c->network_veth = true;
+                return 0;
+        case ARG_NETWORK_ZONE:
+                /* the bridge is vz-NAME, which must fit IFNAMSIZ */
+                if (!hostname_is_valid(arg) || strchr(arg, '.') || strlen(arg) > 12)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                               "Invalid --network-zone= name '%s': up to 12 characters of [A-Za-z0-9-].", arg);
+                c->private_network = true;
+                return set_string(&c->network_zone, arg);
+        case 'p': {
+                PortForward *p;
+
+                p = realloc(c->ports, sizeof(PortForward) * (c->n_ports + 1));
+                if (!p)
+                        return log_oom();
+                c->ports = p;
+                r = port_forward_parse(arg, &c->ports[c->n_ports]);
+                if (r == -ENOMEM)
+                        return log_oom();
+                if (r < 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                               "Invalid --port= '%s': expected [tcp|udp:]HOSTPORT[:MACHINEPORT].", arg);
+                c->n_ports++;
+                return 0;
+        }
         case ARG_TEMPLATE:
                 if (check_path(arg, false) < 0)
                         return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
@@ -725,7 +770,7 @@ int spawn_config_parse_argv(SpawnConfig *c, int argc, char *argv[]) {
         /* '+' : stop at the first non-option, which starts the payload's command line. */
         optind = 0;
         opterr = 0;
-        while ((opt = getopt_long(argc, argv, "+hqbxUjD:M:u:E:P", options, NULL)) >= 0) {
+        while ((opt = getopt_long(argc, argv, "+hqbxUjnD:M:u:E:Pp:", options, NULL)) >= 0) {
                 switch (opt) {
                 case 'h':
                         help();
@@ -807,6 +852,11 @@ int spawn_config_finalize(SpawnConfig *c) {
         if (c->users_ownership < 0)
                 c->users_ownership = c->private_users == PRIVATE_USERS_PICK ? USERS_OWNERSHIP_AUTO : USERS_OWNERSHIP_OFF;
 
+        if (c->n_ports > 0 && !c->network_veth && !c->network_zone)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--port= needs -n/--network-veth or --network-zone=.");
+        if (c->network_veth && c->network_zone)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--network-veth and --network-zone= cannot be combined.");
+
         if (c->ephemeral && c->volatile_mode != VOLATILE_NO)
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--ephemeral and --volatile= cannot be combined.");
         if (c->volatile_mode == VOLATILE_STATE)
@@ -844,5 +894,10 @@ int spawn_config_finalize(SpawnConfig *c) {
 }
 
 uint64_t spawn_config_bounding_set(const SpawnConfig *c) {
-        return (capability_default_set() | c->capability_add) & ~c->capability_drop & capability_all();
+        uint64_t s = capability_default_set() | c->capability_add;
+
+        /* a network of its own is the machine's to configure, as with systemd-nspawn */
+        if (c->private_network)
+                s |= UINT64_C(1) << CAP_NET_ADMIN;
+        return s & ~c->capability_drop & capability_all();
 }

@@ -125,6 +125,8 @@ typedef struct ResourceLimits {
 
 #define RESOURCE_LIMITS_NULL { .memory_max = UINT64_MAX, .memory_high = UINT64_MAX, .tasks_max = UINT64_MAX }
 
+typedef struct PortForward PortForward;
+
 typedef struct SpawnConfig {
         char *directory;
         char *machine;
@@ -161,6 +163,11 @@ typedef struct SpawnConfig {
         uint32_t uid_range;
         int userns_fd;           /* set at run time: the machine's user namespace */
         bool idmap_root;         /* set at run time: the root is an idmapped mount */
+        bool private_network;    /* own network namespace (implied by the options below) */
+        bool network_veth;       /* -n: ve-NAME <-> host0 */
+        char *network_zone;      /* vz-ZONE bridge */
+        PortForward *ports;
+        size_t n_ports;
         RegisterMode register_mode;
         bool keep_unit;          /* the machine's cgroup lives below berth-spawn's own, not in a slice */
         bool wait_for_go;        /* set at run time: the child waits for the parent's SYNC_GO */

@@ -27,6 +27,7 @@
 #include "spawn-files.h"
 #include "spawn-inner.h"
 #include "spawn-mount.h"
+#include "spawn-network.h"
 #include "spawn-sync.h"
 #include "string-util.h"
 #include "user-util.h"
@@ -343,6 +344,53 @@ static int inner_enter_userns(Inner *i) {
         return 0;
 }
 
+/* Own network namespace: unshared here, after the user namespace was joined, so that it
+ * belongs to the machine (its root may configure it). /sys is mounted again to show this
+ * namespace's devices; the cgroup mount on top of it is carried over. */
+static int inner_setup_network(Inner *i) {
+        const SpawnConfig *c = i->config;
+        _cleanup_close_ int cg = -EBADF, target = -EBADF;
+        SyncMessage m;
+        int r;
+
+        if (!c->private_network)
+                return 0;
+
+        r = mount_clone_detached(i->mounts.rootfd, "sys/fs/cgroup", false, false, &cg);
+        if (r < 0)
+                cg = -EBADF;       /* no cgroup mount to carry over */
+
+        if (unshare(CLONE_NEWNET) < 0)
+                return log_error_errno(errno, "Failed to create a network namespace: %m");
+
+        r = chase_in_root(i->mounts.rootfd, "/sys", 0, &target);
+        if (r >= 0)
+                r = mount_fs_fd(target, "sysfs", "sysfs", NULL,
+                                MOUNT_ATTR_RDONLY|MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV|MOUNT_ATTR_NOEXEC);
+        if (r < 0)
+                return log_error_errno(r, "Failed to mount /sys for the machine's network namespace: %m");
+        if (cg >= 0) {
+                target = safe_close(target);
+                r = chase_in_root(i->mounts.rootfd, "/sys/fs/cgroup", 0, &target);
+                if (r >= 0)
+                        r = mount_attach(cg, target);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to mount /sys/fs/cgroup again: %m");
+        }
+
+        if (!c->network_veth && !c->network_zone)
+                return network_inside_setup(NULL);
+
+        /* the parent creates the link into this namespace and sends the addresses */
+        r = sync_send(i->sock, SYNC_NETNS, 0, 0, NULL, -EBADF);
+        if (r < 0)
+                return log_error_errno(r, "Failed to tell berth-spawn about the network namespace: %m");
+        r = sync_wait_for_message(i->sock, SYNC_NET_CONFIG, &m);
+        if (r < 0)
+                return log_error_errno(r, "berth-spawn did not set up the machine's network: %m");
+        return network_inside_setup(m.text);
+}
+
 static int inner_set_hostname(Inner *i) {
         const char *h = i->config->hostname;
 
@@ -566,6 +614,8 @@ void spawn_inner(const SpawnConfig *c, int sock) {
                 r = inner_setup_console(&i);
         if (r >= 0)
                 r = inner_enter_userns(&i);
+        if (r >= 0)
+                r = inner_setup_network(&i);
         if (r >= 0)
                 r = inner_set_hostname(&i);
         if (r >= 0)

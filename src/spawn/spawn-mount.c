@@ -488,6 +488,27 @@ static int mount_entry_apply(MountContext *m, const MountEntry *e) {
         }
 }
 
+/* With a network namespace of its own, the machine may tune its network: /proc/sys/net
+ * is bound writable over the read-only /proc/sys (its values follow the reader's
+ * network namespace, so binding it before the namespace exists is fine). */
+static int mount_proc_sys_net(MountContext *m) {
+        _cleanup_close_ int target = -EBADF, mfd = -EBADF;
+        int r;
+
+        r = chase_in_root(m->rootfd, "/proc/sys/net", 0, &target);
+        if (r == -ENOENT)
+                return 0;
+        if (r >= 0)
+                r = mount_clone_detached(target, "", false, false, &mfd);
+        if (r >= 0)
+                r = mount_set_attr(mfd, 0, MOUNT_ATTR_RDONLY, false);
+        if (r >= 0)
+                r = mount_attach(mfd, target);
+        if (r < 0)
+                return log_error_errno(r, "Failed to make /proc/sys/net writable: %m");
+        return 0;
+}
+
 int mount_api_filesystems(const SpawnConfig *c, MountContext *m) {
         int r;
 
@@ -495,6 +516,11 @@ int mount_api_filesystems(const SpawnConfig *c, MountContext *m) {
                 r = mount_entry_apply(m, &api_table[i]);
                 if (r < 0)
                         return r;
+                if (c->private_network && streq(api_table[i].where, "/proc/sys")) {
+                        r = mount_proc_sys_net(m);
+                        if (r < 0)
+                                return r;
+                }
         }
         return 0;
 }

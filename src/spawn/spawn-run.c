@@ -20,6 +20,7 @@
 #include "spawn-inner.h"
 #include "spawn-journal.h"
 #include "spawn-mount.h"
+#include "spawn-network.h"
 #include "spawn-register.h"
 #include "spawn-run.h"
 #include "spawn-sync.h"
@@ -41,6 +42,8 @@ typedef struct Supervisor {
         bool stub_reported;
         bool ready_sent;
         bool announced;
+        pid_t pid;
+        HostNetwork *net;
         siginfo_t status;        /* how the payload ended */
         unsigned stop_requests;
 } Supervisor;
@@ -77,6 +80,17 @@ static void supervisor_handle_message(Supervisor *s, SyncMessage *m) {
                 if (m->fd >= 0 && console_attach(&s->console, TAKE_FD(m->fd)) < 0)
                         (void) pidfd_signal(s->pidfd, SIGKILL);
                 break;
+        case SYNC_NETNS: {
+                char config[64];
+
+                /* the child waits in its new network namespace for its link */
+                if (host_network_setup(s->config, s->net, s->pid, config) < 0 ||
+                    sync_send(s->sock, SYNC_NET_CONFIG, 0, 0, config, -EBADF) < 0) {
+                        s->setup_failed = true;
+                        (void) pidfd_signal(s->pidfd, SIGKILL);
+                }
+                break;
+        }
         case SYNC_NOTIFY_SOCKET:
                 safe_close(s->notify_fd);
                 s->notify_fd = TAKE_FD(m->fd);
@@ -246,7 +260,7 @@ static int supervisor_result(Supervisor *s, bool *ret_reboot) {
         return 128 + s->status.si_status;
 }
 
-static int spawn_once(SpawnConfig *c, int sigfd, int cgroup_fd, bool announced, bool *ret_reboot) {
+static int spawn_once(SpawnConfig *c, int sigfd, int cgroup_fd, HostNetwork *net, bool announced, bool *ret_reboot) {
         _cleanup_close_pair_ int pair[2] = EBADF_PAIR;
         _cleanup_close_ int pidfd = -EBADF;
         Supervisor s = {
@@ -255,6 +269,7 @@ static int spawn_once(SpawnConfig *c, int sigfd, int cgroup_fd, bool announced, 
                 .notify_fd = -EBADF,
                 .sigfd = sigfd,
                 .announced = announced,
+                .net = net,
         };
         Registration reg = {};
         pid_t pid;
@@ -291,6 +306,7 @@ static int spawn_once(SpawnConfig *c, int sigfd, int cgroup_fd, bool announced, 
         }
 
         s.pidfd = pidfd;
+        s.pid = pid;
         s.sock = pair[0];
         s.console.mode = c->console;
         if (!(c->boot && c->notify_ready)) {
@@ -312,6 +328,7 @@ int spawn_run(SpawnConfig *c) {
         MachineCGroup cg = MACHINE_CGROUP_NULL;
         Ephemeral eph = EPHEMERAL_NULL;
         UserNamespace uns = USER_NAMESPACE_NULL;
+        HostNetwork net = HOST_NETWORK_NULL;
         bool reboot = true, announced = false;
         sigset_t old;
         int r;
@@ -333,6 +350,9 @@ int spawn_run(SpawnConfig *c) {
         if (r < 0)
                 goto finish;
         r = link_journal_setup(c);
+        if (r < 0)
+                goto finish;
+        r = host_network_prepare(c, &net);
         if (r < 0)
                 goto finish;
         r = overlay_workdirs_create(c);
@@ -357,7 +377,7 @@ int spawn_run(SpawnConfig *c) {
                 }
                 c->cgroup_v1_paths = cg.v1_paths;
 
-                r = spawn_once(c, sigfd, cg.v2_fd, announced, &reboot);
+                r = spawn_once(c, sigfd, cg.v2_fd, &net, announced, &reboot);
                 announced = true;
 
                 c->cgroup_v1_paths = NULL;
@@ -367,6 +387,7 @@ int spawn_run(SpawnConfig *c) {
         }
 
 finish:
+        host_network_teardown(c, &net);
         overlay_workdirs_remove(c);
         userns_done(c, &uns);
         ephemeral_cleanup(&eph);

@@ -109,6 +109,11 @@ void sync_log_to_socket(int sock) {
 }
 
 int sync_wait_for(int sock, SyncType type) {
+        SyncMessage m;
+        return sync_wait_for_message(sock, type, &m);
+}
+
+int sync_wait_for_message(int sock, SyncType type, SyncMessage *ret) {
         for (;;) {
                 struct pollfd p = { .fd = sock, .events = POLLIN };
                 SyncMessage m;
@@ -127,7 +132,10 @@ int sync_wait_for(int sock, SyncType type) {
                 if (r == 0)
                         return -EPIPE;
                 safe_close(m.fd);
-                if (m.type == type)
+                if (m.type == type) {
+                        *ret = m;
+                        ret->fd = -EBADF;
                         return 0;
+                }
         }
 }

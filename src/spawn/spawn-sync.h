@@ -17,6 +17,8 @@ typedef enum SyncType {
         SYNC_NOTIFY_SOCKET,   /* carries the bound /run/host/notify socket (--boot) */
         SYNC_STARTED,         /* every check passed; the payload is being executed */
         SYNC_GO,              /* parent -> child: registered, go ahead and execute */
+        SYNC_NETNS,           /* child -> parent: the machine's network namespace exists */
+        SYNC_NET_CONFIG,      /* parent -> child: "ADDRESS/PREFIX GATEWAY" for host0 */
 } SyncType;
 
 typedef struct SyncMessage {
@@ -30,8 +32,10 @@ typedef struct SyncMessage {
 } SyncMessage;
 
 int sync_send(int sock, SyncType type, int a, int b, const char *text, int fd);
-/* Block until a message of 'type' arrives; 0 on success, -EPIPE on EOF. */
+/* Block until a message of 'type' arrives (others are dropped); 0 on success, -EPIPE
+ * on EOF. With ret, the message is returned. */
 int sync_wait_for(int sock, SyncType type);
+int sync_wait_for_message(int sock, SyncType type, SyncMessage *ret);
 
 /* Returns 1 when a message was read, 0 on EOF, -EAGAIN when nothing is queued. */
 int sync_receive(int sock, SyncMessage *ret);

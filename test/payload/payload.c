@@ -35,6 +35,9 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -725,6 +728,32 @@ static int cmd_kill_self(const char *name) {
 /* zombies: create an orphan (a grandchild whose parent exited, so it is reparented
  * to PID 1 of the namespace) that then exits; report whether PID 1 reaped it:
  * "orphan=PID reaped" or "orphan=PID zombie" (or "orphan=PID alive"). */
+/* udprecv PORT SECONDS: print the first datagram that arrives on UDP port PORT */
+static int cmd_udprecv(const char *port, const char *secs) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t) parse_long(port)) };
+        struct timeval tv = { .tv_sec = parse_long(secs) };
+        char buf[512];
+        ssize_t n;
+        int fd;
+
+        fd = socket(AF_INET, SOCK_DGRAM, 0);
+        if (fd < 0 || bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                printf("udprecv: %s\n", strerror(errno));
+                return 1;
+        }
+        printf("listening\n");
+        fflush(stdout);
+        (void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        n = recv(fd, buf, sizeof(buf) - 1, 0);
+        if (n < 0) {
+                printf("udprecv: %s\n", strerror(errno));
+                return 1;
+        }
+        buf[n] = 0;
+        printf("%s%s", buf, n > 0 && buf[n - 1] == '\n' ? "" : "\n");
+        return 0;
+}
+
 /* forkbomb MILLISECONDS: fork children that just wait, for that long; report how many
  * forks worked and how many the kernel refused. The children die with the machine. */
 static int cmd_forkbomb(const char *ms) {
@@ -895,6 +924,9 @@ int main(int argc, char **argv) {
         } else if (strcmp(cmd, "kill-self") == 0) {
                 NEED(1);
                 r = cmd_kill_self(argv[0]);
+        } else if (strcmp(cmd, "udprecv") == 0) {
+                NEED(2);
+                r = cmd_udprecv(argv[0], argv[1]);
         } else if (strcmp(cmd, "forkbomb") == 0) {
                 NEED(1);
                 r = cmd_forkbomb(argv[0]);

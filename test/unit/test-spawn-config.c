@@ -9,6 +9,8 @@
 #include "mount-util.h"
 #include "seccomp-util.h"
 #include "spawn-cgroup.h"
+#include "spawn-network.h"
+#include <arpa/inet.h>
 #include "spawn-config.h"
 #include "spawn-mount.h"
 #include "string-util.h"
@@ -216,6 +218,38 @@ static void test_resources(void) {
         CHECK(slice_to_path("-.slice", &bad) < 0);
 }
 
+static void test_network_parsing(void) {
+        PortForward p;
+        NetworkPool pool;
+        struct in_addr a;
+        char buf[INET_ADDRSTRLEN];
+
+        CHECK(port_forward_parse("8080", &p) == 0 && p.protocol == IPPROTO_TCP && p.host_port == 8080 && p.machine_port == 8080);
+        CHECK(port_forward_parse("8080:80", &p) == 0 && p.host_port == 8080 && p.machine_port == 80);
+        CHECK(port_forward_parse("udp:53", &p) == 0 && p.protocol == IPPROTO_UDP && p.machine_port == 53);
+        CHECK(port_forward_parse("tcp:2222:22", &p) == 0 && p.host_port == 2222 && p.machine_port == 22);
+        CHECK(port_forward_parse("sctp:1", &p) < 0);
+        CHECK(port_forward_parse("0", &p) < 0);
+        CHECK(port_forward_parse("65536", &p) < 0);
+        CHECK(port_forward_parse("80:", &p) < 0);
+        CHECK(port_forward_parse("tcp:", &p) < 0);
+        CHECK(port_forward_parse("1:2:3", &p) < 0);
+        CHECK(port_forward_parse("-5", &p) < 0);
+
+        CHECK(network_pool_parse("10.231.0.0/16", &pool) == 0 && pool.prefixlen == 16);
+        CHECK(network_pool_subnet(&pool, 28, 0, &a) == 0);
+        CHECK_STREQ(inet_ntop(AF_INET, &a, buf, sizeof(buf)), "10.231.0.0");
+        CHECK(network_pool_subnet(&pool, 28, 17, &a) == 0);
+        CHECK_STREQ(inet_ntop(AF_INET, &a, buf, sizeof(buf)), "10.231.1.16");
+        CHECK(network_pool_subnet(&pool, 28, 4096, &a) == -ERANGE);
+        CHECK(network_pool_subnet(&pool, 24, 255, &a) == 0);
+        CHECK_STREQ(inet_ntop(AF_INET, &a, buf, sizeof(buf)), "10.231.255.0");
+        CHECK(network_pool_parse("10.231.0.1/16", &pool) < 0);
+        CHECK(network_pool_parse("10.0.0.0/30", &pool) < 0);
+        CHECK(network_pool_parse("banana/16", &pool) < 0);
+        CHECK(network_pool_parse("10.0.0.0", &pool) < 0);
+}
+
 int main(void) {
         test_argv();
         test_binds();
@@ -223,5 +257,6 @@ int main(void) {
         test_syscall_filter();
         test_mount_plan();
         test_resources();
+        test_network_parsing();
         return tap_done();
 }

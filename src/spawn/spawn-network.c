@@ -1,0 +1,497 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "firewall-util.h"
+#include "log.h"
+#include "netlink-util.h"
+#include "spawn-network.h"
+#include "string-util.h"
+
+#define NET_DIR "/run/berth/network"
+#define DEFAULT_POOL "10.231.0.0/16"
+
+static int parse_port(const char *s, uint16_t *ret) {
+        char *end;
+        unsigned long v;
+
+        if (isempty(s) || s[0] < '0' || s[0] > '9')
+                return -EINVAL;
+        errno = 0;
+        v = strtoul(s, &end, 10);
+        if (errno || *end || v == 0 || v > 65535)
+                return -EINVAL;
+        *ret = (uint16_t) v;
+        return 0;
+}
+
+/* [PROTO:]HOSTPORT[:MACHINEPORT], PROTO tcp (default) or udp */
+int port_forward_parse(const char *spec, PortForward *ret) {
+        _cleanup_strv_free_ char **parts = NULL;
+        PortForward p = { .protocol = IPPROTO_TCP };
+        size_t n, i = 0;
+
+        if (strv_split_full(spec, ":", false, &parts) < 0)
+                return -ENOMEM;
+        n = strv_length(parts);
+        if (n < 1 || n > 3)
+                return -EINVAL;
+        if (streq(parts[0], "tcp") || streq(parts[0], "udp")) {
+                p.protocol = streq(parts[0], "tcp") ? IPPROTO_TCP : IPPROTO_UDP;
+                i++;
+        } else if (n == 3)
+                return -EINVAL;
+        if (i >= n || parse_port(parts[i], &p.host_port) < 0)
+                return -EINVAL;
+        p.machine_port = p.host_port;
+        if (i + 1 < n && parse_port(parts[i + 1], &p.machine_port) < 0)
+                return -EINVAL;
+        *ret = p;
+        return 0;
+}
+
+int network_pool_parse(const char *cidr, NetworkPool *ret) {
+        _cleanup_free_ char *addr = NULL;
+        const char *slash = strchr(cidr, '/');
+        unsigned long len;
+        struct in_addr a;
+        char *end;
+
+        if (!slash)
+                return -EINVAL;
+        addr = strndup(cidr, (size_t) (slash - cidr));
+        if (!addr)
+                return -ENOMEM;
+        if (inet_pton(AF_INET, addr, &a) != 1)
+                return -EINVAL;
+        errno = 0;
+        len = strtoul(slash + 1, &end, 10);
+        if (errno || *end || slash[1] == 0 || len < 8 || len > 24)
+                return -EINVAL;
+        /* the base must be the network address */
+        if (ntohl(a.s_addr) & ((1U << (32 - len)) - 1))
+                return -EINVAL;
+        *ret = (NetworkPool) { .base = a, .prefixlen = (unsigned) len };
+        return 0;
+}
+
+int network_pool_subnet(const NetworkPool *p, unsigned prefixlen, uint32_t n, struct in_addr *ret) {
+        uint32_t count;
+
+        if (prefixlen < p->prefixlen || prefixlen > 30)
+                return -EINVAL;
+        count = 1U << (prefixlen - p->prefixlen);
+        if (n >= count)
+                return -ERANGE;
+        ret->s_addr = htonl(ntohl(p->base.s_addr) + (n << (32 - prefixlen)));
+        return 0;
+}
+
+/* ---- inside the machine ---- */
+
+int network_inside_setup(const char *config) {
+        _cleanup_(rtnl_closep) Rtnl *rtnl = NULL;
+        _cleanup_free_ char *addr = NULL;
+        struct in_addr a, gw;
+        unsigned prefixlen;
+        char gwbuf[INET_ADDRSTRLEN];
+        int r = 0, lo, host0;
+
+        r = rtnl_open(&rtnl);
+        if (r < 0)
+                return log_error_errno(r, "Failed to open a netlink socket in the machine: %m");
+        lo = rtnl_link_index(rtnl, "lo");
+        if (lo > 0)
+                r = rtnl_link_set_up(rtnl, lo, true);
+        if (lo < 0 || r < 0)
+                return log_error_errno(lo < 0 ? lo : r, "Failed to bring up the loopback device: %m");
+        if (!config)
+                return 0;
+
+        if (sscanf(config, "%m[0-9.]/%u %15s", &addr, &prefixlen, gwbuf) != 3 ||
+            inet_pton(AF_INET, addr, &a) != 1 || inet_pton(AF_INET, gwbuf, &gw) != 1 || prefixlen > 32)
+                return log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "Bad network configuration from berth-spawn: '%s'", config);
+
+        host0 = rtnl_link_index(rtnl, "host0");
+        if (host0 < 0)
+                return log_error_errno(host0, "No host0 in the machine: %m");
+        r = rtnl_addr_add(rtnl, host0, AF_INET, &a, prefixlen);
+        if (r >= 0)
+                r = rtnl_link_set_up(rtnl, host0, true);
+        if (r >= 0)
+                r = rtnl_route_add_default(rtnl, AF_INET, &gw, host0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to configure host0 (%s): %m", config);
+        return 0;
+}
+
+/* ---- on the host ---- */
+
+static int lock_file(const char *path, bool wait, int *ret_fd) {
+        for (;;) {
+                struct stat a, b;
+                int fd = open(path, O_RDWR|O_CREAT|O_CLOEXEC|O_NOFOLLOW, 0600);
+
+                if (fd < 0)
+                        return -errno;
+                if (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
+                        int r = -errno;
+                        safe_close(fd);
+                        return r == -EWOULDBLOCK ? -EBUSY : r;
+                }
+                /* The owner unlinks the file before it lets go: a lock on an inode that is
+                 * no longer at 'path' protects nothing. Try again. */
+                if (fstat(fd, &a) >= 0 && stat(path, &b) >= 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+                        *ret_fd = fd;
+                        return 0;
+                }
+                safe_close(fd);
+        }
+}
+
+static int pool_get(NetworkPool *ret) {
+        const char *e = getenv("BERTH_NETWORK_POOL");
+
+        if (network_pool_parse(e ?: DEFAULT_POOL, ret) < 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "Invalid $BERTH_NETWORK_POOL '%s': expected an IPv4 network A.B.C.D/8..24.", e);
+        return 0;
+}
+
+/* Rules of machines whose berth-spawn is gone (SIGKILL): their machine lock is free. */
+static void host_network_remove_stale_rules(void) {
+        _cleanup_strv_free_ char **names = NULL;
+
+        if (fw_list_machines(&names) < 0)
+                return;
+        STRV_FOREACH(name, names) {
+                _cleanup_free_ char *p = strjoin(NET_DIR "/machine-", *name, ".lock");
+                _cleanup_close_ int fd = -EBADF;
+
+                if (p && lock_file(p, false, &fd) >= 0) {
+                        log_debug("Removing stale firewall rules of machine %s.", *name);
+                        (void) fw_remove_machine(*name);
+                        (void) unlink(p);
+                }
+        }
+}
+
+static int check_port_free(const PortForward *p) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(p->host_port) };
+        _cleanup_close_ int fd = -EBADF;
+
+        fd = socket(AF_INET, (p->protocol == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM)|SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+                return -errno;
+        return 0;
+}
+
+/* veth machines: /28 subnets from the lower half of the pool; zones: /24s from the upper. */
+static int allocate_veth_subnet(const NetworkPool *pool, HostNetwork *n) {
+        NetworkPool lower = { pool->base, pool->prefixlen + 1 };
+
+        for (uint32_t i = 0;; i++) {
+                char path[128], s[INET_ADDRSTRLEN];
+                int r;
+
+                r = network_pool_subnet(&lower, 28, i, &n->subnet);
+                if (r == -ERANGE)
+                        return log_error_errno(SYNTHETIC_ERRNO(EADDRNOTAVAIL), "The address pool is exhausted.");
+                if (r < 0)
+                        return r;
+                snprintf(path, sizeof(path), NET_DIR "/subnet-%s.lock", inet_ntop(AF_INET, &n->subnet, s, sizeof(s)));
+                r = lock_file(path, false, &n->address_lock);
+                if (r == -EBUSY)
+                        continue;
+                if (r < 0)
+                        return log_error_errno(r, "Failed to lock %s: %m", path);
+                n->address_lock_path = strdup(path);
+                n->prefixlen = 28;
+                n->gateway.s_addr = htonl(ntohl(n->subnet.s_addr) + 1);
+                n->address.s_addr = htonl(ntohl(n->subnet.s_addr) + 2);
+                return n->address_lock_path ? 0 : log_oom();
+        }
+}
+
+static bool zone_records(const char *file, const char *subnet) {
+        _cleanup_free_ char *p = strjoin(NET_DIR "/", file);
+        _cleanup_close_ int fd = -EBADF;
+        char b[32] = {};
+
+        fd = p ? open(p, O_RDONLY|O_CLOEXEC|O_NOFOLLOW) : -EBADF;
+        return fd >= 0 && read(fd, b, sizeof(b) - 1) > 0 && streq(strtok(b, "\n") ?: "", subnet);
+}
+
+/* The zone's /24 is recorded in NET_DIR/zone-ZONE while the zone's bridge exists.
+ * Called with the zone's lock held. */
+static int zone_subnet(const SpawnConfig *c, const NetworkPool *pool, struct in_addr *ret) {
+        NetworkPool upper = { .prefixlen = pool->prefixlen + 1 };
+        _cleanup_free_ char *state = strjoin(NET_DIR "/zone-", c->network_zone);
+        _cleanup_close_ int fd = -EBADF;
+        char buf[32] = {};
+
+        upper.base.s_addr = htonl(ntohl(pool->base.s_addr) + (1U << (32 - upper.prefixlen)));
+        if (!state)
+                return log_oom();
+
+        fd = open(state, O_RDONLY|O_CLOEXEC|O_NOFOLLOW);
+        if (fd >= 0 && read(fd, buf, sizeof(buf) - 1) > 0 && inet_pton(AF_INET, strtok(buf, "\n") ?: "", ret) == 1)
+                return 0;
+
+        /* a new zone: the first /24 no other zone records */
+        for (uint32_t i = 0;; i++) {
+                _cleanup_closedir_ DIR *d = NULL;
+                _cleanup_close_ int w = -EBADF;
+                struct dirent *de;
+                bool used = false;
+                char s[INET_ADDRSTRLEN];
+
+                if (network_pool_subnet(&upper, 24, i, ret) < 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(EADDRNOTAVAIL), "The address pool has no room for another zone.");
+                inet_ntop(AF_INET, ret, s, sizeof(s));
+                d = opendir(NET_DIR);
+                while (d && !used && (de = readdir(d)))
+                        used = startswith(de->d_name, "zone-") && !endswith(de->d_name, ".lock") &&
+                               zone_records(de->d_name, s);
+                if (used)
+                        continue;
+
+                w = open(state, O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC|O_NOFOLLOW, 0644);
+                if (w < 0 || write_string_fd(w, s) < 0)
+                        return log_error_errno(errno, "Failed to record zone %s: %m", c->network_zone);
+                return 0;
+        }
+}
+
+static int lock_zone(const SpawnConfig *c, int *ret_fd) {
+        _cleanup_free_ char *zlock = strjoin(NET_DIR "/zone-", c->network_zone, ".lock");
+        int r;
+
+        if (!zlock)
+                return log_oom();
+        r = lock_file(zlock, true, ret_fd);       /* zones change one at a time */
+        if (r < 0)
+                return log_error_errno(r, "Failed to lock zone %s: %m", c->network_zone);
+        return 0;
+}
+
+static int allocate_zone_address(const SpawnConfig *c, const NetworkPool *pool, HostNetwork *n) {
+        _cleanup_close_ int zfd = -EBADF;
+        int r;
+
+        r = lock_zone(c, &zfd);
+        if (r < 0)
+                return r;
+        r = zone_subnet(c, pool, &n->subnet);
+        if (r < 0)
+                return r;
+        n->prefixlen = 24;
+        n->gateway.s_addr = htonl(ntohl(n->subnet.s_addr) + 1);
+        for (uint32_t k = 2; k < 255; k++) {
+                char path[160];
+
+                n->address.s_addr = htonl(ntohl(n->subnet.s_addr) + k);
+                snprintf(path, sizeof(path), NET_DIR "/zone-%s-address-%u.lock", c->network_zone, k);
+                r = lock_file(path, false, &n->address_lock);
+                if (r == -EBUSY)
+                        continue;
+                if (r < 0)
+                        return log_error_errno(r, "Failed to lock %s: %m", path);
+                n->address_lock_path = strdup(path);
+                return n->address_lock_path ? 0 : log_oom();
+        }
+        return log_error_errno(SYNTHETIC_ERRNO(EADDRNOTAVAIL), "Zone %s is full.", c->network_zone);
+}
+
+int host_network_prepare(const SpawnConfig *c, HostNetwork *n) {
+        _cleanup_free_ char *mlock = NULL;
+        NetworkPool pool;
+        int r;
+
+        if (!c->network_veth && !c->network_zone)
+                return 0;
+
+        r = pool_get(&pool);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < c->n_ports; i++) {
+                r = check_port_free(&c->ports[i]);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot forward %s port %u: %m",
+                                               c->ports[i].protocol == IPPROTO_TCP ? "tcp" : "udp", c->ports[i].host_port);
+        }
+
+        if ((mkdir("/run/berth", 0755) < 0 && errno != EEXIST) || (mkdir(NET_DIR, 0755) < 0 && errno != EEXIST))
+                return log_error_errno(errno, "Failed to create " NET_DIR ": %m");
+
+        mlock = strjoin(NET_DIR "/machine-", c->machine, ".lock");
+        if (!mlock)
+                return log_oom();
+        r = lock_file(mlock, false, &n->machine_lock);
+        if (r == -EBUSY)
+                return log_error_errno(r, "A machine named '%s' with networking is already running.", c->machine);
+        if (r < 0)
+                return log_error_errno(r, "Failed to lock %s: %m", mlock);
+
+        host_network_remove_stale_rules();
+
+        r = ifname_for_machine(c->network_zone ? "vb-" : "ve-", c->machine, n->host_ifname);
+        if (r >= 0 && c->network_zone)
+                r = ifname_for_machine("vz-", c->network_zone, n->bridge_ifname);
+        if (r < 0)
+                return log_error_errno(r, "Cannot derive interface names for machine '%s': %m", c->machine);
+
+        return c->network_zone ? allocate_zone_address(c, &pool, n) : allocate_veth_subnet(&pool, n);
+}
+
+static int sysctl_write(const char *path, const char *value) {
+        _cleanup_close_ int fd = open(path, O_WRONLY|O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        return write_string_fd(fd, value);
+}
+
+static int zone_bridge(Rtnl *rtnl, HostNetwork *n) {
+        int br, r;
+
+        br = rtnl_link_index(rtnl, n->bridge_ifname);
+        if (br > 0)
+                return br;
+        r = rtnl_bridge_create(rtnl, n->bridge_ifname);
+        if (r < 0 && r != -EEXIST)
+                return log_error_errno(r, "Failed to create bridge %s: %m", n->bridge_ifname);
+        br = rtnl_link_index(rtnl, n->bridge_ifname);
+        if (br < 0)
+                return log_error_errno(br, "Bridge %s vanished: %m", n->bridge_ifname);
+        r = rtnl_addr_add(rtnl, br, AF_INET, &n->gateway, n->prefixlen);
+        if (r >= 0 || r == -EEXIST)
+                r = rtnl_link_set_up(rtnl, br, true);
+        if (r < 0)
+                return log_error_errno(r, "Failed to configure bridge %s: %m", n->bridge_ifname);
+        return br;
+}
+
+int host_network_setup(const SpawnConfig *c, HostNetwork *n, pid_t pid, char ret_config[static 64]) {
+        _cleanup_(rtnl_closep) Rtnl *rtnl = NULL;
+        _cleanup_free_ char *altname = NULL;
+        _cleanup_close_ int netns = -EBADF;
+        char path[64], a[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN];
+        int r, host;
+
+        snprintf(path, sizeof(path), "/proc/%i/ns/net", (int) pid);
+        netns = open(path, O_RDONLY|O_CLOEXEC);
+        if (netns < 0)
+                return log_error_errno(errno, "Failed to open the machine's network namespace: %m");
+
+        r = rtnl_open(&rtnl);
+        if (r < 0)
+                return log_error_errno(r, "Failed to open a netlink socket: %m");
+
+        /* long names are shortened; the full one stays reachable as an altname */
+        altname = strjoin(c->network_zone ? "vb-" : "ve-", c->machine);
+        if (!altname)
+                return log_oom();
+        r = rtnl_veth_create(rtnl, n->host_ifname, "host0", netns,
+                             !streq(altname, n->host_ifname) && altifname_valid(altname) ? altname : NULL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the veth link %s: %m", n->host_ifname);
+        host = rtnl_link_index(rtnl, n->host_ifname);
+        if (host < 0)
+                return log_error_errno(host, "The veth link %s vanished: %m", n->host_ifname);
+
+        if (c->network_zone) {
+                _cleanup_close_ int zfd = -EBADF;
+                int br;
+
+                r = lock_zone(c, &zfd);
+                if (r < 0)
+                        return r;
+                br = zone_bridge(rtnl, n);
+                if (br < 0)
+                        return br;
+                r = rtnl_link_set_master(rtnl, host, br);
+        } else
+                r = rtnl_addr_add(rtnl, host, AF_INET, &n->gateway, n->prefixlen);
+        if (r >= 0)
+                r = rtnl_link_set_up(rtnl, host, true);
+        if (r < 0)
+                return log_error_errno(r, "Failed to configure %s: %m", n->host_ifname);
+
+        /* IPv4 decides on forwarding by the incoming interface, so replies arriving on the
+         * uplink need it too: like systemd-networkd's IPMasquerade=, turn on ip_forward. */
+        r = sysctl_write("/proc/sys/net/ipv4/ip_forward", "1");
+        if (r < 0)
+                log_warning_errno(r, "Failed to enable IPv4 forwarding, the machine may not reach beyond the host: %m");
+
+        (void) fw_remove_machine(c->machine);      /* after a reboot in place */
+        n->firewall = true;
+        r = fw_add_masquerade(c->machine, n->subnet, n->prefixlen);
+        for (size_t i = 0; r >= 0 && i < c->n_ports; i++)
+                r = fw_add_port_forward(c->machine, c->ports[i].protocol, c->ports[i].host_port, n->address,
+                                        c->ports[i].machine_port);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add firewall rules for machine %s: %m", c->machine);
+
+        snprintf(ret_config, 64, "%s/%u %s", inet_ntop(AF_INET, &n->address, a, sizeof(a)), n->prefixlen,
+                 inet_ntop(AF_INET, &n->gateway, g, sizeof(g)));
+        return 0;
+}
+
+void host_network_teardown(const SpawnConfig *c, HostNetwork *n) {
+        _cleanup_(rtnl_closep) Rtnl *rtnl = NULL;
+        _cleanup_free_ char *mlock = NULL;
+        int r;
+
+        if (n->machine_lock < 0)
+                return;
+
+        if (n->firewall) {
+                r = fw_remove_machine(c->machine);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to remove the firewall rules of machine %s: %m", c->machine);
+        }
+
+        if (rtnl_open(&rtnl) >= 0) {
+                /* the veth pair normally went with the machine's network namespace */
+                int host = rtnl_link_index(rtnl, n->host_ifname);
+                if (host > 0)
+                        (void) rtnl_link_delete(rtnl, host);
+
+                if (c->network_zone) {
+                        _cleanup_free_ char *state = strjoin(NET_DIR "/zone-", c->network_zone);
+                        _cleanup_close_ int zfd = -EBADF;
+                        int br = rtnl_link_index(rtnl, n->bridge_ifname);
+
+                        /* the zone goes with its last machine */
+                        if (state && lock_zone(c, &zfd) >= 0 && br > 0 && rtnl_link_count_slaves(rtnl, br) == 0) {
+                                _cleanup_free_ char *zlock = strjoin(state, ".lock");
+
+                                (void) rtnl_link_delete(rtnl, br);
+                                (void) unlink(state);
+                                if (zlock)
+                                        (void) unlink(zlock);   /* waiters re-check the inode */
+                        }
+                }
+        }
+
+        if (n->address_lock_path)
+                (void) unlink(n->address_lock_path);
+        free(n->address_lock_path);
+        safe_close(n->address_lock);
+        mlock = strjoin(NET_DIR "/machine-", c->machine, ".lock");
+        if (mlock)
+                (void) unlink(mlock);
+        safe_close(n->machine_lock);
+        *n = (HostNetwork) HOST_NETWORK_NULL;
+}

@@ -1,0 +1,168 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# berth-spawn --private-network, -n/--network-veth, --network-zone=, -p/--port=.
+# Everything runs in a network namespace this test creates (the "host"), with an
+# "upstream" namespace of its own behind a veth: the machine's real network is never
+# touched, and traffic only goes to addresses inside these namespaces.
+. "$(dirname "$0")/lib.sh"
+if [ -z "${BERTH_TEST_NETNS:-}" ] && [ "$(id -u)" = 0 ]; then
+    export BERTH_TEST_NETNS=1
+    exec unshare --net -- "$BASH" "$0" "$@"
+fi
+setup
+command -v nft >/dev/null || { skip "networking" "nft not installed"; exit 0; }
+ip link set lo up
+
+# upstream: a namespace held by a sleeping process, linked to our "host" namespace
+unshare --net sleep 600 &
+UPSTREAM=$!
+_bg_pids+=("$UPSTREAM")
+sleep 0.1
+ip link add up0 type veth peer name up1 netns "/proc/$UPSTREAM/ns/net"
+ip addr add 10.99.0.1/24 dev up0 && ip link set up0 up
+nsenter -t "$UPSTREAM" -n sh -c 'ip addr add 10.99.0.2/24 dev up1 && ip link set up1 up && ip link set lo up'
+HOST_ADDR=10.99.0.1
+
+in_ns() { local p=$1; shift; nsenter -t "$p" -n "$@"; }
+leader_of() {
+    local i l
+    for i in $(seq 1 200); do
+        l=$(awk '{print $1}' /proc/"$1"/task/"$1"/children 2>/dev/null)
+        [ -n "$l" ] && { echo "$l"; return 0; }
+        sleep 0.02
+    done
+}
+# wait until the machine's host0 has an IPv4 address; print it
+machine_addr() {
+    local i a
+    for i in $(seq 1 200); do
+        a=$(in_ns "$1" ip -o -4 addr show host0 2>/dev/null | awk '{print $4}' | cut -d/ -f1)
+        [ -n "$a" ] && { echo "$a"; return 0; }
+        sleep 0.02
+    done
+}
+
+# ---- --private-network: loopback only
+run_spawn -P --private-network -D "$TREE" /bin/sh -c 'ip -o link | cut -d: -f2; ping -c1 -W1 127.0.0.1 >/dev/null && echo lo-ok'
+expect_rc "--private-network runs" 0
+expect_eq "--private-network: only lo inside" "lo
+lo-ok" "$(sed 's/^ *//' <<<"$OUTPUT")"
+run_spawn -P --private-network -D "$TREE" /bin/sh -c 'ls /sys/class/net; echo 1 >/proc/sys/net/ipv4/ip_forward && echo sysctl-ok'
+expect_eq "--private-network: /sys/class/net shows the machine's devices" "lo
+sysctl-ok" "$OUTPUT"
+
+# ---- -n: veth with an address, a gateway and NAT
+# upstream listens first and reports the source address it sees
+in_ns "$UPSTREAM" timeout 20 "$PYTHON" -c '
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("10.99.0.2", 9000)); s.listen(1); s.settimeout(15)
+c, a = s.accept(); print(a[0], flush=True); c.recv(100)' >"$SCRATCH/state/upstream.out" 2>&1 &
+LISTENER=$!
+sleep 0.3
+spawn_bg "$SCRATCH/state/v.out" "$SCRATCH/state/v.err" -P -n -D "$TREE" -M vm1 /bin/sh -c '
+    ip -o -4 addr show host0; ip -4 route show default
+    ping -c1 -W2 "$(ip -4 route show default | cut -d" " -f3)" >/dev/null && echo gw-ok
+    echo hello | nc 10.99.0.2 9000 && echo upstream-ok
+    sleep 3'
+L=$(leader_of "$BG_PID")
+A=$(machine_addr "$L")
+ok_if "-n: host0 has an address from the pool ($A)" test -n "$A"
+expect_match "-n: the address is in 10.231.0.0/17" '^10\.231\.([0-9]|[1-9][0-9]|1[01][0-9]|12[0-7])\.' "$A"
+ok_if "-n: the host side is ve-vm1 with the gateway address" bash -c "ip -o -4 addr show ve-vm1 | grep -q '\.1/28'"
+wait "$LISTENER"
+expect_eq "-n: outbound traffic reaches upstream with the host's address as source" "$HOST_ADDR" "$(cat "$SCRATCH/state/upstream.out")"
+ok_if "-n: the host reaches the machine" bash -c "busybox ping -c1 -W2 $A >/dev/null"
+ok_if "-n: one nft table owned by berth, with the machine's rules" bash -c "nft list table ip berth | grep -q 'berth:vm1'"
+wait_bg "$SCRATCH/state/v.out" "$SCRATCH/state/v.err" 15
+expect_rc "-n machine exits normally" 0
+expect_line "-n: the machine reaches its gateway" gw-ok
+expect_line "-n: the machine reaches upstream" upstream-ok
+expect_match "-n: the default route goes via the host" "^default via " "$OUTPUT"
+ok_if "-n: ve-vm1 is gone afterwards" bash -c "! ip link show ve-vm1 >/dev/null 2>&1"
+ok_if "-n: the firewall rules are gone (no table left)" bash -c "! nft list table ip berth >/dev/null 2>&1"
+
+# ---- port forwarding, tcp and udp, to the host's own address
+spawn_bg "$SCRATCH/state/p.out" "$SCRATCH/state/p.err" -P -n -D "$TREE" -M pf -p 18080:8080 -p udp:15353:5353 /bin/sh -c '
+    (echo tcp-hello | nc -l -p 8080 &) ; /usr/bin/berth-payload udprecv 5353 5'
+L=$(leader_of "$BG_PID")
+A=$(machine_addr "$L")
+wait_for "$SCRATCH/state/p.out" listening 5
+GOT=$(timeout 5 "$PYTHON" -c '
+import socket
+s = socket.create_connection(("10.99.0.1", 18080), timeout=3); print(s.recv(100).decode().strip())' 2>&1)
+expect_eq "tcp port forward: the host's address:18080 reaches the machine's :8080" tcp-hello "$GOT"
+timeout 3 "$PYTHON" -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b"udp-hello\n", ("10.99.0.1", 15353))'
+wait_bg "$SCRATCH/state/p.out" "$SCRATCH/state/p.err" 15
+expect_line "udp port forward: the datagram reaches the machine's :5353" udp-hello
+
+# ---- zones: two machines reach each other through vz-z1
+spawn_bg "$SCRATCH/state/za.out" "$SCRATCH/state/za.err" -P --network-zone=z1 -D "$TREE" -M za /bin/sleep 5
+ZA_PID=$BG_PID
+LA=$(leader_of "$ZA_PID")
+AA=$(machine_addr "$LA")
+run_spawn -P --network-zone=z1 -D "$TREE" -M zb /bin/sh -c "ping -c1 -W2 $AA >/dev/null && echo zone-ok; ip -o -4 addr show host0"
+expect_line "zone: the second machine reaches the first by address ($AA)" zone-ok
+ok_if "zone: the bridge vz-z1 exists while a machine uses it" ip link show vz-z1
+BG_PID=$ZA_PID
+kill -TERM "$BG_PID"
+wait_bg "$SCRATCH/state/za.out" "$SCRATCH/state/za.err" 10
+ok_if "zone: the bridge goes with its last machine" bash -c "! ip link show vz-z1 >/dev/null 2>&1"
+
+# ---- long names sharing a prefix get distinct, shortened host interfaces
+spawn_bg "$SCRATCH/state/l1.out" "$SCRATCH/state/l1.err" -P -n -D "$TREE" -M a-very-long-machine-name-one /bin/sleep 3
+P1=$BG_PID
+spawn_bg "$SCRATCH/state/l2.out" "$SCRATCH/state/l2.err" -P -n -D "$TREE" -M a-very-long-machine-name-two /bin/sleep 3
+P2=$BG_PID
+machine_addr "$(leader_of "$P1")" >/dev/null
+machine_addr "$(leader_of "$P2")" >/dev/null
+NAMES=$(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep '^ve-' | sort)
+ok_if "long names: two distinct ve- interfaces ($(echo $NAMES))" test "$(wc -l <<<"$NAMES")" = 2 -a "$(sort -u <<<"$NAMES" | wc -l)" = 2
+ok_if "long names: each fits IFNAMSIZ" bash -c "! awk 'length(\$0) > 15' <<<'$NAMES' | grep -q ."
+ok_if "long names: the full name is an altname" bash -c "ip link show ve-a-very-long-machine-name-one >/dev/null 2>&1"
+BG_PID=$P1; wait_bg "$SCRATCH/state/l1.out" "$SCRATCH/state/l1.err" 10
+BG_PID=$P2; wait_bg "$SCRATCH/state/l2.out" "$SCRATCH/state/l2.err" 10
+
+# ---- 20 concurrent starts get distinct addresses
+PIDS=()
+for i in $(seq 1 20); do
+    env --default-signal=INT "$BERTH_SPAWN" -q -P -n -D "$TREE" -M par$i /bin/sh -c 'ip -o -4 addr show host0 | awk "{print \$4}"; sleep 3' \
+        >"$SCRATCH/state/par$i.out" 2>&1 </dev/null &
+    PIDS+=($!)
+    _bg_pids+=($!)
+done
+for p in "${PIDS[@]}"; do wait "$p"; done
+ADDRS=$(cat "$SCRATCH"/state/par*.out | grep -E '^10\.' | sort)
+expect_eq "20 concurrent starts: 20 addresses" 20 "$(wc -l <<<"$ADDRS")"
+expect_eq "20 concurrent starts: all distinct" 20 "$(sort -u <<<"$ADDRS" | wc -l)"
+
+# ---- SIGKILL: links go with the machine, stale rules with the next start
+spawn_bg "$SCRATCH/state/k.out" "$SCRATCH/state/k.err" -P -n -D "$TREE" -M killed -p 18081:80 /bin/sleep 30
+machine_addr "$(leader_of "$BG_PID")" >/dev/null
+kill -KILL "$BG_PID"
+wait_bg "$SCRATCH/state/k.out" "$SCRATCH/state/k.err" 10
+for i in $(seq 1 100); do ip link show ve-killed >/dev/null 2>&1 || break; sleep 0.05; done
+ok_if "SIGKILL: the veth went away with the machine" bash -c "! ip link show ve-killed >/dev/null 2>&1"
+ok_if "SIGKILL: its firewall rules are still there" bash -c "nft list table ip berth | grep -q berth:killed"
+run_spawn -P -n -D "$TREE" -M other /bin/true
+ok_if "the next start removes the dead machine's rules" bash -c "! nft list table ip berth 2>/dev/null | grep -q berth:killed"
+
+# ---- bad input
+python3 -c 'import socket,time; s=socket.socket(); s.bind(("0.0.0.0", 18082)); s.listen(); time.sleep(5)' &
+HOLD=$!
+sleep 0.2
+run_spawn -P -n -D "$TREE" -M busy -p 18082 /bin/true
+expect_rc "a host port in use is refused" 1
+expect_match "... naming the port" "18082" "$ERROUT"
+kill "$HOLD"; wait "$HOLD" 2>/dev/null
+run_spawn -P -D "$TREE" -p 80 /bin/true
+expect_rc "--port without -n or a zone is refused" 1
+run_spawn -P --network-zone=bad/zone -D "$TREE" /bin/true
+expect_rc "an invalid zone name is refused" 1
+
+# ---- nothing left
+ok_if "no machine links left in the host namespace" bash -c "! ip -o link | grep -E ' (ve|vb|vz)-'"
+ok_if "no berth nft table left" bash -c "! nft list tables | grep -q berth"
+kill "$UPSTREAM"; wait "$UPSTREAM" 2>/dev/null || true
