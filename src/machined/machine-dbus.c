@@ -54,6 +54,10 @@ int machine_node_enumerator(sd_bus *bus, const char *path, void *userdata, char 
 }
 
 int bus_check_privileged(sd_bus_message *message, sd_bus_error *error) {
+        return bus_check_privileged_for(message, "register, terminate or kill machines", error);
+}
+
+int bus_check_privileged_for(sd_bus_message *message, const char *what, sd_bus_error *error) {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
         uid_t uid;
         int r;
@@ -66,12 +70,11 @@ int bus_check_privileged(sd_bus_message *message, sd_bus_error *error) {
         if (r < 0)
                 return r;
         if (uid != 0)
-                return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                        "Only root may register, terminate or kill machines.");
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Only root may %s.", what);
         return 0;
 }
 
-static int reply_os_release(sd_bus_message *message, char **l) {
+int bus_reply_os_release(sd_bus_message *message, char **l) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         int r;
 
@@ -198,7 +201,7 @@ int bus_machine_method_get_os_release(sd_bus_message *message, void *userdata, s
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Failed to read OS release of machine '%s': %m",
                                                machine->info.name);
-        return reply_os_release(message, l);
+        return bus_reply_os_release(message, l);
 }
 
 int bus_machine_method_get_uid_shift(sd_bus_message *message, void *userdata, sd_bus_error *error) {

@@ -24,6 +24,10 @@ int machine_node_enumerator(sd_bus *bus, const char *path, void *userdata, char 
 /* Callers that change anything must be root: euid from the bus driver's credentials
  * (recorded when the caller connected, not looked up in /proc), so no PID race. */
 int bus_check_privileged(sd_bus_message *message, sd_bus_error *error);
+/* The same, with "Only root may <what>." as the error message. */
+int bus_check_privileged_for(sd_bus_message *message, const char *what, sd_bus_error *error);
+/* Reply with a{ss} from a strv of alternating keys and values. */
+int bus_reply_os_release(sd_bus_message *message, char **l);
 
 /* Shared by the Machine object and the Manager's *Machine(name, …) methods: the message
  * is positioned after the machine name (if any). */

@@ -240,8 +240,6 @@ static int read_regular_file_in_root(int rootfd, const char *path, size_t max, c
 
 int machine_read_os_release(pid_t leader, int leader_pidfd, char ***ret) {
         _cleanup_close_ int rootfd = -EBADF;
-        _cleanup_free_ char *text = NULL;
-        int r;
 
         if (leader > 0) {
                 char fn[64];
@@ -258,6 +256,13 @@ int machine_read_os_release(pid_t leader, int leader_pidfd, char ***ret) {
                 if (rootfd < 0)
                         return -errno;
         }
+
+        return os_release_read_at(rootfd, ret);
+}
+
+int os_release_read_at(int rootfd, char ***ret) {
+        _cleanup_free_ char *text = NULL;
+        int r;
 
         r = read_regular_file_in_root(rootfd, "/etc/os-release", OS_RELEASE_SIZE_MAX, &text);
         if (r == -ENOENT)

@@ -22,6 +22,8 @@ bool pidfd_is_alive(int pidfd);
 int os_release_parse(const char *text, char ***ret);
 /* pid 0 and pidfd < 0: the host's own os-release. */
 int machine_read_os_release(pid_t leader, int leader_pidfd, char ***ret);
+/* os-release of the tree at rootfd, resolved inside it (an image). */
+int os_release_read_at(int rootfd, char ***ret);
 
 typedef struct MachineAddress {
         int family;

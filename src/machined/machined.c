@@ -16,12 +16,14 @@ typedef struct Args {
 
 static void help(void) {
         printf("berthd [OPTIONS...]\n\n"
-               "Registry of running machines: serves org.freedesktop.machine1.\n\n"
+               "Registry of running machines and the image pool: serves org.freedesktop.machine1.\n\n"
                "  -h --help               Show this help\n"
                "     --version            Show package version\n"
                "     --bus-name=NAME      Own NAME instead of " MACHINED_DEFAULT_BUS_NAME "\n"
                "     --bus-address=ADDR   Connect to this bus instead of the system bus\n"
-               "     --state-dir=PATH     Keep machine state in PATH instead of " MACHINED_DEFAULT_STATE_DIR "\n");
+               "     --state-dir=PATH     Keep machine state in PATH instead of " MACHINED_DEFAULT_STATE_DIR "\n"
+               "     --pool=DIR           Keep images in DIR instead of " MACHINED_POOL_PATH "\n"
+               "                          (and ignore the read-only search paths)\n");
 }
 
 static int parse_argv(int argc, char *argv[], Args *args) {
@@ -30,6 +32,7 @@ static int parse_argv(int argc, char *argv[], Args *args) {
                 ARG_BUS_NAME,
                 ARG_BUS_ADDRESS,
                 ARG_STATE_DIR,
+                ARG_POOL,
         };
         static const struct option options[] = {
                 { "help",        no_argument,       NULL, 'h'             },
@@ -37,6 +40,7 @@ static int parse_argv(int argc, char *argv[], Args *args) {
                 { "bus-name",    required_argument, NULL, ARG_BUS_NAME    },
                 { "bus-address", required_argument, NULL, ARG_BUS_ADDRESS },
                 { "state-dir",   required_argument, NULL, ARG_STATE_DIR   },
+                { "pool",        required_argument, NULL, ARG_POOL        },
                 {}
         };
         int c;
@@ -64,6 +68,12 @@ static int parse_argv(int argc, char *argv[], Args *args) {
                                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
                                                        "State directory must be an absolute path: %s", optarg);
                         args->config.state_dir = optarg;
+                        break;
+                case ARG_POOL:
+                        if (!path_is_absolute(optarg) || !path_is_normalized(optarg))
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                                       "Pool must be an absolute, normalized path: %s", optarg);
+                        args->config.pool = optarg;
                         break;
                 case '?':
                         return -EINVAL;

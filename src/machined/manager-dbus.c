@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "fd-util.h"
+#include "image-dbus.h"
 #include "log.h"
 #include "machine-cgroup.h"
 #include "machine-dbus.h"
@@ -343,22 +344,11 @@ DEFINE_BY_NAME(method_get_machine_addresses, bus_machine_method_get_addresses)
 DEFINE_BY_NAME(method_get_machine_os_release, bus_machine_method_get_os_release)
 DEFINE_BY_NAME(method_get_machine_uid_shift, bus_machine_method_get_uid_shift)
 
-static int property_get_pool_path(sd_bus *bus, const char *path, const char *interface, const char *property,
-                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        return sd_bus_message_append(reply, "s", MACHINED_POOL_PATH);
-}
-
-static int property_get_pool_unknown(sd_bus *bus, const char *path, const char *interface, const char *property,
-                                     sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        /* The image pool is not managed by this berthd yet: usage and limit are unknown. */
-        return sd_bus_message_append(reply, "t", UINT64_MAX);
-}
-
 static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_PROPERTY("PoolPath", "s", property_get_pool_path, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("PoolUsage", "t", property_get_pool_unknown, 0, 0),
-        SD_BUS_PROPERTY("PoolLimit", "t", property_get_pool_unknown, 0, 0),
+        SD_BUS_PROPERTY("PoolPath", "s", bus_property_get_pool_path, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("PoolUsage", "t", bus_property_get_pool_quota, 0, 0),
+        SD_BUS_PROPERTY("PoolLimit", "t", bus_property_get_pool_quota, 0, 0),
         SD_BUS_METHOD_WITH_ARGS("GetMachine",
                                 SD_BUS_ARGS("s", name),
                                 SD_BUS_RESULT("o", machine),
@@ -415,6 +405,46 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_ARGS("s", name),
                                 SD_BUS_RESULT("u", shift),
                                 method_get_machine_uid_shift, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListImages",
+                                SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("a(ssbttto)", images),
+                                bus_method_list_images, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetImage",
+                                SD_BUS_ARGS("s", name),
+                                SD_BUS_RESULT("o", image),
+                                bus_method_get_image, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("CloneImage",
+                                SD_BUS_ARGS("s", name, "s", new_name, "b", read_only),
+                                SD_BUS_NO_RESULT,
+                                bus_method_clone_by_name, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RenameImage",
+                                SD_BUS_ARGS("s", name, "s", new_name),
+                                SD_BUS_NO_RESULT,
+                                bus_method_rename_by_name, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RemoveImage",
+                                SD_BUS_ARGS("s", name),
+                                SD_BUS_NO_RESULT,
+                                bus_method_remove_by_name, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("MarkImageReadOnly",
+                                SD_BUS_ARGS("s", name, "b", read_only),
+                                SD_BUS_NO_RESULT,
+                                bus_method_mark_read_only_by_name, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetImageOSRelease",
+                                SD_BUS_ARGS("s", name),
+                                SD_BUS_RESULT("a{ss}", fields),
+                                bus_method_get_os_release_by_name, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetImageLimit",
+                                SD_BUS_ARGS("s", name, "t", limit),
+                                SD_BUS_NO_RESULT,
+                                bus_method_set_limit_by_name, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetPoolLimit",
+                                SD_BUS_ARGS("t", limit),
+                                SD_BUS_NO_RESULT,
+                                bus_method_set_pool_limit, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("CleanPool",
+                                SD_BUS_ARGS("s", mode),
+                                SD_BUS_RESULT("a(st)", images),
+                                bus_method_clean_pool, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("MachineNew",
                                 SD_BUS_ARGS("s", machine, "o", path),
                                 0),
@@ -438,5 +468,12 @@ int manager_dbus_register(Manager *m) {
         r = sd_bus_add_node_enumerator(m->bus, NULL, MACHINE_OBJECT_PREFIX, machine_node_enumerator, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to add machine enumerator: %m");
+        r = sd_bus_add_fallback_vtable(m->bus, NULL, IMAGE_OBJECT_PREFIX, "org.freedesktop.machine1.Image",
+                                       image_vtable, image_object_find, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add image objects: %m");
+        r = sd_bus_add_node_enumerator(m->bus, NULL, IMAGE_OBJECT_PREFIX, image_node_enumerator, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add image enumerator: %m");
         return 0;
 }

@@ -12,12 +12,14 @@
 #include <systemd/sd-daemon.h>
 
 #include "fd-util.h"
+#include "image-dbus.h"
 #include "log.h"
 #include "machine-dbus.h"
 #include "machine-name.h"
 #include "machine-query.h"
 #include "manager-dbus.h"
 #include "manager.h"
+#include "path-util.h"
 #include "string-util.h"
 
 #define STALE_CGROUP_INTERVAL_USEC (100ULL * 1000ULL)
@@ -81,6 +83,29 @@ static int manager_add_host(Manager *m) {
         return 0;
 }
 
+static int manager_setup_pool(Manager *m, const char *pool) {
+        _cleanup_free_ char *parent = NULL;
+        char *slash;
+
+        m->pool.path = strdup(pool ?: MACHINED_POOL_PATH);
+        if (!m->pool.path)
+                return -ENOMEM;
+        /* An explicit pool stands alone; the default one has machined's read-only companions. */
+        if (!pool && (strv_extend(&m->pool.search, "/usr/local/lib/machines") < 0 ||
+                      strv_extend(&m->pool.search, "/usr/lib/machines") < 0))
+                return -ENOMEM;
+
+        /* /run/berth/machines → /run/berth/image-locks */
+        parent = strdup(m->state_dir);
+        if (!parent)
+                return -ENOMEM;
+        slash = strrchr(parent, '/');
+        if (slash)
+                slash[slash == parent] = 0;
+        m->pool.lock_dir = path_join(parent, MACHINED_IMAGE_LOCK_DIR);
+        return m->pool.lock_dir ? 0 : -ENOMEM;
+}
+
 int manager_new(const ManagerConfig *config, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
         int r;
@@ -118,6 +143,10 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         if (r < 0)
                 return log_error_errno(r, "Failed to add the host machine: %m");
 
+        r = manager_setup_pool(m, config->pool);
+        if (r < 0)
+                return log_oom();
+
         *ret = TAKE_PTR(m);
         return 0;
 }
@@ -126,8 +155,13 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
 
+        while (m->operations)
+                operation_free(m->operations);
         while (m->machines)
                 machine_free(m->machines);
+        manager_flush_image_cache(m);
+        sd_event_source_disable_unref(m->image_cache_flush);
+        image_pool_done(&m->pool);
 
         sd_event_source_disable_unref(m->stale_timer);
         strv_free(m->stale_cgroups);
@@ -348,12 +382,25 @@ static int manager_connect_bus(Manager *m, const char *address) {
         return 0;
 }
 
+/* Temporaries of clones that a previous berthd did not finish (it was killed). */
+static void manager_clean_temporaries(Manager *m) {
+        _cleanup_strv_free_ char **removed = NULL;
+        int r;
+
+        r = image_pool_remove_stale_temporaries(&m->pool, NULL, &removed);
+        STRV_FOREACH(p, removed)
+                log_info("Removed stale temporary %s/%s of an interrupted image operation.", m->pool.path, *p);
+        if (r < 0)
+                log_warning_errno(r, "Failed to remove stale temporaries in %s, ignoring: %m", m->pool.path);
+}
+
 int manager_startup(Manager *m, const char *bus_address) {
         int r;
 
         r = manager_load(m);
         if (r < 0)
                 return r;
+        manager_clean_temporaries(m);
         return manager_connect_bus(m, bus_address);
 }
 

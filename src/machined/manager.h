@@ -4,16 +4,20 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "image.h"
 #include "machine-cgroup.h"
 #include "machine.h"
+#include "operation.h"
 
 #define MACHINED_DEFAULT_BUS_NAME "org.freedesktop.machine1"
 #define MACHINED_DEFAULT_STATE_DIR "/run/berth/machines"
 #define MACHINED_POOL_PATH "/var/lib/machines"
+#define MACHINED_IMAGE_LOCK_DIR "image-locks"   /* next to the state directory */
 
 typedef struct ManagerConfig {
         const char *bus_name;
         const char *state_dir;
+        const char *pool;             /* NULL: /var/lib/machines plus the read-only search paths */
 } ManagerConfig;
 
 struct Manager {
@@ -34,6 +38,13 @@ struct Manager {
         char **drain_cgroups;         /* scopes of unregistered machines, removed when empty */
         unsigned stale_attempts;
         sd_event_source *stale_timer;
+
+        ImagePool pool;
+        Operation *operations;        /* image workers in progress */
+        unsigned n_operations;
+        Image **image_cache;          /* images looked up for the current D-Bus call */
+        size_t n_image_cache;
+        sd_event_source *image_cache_flush;
 };
 
 int manager_new(const ManagerConfig *config, Manager **ret);

@@ -274,6 +274,8 @@ finish() {
     [ -n "${MON_PID:-}" ] && kill "$MON_PID" 2>/dev/null
     [ -n "$BERTHD_PID" ] && wait_until 2 bash -c "[ \"\$(busctl call $DEST $MGR_PATH $MGR ListMachines)\" = 'a(ssso) 1 \".host\" \"host\" \"\" \"/org/freedesktop/machine1/machine/_2ehost\"' ]"
     stop_berthd TERM
+    # a test's own teardown (unmounting a pool...), which may add to $leaks
+    if declare -F finish_extra >/dev/null; then finish_extra; fi
 
     # every berthd of this test (also one a check started by mistake) must be gone
     for p in $(pgrep -f -- "--state-dir=$TMP/" 2>/dev/null); do
@@ -317,6 +319,7 @@ emergency_cleanup() {
     [ -n "$FINISHED" ] && return
     [ -n "$BERTHD_PID" ] && kill -KILL "$BERTHD_PID" 2>/dev/null
     kill_leaders
+    if declare -F emergency_extra >/dev/null; then emergency_extra; fi
     [ -n "${MON_PID:-}" ] && kill "$MON_PID" 2>/dev/null
     [ -n "$DBUS_PID" ] && kill "$DBUS_PID" 2>/dev/null
     for p in $(leaked_scopes); do rmdir "$p" 2>/dev/null; done

@@ -1,0 +1,700 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include "btrfs-util.h"
+#include "fd-util.h"
+#include "image-dbus.h"
+#include "log.h"
+#include "machine-dbus.h"
+#include "manager.h"
+#include "operation.h"
+#include "string-util.h"
+
+#define PRIVILEGED_WHAT "change images"
+
+static char *image_bus_path(const char *name) {
+        char *p = NULL;
+
+        if (sd_bus_path_encode(IMAGE_OBJECT_PREFIX, name, &p) < 0)
+                return NULL;
+        return p;
+}
+
+void manager_flush_image_cache(Manager *m) {
+        image_list_free(m->image_cache, m->n_image_cache);
+        m->image_cache = NULL;
+        m->n_image_cache = 0;
+}
+
+static int on_image_cache_flush(sd_event_source *s, void *userdata) {
+        manager_flush_image_cache(userdata);
+        return 0;
+}
+
+/* Keep an image for the rest of this event loop iteration: sd-bus uses the object
+ * find result after image_object_find() returns. */
+static int image_cache_add(Manager *m, Image *i) {
+        Image **l = reallocarray(m->image_cache, m->n_image_cache + 1, sizeof(Image *));
+        int r;
+
+        if (!l) {
+                image_free(i);
+                return -ENOMEM;
+        }
+        l[m->n_image_cache++] = i;
+        m->image_cache = l;
+
+        if (!m->image_cache_flush) {
+                r = sd_event_add_defer(m->event, &m->image_cache_flush, on_image_cache_flush, m);
+                if (r < 0)
+                        return r;
+        }
+        return sd_event_source_set_enabled(m->image_cache_flush, SD_EVENT_ONESHOT);
+}
+
+int image_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
+                      void **found, sd_bus_error *error) {
+        _cleanup_free_ char *name = NULL;
+        Manager *m = userdata;
+        Image *i;
+        int r;
+
+        r = sd_bus_path_decode(path, IMAGE_OBJECT_PREFIX, &name);
+        if (r <= 0 || !image_name_is_valid(name))
+                return 0;
+        r = image_find(&m->pool, name, &i);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        r = image_cache_add(m, i);
+        if (r < 0)
+                return r;
+        *found = i;
+        return 1;
+}
+
+int image_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
+        _cleanup_strv_free_ char **l = NULL;
+        Manager *m = userdata;
+        Image **images;
+        size_t n;
+        int r;
+
+        r = image_discover(&m->pool, &images, &n);
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < n; k++) {
+                char *p = image_bus_path(images[k]->name);
+
+                r = p ? strv_push(&l, p) : -ENOMEM;
+                if (r < 0)
+                        break;
+        }
+        image_list_free(images, n);
+        if (r < 0)
+                return r;
+        *nodes = TAKE_PTR(l);
+        return 1;
+}
+
+/* Read an image name argument and find it, or fail the call. *ret must be freed. */
+static int read_image(sd_bus_message *message, Manager *m, Image **ret, sd_bus_error *error) {
+        const char *name;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &name);
+        if (r < 0)
+                return r;
+        if (!image_name_is_valid(name))
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
+                                        "Invalid image name (a machine name, optionally with one leading '.').");
+        r = image_find(&m->pool, name, ret);
+        if (r == -ENOENT)
+                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_IMAGE, "No image '%s' known.", name);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to look up image '%s': %m", name);
+        return 0;
+}
+
+static int read_new_name(sd_bus_message *message, Manager *m, const char **ret, sd_bus_error *error) {
+        _cleanup_(image_freep) Image *other = NULL;
+        const char *name;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &name);
+        if (r < 0)
+                return r;
+        if (!image_name_is_valid(name) || streq(name, ".host"))
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
+                                        "Invalid new image name (a machine name, optionally with one leading '.', "
+                                        "not .host).");
+        r = image_find(&m->pool, name, &other);
+        if (r >= 0)
+                return sd_bus_error_setf(error, BUS_ERROR_IMAGE_EXISTS, "Image '%s' already exists.", name);
+        if (r != -ENOENT)
+                return sd_bus_error_set_errnof(error, r, "Failed to look up image '%s': %m", name);
+        *ret = name;
+        return 0;
+}
+
+/* The rules for anything that changes an image. */
+static int check_writable(const Image *i, const char *verb, sd_bus_error *error) {
+        if (image_is_host(i))
+                return sd_bus_error_setf(error, BUS_ERROR_IMAGE_READ_ONLY, "The host image cannot be %s.", verb);
+        if (!i->in_pool)
+                return sd_bus_error_setf(error, BUS_ERROR_IMAGE_READ_ONLY,
+                                         "Image '%s' is in a read-only search path (%s), not in the pool.",
+                                         i->name, i->path);
+        return 0;
+}
+
+static int check_not_read_only(const Image *i, const char *verb, sd_bus_error *error) {
+        if (i->read_only)
+                return sd_bus_error_setf(error, BUS_ERROR_IMAGE_READ_ONLY,
+                                         "Image '%s' is read-only and cannot be %s; mark it writable first.",
+                                         i->name, verb);
+        return 0;
+}
+
+/* A registered machine running from this image (its root directory is the image's tree). */
+static Machine *image_user(Manager *m, const Image *i) {
+        struct stat a, b;
+
+        if (i->type == IMAGE_RAW || stat(i->path, &a) < 0)
+                return NULL;
+        for (Machine *machine = m->machines; machine; machine = machine->next) {
+                const char *root = machine->info.root_directory;
+
+                if (machine_is_host(machine) || isempty(root))
+                        continue;
+                if (streq(root, i->path) ||
+                    (stat(root, &b) >= 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino))
+                        return machine;
+        }
+        return NULL;
+}
+
+static int check_not_in_use(Manager *m, const Image *i, const char *verb, sd_bus_error *error) {
+        Machine *machine = image_user(m, i);
+
+        if (machine)
+                return sd_bus_error_setf(error, BUS_ERROR_IMAGE_IN_USE,
+                                         "Image '%s' cannot be %s: machine '%s' is running from it.",
+                                         i->name, verb, machine->info.name);
+        return 0;
+}
+
+static int lock_image(Manager *m, const char *name, int operation, int *ret_fd, sd_bus_error *error) {
+        int r;
+
+        r = image_lock(&m->pool, name, operation, ret_fd);
+        if (r == -EBUSY)
+                return sd_bus_error_setf(error, BUS_ERROR_IMAGE_BUSY,
+                                         "Image '%s' is busy: another clone, rename or removal of it is in "
+                                         "progress. Try again later.", name);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to lock image '%s': %m", name);
+        return 0;
+}
+
+static int check_operation_slots(Manager *m, sd_bus_error *error) {
+        if (m->n_operations >= OPERATIONS_MAX)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                         "Too many image operations in progress (%u).", OPERATIONS_MAX);
+        return 0;
+}
+
+/* --- Remove */
+
+typedef struct RemoveJob {
+        const ImagePool *pool;
+        const Image *image;
+} RemoveJob;
+
+static int remove_work(void *userdata, char *msg, size_t msg_size) {
+        RemoveJob *j = userdata;
+        int r;
+
+        r = image_remove(j->pool, j->image);
+        if (r < 0)
+                snprintf(msg, msg_size, "Failed to remove image '%s': %s", j->image->name, strerror(-r));
+        return r;
+}
+
+static int image_method_remove(sd_bus_message *message, Manager *m, Image *i, sd_bus_error *error) {
+        _cleanup_(image_freep) Image *locked = NULL;
+        _cleanup_close_pair_ int locks[2] = EBADF_PAIR;
+        _cleanup_free_ char *desc = NULL;
+        int r;
+
+        r = bus_check_privileged_for(message, PRIVILEGED_WHAT, error);
+        if (r < 0)
+                return r;
+        r = check_writable(i, "removed", error);
+        if (r < 0)
+                return r;
+        r = check_operation_slots(m, error);
+        if (r < 0)
+                return r;
+        r = lock_image(m, i->name, LOCK_EX, &locks[0], error);
+        if (r < 0)
+                return r;
+        /* Under the lock, look again: the image may have changed since the lookup. */
+        r = image_find(&m->pool, i->name, &locked);
+        if (r == -ENOENT)
+                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_IMAGE, "No image '%s' known.", i->name);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to look up image '%s': %m", i->name);
+        r = check_not_read_only(locked, "removed", error);
+        if (r < 0)
+                return r;
+        r = check_not_in_use(m, locked, "removed", error);
+        if (r < 0)
+                return r;
+
+        if (asprintf(&desc, "removal of image '%s'", locked->name) < 0)
+                return -ENOMEM;
+        RemoveJob job = { &m->pool, locked };
+        r = operation_start(m, message, desc, NULL, locks, remove_work, &job);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to start removing image '%s': %m", locked->name);
+        return 1;
+}
+
+/* --- Rename */
+
+static int image_method_rename(sd_bus_message *message, Manager *m, Image *i, sd_bus_error *error) {
+        _cleanup_(image_freep) Image *locked = NULL;
+        _cleanup_close_pair_ int locks[2] = EBADF_PAIR;
+        const char *new_name;
+        int r;
+
+        r = read_new_name(message, m, &new_name, error);
+        if (r < 0)
+                return r;
+        r = bus_check_privileged_for(message, PRIVILEGED_WHAT, error);
+        if (r < 0)
+                return r;
+        r = check_writable(i, "renamed", error);
+        if (r < 0)
+                return r;
+        r = lock_image(m, i->name, LOCK_EX, &locks[0], error);
+        if (r < 0)
+                return r;
+        r = lock_image(m, new_name, LOCK_EX, &locks[1], error);
+        if (r < 0)
+                return r;
+        r = image_find(&m->pool, i->name, &locked);
+        if (r == -ENOENT)
+                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_IMAGE, "No image '%s' known.", i->name);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to look up image '%s': %m", i->name);
+        r = check_not_read_only(locked, "renamed", error);
+        if (r < 0)
+                return r;
+        r = check_not_in_use(m, locked, "renamed", error);
+        if (r < 0)
+                return r;
+
+        r = image_rename(&m->pool, locked, new_name);
+        if (r == -EEXIST)
+                return sd_bus_error_setf(error, BUS_ERROR_IMAGE_EXISTS, "Image '%s' already exists.", new_name);
+        if (r == -EPERM)
+                return sd_bus_error_setf(error, BUS_ERROR_IMAGE_READ_ONLY,
+                                         "Image '%s' cannot be renamed: it is immutable.", locked->name);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to rename image '%s' to '%s': %m",
+                                               locked->name, new_name);
+        log_info("Renamed image '%s' to '%s'.", locked->name, new_name);
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+/* --- Clone */
+
+typedef struct CloneJob {
+        const ImagePool *pool;
+        const Image *source;
+        const char *dest;
+        const char *tmp_name;
+        bool read_only;
+} CloneJob;
+
+static int clone_work(void *userdata, char *msg, size_t msg_size) {
+        CloneJob *j = userdata;
+
+        return image_clone(j->pool, j->source, j->dest, j->tmp_name, j->read_only, msg, msg_size);
+}
+
+static int image_method_clone(sd_bus_message *message, Manager *m, Image *i, sd_bus_error *error) {
+        _cleanup_close_pair_ int locks[2] = EBADF_PAIR;
+        _cleanup_free_ char *tmp = NULL, *desc = NULL;
+        const char *new_name;
+        int read_only, r;
+
+        r = read_new_name(message, m, &new_name, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(message, "b", &read_only);
+        if (r < 0)
+                return r;
+        r = bus_check_privileged_for(message, PRIVILEGED_WHAT, error);
+        if (r < 0)
+                return r;
+        if (image_is_host(i))
+                return sd_bus_error_set(error, SD_BUS_ERROR_NOT_SUPPORTED, "Cloning the host is not supported.");
+        r = check_operation_slots(m, error);
+        if (r < 0)
+                return r;
+        /* Concurrent clones of one source are fine; renaming or removing it meanwhile is not. */
+        r = lock_image(m, i->name, LOCK_SH, &locks[0], error);
+        if (r < 0)
+                return r;
+        r = lock_image(m, new_name, LOCK_EX, &locks[1], error);
+        if (r < 0)
+                return r;
+
+        if (mkdir(m->pool.path, 0700) < 0 && errno != EEXIST)
+                return sd_bus_error_set_errnof(error, errno, "Failed to create pool %s: %m", m->pool.path);
+        r = image_tmp_name(new_name, &tmp);
+        if (r < 0)
+                return r;
+        if (asprintf(&desc, "clone of image '%s' to '%s'", i->name, new_name) < 0)
+                return -ENOMEM;
+
+        CloneJob job = { &m->pool, i, new_name, tmp, read_only };
+        r = operation_start(m, message, desc, tmp, locks, clone_work, &job);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to start cloning image '%s': %m", i->name);
+        return 1;
+}
+
+/* --- MarkReadOnly, GetOSRelease, SetLimit */
+
+static int image_method_mark_read_only(sd_bus_message *message, Manager *m, Image *i, sd_bus_error *error) {
+        _cleanup_close_ int lock = -EBADF;
+        int b, r;
+
+        r = sd_bus_message_read(message, "b", &b);
+        if (r < 0)
+                return r;
+        r = bus_check_privileged_for(message, PRIVILEGED_WHAT, error);
+        if (r < 0)
+                return r;
+        r = check_writable(i, "changed", error);
+        if (r < 0)
+                return r;
+        r = lock_image(m, i->name, LOCK_EX, &lock, error);
+        if (r < 0)
+                return r;
+        r = image_set_read_only(i, b);
+        if (r == -EOPNOTSUPP || r == -ENOTTY)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_NOT_SUPPORTED,
+                                         "Image '%s' cannot be marked read-only on this file system.", i->name);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to mark image '%s' %s: %m", i->name,
+                                               b ? "read-only" : "writable");
+        log_info("Marked image '%s' %s.", i->name, b ? "read-only" : "writable");
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+static int image_method_get_os_release(sd_bus_message *message, Manager *m, Image *i, sd_bus_error *error) {
+        _cleanup_strv_free_ char **l = NULL;
+        int r;
+
+        r = image_read_os_release(i, &l);
+        if (r == -ENOENT)
+                return sd_bus_error_setf(error, BUS_ERROR_NO_OS_RELEASE,
+                                         "Image '%s' does not contain OS release information.", i->name);
+        if (r == -EOPNOTSUPP)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_NOT_SUPPORTED,
+                                         "Reading OS release information of %s images is not supported.",
+                                         image_type_to_string(i->type));
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to read OS release of image '%s': %m", i->name);
+        return bus_reply_os_release(message, l);
+}
+
+static int reply_limit_error(int r, const char *what, sd_bus_error *error) {
+        if (r == -ENOTCONN)
+                return sd_bus_error_setf(error, BUS_ERROR_QUOTAS_DISABLED,
+                                         "btrfs quotas are not enabled on the file system of %s; berthd never "
+                                         "enables them implicitly (see 'btrfs quota enable').", what);
+        if (r == -ENOTTY || r == -EOPNOTSUPP)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_NOT_SUPPORTED,
+                                         "Size limits need a btrfs subvolume; %s is not one.", what);
+        return sd_bus_error_set_errnof(error, r, "Failed to set the size limit of %s: %m", what);
+}
+
+static int image_method_set_limit(sd_bus_message *message, Manager *m, Image *i, sd_bus_error *error) {
+        _cleanup_close_ int lock = -EBADF;
+        uint64_t limit;
+        int r;
+
+        r = sd_bus_message_read(message, "t", &limit);
+        if (r < 0)
+                return r;
+        r = bus_check_privileged_for(message, PRIVILEGED_WHAT, error);
+        if (r < 0)
+                return r;
+        r = check_writable(i, "changed", error);
+        if (r < 0)
+                return r;
+        r = lock_image(m, i->name, LOCK_EX, &lock, error);
+        if (r < 0)
+                return r;
+        r = image_set_limit(i, limit);
+        if (r < 0) {
+                _cleanup_free_ char *what = NULL;
+
+                if (asprintf(&what, "image '%s'", i->name) < 0)
+                        return -ENOMEM;
+                return reply_limit_error(r, what, error);
+        }
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+/* --- the Image object */
+
+static Manager *manager_of_message(sd_bus_message *message) {
+        /* The Image object's userdata is the image; the manager is the bus's owner. */
+        return sd_bus_slot_get_userdata(sd_bus_get_current_slot(sd_bus_message_get_bus(message)));
+}
+
+#define DEFINE_IMAGE_METHOD(name, func)                                                                 \
+        static int name(sd_bus_message *message, void *userdata, sd_bus_error *error) {                 \
+                return func(message, manager_of_message(message), userdata, error);                    \
+        }                                                                                               \
+        int bus_##name##_by_name(sd_bus_message *message, void *userdata, sd_bus_error *error) {       \
+                _cleanup_(image_freep) Image *i = NULL;                                                 \
+                int r = read_image(message, userdata, &i, error);                                       \
+                if (r < 0)                                                                              \
+                        return r;                                                                       \
+                return func(message, userdata, i, error);                                               \
+        }
+
+DEFINE_IMAGE_METHOD(method_remove, image_method_remove)
+DEFINE_IMAGE_METHOD(method_rename, image_method_rename)
+DEFINE_IMAGE_METHOD(method_clone, image_method_clone)
+DEFINE_IMAGE_METHOD(method_mark_read_only, image_method_mark_read_only)
+DEFINE_IMAGE_METHOD(method_get_os_release, image_method_get_os_release)
+DEFINE_IMAGE_METHOD(method_set_limit, image_method_set_limit)
+
+static int property_get_string(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Image *i = userdata;
+
+        if (streq(property, "Name"))
+                return sd_bus_message_append(reply, "s", i->name);
+        if (streq(property, "Path"))
+                return sd_bus_message_append(reply, "s", i->path);
+        return sd_bus_message_append(reply, "s", image_type_to_string(i->type));
+}
+
+static int property_get_read_only(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Image *i = userdata;
+
+        return sd_bus_message_append(reply, "b", i->read_only);
+}
+
+static int property_get_u64(sd_bus *bus, const char *path, const char *interface, const char *property,
+                            sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Image *i = userdata;
+        uint64_t v;
+
+        if (streq(property, "CreationTimestamp"))
+                v = i->crtime;
+        else if (streq(property, "ModificationTimestamp"))
+                v = i->mtime;
+        else if (streq(property, "Usage"))
+                v = i->usage;
+        else if (streq(property, "Limit"))
+                v = i->limit;
+        else
+                v = UINT64_MAX;   /* the exclusive variants: not tracked */
+        return sd_bus_message_append(reply, "t", v);
+}
+
+const sd_bus_vtable image_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Name", "s", property_get_string, 0, 0),
+        SD_BUS_PROPERTY("Path", "s", property_get_string, 0, 0),
+        SD_BUS_PROPERTY("Type", "s", property_get_string, 0, 0),
+        SD_BUS_PROPERTY("ReadOnly", "b", property_get_read_only, 0, 0),
+        SD_BUS_PROPERTY("CreationTimestamp", "t", property_get_u64, 0, 0),
+        SD_BUS_PROPERTY("ModificationTimestamp", "t", property_get_u64, 0, 0),
+        SD_BUS_PROPERTY("Usage", "t", property_get_u64, 0, 0),
+        SD_BUS_PROPERTY("Limit", "t", property_get_u64, 0, 0),
+        SD_BUS_PROPERTY("UsageExclusive", "t", property_get_u64, 0, 0),
+        SD_BUS_PROPERTY("LimitExclusive", "t", property_get_u64, 0, 0),
+        SD_BUS_METHOD("Remove", NULL, NULL, method_remove, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Rename",
+                                SD_BUS_ARGS("s", new_name),
+                                SD_BUS_NO_RESULT,
+                                method_rename, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Clone",
+                                SD_BUS_ARGS("s", new_name, "b", read_only),
+                                SD_BUS_NO_RESULT,
+                                method_clone, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("MarkReadOnly",
+                                SD_BUS_ARGS("b", read_only),
+                                SD_BUS_NO_RESULT,
+                                method_mark_read_only, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetOSRelease",
+                                SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("a{ss}", fields),
+                                method_get_os_release, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetLimit",
+                                SD_BUS_ARGS("t", limit),
+                                SD_BUS_NO_RESULT,
+                                method_set_limit, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END
+};
+
+/* --- the Manager's image methods */
+
+int bus_method_list_images(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Manager *m = userdata;
+        Image **images;
+        size_t n;
+        int r;
+
+        r = image_discover(&m->pool, &images, &n);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to list images in %s: %m", m->pool.path);
+
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "(ssbttto)");
+        for (size_t k = 0; r >= 0 && k < n; k++) {
+                _cleanup_free_ char *p = image_bus_path(images[k]->name);
+
+                r = p ? sd_bus_message_append(reply, "(ssbttto)", images[k]->name,
+                                              image_type_to_string(images[k]->type), images[k]->read_only,
+                                              images[k]->crtime, images[k]->mtime, images[k]->usage, p)
+                      : -ENOMEM;
+        }
+        image_list_free(images, n);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+int bus_method_get_image(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(image_freep) Image *i = NULL;
+        _cleanup_free_ char *p = NULL;
+        int r;
+
+        r = read_image(message, userdata, &i, error);
+        if (r < 0)
+                return r;
+        p = image_bus_path(i->name);
+        if (!p)
+                return -ENOMEM;
+        return sd_bus_reply_method_return(message, "o", p);
+}
+
+int bus_method_set_pool_limit(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        _cleanup_close_ int fd = -EBADF;
+        uint64_t limit;
+        int r;
+
+        r = sd_bus_message_read(message, "t", &limit);
+        if (r < 0)
+                return r;
+        r = bus_check_privileged_for(message, PRIVILEGED_WHAT, error);
+        if (r < 0)
+                return r;
+        fd = open(m->pool.path, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        if (fd < 0)
+                return sd_bus_error_set_errnof(error, errno, "Failed to open pool %s: %m", m->pool.path);
+        r = btrfs_qgroup_set_limit_fd(fd, limit);
+        if (r < 0)
+                return reply_limit_error(r, "the pool", error);
+        log_info("Set the pool's size limit to %" PRIu64 " bytes.", limit);
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+int bus_method_clean_pool(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Manager *m = userdata;
+        const char *mode;
+        Image **images;
+        size_t n;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &mode);
+        if (r < 0)
+                return r;
+        if (!streq(mode, "all") && !streq(mode, "hidden"))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Invalid mode, expected \"all\" or \"hidden\".");
+        r = bus_check_privileged_for(message, PRIVILEGED_WHAT, error);
+        if (r < 0)
+                return r;
+
+        r = image_pool_remove_stale_temporaries(&m->pool, NULL, NULL);
+        if (r < 0)
+                log_warning_errno(r, "Failed to remove some stale temporaries in %s, ignoring: %m", m->pool.path);
+
+        r = image_discover(&m->pool, &images, &n);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to list images in %s: %m", m->pool.path);
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "(st)");
+        /* Synchronous, unlike RemoveImage: cleaning is rare and the images are usually small. */
+        for (size_t k = 0; r >= 0 && k < n; k++) {
+                Image *i = images[k];
+                _cleanup_close_ int lock = -EBADF;
+                int q;
+
+                if (!i->in_pool || i->read_only || image_is_host(i) ||
+                    (streq(mode, "hidden") && i->name[0] != '.') || image_user(m, i) ||
+                    image_lock(&m->pool, i->name, LOCK_EX, &lock) < 0)
+                        continue;
+                q = image_remove(&m->pool, i);
+                if (q < 0) {
+                        log_warning_errno(q, "Failed to remove image '%s' while cleaning the pool: %m", i->name);
+                        continue;
+                }
+                log_info("Removed image '%s' while cleaning the pool.", i->name);
+                r = sd_bus_message_append(reply, "(st)", i->name, i->usage);
+        }
+        image_list_free(images, n);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+int bus_property_get_pool_path(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+
+        return sd_bus_message_append(reply, "s", m->pool.path);
+}
+
+int bus_property_get_pool_quota(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        _cleanup_close_ int fd = -EBADF;
+        uint64_t usage = UINT64_MAX, limit = UINT64_MAX;
+
+        /* Known only where btrfs quotas already run on the pool (a subvolume). */
+        fd = open(m->pool.path, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        if (fd >= 0)
+                (void) btrfs_qgroup_get_fd(fd, &usage, &limit);
+        return sd_bus_message_append(reply, "t", streq(property, "PoolUsage") ? usage : limit);
+}

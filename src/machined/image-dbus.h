@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <systemd/sd-bus.h>
+
+#include "image.h"
+
+#define IMAGE_OBJECT_PREFIX "/org/freedesktop/machine1/image"
+
+#define BUS_ERROR_NO_SUCH_IMAGE "org.freedesktop.machine1.NoSuchImage"
+#define BUS_ERROR_IMAGE_EXISTS "org.freedesktop.machine1.ImageExists"
+#define BUS_ERROR_IMAGE_BUSY "org.freedesktop.machine1.ImageBusy"
+#define BUS_ERROR_IMAGE_IN_USE "org.freedesktop.machine1.ImageInUse"
+#define BUS_ERROR_IMAGE_READ_ONLY "org.freedesktop.machine1.ImageReadOnly"
+#define BUS_ERROR_QUOTAS_DISABLED "org.freedesktop.machine1.QuotasDisabled"
+
+typedef struct Manager Manager;
+
+extern const sd_bus_vtable image_vtable[];
+
+/* The Manager's image members (in the Manager vtable; userdata is the Manager). */
+int bus_method_list_images(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int bus_method_get_image(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int bus_method_clone_by_name(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int bus_method_rename_by_name(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int bus_method_remove_by_name(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int bus_method_mark_read_only_by_name(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int bus_method_get_os_release_by_name(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int bus_method_set_limit_by_name(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int bus_method_set_pool_limit(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int bus_method_clean_pool(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int bus_property_get_pool_path(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error);
+int bus_property_get_pool_quota(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error);
+
+int image_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
+                      void **found, sd_bus_error *error);
+int image_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error);
+
+/* Images looked up for one D-Bus call live until the event loop is idle again. */
+void manager_flush_image_cache(Manager *m);
