@@ -12,6 +12,7 @@
 
 #include "fd-util.h"
 #include "firewall-util.h"
+#include "lock-util.h"
 #include "log.h"
 #include "netlink-util.h"
 #include "spawn-network.h"
@@ -136,28 +137,6 @@ int network_inside_setup(const char *config) {
 
 /* ---- on the host ---- */
 
-static int lock_file(const char *path, bool wait, int *ret_fd) {
-        for (;;) {
-                struct stat a, b;
-                int fd = open(path, O_RDWR|O_CREAT|O_CLOEXEC|O_NOFOLLOW, 0600);
-
-                if (fd < 0)
-                        return -errno;
-                if (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
-                        int r = -errno;
-                        safe_close(fd);
-                        return r == -EWOULDBLOCK ? -EBUSY : r;
-                }
-                /* The owner unlinks the file before it lets go: a lock on an inode that is
-                 * no longer at 'path' protects nothing. Try again. */
-                if (fstat(fd, &a) >= 0 && stat(path, &b) >= 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
-                        *ret_fd = fd;
-                        return 0;
-                }
-                safe_close(fd);
-        }
-}
-
 static int pool_get(NetworkPool *ret) {
         const char *e = getenv("BERTH_NETWORK_POOL");
 
@@ -177,7 +156,7 @@ static void host_network_remove_stale_rules(void) {
                 _cleanup_free_ char *p = strjoin(NET_DIR "/machine-", *name, ".lock");
                 _cleanup_close_ int fd = -EBADF;
 
-                if (p && lock_file(p, false, &fd) >= 0) {
+                if (p && lock_path(p, false, &fd) >= 0) {
                         log_debug("Removing stale firewall rules of machine %s.", *name);
                         (void) fw_remove_machine(*name);
                         (void) unlink(p);
@@ -211,7 +190,7 @@ static int allocate_veth_subnet(const NetworkPool *pool, HostNetwork *n) {
                 if (r < 0)
                         return r;
                 snprintf(path, sizeof(path), NET_DIR "/subnet-%s.lock", inet_ntop(AF_INET, &n->subnet, s, sizeof(s)));
-                r = lock_file(path, false, &n->address_lock);
+                r = lock_path(path, false, &n->address_lock);
                 if (r == -EBUSY)
                         continue;
                 if (r < 0)
@@ -280,7 +259,7 @@ static int lock_zone(const SpawnConfig *c, int *ret_fd) {
 
         if (!zlock)
                 return log_oom();
-        r = lock_file(zlock, true, ret_fd);       /* zones change one at a time */
+        r = lock_path(zlock, true, ret_fd);       /* zones change one at a time */
         if (r < 0)
                 return log_error_errno(r, "Failed to lock zone %s: %m", c->network_zone);
         return 0;
@@ -303,7 +282,7 @@ static int allocate_zone_address(const SpawnConfig *c, const NetworkPool *pool, 
 
                 n->address.s_addr = htonl(ntohl(n->subnet.s_addr) + k);
                 snprintf(path, sizeof(path), NET_DIR "/zone-%s-address-%u.lock", c->network_zone, k);
-                r = lock_file(path, false, &n->address_lock);
+                r = lock_path(path, false, &n->address_lock);
                 if (r == -EBUSY)
                         continue;
                 if (r < 0)
@@ -338,7 +317,7 @@ int host_network_prepare(const SpawnConfig *c, HostNetwork *n) {
         mlock = strjoin(NET_DIR "/machine-", c->machine, ".lock");
         if (!mlock)
                 return log_oom();
-        r = lock_file(mlock, false, &n->machine_lock);
+        r = lock_path(mlock, false, &n->machine_lock);
         if (r == -EBUSY)
                 return log_error_errno(r, "A machine named '%s' with networking is already running.", c->machine);
         if (r < 0)

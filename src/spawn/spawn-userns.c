@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "fd-util.h"
+#include "lock-util.h"
 #include "log.h"
 #include "mount-util.h"
 #include "spawn-userns.h"
@@ -23,26 +24,12 @@
 
 static int lock_range(uint32_t base, UserNamespace *u) {
         char path[128];
-        int fd;
+        int r;
 
         snprintf(path, sizeof(path), LOCK_DIR "/%u", base);
-        for (;;) {
-                struct stat a, b;
-
-                fd = open(path, O_RDWR|O_CREAT|O_CLOEXEC|O_NOFOLLOW, 0600);
-                if (fd < 0)
-                        return -errno;
-                if (flock(fd, LOCK_EX|LOCK_NB) < 0) {
-                        safe_close(fd);
-                        return -EBUSY;
-                }
-                /* the previous owner unlinks before unlocking: make sure we hold the file
-                 * that is at 'path' now */
-                if (fstat(fd, &a) >= 0 && stat(path, &b) >= 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
-                        break;
-                safe_close(fd);
-        }
-        u->lock_fd = fd;
+        r = lock_path(path, false, &u->lock_fd);
+        if (r < 0)
+                return r;
         u->lock_path = strdup(path);
         return u->lock_path ? 0 : -ENOMEM;
 }
