@@ -388,6 +388,7 @@ int host_network_setup(const SpawnConfig *c, HostNetwork *n, pid_t pid, char ret
         host = rtnl_link_index(rtnl, n->host_ifname);
         if (host < 0)
                 return log_error_errno(host, "The veth link %s vanished: %m", n->host_ifname);
+        n->host_ifindex = host;
 
         if (c->network_zone) {
                 _cleanup_close_ int zfd = -EBADF;

@@ -47,6 +47,7 @@ typedef struct HostNetwork {
         unsigned prefixlen;
         char host_ifname[IFNAMSIZ];
         char bridge_ifname[IFNAMSIZ];
+        int host_ifindex;       /* set once the link exists */
         bool firewall;          /* rules added */
 } HostNetwork;
 

@@ -19,7 +19,7 @@ typedef struct Registration {
 
 /* Returns 1 when registered, 0 when skipped (--register=auto and no registry), or a
  * negative errno after logging (always fatal: --register=yes, or a registry that refused). */
-int machine_register(const SpawnConfig *c, pid_t leader, Registration *reg);
+int machine_register(const SpawnConfig *c, pid_t leader, int host_ifindex /* 0: none */, Registration *reg);
 void machine_unregister(const SpawnConfig *c, Registration *reg);
 
 /* Is it worth trying at all? (cheap: no dlopen, no connection) */

@@ -44,6 +44,7 @@ typedef struct Supervisor {
         bool announced;
         pid_t pid;
         HostNetwork *net;
+        Registration reg;
         siginfo_t status;        /* how the payload ended */
         unsigned stop_requests;
 } Supervisor;
@@ -69,6 +70,18 @@ static int block_signals(int *ret_sigfd, sigset_t *ret_old) {
         return 0;
 }
 
+/* Register the machine and let the payload go; on failure the machine is killed. */
+static int supervisor_register(Supervisor *s, pid_t pid, int pidfd, int sock) {
+        int r;
+
+        r = machine_register(s->config, pid, s->net ? s->net->host_ifindex : 0, &s->reg);
+        if (r >= 0)
+                r = sync_send(sock, SYNC_GO, 0, 0, NULL, -EBADF);
+        if (r < 0)
+                (void) pidfd_signal(pidfd, SIGKILL);
+        return r;
+}
+
 static void supervisor_handle_message(Supervisor *s, SyncMessage *m) {
         switch (m->type) {
         case SYNC_LOG:
@@ -88,7 +101,10 @@ static void supervisor_handle_message(Supervisor *s, SyncMessage *m) {
                     sync_send(s->sock, SYNC_NET_CONFIG, 0, 0, config, -EBADF) < 0) {
                         s->setup_failed = true;
                         (void) pidfd_signal(s->pidfd, SIGKILL);
+                        break;
                 }
+                if (s->config->wait_for_go && supervisor_register(s, s->pid, s->pidfd, s->sock) < 0)
+                        s->setup_failed = true;
                 break;
         }
         case SYNC_NOTIFY_SOCKET:
@@ -271,7 +287,6 @@ static int spawn_once(SpawnConfig *c, int sigfd, int cgroup_fd, HostNetwork *net
                 .announced = announced,
                 .net = net,
         };
-        Registration reg = {};
         pid_t pid;
         int r;
 
@@ -292,15 +307,14 @@ static int spawn_once(SpawnConfig *c, int sigfd, int cgroup_fd, HostNetwork *net
         }
         pair[1] = safe_close(pair[1]);
 
-        if (c->wait_for_go) {
-                r = machine_register(c, pid, &reg);
-                if (r >= 0)
-                        r = sync_send(pair[0], SYNC_GO, 0, 0, NULL, -EBADF);
+        /* Register now, or, with a network link, once it exists (its ifindex is part of
+         * the registration); the payload runs only after that. */
+        if (c->wait_for_go && !c->network_veth && !c->network_zone) {
+                r = supervisor_register(&s, pid, pidfd, pair[0]);
                 if (r < 0) {
                         siginfo_t si;
-                        (void) pidfd_signal(pidfd, SIGKILL);
                         (void) pidfd_wait(pidfd, &si);
-                        machine_unregister(c, &reg);
+                        machine_unregister(c, &s.reg);
                         return r;
                 }
         }
@@ -317,7 +331,7 @@ static int spawn_once(SpawnConfig *c, int sigfd, int cgroup_fd, HostNetwork *net
         r = supervisor_loop(&s);
         console_done(&s.console);
         safe_close(s.notify_fd);
-        machine_unregister(c, &reg);
+        machine_unregister(c, &s.reg);
         if (r < 0)
                 return r;
         return supervisor_result(&s, ret_reboot);

@@ -40,6 +40,19 @@ check_eq "the machine exits normally" 0 "$?"
 wait_until 2 machine_gone "$NAME"
 check "after the machine ended it is unregistered" machine_gone "$NAME"
 
+# with a network link, its host-side ifindex is registered (all in a network namespace
+# of the test's own: the link never appears in the machine's real network)
+NETNS_OUT=$(unshare --net bash -c '
+    "$1" -q -P -n --register=yes -D "$2" -M "$3" /bin/sleep 2 </dev/null >/dev/null 2>&1 &
+    for i in $(seq 1 100); do ip -o link show "ve-$3" >/dev/null 2>&1 && break; sleep 0.05; done
+    sleep 0.3
+    echo "link $(ip -o link show "ve-$3" | cut -d: -f1)"
+    busctl get-property org.freedesktop.machine1 "$(busctl call org.freedesktop.machine1 /org/freedesktop/machine1 org.freedesktop.machine1.Manager GetMachine s "$3" | cut -d\" -f2)" org.freedesktop.machine1.Machine NetworkInterfaces
+    wait' _ "$BERTH_SPAWN" "$TMP/tree" "$P-net" 2>&1)
+IFX=$(sed -n 's/^link //p' <<<"$NETNS_OUT")
+check_eq "-n: NetworkInterfaces holds the host end's ifindex" "ai 1 $IFX" "$(grep '^ai' <<<"$NETNS_OUT")"
+wait_until 2 machine_gone "$P-net"
+
 # a payload that ends at once: registration still happens before it runs, and works
 check "--register=yes with a payload that exits at once" timeout 20 "$BERTH_SPAWN" -q -P --register=yes \
     -D "$TMP/tree" -M "$NAME" /bin/true
