@@ -2,6 +2,7 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -86,12 +87,26 @@ static int parse_argv(int argc, char *argv[], Args *args) {
         return 1;
 }
 
+/* Every machine's leader is held by a pidfd: the usual soft limit of 1024 descriptors
+ * would cap the registry at about a thousand machines. Raise it to the hard limit (524288
+ * for systemd services), as systemd's own daemons do; select() is never used. */
+static void rlimit_nofile_bump(void) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+                return;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                log_debug_errno(errno, "Failed to raise RLIMIT_NOFILE, ignoring: %m");
+}
+
 static int run(int argc, char *argv[]) {
         _cleanup_(manager_freep) Manager *m = NULL;
         Args args = {};
         int r;
 
         log_setup("berthd");
+        rlimit_nofile_bump();
 
         r = parse_argv(argc, argv, &args);
         if (r <= 0)
