@@ -179,6 +179,13 @@ if command -v machinectl >/dev/null; then
     check "machinectl list shows the machine" bash -c "$(declare -f mctl); mctl list | grep -q '^$P-auth *container'"
     check "machinectl status" bash -c "$(declare -f mctl); mctl status $P-auth 2>/dev/null | grep -q 'Leader: $LA'"
     check "machinectl show" bash -c "$(declare -f mctl); mctl show $P-auth | grep -q '^State=running'"
+    # machinectl kill: a leader that reports the signal it gets
+    start_leader bash -c 'trap "echo usr1 >\"\$1\"; exit 0" USR1; while :; do sleep 0.05; done' _ "$TMP/killed"
+    LK=$LEADER
+    check "RegisterMachine for machinectl kill" register "$P-kill" "$LK"
+    check "machinectl kill --signal=SIGUSR1" bash -c "$(declare -f mctl); mctl kill --signal=SIGUSR1 $P-kill"
+    check "the leader got SIGUSR1" wait_until 2 test -s "$TMP/killed"
+    check "machine killed via machinectl is gone" wait_until 2 machine_gone "$P-kill"
     check "machinectl terminate" bash -c "$(declare -f mctl); mctl terminate $P-auth"
     check "machine terminated via machinectl is gone" wait_until 1 machine_gone "$P-auth"
     check "machinectl list after terminate" bash -c "$(declare -f mctl); ! mctl list | grep -q '^$P-auth'"
