@@ -108,7 +108,12 @@ int machine_register(const SpawnConfig *c, pid_t leader, int host_ifindex, Regis
 
         r = call(&api, bus, "RegisterMachineWithNetwork", &error, c, leader, host_ifindex);
         if (r < 0) {
-                if (!must && registry_absent(&api, &error)) {
+                /* auto: a missing registry is normal; a refusal is worth a warning, not a
+                 * machine that does not start */
+                if (!must) {
+                        if (!registry_absent(&api, &error))
+                                log_warning_errno(r, "Failed to register machine '%s', continuing unregistered: %s",
+                                                  c->machine, strempty(error.message));
                         api.error_free(&error);
                         return 0;
                 }
