@@ -76,6 +76,9 @@ start_leader
 register "$NAME" "$LEADER" >/dev/null 2>&1
 check_fails "--register=yes with a name already registered fails" "Failed to register" timeout 20 "$BERTH_SPAWN" -q -P --register=yes \
     -D "$TMP/tree" -M "$NAME" /bin/true
+OUT=$(timeout 20 "$BERTH_SPAWN" -q -P -D "$TMP/tree" -M "$NAME" /bin/true 2>&1)
+check_eq "--register=auto when the registry refuses: the machine still runs" 0 "$?"
+check "... with a warning saying so" grep -q "continuing unregistered" <<<"$OUT"
 kill_leaders
 
 # without a registry
