@@ -233,9 +233,9 @@ static int image_method_remove(sd_bus_message *message, Manager *m, Image *i, sd
         _cleanup_free_ char *desc = NULL;
         int r;
 
-        r = bus_check_privileged_for(message, PRIVILEGED_WHAT, error);
-        if (r < 0)
-                return r;
+        r = bus_check_privileged_for(m, message, POLKIT_ACTION_MANAGE_IMAGES, PRIVILEGED_WHAT, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;   /* 0: asking polkit, we run again with its answer */
         r = check_writable(i, "removed", error);
         if (r < 0)
                 return r;
@@ -278,9 +278,9 @@ static int image_method_rename(sd_bus_message *message, Manager *m, Image *i, sd
         r = read_new_name(message, m, &new_name, error);
         if (r < 0)
                 return r;
-        r = bus_check_privileged_for(message, PRIVILEGED_WHAT, error);
-        if (r < 0)
-                return r;
+        r = bus_check_privileged_for(m, message, POLKIT_ACTION_MANAGE_IMAGES, PRIVILEGED_WHAT, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;   /* 0: asking polkit, we run again with its answer */
         r = check_writable(i, "renamed", error);
         if (r < 0)
                 return r;
@@ -343,9 +343,9 @@ static int image_method_clone(sd_bus_message *message, Manager *m, Image *i, sd_
         r = sd_bus_message_read(message, "b", &read_only);
         if (r < 0)
                 return r;
-        r = bus_check_privileged_for(message, PRIVILEGED_WHAT, error);
-        if (r < 0)
-                return r;
+        r = bus_check_privileged_for(m, message, POLKIT_ACTION_MANAGE_IMAGES, PRIVILEGED_WHAT, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;   /* 0: asking polkit, we run again with its answer */
         if (image_is_host(i))
                 return sd_bus_error_set(error, SD_BUS_ERROR_NOT_SUPPORTED, "Cloning the host is not supported.");
         r = check_operation_slots(m, error);
@@ -383,9 +383,9 @@ static int image_method_mark_read_only(sd_bus_message *message, Manager *m, Imag
         r = sd_bus_message_read(message, "b", &b);
         if (r < 0)
                 return r;
-        r = bus_check_privileged_for(message, PRIVILEGED_WHAT, error);
-        if (r < 0)
-                return r;
+        r = bus_check_privileged_for(m, message, POLKIT_ACTION_MANAGE_IMAGES, PRIVILEGED_WHAT, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;   /* 0: asking polkit, we run again with its answer */
         r = check_writable(i, "changed", error);
         if (r < 0)
                 return r;
@@ -439,9 +439,9 @@ static int image_method_set_limit(sd_bus_message *message, Manager *m, Image *i,
         r = sd_bus_message_read(message, "t", &limit);
         if (r < 0)
                 return r;
-        r = bus_check_privileged_for(message, PRIVILEGED_WHAT, error);
-        if (r < 0)
-                return r;
+        r = bus_check_privileged_for(m, message, POLKIT_ACTION_MANAGE_IMAGES, PRIVILEGED_WHAT, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;   /* 0: asking polkit, we run again with its answer */
         r = check_writable(i, "changed", error);
         if (r < 0)
                 return r;
@@ -612,9 +612,9 @@ int bus_method_set_pool_limit(sd_bus_message *message, void *userdata, sd_bus_er
         r = sd_bus_message_read(message, "t", &limit);
         if (r < 0)
                 return r;
-        r = bus_check_privileged_for(message, PRIVILEGED_WHAT, error);
-        if (r < 0)
-                return r;
+        r = bus_check_privileged_for(m, message, POLKIT_ACTION_MANAGE_IMAGES, PRIVILEGED_WHAT, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;   /* 0: asking polkit, we run again with its answer */
         fd = open(m->pool.path, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
         if (fd < 0)
                 return sd_bus_error_set_errnof(error, errno, "Failed to open pool %s: %m", m->pool.path);
@@ -639,9 +639,9 @@ int bus_method_clean_pool(sd_bus_message *message, void *userdata, sd_bus_error 
         if (!streq(mode, "all") && !streq(mode, "hidden"))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "Invalid mode, expected \"all\" or \"hidden\".");
-        r = bus_check_privileged_for(message, PRIVILEGED_WHAT, error);
-        if (r < 0)
-                return r;
+        r = bus_check_privileged_for(m, message, POLKIT_ACTION_MANAGE_IMAGES, PRIVILEGED_WHAT, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;   /* 0: asking polkit, we run again with its answer */
 
         r = image_pool_remove_stale_temporaries(&m->pool, NULL, NULL);
         if (r < 0)

@@ -53,25 +53,14 @@ int machine_node_enumerator(sd_bus *bus, const char *path, void *userdata, char 
         return 1;
 }
 
-int bus_check_privileged(sd_bus_message *message, sd_bus_error *error) {
-        return bus_check_privileged_for(message, "register, terminate or kill machines", error);
+int bus_check_privileged(Manager *m, sd_bus_message *message, sd_bus_error *error) {
+        return bus_check_privileged_for(m, message, POLKIT_ACTION_MANAGE_MACHINES,
+                                        "register, terminate or kill machines", error);
 }
 
-int bus_check_privileged_for(sd_bus_message *message, const char *what, sd_bus_error *error) {
-        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
-        uid_t uid;
-        int r;
-
-        /* No SD_BUS_CREDS_AUGMENT: only what the bus driver vouches for. */
-        r = sd_bus_query_sender_creds(message, SD_BUS_CREDS_EUID, &creds);
-        if (r < 0)
-                return r;
-        r = sd_bus_creds_get_euid(creds, &uid);
-        if (r < 0)
-                return r;
-        if (uid != 0)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Only root may %s.", what);
-        return 0;
+int bus_check_privileged_for(Manager *m, sd_bus_message *message, const char *action, const char *what,
+                             sd_bus_error *error) {
+        return bus_verify_polkit_async(m, message, action, what, error);
 }
 
 int bus_reply_os_release(sd_bus_message *message, char **l) {
@@ -99,9 +88,9 @@ int bus_machine_method_terminate(sd_bus_message *message, void *userdata, sd_bus
         Machine *machine = userdata;
         int r;
 
-        r = bus_check_privileged(message, error);
-        if (r < 0)
-                return r;
+        r = bus_check_privileged(machine->manager, message, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;   /* 0: asking polkit, we run again with its answer */
 
         r = machine_terminate(machine);
         if (r == -EOPNOTSUPP)
@@ -135,9 +124,9 @@ int bus_machine_method_kill(sd_bus_message *message, void *userdata, sd_bus_erro
         if (sig <= 0 || sig >= _NSIG)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Invalid signal %" PRIi32 ".", sig);
 
-        r = bus_check_privileged(message, error);
-        if (r < 0)
-                return r;
+        r = bus_check_privileged(machine->manager, message, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;   /* 0: asking polkit, we run again with its answer */
 
         r = machine_kill(machine, who, sig);
         if (r == -EOPNOTSUPP)

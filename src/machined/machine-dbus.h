@@ -21,11 +21,15 @@ int machine_object_find(sd_bus *bus, const char *path, const char *interface, vo
                         void **found, sd_bus_error *error);
 int machine_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error);
 
-/* Callers that change anything must be root: euid from the bus driver's credentials
- * (recorded when the caller connected, not looked up in /proc), so no PID race. */
-int bus_check_privileged(sd_bus_message *message, sd_bus_error *error);
-/* The same, with "Only root may <what>." as the error message. */
-int bus_check_privileged_for(sd_bus_message *message, const char *what, sd_bus_error *error);
+/* Callers that change anything must be root (euid from the bus driver's credentials,
+ * recorded when the caller connected, not looked up in /proc: no PID race), or be
+ * authorized by polkit for the action (manage-machines for bus_check_privileged()).
+ * Returns 1: go on; <0: refused (error set; "Only root may <what>..." when polkit is not
+ * running); 0: polkit is being asked: the handler must return 1 at once, without a
+ * reply and without having changed anything, and runs again with polkit's answer. */
+int bus_check_privileged(Manager *m, sd_bus_message *message, sd_bus_error *error);
+int bus_check_privileged_for(Manager *m, sd_bus_message *message, const char *action, const char *what,
+                             sd_bus_error *error);
 /* Reply with a{ss} from a strv of alternating keys and values. */
 int bus_reply_os_release(sd_bus_message *message, char **l);
 

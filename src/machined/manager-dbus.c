@@ -211,9 +211,9 @@ static int method_register_internal(sd_bus_message *message, Manager *m, bool wi
         if (r < 0)
                 return r;
 
-        r = bus_check_privileged(message, error);
-        if (r < 0)
-                return r;
+        r = bus_check_privileged(m, message, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;   /* 0: asking polkit, we run again with its answer */
         r = sd_bus_query_sender_creds(message, SD_BUS_CREDS_EUID|SD_BUS_CREDS_PID, &creds);
         if (r < 0)
                 return r;
@@ -320,9 +320,9 @@ static int method_unregister_machine(sd_bus_message *message, void *userdata, sd
                 return r;
         if (machine_is_host(machine))
                 return sd_bus_error_set(error, SD_BUS_ERROR_NOT_SUPPORTED, "The host cannot be unregistered.");
-        r = bus_check_privileged(message, error);
-        if (r < 0)
-                return r;
+        r = bus_check_privileged(m, message, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;   /* 0: asking polkit, we run again with its answer */
 
         log_info("Unregistering machine '%s'.", machine->info.name);
         machine_unregister(machine);

@@ -155,6 +155,7 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
 
+        polkit_queries_free(m);
         while (m->operations)
                 operation_free(m->operations);
         while (m->machines)

@@ -4,6 +4,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "bus-polkit.h"
 #include "image.h"
 #include "machine-cgroup.h"
 #include "machine.h"
@@ -45,6 +46,10 @@ struct Manager {
         Image **image_cache;          /* images looked up for the current D-Bus call */
         size_t n_image_cache;
         sd_event_source *image_cache_flush;
+
+        PolkitQuery *polkit_queries;  /* authorization checks of non-root callers */
+        unsigned n_polkit_queries;
+        sd_event_source *polkit_sweep;
 };
 
 int manager_new(const ManagerConfig *config, Manager **ret);
