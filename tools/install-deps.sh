@@ -15,4 +15,4 @@ apt-get install -y -q --no-install-recommends \
         libsystemd-dev libmount-dev libblkid-dev libfdisk-dev libcryptsetup-dev \
         libseccomp-dev libcap-dev libmnl-dev libnftnl-dev \
         busybox-static util-linux iproute2 dbus btrfs-progs nftables debootstrap \
-        bsdextrautils procps
+        bsdextrautils procps systemd-container polkitd
