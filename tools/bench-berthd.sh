@@ -320,7 +320,9 @@ static int load(const char *prefix, const char *leaders_file, const char *pool_f
         uint32_t *leaders, *pool;
         size_t n = read_pids(leaders_file, &leaders), npool = read_pids(pool_file, &pool);
         size_t nlist = 50, nget = 200, moved = 0;
-        uint64_t *lat = calloc(n > churn ? n : churn, sizeof(uint64_t));
+        /* one latency array serves every phase: size it for the longest */
+        size_t nlat = n > churn ? n : churn;
+        uint64_t *lat = calloc(nlat > nget ? nlat : nget, sizeof(uint64_t));
         uint64_t *lat2 = calloc(churn, sizeof(uint64_t));
         uint64_t t0, t, dt;
         char name[64], *self_cg;
@@ -441,44 +443,9 @@ read -ra SD_FLAGS <<<"$(pkg-config --cflags --libs libsystemd)"
 cc -O2 -Wall -o "$TMP/bench" "$TMP/bench.c" "${SD_FLAGS[@]}" || die "compiling the client failed"
 
 # --- the bus and berthd (as in test/machined/lib.sh) ------------------------------
-cat >"$TMP/bus.conf" <<CONF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=$TMP/bus</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
-    <deny send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus" send_member="UpdateActivationEnvironment"/>
-  </policy>
-  <policy user="root">
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Monitoring"/>
-  </policy>
-  <include>$POLICY</include>
-</busconfig>
-CONF
-
-dbus-daemon --config-file="$TMP/bus.conf" --nofork --nopidfile --nosyslog >"$TMP/dbus.log" 2>&1 &
-DBUS_PID=$!
-for _ in $(seq 100); do
-    [ -S "$TMP/bus" ] && break
-    sleep 0.05
-done
-[ -S "$TMP/bus" ] || { cat "$TMP/dbus.log" >&2; die "dbus-daemon did not start"; }
-export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$TMP/bus
+# shellcheck source=private-bus.sh
+source "$here/private-bus.sh"
+private_bus_start "$TMP" "$POLICY" || { cat "$TMP/dbus.log" >&2; die "dbus-daemon did not start"; }
 
 mkdir -p "$TMP/pool"
 "$BERTHD" --state-dir="$STATE" --pool="$TMP/pool" >"$TMP/berthd.log" 2>&1 &

@@ -111,44 +111,9 @@ setup() {
     chmod 755 "$TMP"
     trap emergency_cleanup EXIT
 
-    cat >"$TMP/bus.conf" <<CONF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=$TMP/bus</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
-    <deny send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus" send_member="UpdateActivationEnvironment"/>
-  </policy>
-  <policy user="root">
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Monitoring"/>
-  </policy>
-  <include>$POLICY</include>
-</busconfig>
-CONF
-
-    dbus-daemon --config-file="$TMP/bus.conf" --nofork --nopidfile --nosyslog >"$TMP/dbus.log" 2>&1 &
-    DBUS_PID=$!
-    for _ in $(seq 100); do
-        [ -S "$TMP/bus" ] && break
-        sleep 0.05
-    done
-    [ -S "$TMP/bus" ] || { echo "Bail out! dbus-daemon did not start"; cat "$TMP/dbus.log"; exit 1; }
-    export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$TMP/bus
+    # shellcheck source=../../tools/private-bus.sh
+    source "$MD_SRCDIR/tools/private-bus.sh"
+    private_bus_start "$TMP" "$POLICY" || { echo "Bail out! dbus-daemon did not start"; cat "$TMP/dbus.log"; exit 1; }
     STATE=$TMP/state
 }
 
