@@ -15,6 +15,7 @@
 #include "spawn-cgroup.h"
 #include "spawn-config.h"
 #include "spawn-network.h"
+#include "netlink-util.h"
 #include "string-util.h"
 
 static const char *const console_mode_table[_CONSOLE_MODE_MAX] = {
@@ -125,6 +126,11 @@ void spawn_config_done(SpawnConfig *c) {
         free(c->slice);
         free(c->template);
         free(c->network_zone);
+        free(c->network_bridge);
+        strv_free(c->network_interfaces);
+        strv_free(c->network_macvlan);
+        strv_free(c->network_ipvlan);
+        strv_free(c->network_veth_extra);
         free(c->ports);
         free(c->journal_bind_source);
         free(c->journal_bind_target);
@@ -362,6 +368,13 @@ static void help(void) {
                "     --private-network      Own network namespace with only loopback\n"
                "  -n --network-veth         A veth link to the host (ve-NAME / host0)\n"
                "     --network-zone=NAME    Join the zone bridge vz-NAME with a veth link\n"
+               "     --network-bridge=BRIDGE\n"
+               "                            A veth link whose host end joins BRIDGE\n"
+               "     --network-interface=IF Move a host interface into the machine\n"
+               "     --network-macvlan=IF   A macvlan link mv-IF on host interface IF\n"
+               "     --network-ipvlan=IF    An ipvlan link iv-IF on host interface IF\n"
+               "     --network-veth-extra=HOSTIF[:MACHINEIF]\n"
+               "                            An additional veth pair\n"
                "  -p --port=[PROTO:]HOSTPORT[:MACHINEPORT]\n"
                "                            Forward a tcp/udp port of the host's addresses\n"
                "\nRegistration:\n"
@@ -413,6 +426,11 @@ enum {
         ARG_KEEP_UNIT,
         ARG_PRIVATE_NETWORK,
         ARG_NETWORK_ZONE,
+        ARG_NETWORK_BRIDGE,
+        ARG_NETWORK_INTERFACE,
+        ARG_NETWORK_MACVLAN,
+        ARG_NETWORK_IPVLAN,
+        ARG_NETWORK_VETH_EXTRA,
 };
 
 static const struct option options[] = {
@@ -453,6 +471,11 @@ static const struct option options[] = {
         { "private-network",    no_argument,       NULL, ARG_PRIVATE_NETWORK    },
         { "network-veth",       no_argument,       NULL, 'n'                    },
         { "network-zone",       required_argument, NULL, ARG_NETWORK_ZONE       },
+        { "network-bridge",     required_argument, NULL, ARG_NETWORK_BRIDGE     },
+        { "network-interface",  required_argument, NULL, ARG_NETWORK_INTERFACE  },
+        { "network-macvlan",    required_argument, NULL, ARG_NETWORK_MACVLAN    },
+        { "network-ipvlan",     required_argument, NULL, ARG_NETWORK_IPVLAN     },
+        { "network-veth-extra", required_argument, NULL, ARG_NETWORK_VETH_EXTRA },
         { "port",               required_argument, NULL, 'p'                    },
         { "private-users",      optional_argument, NULL, ARG_PRIVATE_USERS      },
         { "private-users-ownership", required_argument, NULL, ARG_PRIVATE_USERS_OWNERSHIP },
@@ -686,6 +709,36 @@ static int parse_one(SpawnConfig *c, int opt, const char *arg) {
                                                "Invalid --network-zone= name '%s': up to 12 characters of [A-Za-z0-9-].", arg);
                 c->private_network = true;
                 return set_string(&c->network_zone, arg);
+        case ARG_NETWORK_BRIDGE:
+                if (!ifname_valid(arg))
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --network-bridge= name '%s'.", arg);
+                c->private_network = true;
+                return set_string(&c->network_bridge, arg);
+        case ARG_NETWORK_INTERFACE:
+        case ARG_NETWORK_MACVLAN:
+        case ARG_NETWORK_IPVLAN: {
+                char ***l = opt == ARG_NETWORK_INTERFACE ? &c->network_interfaces :
+                            opt == ARG_NETWORK_MACVLAN ? &c->network_macvlan : &c->network_ipvlan;
+
+                /* mv-/iv- plus the name must fit IFNAMSIZ inside the machine */
+                if (!ifname_valid(arg) || (opt != ARG_NETWORK_INTERFACE && strlen(arg) > IFNAMSIZ - 1 - 3))
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid interface name '%s'.", arg);
+                c->private_network = true;
+                return strv_extend(l, arg) < 0 ? log_oom() : 0;
+        }
+        case ARG_NETWORK_VETH_EXTRA: {
+                _cleanup_strv_free_ char **p = NULL;
+                _cleanup_free_ char *pair = NULL;
+
+                if (strv_split_full(arg, ":", false, &p) < 0)
+                        return log_oom();
+                if (strv_length(p) < 1 || strv_length(p) > 2 || !ifname_valid(p[0]) || (p[1] && !ifname_valid(p[1])))
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                               "Invalid --network-veth-extra= '%s': expected HOSTIF[:MACHINEIF].", arg);
+                pair = strjoin(p[0], ":", p[1] ?: p[0]);
+                c->private_network = true;
+                return !pair || strv_extend(&c->network_veth_extra, pair) < 0 ? log_oom() : 0;
+        }
         case 'p': {
                 PortForward *p;
 
@@ -854,8 +907,9 @@ int spawn_config_finalize(SpawnConfig *c) {
 
         if (c->n_ports > 0 && !c->network_veth && !c->network_zone)
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--port= needs -n/--network-veth or --network-zone=.");
-        if (c->network_veth && c->network_zone)
-                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--network-veth and --network-zone= cannot be combined.");
+        if (!!c->network_veth + !!c->network_zone + !!c->network_bridge > 1)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "Only one of --network-veth, --network-zone= and --network-bridge= can be given.");
 
         if (c->ephemeral && c->volatile_mode != VOLATILE_NO)
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--ephemeral and --volatile= cannot be combined.");

@@ -166,6 +166,11 @@ typedef struct SpawnConfig {
         bool private_network;    /* own network namespace (implied by the options below) */
         bool network_veth;       /* -n: ve-NAME <-> host0 */
         char *network_zone;      /* vz-ZONE bridge */
+        char *network_bridge;    /* an existing bridge the host end (vb-NAME) joins */
+        char **network_interfaces; /* host links moved into the machine, given back at exit */
+        char **network_macvlan;  /* host links to derive mv-LINK from */
+        char **network_ipvlan;   /* host links to derive iv-LINK from */
+        char **network_veth_extra; /* "HOST:MACHINE" extra veth pairs */
         PortForward *ports;
         size_t n_ports;
         RegisterMode register_mode;

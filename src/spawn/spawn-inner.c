@@ -378,7 +378,7 @@ static int inner_setup_network(Inner *i) {
                         return log_error_errno(r, "Failed to mount /sys/fs/cgroup again: %m");
         }
 
-        if (!c->network_veth && !c->network_zone)
+        if (!network_has_links(c))
                 return network_inside_setup(NULL);
 
         /* the parent creates the link into this namespace and sends the addresses */

@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/file.h>
@@ -58,6 +60,11 @@ int port_forward_parse(const char *spec, PortForward *ret) {
                 return -EINVAL;
         *ret = p;
         return 0;
+}
+
+bool network_has_links(const SpawnConfig *c) {
+        return c->network_veth || c->network_zone || c->network_bridge || c->network_interfaces ||
+               c->network_macvlan || c->network_ipvlan || c->network_veth_extra;
 }
 
 int network_pool_parse(const char *cidr, NetworkPool *ret) {
@@ -117,6 +124,20 @@ int network_inside_setup(const char *config) {
                 return log_error_errno(lo < 0 ? lo : r, "Failed to bring up the loopback device: %m");
         if (!config)
                 return 0;
+
+        /* every link the parent gave the machine starts up */
+        {
+                struct if_nameindex *ifs = if_nameindex();
+                for (struct if_nameindex *i = ifs; i && i->if_index; i++)
+                        if ((r = rtnl_link_set_up(rtnl, (int) i->if_index, true)) < 0) {
+                                if_freenameindex(ifs);
+                                return log_error_errno(r, "Failed to bring up %s: %m", i->if_name);
+                        }
+                if (ifs)
+                        if_freenameindex(ifs);
+        }
+        if (isempty(config))
+                return 0;      /* addressing is somebody else's (--network-bridge=, ...) */
 
         if (sscanf(config, "%m[0-9.]/%u %15s", &addr, &prefixlen, gwbuf) != 3 ||
             inet_pton(AF_INET, addr, &a) != 1 || inet_pton(AF_INET, gwbuf, &gw) != 1 || prefixlen > 32)
@@ -293,13 +314,55 @@ static int allocate_zone_address(const SpawnConfig *c, const NetworkPool *pool, 
         return log_error_errno(SYNTHETIC_ERRNO(EADDRNOTAVAIL), "Zone %s is full.", c->network_zone);
 }
 
+/* The host links named by --network-bridge=, --network-interface=, --network-macvlan=,
+ * --network-ipvlan= must exist, and the veth-extra names must be free. */
+static int host_network_check_links(const SpawnConfig *c, HostNetwork *n) {
+        _cleanup_(rtnl_closep) Rtnl *rtnl = NULL;
+        int r;
+
+        if (!c->network_bridge && !c->network_interfaces && !c->network_macvlan && !c->network_ipvlan &&
+            !c->network_veth_extra)
+                return 0;
+        r = rtnl_open(&rtnl);
+        if (r < 0)
+                return log_error_errno(r, "Failed to open a netlink socket: %m");
+        if (c->network_bridge && rtnl_link_index(rtnl, c->network_bridge) < 0)
+                return log_error_errno(SYNTHETIC_ERRNO(ENODEV), "Unknown bridge '%s'.", c->network_bridge);
+        for (char **l = c->network_interfaces; l && *l; l++)
+                if (rtnl_link_index(rtnl, *l) < 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(ENODEV), "Unknown network interface '%s'.", *l);
+        for (char **l = c->network_macvlan; l && *l; l++)
+                if (rtnl_link_index(rtnl, *l) < 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(ENODEV), "Unknown network interface '%s'.", *l);
+        for (char **l = c->network_ipvlan; l && *l; l++)
+                if (rtnl_link_index(rtnl, *l) < 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(ENODEV), "Unknown network interface '%s'.", *l);
+        for (char **l = c->network_veth_extra; l && *l; l++) {
+                _cleanup_free_ char *host = strndup(*l, strcspn(*l, ":"));
+                if (host && rtnl_link_index(rtnl, host) > 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(EEXIST), "Network interface '%s' exists already.", host);
+        }
+        if (c->network_bridge) {
+                r = ifname_for_machine("vb-", c->machine, n->host_ifname);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot derive interface names for machine '%s': %m", c->machine);
+        }
+        if (c->network_interfaces) {
+                n->host_netns = open("/proc/self/ns/net", O_RDONLY|O_CLOEXEC);
+                if (n->host_netns < 0)
+                        return log_error_errno(errno, "Failed to open our network namespace: %m");
+        }
+        return 0;
+}
+
 int host_network_prepare(const SpawnConfig *c, HostNetwork *n) {
         _cleanup_free_ char *mlock = NULL;
         NetworkPool pool;
         int r;
 
-        if (!c->network_veth && !c->network_zone)
-                return 0;
+        r = host_network_check_links(c, n);
+        if (r < 0 || (!c->network_veth && !c->network_zone))
+                return r;
 
         r = pool_get(&pool);
         if (r < 0)
@@ -361,24 +424,13 @@ static int zone_bridge(Rtnl *rtnl, HostNetwork *n) {
         return br;
 }
 
-int host_network_setup(const SpawnConfig *c, HostNetwork *n, pid_t pid, char ret_config[static 64]) {
-        _cleanup_(rtnl_closep) Rtnl *rtnl = NULL;
+/* host0 and its host end: ve-NAME, vb-NAME (zone or --network-bridge=). */
+static int host0_create(const SpawnConfig *c, Rtnl *rtnl, HostNetwork *n, int netns) {
         _cleanup_free_ char *altname = NULL;
-        _cleanup_close_ int netns = -EBADF;
-        char path[64], a[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN];
         int r, host;
 
-        snprintf(path, sizeof(path), "/proc/%i/ns/net", (int) pid);
-        netns = open(path, O_RDONLY|O_CLOEXEC);
-        if (netns < 0)
-                return log_error_errno(errno, "Failed to open the machine's network namespace: %m");
-
-        r = rtnl_open(&rtnl);
-        if (r < 0)
-                return log_error_errno(r, "Failed to open a netlink socket: %m");
-
         /* long names are shortened; the full one stays reachable as an altname */
-        altname = strjoin(c->network_zone ? "vb-" : "ve-", c->machine);
+        altname = strjoin(c->network_veth ? "ve-" : "vb-", c->machine);
         if (!altname)
                 return log_oom();
         r = rtnl_veth_create(rtnl, n->host_ifname, "host0", netns,
@@ -389,6 +441,120 @@ int host_network_setup(const SpawnConfig *c, HostNetwork *n, pid_t pid, char ret
         if (host < 0)
                 return log_error_errno(host, "The veth link %s vanished: %m", n->host_ifname);
         n->host_ifindex = host;
+        return host;
+}
+
+/* --network-interface=, --network-macvlan=, --network-ipvlan=, --network-veth-extra= */
+static int extra_links_create(const SpawnConfig *c, Rtnl *rtnl, int netns) {
+        char name[IFNAMSIZ];
+        int r, idx;
+
+        STRV_FOREACH(l, c->network_interfaces) {
+                idx = rtnl_link_index(rtnl, *l);
+                r = idx < 0 ? idx : rtnl_link_move_netns(rtnl, idx, netns, NULL);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to move %s into the machine: %m", *l);
+        }
+        STRV_FOREACH(l, c->network_macvlan) {
+                snprintf(name, sizeof(name), "mv-%s", *l);
+                idx = rtnl_link_index(rtnl, *l);
+                r = idx < 0 ? idx : rtnl_macvlan_create(rtnl, name, idx, netns);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to create macvlan %s on %s: %m", name, *l);
+        }
+        STRV_FOREACH(l, c->network_ipvlan) {
+                snprintf(name, sizeof(name), "iv-%s", *l);
+                idx = rtnl_link_index(rtnl, *l);
+                r = idx < 0 ? idx : rtnl_ipvlan_create(rtnl, name, idx, netns);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to create ipvlan %s on %s: %m", name, *l);
+        }
+        STRV_FOREACH(l, c->network_veth_extra) {
+                _cleanup_free_ char *host = strndup(*l, strcspn(*l, ":"));
+                const char *inside = strchr(*l, ':') + 1;
+
+                if (!host)
+                        return log_oom();
+                r = rtnl_veth_create(rtnl, host, inside, netns, NULL);
+                if (r >= 0)
+                        r = idx = rtnl_link_index(rtnl, host);
+                if (r >= 0)
+                        r = rtnl_link_set_up(rtnl, idx, true);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to create the extra veth link %s: %m", host);
+        }
+        return 0;
+}
+
+/* Links moved in with --network-interface= go back to where they came from (the
+ * kernel would hand physical ones to the initial namespace, and destroy virtual ones). */
+static void interfaces_give_back(const SpawnConfig *c, HostNetwork *n) {
+        _cleanup_(rtnl_closep) Rtnl *inside = NULL;
+        int r;
+
+        if (n->machine_netns < 0 || n->host_netns < 0)
+                return;
+        /* a netlink socket lives in the namespace it was created in */
+        if (setns(n->machine_netns, CLONE_NEWNET) < 0)
+                return (void) log_warning_errno(errno, "Failed to enter the machine's network namespace: %m");
+        r = rtnl_open(&inside);
+        if (setns(n->host_netns, CLONE_NEWNET) < 0)
+                log_error_errno(errno, "Failed to return to our network namespace: %m");
+        if (r < 0)
+                return (void) log_warning_errno(r, "Failed to open a netlink socket in the machine: %m");
+        STRV_FOREACH(l, c->network_interfaces) {
+                int idx = rtnl_link_index(inside, *l);
+                r = idx < 0 ? idx : rtnl_link_move_netns(inside, idx, n->host_netns, NULL);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to give %s back to the host: %m", *l);
+        }
+}
+
+int host_network_setup(const SpawnConfig *c, HostNetwork *n, pid_t pid, char ret_config[static 64]) {
+        _cleanup_(rtnl_closep) Rtnl *rtnl = NULL;
+        _cleanup_close_ int netns = -EBADF;
+        char path[64], a[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN];
+        int r, host;
+
+        ret_config[0] = 0;
+        /* after a reboot in place: the links of the last boot's namespace come back first */
+        interfaces_give_back(c, n);
+        n->machine_netns = safe_close(n->machine_netns);
+
+        snprintf(path, sizeof(path), "/proc/%i/ns/net", (int) pid);
+        netns = open(path, O_RDONLY|O_CLOEXEC);
+        if (netns < 0)
+                return log_error_errno(errno, "Failed to open the machine's network namespace: %m");
+
+        r = rtnl_open(&rtnl);
+        if (r < 0)
+                return log_error_errno(r, "Failed to open a netlink socket: %m");
+
+        r = extra_links_create(c, rtnl, netns);
+        if (r < 0)
+                return r;
+        if (c->network_interfaces)
+                n->machine_netns = fcntl(netns, F_DUPFD_CLOEXEC, 3);   /* to give them back */
+
+        if (c->network_bridge) {
+                int br = rtnl_link_index(rtnl, c->network_bridge);
+
+                host = host0_create(c, rtnl, n, netns);
+                if (host < 0)
+                        return host;
+                r = br < 0 ? br : rtnl_link_set_master(rtnl, host, br);
+                if (r >= 0)
+                        r = rtnl_link_set_up(rtnl, host, true);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to attach %s to bridge %s: %m", n->host_ifname, c->network_bridge);
+                return 0;     /* addresses are the bridge owner's business */
+        }
+        if (!c->network_veth && !c->network_zone)
+                return 0;
+
+        host = host0_create(c, rtnl, n, netns);
+        if (host < 0)
+                return host;
 
         if (c->network_zone) {
                 _cleanup_close_ int zfd = -EBADF;
@@ -433,6 +599,23 @@ void host_network_teardown(const SpawnConfig *c, HostNetwork *n) {
         _cleanup_free_ char *mlock = NULL;
         int r;
 
+        interfaces_give_back(c, n);
+        n->machine_netns = safe_close(n->machine_netns);
+        n->host_netns = safe_close(n->host_netns);
+        /* the veth pairs go with the machine's namespace, but that is torn down
+         * asynchronously: delete the host ends now */
+        if ((c->network_bridge || c->network_veth_extra) && rtnl_open(&rtnl) >= 0) {
+                int host = c->network_bridge ? rtnl_link_index(rtnl, n->host_ifname) : -ENODEV;
+                if (host > 0)
+                        (void) rtnl_link_delete(rtnl, host);
+                STRV_FOREACH(l, c->network_veth_extra) {
+                        _cleanup_free_ char *name = strndup(*l, strcspn(*l, ":"));
+                        int idx = name ? rtnl_link_index(rtnl, name) : -ENOMEM;
+                        if (idx > 0)
+                                (void) rtnl_link_delete(rtnl, idx);
+                }
+                rtnl = rtnl_close(rtnl);
+        }
         if (n->machine_lock < 0)
                 return;
 

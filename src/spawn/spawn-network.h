@@ -25,6 +25,9 @@ typedef struct PortForward {
 
 int port_forward_parse(const char *spec, PortForward *ret);
 
+/* Does the machine get any link from the host (so the child waits for the parent)? */
+bool network_has_links(const SpawnConfig *c);
+
 typedef struct NetworkPool {
         struct in_addr base;
         unsigned prefixlen;
@@ -48,10 +51,12 @@ typedef struct HostNetwork {
         char host_ifname[IFNAMSIZ];
         char bridge_ifname[IFNAMSIZ];
         int host_ifindex;       /* set once the link exists */
+        int machine_netns;      /* kept to give --network-interface= links back */
+        int host_netns;
         bool firewall;          /* rules added */
 } HostNetwork;
 
-#define HOST_NETWORK_NULL { .machine_lock = -EBADF, .address_lock = -EBADF }
+#define HOST_NETWORK_NULL { .machine_lock = -EBADF, .address_lock = -EBADF, .machine_netns = -EBADF, .host_netns = -EBADF }
 
 /* Before the machine starts: locks, addresses, free host ports, stale state of dead machines. */
 int host_network_prepare(const SpawnConfig *c, HostNetwork *n);

@@ -309,7 +309,7 @@ static int spawn_once(SpawnConfig *c, int sigfd, int cgroup_fd, HostNetwork *net
 
         /* Register now, or, with a network link, once it exists (its ifindex is part of
          * the registration); the payload runs only after that. */
-        if (c->wait_for_go && !c->network_veth && !c->network_zone) {
+        if (c->wait_for_go && !network_has_links(c)) {
                 r = supervisor_register(&s, pid, pidfd, pair[0]);
                 if (r < 0) {
                         siginfo_t si;

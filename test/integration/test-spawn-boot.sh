@@ -128,7 +128,7 @@ ok_if "no cgroup left for deb-d" test ! -e "$CGROOT/machine.slice/machine-deb\\x
 # ---- --notify-ready: READY=1 is relayed only once the guest is up
 notify_listen() {
     # a private supervisor socket; prints the first READY=1 line it receives
-    "$PYTHON" - "$1" <<'PY' &
+    "$PYTHON" - "$1" >/dev/null <<'PY' &
 import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1])

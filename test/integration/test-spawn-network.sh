@@ -162,6 +162,44 @@ expect_rc "--port without -n or a zone is refused" 1
 run_spawn -P --network-zone=bad/zone -D "$TREE" /bin/true
 expect_rc "an invalid zone name is refused" 1
 
+# ---- links of the host's: a bridge, moved interfaces, macvlan/ipvlan, extra veths
+ip link add br9 type bridge && ip addr add 10.98.0.1/24 dev br9 && ip link set br9 up
+ip link add dmy0 type veth peer name dmy0p && ip link set dmy0 up
+ip link add par0 type veth peer name par0p && ip link set par0 up
+spawn_bg "$SCRATCH/state/b.out" "$SCRATCH/state/b.err" -P --network-bridge=br9 -D "$TREE" -M brm /bin/sh -c '
+    ip addr add 10.98.0.2/24 dev host0 && ping -c1 -W2 10.98.0.1 >/dev/null && echo bridge-ok; sleep 1'
+for i in $(seq 1 100); do [ -n "$(ip -o link show master br9)" ] && break; sleep 0.05; done
+ok_if "--network-bridge: the host end vb-brm joins br9" bash -c "ip -o link show master br9 | grep -q 'vb-brm'"
+wait_bg "$SCRATCH/state/b.out" "$SCRATCH/state/b.err" 10
+expect_line "--network-bridge: the machine reaches the bridge's address through host0" bridge-ok
+ok_if "--network-bridge: the host end is gone afterwards" bash -c "! ip link show vb-brm >/dev/null 2>&1"
+
+run_spawn -P --network-interface=dmy0 -D "$TREE" -M ifm /bin/sh -c 'ip -o link show dmy0 >/dev/null && echo moved-in'
+expect_line "--network-interface: the link is inside the machine" moved-in
+ok_if "--network-interface: it is given back to the host afterwards" ip link show dmy0
+
+run_spawn -P --network-macvlan=par0 -D "$TREE" -M mvm /bin/sh -c 'ip -o link | grep -o "mv-par0" | head -1'
+expect_line "--network-macvlan: mv-par0 inside the machine" mv-par0
+if ip link add ivtest link par0 type ipvlan mode l2 2>/dev/null; then
+    ip link del ivtest
+    run_spawn -P --network-ipvlan=par0 -D "$TREE" -M ivm /bin/sh -c 'ip -o link | grep -o "iv-par0" | head -1'
+    expect_line "--network-ipvlan: iv-par0 inside the machine" iv-par0
+else
+    run_spawn -P --network-ipvlan=par0 -D "$TREE" -M ivm /bin/true
+    expect_match "--network-ipvlan on a kernel without ipvlan: one clear error" "Failed to create ipvlan iv-par0" "$ERROUT"
+fi
+
+run_spawn -P --network-veth-extra=vx0:inner1 -D "$TREE" -M vxm /bin/sh -c 'ip -o link show inner1 >/dev/null && echo extra-ok'
+expect_line "--network-veth-extra: the machine end is there" extra-ok
+ok_if "--network-veth-extra: the host end is gone afterwards" bash -c "! ip link show vx0 >/dev/null 2>&1"
+
+run_spawn -P --network-bridge=nosuchbr -D "$TREE" /bin/true
+expect_rc "an unknown bridge is refused" 1
+expect_match "... naming it" nosuchbr "$ERROUT"
+run_spawn -P --network-interface=nope0 -D "$TREE" /bin/true
+expect_rc "an unknown interface is refused" 1
+ip link del br9; ip link del dmy0; ip link del par0
+
 # ---- nothing left
 ok_if "no machine links left in the host namespace" bash -c "! ip -o link | grep -E ' (ve|vb|vz)-'"
 ok_if "no berth nft table left" bash -c "! nft list tables | grep -q berth"
