@@ -728,6 +728,33 @@ static int cmd_kill_self(const char *name) {
 /* zombies: create an orphan (a grandchild whose parent exited, so it is reparented
  * to PID 1 of the namespace) that then exits; report whether PID 1 reaped it:
  * "orphan=PID reaped" or "orphan=PID zombie" (or "orphan=PID alive"). */
+/* tcpsink PORT: accept one TCP connection, read it to the end, print the byte count */
+static int cmd_tcpsink(const char *port) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t) parse_long(port)) };
+        static char buf[1 << 18];
+        long long total = 0;
+        ssize_t n;
+        int fd, c, one = 1;
+
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (fd < 0 || bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
+                printf("tcpsink: %s\n", strerror(errno));
+                return 1;
+        }
+        printf("listening\n");
+        fflush(stdout);
+        c = accept(fd, NULL, NULL);
+        if (c < 0) {
+                printf("tcpsink: %s\n", strerror(errno));
+                return 1;
+        }
+        while ((n = read(c, buf, sizeof(buf))) > 0)
+                total += n;
+        printf("bytes=%lld\n", total);
+        return 0;
+}
+
 /* udprecv PORT SECONDS: print the first datagram that arrives on UDP port PORT */
 static int cmd_udprecv(const char *port, const char *secs) {
         struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t) parse_long(port)) };
@@ -924,6 +951,9 @@ int main(int argc, char **argv) {
         } else if (strcmp(cmd, "kill-self") == 0) {
                 NEED(1);
                 r = cmd_kill_self(argv[0]);
+        } else if (strcmp(cmd, "tcpsink") == 0) {
+                NEED(1);
+                r = cmd_tcpsink(argv[0]);
         } else if (strcmp(cmd, "udprecv") == 0) {
                 NEED(2);
                 r = cmd_udprecv(argv[0], argv[1]);
