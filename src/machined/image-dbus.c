@@ -190,6 +190,27 @@ static int check_not_in_use(Manager *m, const Image *i, const char *verb, sd_bus
         return 0;
 }
 
+/* Under the image's lock, look it up again (it may have changed since the call's lookup)
+ * and check that it may be changed now. */
+static int image_relookup_changeable(Manager *m, const Image *i, const char *verb, Image **ret, sd_bus_error *error) {
+        _cleanup_(image_freep) Image *locked = NULL;
+        int r;
+
+        r = image_find(&m->pool, i->name, &locked);
+        if (r == -ENOENT)
+                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_IMAGE, "No image '%s' known.", i->name);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to look up image '%s': %m", i->name);
+        r = check_not_read_only(locked, verb, error);
+        if (r < 0)
+                return r;
+        r = check_not_in_use(m, locked, verb, error);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(locked);
+        return 0;
+}
+
 static int lock_image(Manager *m, const char *name, int operation, int *ret_fd, sd_bus_error *error) {
         int r;
 
@@ -246,15 +267,7 @@ static int image_method_remove(sd_bus_message *message, Manager *m, Image *i, sd
         if (r < 0)
                 return r;
         /* Under the lock, look again: the image may have changed since the lookup. */
-        r = image_find(&m->pool, i->name, &locked);
-        if (r == -ENOENT)
-                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_IMAGE, "No image '%s' known.", i->name);
-        if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Failed to look up image '%s': %m", i->name);
-        r = check_not_read_only(locked, "removed", error);
-        if (r < 0)
-                return r;
-        r = check_not_in_use(m, locked, "removed", error);
+        r = image_relookup_changeable(m, i, "removed", &locked, error);
         if (r < 0)
                 return r;
 
@@ -290,15 +303,7 @@ static int image_method_rename(sd_bus_message *message, Manager *m, Image *i, sd
         r = lock_image(m, new_name, LOCK_EX, &locks[1], error);
         if (r < 0)
                 return r;
-        r = image_find(&m->pool, i->name, &locked);
-        if (r == -ENOENT)
-                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_IMAGE, "No image '%s' known.", i->name);
-        if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Failed to look up image '%s': %m", i->name);
-        r = check_not_read_only(locked, "renamed", error);
-        if (r < 0)
-                return r;
-        r = check_not_in_use(m, locked, "renamed", error);
+        r = image_relookup_changeable(m, i, "renamed", &locked, error);
         if (r < 0)
                 return r;
 

@@ -455,20 +455,15 @@ static int extra_links_create(const SpawnConfig *c, Rtnl *rtnl, int netns) {
                 if (r < 0)
                         return log_error_errno(r, "Failed to move %s into the machine: %m", *l);
         }
-        STRV_FOREACH(l, c->network_macvlan) {
-                snprintf(name, sizeof(name), "mv-%s", *l);
-                idx = rtnl_link_index(rtnl, *l);
-                r = idx < 0 ? idx : rtnl_macvlan_create(rtnl, name, idx, netns);
-                if (r < 0)
-                        return log_error_errno(r, "Failed to create macvlan %s on %s: %m", name, *l);
-        }
-        STRV_FOREACH(l, c->network_ipvlan) {
-                snprintf(name, sizeof(name), "iv-%s", *l);
-                idx = rtnl_link_index(rtnl, *l);
-                r = idx < 0 ? idx : rtnl_ipvlan_create(rtnl, name, idx, netns);
-                if (r < 0)
-                        return log_error_errno(r, "Failed to create ipvlan %s on %s: %m", name, *l);
-        }
+        for (int ip = 0; ip < 2; ip++)          /* macvlan, then ipvlan */
+                STRV_FOREACH(l, ip ? c->network_ipvlan : c->network_macvlan) {
+                        snprintf(name, sizeof(name), "%s-%s", ip ? "iv" : "mv", *l);
+                        idx = rtnl_link_index(rtnl, *l);
+                        r = idx < 0 ? idx : (ip ? rtnl_ipvlan_create : rtnl_macvlan_create)(rtnl, name, idx, netns);
+                        if (r < 0)
+                                return log_error_errno(r, "Failed to create %s %s on %s: %m",
+                                                       ip ? "ipvlan" : "macvlan", name, *l);
+                }
         STRV_FOREACH(l, c->network_veth_extra) {
                 _cleanup_free_ char *host = strndup(*l, strcspn(*l, ":"));
                 const char *inside = strchr(*l, ':') + 1;
