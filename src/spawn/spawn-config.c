@@ -118,6 +118,10 @@ static void custom_mount_done(CustomMount *m) {
 
 void spawn_config_done(SpawnConfig *c) {
         free(c->directory);
+        free(c->image);
+        free(c->root_hash);
+        free(c->verity_data);
+        free(c->key_file);
         free(c->machine);
         free(c->hostname);
         free(c->user);
@@ -315,13 +319,17 @@ int custom_mount_parse_inaccessible(SpawnConfig *c, const char *spec) {
 }
 
 static void help(void) {
-        printf("%s [OPTIONS...] -D DIRECTORY [--] [COMMAND [ARGUMENTS...]]\n\n"
+        printf("%s [OPTIONS...] {-D DIRECTORY|-i IMAGE} [--] [COMMAND [ARGUMENTS...]]\n\n"
                "Spawn a command or OS in a light-weight container.\n\n"
                "  -h --help                 Show this help\n"
                "     --version              Print version\n"
                "  -q --quiet                Do not show status information\n"
                "\nImage:\n"
                "  -D --directory=PATH       Root directory of the machine\n"
+               "  -i --image=PATH           Raw disk image or block device of the machine\n"
+               "     --root-hash=HEX        Root hash for dm-verity (default: IMAGE.roothash)\n"
+               "     --verity-data=PATH     Verity hash tree of a bare image (default: IMAGE.verity)\n"
+               "     --key-file=PATH        Passphrase for encrypted (LUKS) partitions of the image\n"
                "     --read-only            Mount the root directory read-only\n"
                "  -x --ephemeral            Run on a throwaway snapshot or overlay of the tree\n"
                "     --template=PATH        Create a missing root directory from this tree\n"
@@ -422,6 +430,9 @@ enum {
         ARG_PRIVATE_USERS_OWNERSHIP,
         ARG_LINK_JOURNAL,
         ARG_TEMPLATE,
+        ARG_ROOT_HASH,
+        ARG_VERITY_DATA,
+        ARG_KEY_FILE,
         ARG_REGISTER,
         ARG_KEEP_UNIT,
         ARG_PRIVATE_NETWORK,
@@ -438,6 +449,10 @@ static const struct option options[] = {
         { "version",            no_argument,       NULL, ARG_VERSION            },
         { "quiet",              no_argument,       NULL, 'q'                    },
         { "directory",          required_argument, NULL, 'D'                    },
+        { "image",              required_argument, NULL, 'i'                    },
+        { "root-hash",          required_argument, NULL, ARG_ROOT_HASH          },
+        { "verity-data",        required_argument, NULL, ARG_VERITY_DATA        },
+        { "key-file",           required_argument, NULL, ARG_KEY_FILE           },
         { "machine",            required_argument, NULL, 'M'                    },
         { "hostname",           required_argument, NULL, ARG_HOSTNAME           },
         { "uuid",               required_argument, NULL, ARG_UUID               },
@@ -591,6 +606,20 @@ static int parse_one(SpawnConfig *c, int opt, const char *arg) {
                 return 0;
         case 'D':
                 return set_string(&c->directory, arg);
+        case 'i':
+                return set_string(&c->image, arg);
+        case ARG_ROOT_HASH: {
+                size_t l = strlen(arg);
+
+                if (l < 64 || l % 2 != 0 || strspn(arg, "0123456789abcdefABCDEF") != l)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                               "Invalid --root-hash= '%s': expected at least 256 bits in hex.", arg);
+                return set_string(&c->root_hash, arg);
+        }
+        case ARG_VERITY_DATA:
+                return set_string(&c->verity_data, arg);
+        case ARG_KEY_FILE:
+                return set_string(&c->key_file, arg);
         case 'M':
                 if (!machine_name_is_valid(arg))
                         return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid machine name '%s'.", arg);
@@ -823,7 +852,7 @@ int spawn_config_parse_argv(SpawnConfig *c, int argc, char *argv[]) {
         /* '+' : stop at the first non-option, which starts the payload's command line. */
         optind = 0;
         opterr = 0;
-        while ((opt = getopt_long(argc, argv, "+hqbxUjnD:M:u:E:Pp:", options, NULL)) >= 0) {
+        while ((opt = getopt_long(argc, argv, "+hqbxUjnD:i:M:u:E:Pp:", options, NULL)) >= 0) {
                 switch (opt) {
                 case 'h':
                         help();
@@ -850,13 +879,14 @@ int spawn_config_parse_argv(SpawnConfig *c, int argc, char *argv[]) {
         return 0;
 }
 
-int spawn_config_finalize(SpawnConfig *c) {
+static int finalize_directory(SpawnConfig *c) {
         _cleanup_free_ char *usr = NULL;
         struct stat st;
-        int r;
 
         if (!c->directory)
-                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "No root directory given; use -D/--directory=PATH.");
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "No root directory given; use -D/--directory=PATH or -i/--image=PATH.");
+        if (c->root_hash || c->verity_data || c->key_file)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--root-hash=, --verity-data= and --key-file= need -i/--image=.");
 
         if (c->template && c->ephemeral)
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--template= and --ephemeral cannot be combined.");
@@ -891,6 +921,49 @@ int spawn_config_finalize(SpawnConfig *c) {
                                                "Cannot derive a machine name from directory '%s'; use -M/--machine=NAME.",
                                                c->directory);
         }
+        return 0;
+}
+
+/* -i/--image=: what can be checked without touching the image; it is dissected at start. */
+static int finalize_image(SpawnConfig *c) {
+        struct stat st;
+
+        if (c->directory)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "-D/--directory= and -i/--image= cannot be combined.");
+        if (c->template)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--template= is for directories; it cannot be combined with -i/--image=.");
+        if (stat(c->image, &st) < 0)
+                return log_error_errno(errno, "Failed to access image '%s': %m", c->image);
+        if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Image '%s' is neither a regular file nor a block device.", c->image);
+        if (c->verity_data && stat(c->verity_data, &st) < 0)
+                return log_error_errno(errno, "Failed to access verity data '%s': %m", c->verity_data);
+        if (c->key_file && stat(c->key_file, &st) < 0)
+                return log_error_errno(errno, "Failed to access key file '%s': %m", c->key_file);
+
+        if (!c->machine) {
+                _cleanup_free_ char *real = realpath(c->image, NULL), *base = NULL;
+                char *dot;
+
+                /* as systemd-nspawn: the image's name without its .raw suffix */
+                base = path_basename(real ?: c->image);
+                if (base && (dot = strrchr(base, '.')) && streq(dot, ".raw"))
+                        *dot = 0;
+                c->machine = base ? machine_name_from_string(base) : NULL;
+                if (!c->machine)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                               "Cannot derive a machine name from image '%s'; use -M/--machine=NAME.", c->image);
+        }
+        return 0;
+}
+
+int spawn_config_finalize(SpawnConfig *c) {
+        struct stat st;
+        int r;
+
+        r = c->image ? finalize_image(c) : finalize_directory(c);
+        if (r < 0)
+                return r;
         if (!c->hostname) {
                 c->hostname = strdup(c->machine);
                 if (!c->hostname)

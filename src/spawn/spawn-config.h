@@ -128,7 +128,11 @@ typedef struct ResourceLimits {
 typedef struct PortForward PortForward;
 
 typedef struct SpawnConfig {
-        char *directory;
+        char *directory;         /* with --image, set at run time to where the image is mounted */
+        char *image;             /* -i/--image=: a raw disk image or block device */
+        char *root_hash;         /* --root-hash=, hex */
+        char *verity_data;       /* --verity-data=: hash tree of a bare image, outside it */
+        char *key_file;          /* --key-file=: passphrase for LUKS partitions of the image */
         char *machine;
         char *hostname;
         Id128 uuid;

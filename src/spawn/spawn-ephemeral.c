@@ -109,7 +109,8 @@ int ephemeral_setup(SpawnConfig *c, Ephemeral *e) {
         char hex[17];
         int r;
 
-        if (!c->ephemeral)
+        /* an image gets its throwaway layers when it is mounted */
+        if (!c->ephemeral || c->image)
                 return 0;
 
         if (!btrfs_is_subvolume(c->directory)) {

@@ -173,9 +173,10 @@ static int root_bind(const SpawnConfig *c) {
 
         /* --private-users-ownership=map: the tree's UIDs 0..65535 appear shifted into the
          * machine's range, without touching a file on disk. */
-        r = mount_clone_detached(AT_FDCWD, c->directory, false, false, &mfd);
+        /* an image's tree is its own file systems, all of which are mapped */
+        r = mount_clone_detached(AT_FDCWD, c->directory, !!c->image, false, &mfd);
         if (r >= 0)
-                r = RET_NERRNO(mount_setattr(mfd, "", AT_EMPTY_PATH, &a, sizeof(a)));
+                r = RET_NERRNO(mount_setattr(mfd, "", AT_EMPTY_PATH | (c->image ? AT_RECURSIVE : 0), &a, sizeof(a)));
         if (r < 0)
                 return log_error_errno(r, "Failed to create an idmapped mount of '%s': %m", c->directory);
         target = open(c->directory, O_PATH|O_DIRECTORY|O_CLOEXEC);
@@ -187,58 +188,57 @@ static int root_bind(const SpawnConfig *c) {
         return 0;
 }
 
-/* A tmpfs covering 'dir' in this namespace; returns an fd for populating it. */
-static int root_cover_with_tmpfs(const char *dir, int *ret_dirfd) {
-        _cleanup_close_ int tfd = -EBADF, target = -EBADF;
+/* A tmpfs covering dirfd in this namespace; returns an fd for populating it. */
+static int cover_with_tmpfs(int dirfd, int *ret_fd) {
+        _cleanup_close_ int tfd = -EBADF;
         int r;
 
         r = fs_create_detached("tmpfs", "tmpfs", "mode=0755", 0, &tfd);
         if (r < 0)
-                return log_error_errno(r, "Failed to create a tmpfs for the volatile root: %m");
-        *ret_dirfd = openat(tfd, ".", O_RDONLY|O_DIRECTORY|O_CLOEXEC);
-        if (*ret_dirfd < 0)
-                return log_error_errno(errno, "Failed to open the volatile root: %m");
-
-        target = open(dir, O_PATH|O_DIRECTORY|O_CLOEXEC);
-        if (target < 0)
-                return log_error_errno(errno, "Failed to open root directory '%s': %m", dir);
-        r = mount_attach(tfd, target);
-        if (r < 0)
-                return log_error_errno(r, "Failed to mount a tmpfs on '%s': %m", dir);
-        return 0;
+                return r;
+        *ret_fd = openat(tfd, ".", O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        if (*ret_fd < 0)
+                return -errno;
+        return mount_attach(tfd, dirfd);
 }
 
-/* --ephemeral on a plain directory, --volatile=overlay: the tree is the lower layer, every
- * change goes to a tmpfs that disappears with the mount namespace. */
-static int root_overlay(const char *dir) {
-        _cleanup_close_ int lower = -EBADF, tmp = -EBADF, upper = -EBADF, work = -EBADF, ofd = -EBADF, target = -EBADF;
+int mount_overlay_tmpfs(int dirfd) {
+        _cleanup_close_ int lower = -EBADF, tmp = -EBADF, upper = -EBADF, work = -EBADF, ofd = -EBADF;
         char options[128];
         int r;
 
-        lower = open(dir, O_PATH|O_DIRECTORY|O_CLOEXEC);
+        /* the lower layer is what is mounted there now; the tmpfs then covers it */
+        lower = openat(dirfd, ".", O_PATH|O_DIRECTORY|O_CLOEXEC);
         if (lower < 0)
-                return log_error_errno(errno, "Failed to open root directory '%s': %m", dir);
-
-        r = root_cover_with_tmpfs(dir, &tmp);
+                return -errno;
+        r = cover_with_tmpfs(dirfd, &tmp);
         if (r < 0)
                 return r;
         if (mkdirat(tmp, "upper", 0755) < 0 || mkdirat(tmp, "work", 0700) < 0)
-                return log_error_errno(errno, "Failed to create the overlay's upper layer: %m");
+                return -errno;
         upper = openat(tmp, "upper", O_PATH|O_DIRECTORY|O_CLOEXEC);
         work = openat(tmp, "work", O_PATH|O_DIRECTORY|O_CLOEXEC);
         if (upper < 0 || work < 0)
-                return log_error_errno(errno, "Failed to open the overlay's layers: %m");
+                return -errno;
 
         snprintf(options, sizeof(options), "lowerdir=/proc/self/fd/%i,upperdir=/proc/self/fd/%i,workdir=/proc/self/fd/%i",
                  lower, upper, work);
         r = fs_create_detached("overlay", "overlay", options, 0, &ofd);
         if (r < 0)
-                return log_error_errno(r, "Failed to create the overlay root for '%s': %m", dir);
+                return r;
+        return mount_attach(ofd, dirfd);
+}
 
-        target = open(dir, O_PATH|O_DIRECTORY|O_CLOEXEC);
-        if (target < 0)
+/* --ephemeral on a plain directory, --volatile=overlay: the tree is the lower layer, every
+ * change goes to a tmpfs that disappears with the mount namespace. */
+static int root_overlay(const char *dir) {
+        _cleanup_close_ int dfd = -EBADF;
+        int r;
+
+        dfd = open(dir, O_PATH|O_DIRECTORY|O_CLOEXEC);
+        if (dfd < 0)
                 return log_error_errno(errno, "Failed to open root directory '%s': %m", dir);
-        r = mount_attach(ofd, target);
+        r = mount_overlay_tmpfs(dfd);
         if (r < 0)
                 return log_error_errno(r, "Failed to mount the overlay root on '%s': %m", dir);
         return 0;
@@ -258,9 +258,13 @@ static int root_volatile(const char *dir) {
         if (r < 0)
                 return log_error_errno(r, "Failed to clone '%s': %m", usr);
 
-        r = root_cover_with_tmpfs(dir, &tmp);
+        target = open(dir, O_PATH|O_DIRECTORY|O_CLOEXEC);
+        if (target < 0)
+                return log_error_errno(errno, "Failed to open root directory '%s': %m", dir);
+        r = cover_with_tmpfs(target, &tmp);
         if (r < 0)
-                return r;
+                return log_error_errno(r, "Failed to mount a tmpfs on '%s': %m", dir);
+        target = safe_close(target);
         if (mkdirat(tmp, "usr", 0755) < 0)
                 return log_error_errno(errno, "Failed to create /usr in the volatile root: %m");
         for (size_t i = 0; i < ELEMENTSOF(links); i++) {
@@ -301,7 +305,7 @@ int mount_switch_root(const SpawnConfig *c, MountContext *m) {
         if (mount(NULL, "/", NULL, MS_SLAVE|MS_REC, NULL) < 0)
                 return log_error_errno(errno, "Failed to make the mount tree a slave of the host's: %m");
 
-        if (c->root_overlay || c->volatile_mode == VOLATILE_OVERLAY)
+        if (c->root_overlay || (c->volatile_mode == VOLATILE_OVERLAY && !c->image))
                 r = root_overlay(c->directory);
         else if (c->volatile_mode == VOLATILE_YES)
                 r = root_volatile(c->directory);

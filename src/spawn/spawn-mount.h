@@ -44,6 +44,10 @@ int mount_switch_root(const SpawnConfig *c, MountContext *m);
 int mount_api_filesystems(const SpawnConfig *c, MountContext *m);
 int mount_custom(const SpawnConfig *c, MountContext *m);
 
+/* Stack an overlay on the mount at dirfd: the mount is the lower layer, changes go to a
+ * tmpfs that disappears with the mount namespace. */
+int mount_overlay_tmpfs(int dirfd);
+
 /* Overlay work directories live next to the upper directory; the parent creates them
  * before the machine starts and removes them afterwards. */
 int overlay_workdirs_create(SpawnConfig *c);

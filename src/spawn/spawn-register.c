@@ -67,7 +67,7 @@ static int call(const BusApi *api, sd_bus *bus, const char *method, sd_bus_error
                 if (r >= 0)
                         r = api->append_array(m, 'y', c->uuid.bytes, sizeof(c->uuid.bytes));
                 if (r >= 0)
-                        r = api->append(m, "ssus", "berth", "container", (uint32_t) leader, c->directory);
+                        r = api->append(m, "ssus", "berth", "container", (uint32_t) leader, c->image ?: c->directory);
                 /* the machine's network interfaces on the host side */
                 if (r >= 0)
                         r = ifindex > 0 ? api->append(m, "ai", 1, (int32_t) ifindex) : api->append(m, "ai", 0);

@@ -17,6 +17,7 @@
 #include "spawn-cgroup.h"
 #include "spawn-console.h"
 #include "spawn-ephemeral.h"
+#include "spawn-image.h"
 #include "spawn-inner.h"
 #include "spawn-journal.h"
 #include "spawn-mount.h"
@@ -116,7 +117,7 @@ static void supervisor_handle_message(Supervisor *s, SyncMessage *m) {
                  * exactly one line: the reason. */
                 if (!s->announced) {
                         s->announced = true;
-                        log_info("Spawning container %s on %s.", s->config->machine, s->config->directory);
+                        log_info("Spawning container %s on %s.", s->config->machine, s->config->image ?: s->config->directory);
                         if (s->config->console == CONSOLE_INTERACTIVE)
                                 log_info("Press Ctrl-] three times within 1s to kill container.");
                 }
@@ -343,10 +344,14 @@ int spawn_run(SpawnConfig *c) {
         Ephemeral eph = EPHEMERAL_NULL;
         UserNamespace uns = USER_NAMESPACE_NULL;
         HostNetwork net = HOST_NETWORK_NULL;
+        Image img = IMAGE_NULL;
         bool reboot = true, announced = false;
         sigset_t old;
         int r;
 
+        r = image_setup(c, &img);
+        if (r < 0)
+                goto finish;
         r = template_instantiate(c);
         if (r < 0)
                 goto finish;
@@ -405,5 +410,6 @@ finish:
         overlay_workdirs_remove(c);
         userns_done(c, &uns);
         ephemeral_cleanup(&eph);
+        image_done(&img);
         return r;
 }

@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <libcryptsetup.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cryptsetup-util.h"
+#include "log.h"
+#include "macro.h"
+
+static struct {
+        void *dl;
+        int (*init)(struct crypt_device **cd, const char *device);
+        int (*init_data_device)(struct crypt_device **cd, const char *device, const char *data_device);
+        int (*load)(struct crypt_device *cd, const char *type, void *params);
+        int (*activate_by_volume_key)(struct crypt_device *cd, const char *name, const char *key, size_t size, uint32_t flags);
+        int (*activate_by_passphrase)(struct crypt_device *cd, const char *name, int keyslot,
+                                      const char *passphrase, size_t size, uint32_t flags);
+        int (*deactivate_by_name)(struct crypt_device *cd, const char *name, uint32_t flags);
+        void (*free)(struct crypt_device *cd);
+        void (*set_log_callback)(struct crypt_device *cd, void (*log)(int level, const char *msg, void *u), void *u);
+} sym;
+
+static void berth_crypt_log(int level, const char *msg, void *userdata) {
+        size_t l = strlen(msg);
+
+        /* libcryptsetup's own messages are details; the caller says what failed */
+        log_debug("libcryptsetup: %.*s", (int) (l > 0 && msg[l - 1] == '\n' ? l - 1 : l), msg);
+}
+
+static int cryptsetup_load(void) {
+        const struct {
+                const char *name;
+                void **ptr;
+        } table[] = {
+                { "crypt_init",                   (void **) &sym.init                   },
+                { "crypt_init_data_device",       (void **) &sym.init_data_device       },
+                { "crypt_load",                   (void **) &sym.load                   },
+                { "crypt_activate_by_volume_key", (void **) &sym.activate_by_volume_key },
+                { "crypt_activate_by_passphrase", (void **) &sym.activate_by_passphrase },
+                { "crypt_deactivate_by_name",     (void **) &sym.deactivate_by_name     },
+                { "crypt_free",                   (void **) &sym.free                   },
+                { "crypt_set_log_callback",       (void **) &sym.set_log_callback       },
+        };
+
+        if (sym.dl)
+                return 0;
+        sym.dl = dlopen("libcryptsetup.so.12", RTLD_NOW|RTLD_LOCAL);
+        if (!sym.dl)
+                return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP), "Failed to load libcryptsetup: %s", dlerror());
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                *table[i].ptr = dlsym(sym.dl, table[i].name);
+                if (!*table[i].ptr) {
+                        dlclose(sym.dl);
+                        sym.dl = NULL;
+                        return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP), "libcryptsetup lacks %s().", table[i].name);
+                }
+        }
+        sym.set_log_callback(NULL, berth_crypt_log, NULL);
+        return 0;
+}
+
+static void crypt_freep(struct crypt_device **cd) {
+        if (*cd)
+                sym.free(*cd);
+}
+
+bool dm_available(void) {
+        return access("/dev/mapper/control", F_OK) == 0;
+}
+
+static int mapper_node(const char *name, char **ret) {
+        return asprintf(ret, "/dev/mapper/%s", name) < 0 ? -ENOMEM : 0;
+}
+
+int verity_activate(const char *name, const char *data_node, const char *hash_node, uint64_t hash_offset,
+                    const uint8_t *root_hash, size_t root_hash_size, char **ret_node) {
+        _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
+        struct crypt_params_verity params = { .hash_area_offset = hash_offset };
+        int r;
+
+        r = cryptsetup_load();
+        if (r < 0)
+                return r;
+        r = sym.init_data_device(&cd, hash_node, data_node);
+        if (r < 0)
+                return r;
+        r = sym.load(cd, CRYPT_VERITY, &params);
+        if (r < 0)
+                return r;
+        r = sym.activate_by_volume_key(cd, name, (const char *) root_hash, root_hash_size, CRYPT_ACTIVATE_READONLY);
+        if (r < 0)
+                return r;
+        return mapper_node(name, ret_node);
+}
+
+int luks_activate(const char *name, const char *node, const char *passphrase, size_t passphrase_size,
+                  bool read_only, char **ret_node) {
+        _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
+        int r;
+
+        r = cryptsetup_load();
+        if (r < 0)
+                return r;
+        r = sym.init(&cd, node);
+        if (r < 0)
+                return r;
+        r = sym.load(cd, CRYPT_LUKS, NULL);
+        if (r < 0)
+                return r == -EINVAL ? -ENOENT : r;
+        r = sym.activate_by_passphrase(cd, name, CRYPT_ANY_SLOT, passphrase, passphrase_size,
+                                       read_only ? CRYPT_ACTIVATE_READONLY : 0);
+        if (r < 0)
+                return r;
+        return mapper_node(name, ret_node);
+}
+
+int dm_deactivate_deferred(const char *name) {
+        int r;
+
+        r = cryptsetup_load();
+        if (r < 0)
+                return r;
+        return sym.deactivate_by_name(NULL, name, CRYPT_DEACTIVATE_DEFERRED);
+}

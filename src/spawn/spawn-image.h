@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "dissect.h"
+#include "loop-util.h"
+#include "spawn-config.h"
+
+/* -i/--image=: dissect the image, attach it to a loop device, unlock LUKS and set up
+ * dm-verity where asked, and mount its file systems in a mount namespace of berth-spawn's
+ * own; c->directory then names the assembled tree and the rest of the pipeline runs as
+ * for a directory. Loop and dm devices are released (autoclear, deferred removal) as soon
+ * as everything is mounted, so they go away with the mounts, also if we are killed. */
+
+typedef struct Image {
+        int fd;
+        bool read_only;
+        bool overlay;                        /* --ephemeral, --volatile=overlay */
+        DissectedImage m;
+        LoopDevice loop;
+        uint8_t *root_hash, *usr_hash;
+        size_t root_hash_size, usr_hash_size;
+        char *verity_data;                   /* hash tree file of a bare file system */
+        bool verity[_PARTITION_MAX];
+        const char *where[_PARTITION_MAX];   /* mount point chosen for each partition */
+        char *dm_names[_PARTITION_MAX];
+        size_t n_dm;
+} Image;
+
+#define IMAGE_NULL { .fd = -EBADF, .loop = LOOP_DEVICE_NULL }
+
+int image_setup(SpawnConfig *c, Image *img);
+void image_release_devices(Image *img);
+void image_done(Image *img);
