@@ -879,6 +879,37 @@ int spawn_config_parse_argv(SpawnConfig *c, int argc, char *argv[]) {
         return 0;
 }
 
+/* Neither -D nor -i: as systemd-nspawn, look for a tree or raw image named like the machine
+ * in the image search path (this is how berth-spawn@NAME.service finds NAME). */
+static int find_machine_image(SpawnConfig *c) {
+        static const char *const search[] = {
+                "/etc/machines", "/run/machines", "/var/lib/machines", "/var/lib/container",
+                "/usr/local/lib/machines", "/usr/lib/machines",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(search); i++) {
+                _cleanup_free_ char *dir = path_join(search[i], c->machine), *raw = NULL;
+                struct stat st;
+
+                if (!dir)
+                        return log_oom();
+                if (stat(dir, &st) >= 0 && S_ISDIR(st.st_mode)) {
+                        c->directory = TAKE_PTR(dir);
+                        return 0;
+                }
+                raw = strjoin(dir, ".raw");
+                if (!raw)
+                        return log_oom();
+                if (stat(raw, &st) >= 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
+                        c->image = TAKE_PTR(raw);
+                        return 0;
+                }
+        }
+        return log_error_errno(SYNTHETIC_ERRNO(ENOENT),
+                               "No directory or raw image named '%s' in /etc/machines, /run/machines, /var/lib/machines, "
+                               "/var/lib/container, /usr/local/lib/machines or /usr/lib/machines; use -D or -i.", c->machine);
+}
+
 static int finalize_directory(SpawnConfig *c) {
         _cleanup_free_ char *usr = NULL;
         struct stat st;
@@ -961,6 +992,11 @@ int spawn_config_finalize(SpawnConfig *c) {
         struct stat st;
         int r;
 
+        if (!c->directory && !c->image && c->machine) {
+                r = find_machine_image(c);
+                if (r < 0)
+                        return r;
+        }
         r = c->image ? finalize_image(c) : finalize_directory(c);
         if (r < 0)
                 return r;
