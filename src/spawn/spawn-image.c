@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -198,6 +200,31 @@ static int dm_name(const SpawnConfig *c, PartitionDesignator d, const char *kind
         return 0;
 }
 
+/* Before our first device-mapper device: devices of an earlier run that was killed
+ * between activating a device and marking it for deferred removal would stay forever, so
+ * mark every berth device now. Devices of running machines carry the mark already and are
+ * unaffected; unused ones go at once. A start that is between those two steps holds the
+ * lock shared, and the sweep only runs when it can take it exclusively. */
+static int dm_prepare(Image *img) {
+        _cleanup_closedir_ DIR *d = NULL;
+        struct dirent *de;
+
+        if (img->dm_lock >= 0)
+                return 0;
+        img->dm_lock = open("/run/berth/dm.lock", O_RDWR|O_CREAT|O_CLOEXEC|O_NOCTTY, 0600);
+        if (img->dm_lock < 0)
+                return log_error_errno(errno, "Failed to open /run/berth/dm.lock: %m");
+        if (flock(img->dm_lock, LOCK_EX|LOCK_NB) >= 0) {
+                d = opendir("/dev/mapper");
+                while (d && (de = readdir(d)))
+                        if (startswith(de->d_name, "berth-") && dm_deactivate_deferred(de->d_name) >= 0)
+                                log_debug("Marked device-mapper device %s for removal.", de->d_name);
+        }
+        if (flock(img->dm_lock, LOCK_SH) < 0)
+                return log_error_errno(errno, "Failed to lock /run/berth/dm.lock: %m");
+        return 0;
+}
+
 static int partition_decrypt(SpawnConfig *c, Image *img, PartitionDesignator d, const char *node,
                              char **ret_node, char **ret_name) {
         _cleanup_free_ char *name = NULL, *what = NULL, *dm = NULL;
@@ -329,7 +356,9 @@ static int partition_mount(SpawnConfig *c, Image *img, PartitionDesignator d, in
         snprintf(fstype, sizeof(fstype), "%s", p->fstype);
 
         if (streq(fstype, "crypto_LUKS")) {
-                r = partition_decrypt(c, img, d, source, &crypt_node, &crypt_name);
+                r = dm_available() ? dm_prepare(img) : 0;
+                if (r >= 0)
+                        r = partition_decrypt(c, img, d, source, &crypt_node, &crypt_name);
                 if (r < 0)
                         return r;
                 img->dm_names[img->n_dm++] = TAKE_PTR(crypt_name);
@@ -354,7 +383,9 @@ static int partition_mount(SpawnConfig *c, Image *img, PartitionDesignator d, in
                         return log_error_errno(SYNTHETIC_ERRNO(EBADMSG),
                                                "Image '%s': a root hash is given but there is no verity data (no %s partition, no --verity-data=).",
                                                c->image, partition_designator_to_string(vd));
-                r = partition_verity(c, img, d, source, hash_source, &verity_node, &verity_name);
+                r = dm_available() ? dm_prepare(img) : 0;
+                if (r >= 0)
+                        r = partition_verity(c, img, d, source, hash_source, &verity_node, &verity_name);
                 if (r < 0)
                         return r;
                 img->dm_names[img->n_dm++] = TAKE_PTR(verity_name);
@@ -511,6 +542,7 @@ void image_release_devices(Image *img) {
                 img->dm_names[i] = NULL;
         }
         img->n_dm = 0;
+        img->dm_lock = safe_close(img->dm_lock);
         loop_device_done(&img->loop);
         img->fd = safe_close(img->fd);
 }

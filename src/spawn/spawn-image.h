@@ -24,9 +24,10 @@ typedef struct Image {
         const char *where[_PARTITION_MAX];   /* mount point chosen for each partition */
         char *dm_names[_PARTITION_MAX];
         size_t n_dm;
+        int dm_lock;                         /* /run/berth/dm.lock, shared while we set devices up */
 } Image;
 
-#define IMAGE_NULL { .fd = -EBADF, .loop = LOOP_DEVICE_NULL }
+#define IMAGE_NULL { .fd = -EBADF, .dm_lock = -EBADF, .loop = LOOP_DEVICE_NULL }
 
 int image_setup(SpawnConfig *c, Image *img);
 void image_release_devices(Image *img);
