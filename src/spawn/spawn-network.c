@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <sched.h>
 #include <stdio.h>
@@ -102,6 +104,21 @@ int network_pool_subnet(const NetworkPool *p, unsigned prefixlen, uint32_t n, st
                 return -ERANGE;
         ret->s_addr = htonl(ntohl(p->base.s_addr) + (n << (32 - prefixlen)));
         return 0;
+}
+
+void network_host0_mac(const char *machine, uint8_t ret[static 6]) {
+        uint64_t h = UINT64_C(0xcbf29ce484222325);     /* FNV-1a, then splitmix64's finaliser */
+
+        for (const char *p = "berth-host0:"; *p; p++)
+                h = (h ^ (uint8_t) *p) * UINT64_C(0x100000001b3);
+        for (const char *p = machine; *p; p++)
+                h = (h ^ (uint8_t) *p) * UINT64_C(0x100000001b3);
+        h = (h ^ (h >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+        h = (h ^ (h >> 27)) * UINT64_C(0x94d049bb133111eb);
+        h ^= h >> 31;
+        for (size_t i = 0; i < 6; i++)
+                ret[i] = (uint8_t) (h >> (8 * i));
+        ret[0] = (uint8_t) ((ret[0] & 0xfe) | 0x02);    /* unicast, locally administered */
 }
 
 /* ---- inside the machine ---- */
@@ -424,6 +441,43 @@ static int zone_bridge(Rtnl *rtnl, HostNetwork *n) {
         return br;
 }
 
+static int link_set_mac(Rtnl *rtnl, int ifindex, const uint8_t mac[static 6]) {
+        char buf[256];
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        struct ifinfomsg *ifi;
+
+        nlh->nlmsg_type = RTM_SETLINK;
+        ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+        ifi->ifi_family = AF_UNSPEC;
+        ifi->ifi_index = ifindex;
+        mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac);
+        return rtnl_call(rtnl, nlh, NULL, NULL);
+}
+
+/* host0 lives in the machine's namespace, and a netlink socket in the namespace it was
+ * created in: make one there. host0 is still down, so the MAC may change. */
+static int host0_set_mac(HostNetwork *n, int netns) {
+        _cleanup_(rtnl_closep) Rtnl *inside = NULL;
+        _cleanup_close_ int self = -EBADF;
+        int r, idx;
+
+        self = open("/proc/self/ns/net", O_RDONLY|O_CLOEXEC);
+        if (self < 0)
+                return log_error_errno(errno, "Failed to open our network namespace: %m");
+        if (setns(netns, CLONE_NEWNET) < 0)
+                return log_error_errno(errno, "Failed to enter the machine's network namespace: %m");
+        r = rtnl_open(&inside);
+        if (setns(self, CLONE_NEWNET) < 0)
+                return log_error_errno(errno, "Failed to return to our network namespace: %m");
+        if (r < 0)
+                return log_error_errno(r, "Failed to open a netlink socket in the machine: %m");
+        idx = rtnl_link_index(inside, "host0");
+        r = idx < 0 ? idx : link_set_mac(inside, idx, n->host0_mac);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set the MAC address of host0: %m");
+        return 0;
+}
+
 /* host0 and its host end: ve-NAME, vb-NAME (zone or --network-bridge=). */
 static int host0_create(const SpawnConfig *c, Rtnl *rtnl, HostNetwork *n, int netns) {
         _cleanup_free_ char *altname = NULL;
@@ -441,6 +495,10 @@ static int host0_create(const SpawnConfig *c, Rtnl *rtnl, HostNetwork *n, int ne
         if (host < 0)
                 return log_error_errno(host, "The veth link %s vanished: %m", n->host_ifname);
         n->host_ifindex = host;
+        network_host0_mac(c->machine, n->host0_mac);
+        r = host0_set_mac(n, netns);
+        if (r < 0)
+                return r;
         return host;
 }
 
@@ -505,6 +563,39 @@ static void interfaces_give_back(const SpawnConfig *c, HostNetwork *n) {
         }
 }
 
+/* Served always, not only with --boot: a payload running udhcpc or dhclient gets its
+ * address too, and a machine that does not ask costs one idle socket. */
+static int dhcp_start(HostNetwork *n) {
+        _cleanup_free_ char *resolv = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        DhcpLease lease = {
+                .server = n->gateway,
+                .router = n->gateway,
+                .address = n->address,
+                .prefixlen = n->prefixlen,
+                .lease_seconds = DHCP_LEASE_SECONDS,
+        };
+        int r;
+
+        fd = open("/etc/resolv.conf", O_RDONLY|O_CLOEXEC);
+        if (fd >= 0 && read_full_fd(fd, 64 * 1024, &resolv, NULL) >= 0)
+                lease.n_dns = dhcp_dns_from_resolv_conf(resolv, lease.dns);
+
+        r = dhcp_server_new(n->host_ifindex, n->host_ifname, n->host0_mac, &lease, &n->dhcp);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start the DHCP server on %s: %m", n->host_ifname);
+        return 0;
+}
+
+int host_network_poll_fd(const HostNetwork *n) {
+        return n ? dhcp_server_fd(n->dhcp) : -EBADF;
+}
+
+void host_network_dispatch(HostNetwork *n) {
+        if (n)
+                dhcp_server_dispatch(n->dhcp);
+}
+
 int host_network_setup(const SpawnConfig *c, HostNetwork *n, pid_t pid, char ret_config[static 64]) {
         _cleanup_(rtnl_closep) Rtnl *rtnl = NULL;
         _cleanup_close_ int netns = -EBADF;
@@ -512,6 +603,7 @@ int host_network_setup(const SpawnConfig *c, HostNetwork *n, pid_t pid, char ret
         int r, host;
 
         ret_config[0] = 0;
+        n->dhcp = dhcp_server_free(n->dhcp);    /* of the last boot's link */
         /* after a reboot in place: the links of the last boot's namespace come back first */
         interfaces_give_back(c, n);
         n->machine_netns = safe_close(n->machine_netns);
@@ -584,6 +676,10 @@ int host_network_setup(const SpawnConfig *c, HostNetwork *n, pid_t pid, char ret
         if (r < 0)
                 return log_error_errno(r, "Failed to add firewall rules for machine %s: %m", c->machine);
 
+        r = dhcp_start(n);
+        if (r < 0)
+                return r;
+
         snprintf(ret_config, 64, "%s/%u %s", inet_ntop(AF_INET, &n->address, a, sizeof(a)), n->prefixlen,
                  inet_ntop(AF_INET, &n->gateway, g, sizeof(g)));
         return 0;
@@ -594,6 +690,7 @@ void host_network_teardown(const SpawnConfig *c, HostNetwork *n) {
         _cleanup_free_ char *mlock = NULL;
         int r;
 
+        n->dhcp = dhcp_server_free(n->dhcp);
         interfaces_give_back(c, n);
         n->machine_netns = safe_close(n->machine_netns);
         n->host_netns = safe_close(n->host_netns);

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "spawn-config.h"
+#include "spawn-dhcp.h"
 
 /* Private networking: --private-network, -n/--network-veth, --network-zone=, -p/--port=.
  *
@@ -37,6 +38,10 @@ int network_pool_parse(const char *cidr, NetworkPool *ret);
 /* The n-th subnet of 'prefixlen' inside the pool; -ERANGE past the end. */
 int network_pool_subnet(const NetworkPool *p, unsigned prefixlen, uint32_t n, struct in_addr *ret);
 
+/* host0's MAC address: derived from the machine name (locally administered, unicast),
+ * so it is the same on every start, and the DHCP server knows whom to answer. */
+void network_host0_mac(const char *machine, uint8_t ret[static 6]);
+
 /* In the machine (child), in its new network namespace: loopback up and, with 'config'
  * ("ADDRESS/PREFIX GATEWAY" from the parent), host0 configured. */
 int network_inside_setup(const char *config);
@@ -54,6 +59,8 @@ typedef struct HostNetwork {
         int machine_netns;      /* kept to give --network-interface= links back */
         int host_netns;
         bool firewall;          /* rules added */
+        uint8_t host0_mac[6];
+        DhcpServer *dhcp;       /* for -n and zones, while the link exists */
 } HostNetwork;
 
 #define HOST_NETWORK_NULL { .machine_lock = -EBADF, .address_lock = -EBADF, .machine_netns = -EBADF, .host_netns = -EBADF }
@@ -64,3 +71,8 @@ int host_network_prepare(const SpawnConfig *c, HostNetwork *n);
  * the configuration text for the child goes to ret_config. */
 int host_network_setup(const SpawnConfig *c, HostNetwork *n, pid_t pid, char ret_config[static 64]);
 void host_network_teardown(const SpawnConfig *c, HostNetwork *n);
+
+/* For the supervisor's poll loop: the fd to wait for (POLLIN) or -EBADF, and what to do
+ * when it is readable (the DHCP server answers the machine). */
+int host_network_poll_fd(const HostNetwork *n);
+void host_network_dispatch(HostNetwork *n);

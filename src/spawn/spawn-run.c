@@ -198,13 +198,14 @@ static int supervisor_loop(Supervisor *s) {
         bool sock_open = true;
 
         for (;;) {
-                struct pollfd p[6];
+                struct pollfd p[7];
                 size_t n = 0, nc;
 
                 p[n++] = (struct pollfd) { .fd = s->sigfd, .events = POLLIN };
                 p[n++] = (struct pollfd) { .fd = s->pidfd, .events = POLLIN };
                 p[n++] = (struct pollfd) { .fd = sock_open ? s->sock : -1, .events = POLLIN };
                 p[n++] = (struct pollfd) { .fd = s->notify_fd, .events = POLLIN };
+                p[n++] = (struct pollfd) { .fd = host_network_poll_fd(s->net), .events = POLLIN };  /* DHCP */
                 nc = console_poll_fill(&s->console, p + n);
 
                 if (poll(p, n + nc, -1) < 0) {
@@ -219,6 +220,8 @@ static int supervisor_loop(Supervisor *s) {
                         sock_open = supervisor_read_messages(s);
                 if (p[3].revents)
                         supervisor_handle_notify(s);
+                if (p[4].revents)
+                        host_network_dispatch(s->net);
                 console_poll_dispatch(&s->console, p + n, nc);
 
                 if (s->console.kill_requested) {
