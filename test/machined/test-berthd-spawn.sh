@@ -40,17 +40,41 @@ check_eq "the machine exits normally" 0 "$?"
 wait_until 2 machine_gone "$NAME"
 check "after the machine ended it is unregistered" machine_gone "$NAME"
 
-# with a network link, its host-side ifindex is registered (all in a network namespace
-# of the test's own: the link never appears in the machine's real network)
-NETNS_OUT=$(unshare --net bash -c '
-    "$1" -q -P -n --register=yes -D "$2" -M "$3" /bin/sleep 2 </dev/null >/dev/null 2>&1 &
-    for i in $(seq 1 100); do ip -o link show "ve-$3" >/dev/null 2>&1 && break; sleep 0.05; done
-    sleep 0.3
-    echo "link $(ip -o link show "ve-$3" | cut -d: -f1)"
-    busctl get-property org.freedesktop.machine1 "$(busctl call org.freedesktop.machine1 /org/freedesktop/machine1 org.freedesktop.machine1.Manager GetMachine s "$3" | cut -d\" -f2)" org.freedesktop.machine1.Machine NetworkInterfaces
-    wait' _ "$BERTH_SPAWN" "$TMP/tree" "$P-net" 2>&1)
+# with a network link, its host-side ifindex is registered, and the machine's addresses
+# are read from its network namespace (all in a network namespace of the test's own: the
+# link never appears in the machine's real network)
+{
+    declare -f mctl
+    cat <<'EOF'
+spawn=$1 tree=$2 name=$3
+"$spawn" -q -P -n --register=yes -D "$tree" -M "$name" /bin/sleep 4 </dev/null >/dev/null 2>&1 &
+S=$!
+for i in $(seq 1 100); do ip -o link show "ve-$name" >/dev/null 2>&1 && break; sleep 0.05; done
+sleep 0.3
+L=$(awk '{print $1}' /proc/$S/task/$S/children)
+echo "link $(ip -o link show "ve-$name" | cut -d: -f1)"
+path=$(busctl call org.freedesktop.machine1 /org/freedesktop/machine1 org.freedesktop.machine1.Manager \
+       GetMachine s "$name" | cut -d'"' -f2)
+busctl get-property org.freedesktop.machine1 "$path" org.freedesktop.machine1.Machine NetworkInterfaces
+echo "addr $(nsenter -t "$L" -n ip -o -4 addr show host0 | awk '{print $4}' | cut -d/ -f1)"
+echo "GetMachineAddresses $(busctl call org.freedesktop.machine1 /org/freedesktop/machine1 \
+    org.freedesktop.machine1.Manager GetMachineAddresses s "$name")"
+echo "GetAddresses $(busctl call org.freedesktop.machine1 "$path" org.freedesktop.machine1.Machine GetAddresses)"
+command -v machinectl >/dev/null && mctl status "$name" 2>&1 | sed 's/^/machinectl: /'
+wait
+EOF
+} >"$TMP/netns.sh"
+NETNS_OUT=$(unshare --net bash "$TMP/netns.sh" "$BERTH_SPAWN" "$TMP/tree" "$P-net" 2>&1)
 IFX=$(sed -n 's/^link //p' <<<"$NETNS_OUT")
 check_eq "-n: NetworkInterfaces holds the host end's ifindex" "ai 1 $IFX" "$(grep '^ai' <<<"$NETNS_OUT")"
+A=$(sed -n 's/^addr //p' <<<"$NETNS_OUT")
+# IPv4 entries are (2, [4 bytes]); host0's IPv6 link-local address may come with them
+check "-n: the machine has its pool address ($A)" grep -qE '^10\.231\.' <<<"$A"
+check "-n: GetMachineAddresses reports it" grep -qF " 2 4 ${A//./ }" <<<"$(grep '^GetMachineAddresses a(iay) ' <<<"$NETNS_OUT")"
+check "-n: Machine.GetAddresses reports it" grep -qF " 2 4 ${A//./ }" <<<"$(grep '^GetAddresses a(iay) ' <<<"$NETNS_OUT")"
+if command -v machinectl >/dev/null; then
+    check "-n: the real machinectl status shows the address" grep -qE "^machinectl: .*Address: $A\$" <<<"$NETNS_OUT"
+fi
 wait_until 2 machine_gone "$P-net"
 
 # a payload that ends at once: registration still happens before it runs, and works
