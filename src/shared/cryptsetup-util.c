@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libcryptsetup.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,9 @@ static struct {
         int (*activate_by_volume_key)(struct crypt_device *cd, const char *name, const char *key, size_t size, uint32_t flags);
         int (*activate_by_passphrase)(struct crypt_device *cd, const char *name, int keyslot,
                                       const char *passphrase, size_t size, uint32_t flags);
+        int (*volume_key_get)(struct crypt_device *cd, int keyslot, char *volume_key, size_t *volume_key_size,
+                              const char *passphrase, size_t passphrase_size);
+        int (*get_volume_key_size)(struct crypt_device *cd);
         int (*deactivate_by_name)(struct crypt_device *cd, const char *name, uint32_t flags);
         void (*free)(struct crypt_device *cd);
         void (*set_log_callback)(struct crypt_device *cd, void (*log)(int level, const char *msg, void *u), void *u);
@@ -42,6 +46,8 @@ static int cryptsetup_load(void) {
                 { "crypt_load",                   (void **) &sym.load                   },
                 { "crypt_activate_by_volume_key", (void **) &sym.activate_by_volume_key },
                 { "crypt_activate_by_passphrase", (void **) &sym.activate_by_passphrase },
+                { "crypt_volume_key_get",         (void **) &sym.volume_key_get         },
+                { "crypt_get_volume_key_size",    (void **) &sym.get_volume_key_size    },
                 { "crypt_deactivate_by_name",     (void **) &sym.deactivate_by_name     },
                 { "crypt_free",                   (void **) &sym.free                   },
                 { "crypt_set_log_callback",       (void **) &sym.set_log_callback       },
@@ -70,7 +76,19 @@ static void crypt_freep(struct crypt_device **cd) {
 }
 
 bool dm_available(void) {
-        return access("/dev/mapper/control", F_OK) == 0;
+        int fd;
+
+        /* Not just the node's existence: libdevmapper creates /dev/mapper/control itself
+         * when it is missing (any cryptsetup or veritysetup run does), also on a kernel
+         * without device-mapper, where opening it then fails with ENODEV. Opening it also
+         * loads dm_mod if it is a module. */
+        fd = open("/dev/mapper/control", O_RDWR|O_CLOEXEC|O_NOCTTY);
+        if (fd >= 0) {
+                close(fd);
+                return true;
+        }
+        /* no node at all (no devtmpfs entry yet): ask sysfs */
+        return errno == ENOENT && access("/sys/class/misc/device-mapper", F_OK) == 0;
 }
 
 static int mapper_node(const char *name, char **ret) {
@@ -112,6 +130,25 @@ int luks_activate(const char *name, const char *node, const char *passphrase, si
         r = sym.load(cd, CRYPT_LUKS, NULL);
         if (r < 0)
                 return r == -EINVAL ? -ENOENT : r;
+        if (!name) {
+                /* Only check the passphrase. Not crypt_activate_by_passphrase() without a
+                 * name: that initializes libdevmapper, which leaves a /dev/mapper/control
+                 * node behind on a kernel without device-mapper. */
+                _cleanup_free_ char *key = NULL;
+                size_t key_size;
+
+                r = sym.get_volume_key_size(cd);
+                if (r <= 0)
+                        return -EINVAL;
+                key_size = (size_t) r;
+                key = malloc(key_size);
+                if (!key)
+                        return -ENOMEM;
+                r = sym.volume_key_get(cd, CRYPT_ANY_SLOT, key, &key_size, passphrase, passphrase_size);
+                explicit_bzero(key, key_size);
+                *ret_node = NULL;
+                return r < 0 ? r : 0;
+        }
         r = sym.activate_by_passphrase(cd, name, CRYPT_ANY_SLOT, passphrase, passphrase_size,
                                        read_only ? CRYPT_ACTIVATE_READONLY : 0);
         if (r < 0)

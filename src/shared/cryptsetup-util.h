@@ -19,7 +19,8 @@ bool dm_available(void);
 int verity_activate(const char *name, const char *data_node, const char *hash_node, uint64_t hash_offset,
                     const uint8_t *root_hash, size_t root_hash_size, char **ret_node);
 
-/* -EPERM: no key slot opens with this passphrase. -ENOENT: not LUKS. */
+/* -EPERM: no key slot opens with this passphrase. -ENOENT: not LUKS. With name NULL the
+ * passphrase is only checked (*ret_node = NULL): for a kernel without device-mapper. */
 int luks_activate(const char *name, const char *node, const char *passphrase, size_t passphrase_size,
                   bool read_only, char **ret_node);
 
