@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <blkid.h>
+#include <endian.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <libfdisk.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -206,8 +208,14 @@ static int fdisk_ask_collect(struct fdisk_context *cxt, struct fdisk_ask *ask, v
         case FDISK_ASKTYPE_WARN:
         case FDISK_ASKTYPE_WARNX:
                 m = fdisk_ask_print_get_mesg(ask);
-                if (m && !*first)
-                        *first = strdup(m);
+                if (m && !*first) {
+                        size_t l = strlen(m);
+
+                        /* its sentences end with a period; ours add one */
+                        while (l > 0 && m[l - 1] == '.')
+                                l--;
+                        *first = strndup(m, l);
+                }
                 return 0;
         case FDISK_ASKTYPE_INFO:
                 return 0;
@@ -252,6 +260,127 @@ static int verify_table(int fd, char **ret_error) {
                 return fail(ret_error, -EBADMSG, "inconsistent partition table: %s",
                             warning ?: "libfdisk found problems");
         (void) fdisk_deassign_device(cxt, /* nosync= */ 1);
+        return 0;
+}
+
+static uint32_t crc32_ieee(const uint8_t *p, size_t n) {
+        uint32_t crc = UINT32_MAX;
+
+        for (size_t i = 0; i < n; i++) {
+                crc ^= p[i];
+                for (unsigned k = 0; k < 8; k++)
+                        crc = (crc >> 1) ^ (UINT32_C(0xedb88320) & -(crc & 1));
+        }
+        return ~crc;
+}
+
+/* A GPT header (the first 92 bytes of its sector) with a valid signature and CRC? */
+static bool gpt_header_valid(const uint8_t h[static 512]) {
+        uint8_t copy[512];
+        uint32_t hsize, crc;
+
+        if (memcmp(h, "EFI PART", 8) != 0)
+                return false;
+        memcpy(&hsize, h + 12, 4);
+        memcpy(&crc, h + 16, 4);
+        hsize = le32toh(hsize);
+        if (hsize < 92 || hsize > 512)
+                return false;
+        memcpy(copy, h, hsize);
+        memset(copy + 16, 0, 4);
+        return crc32_ieee(copy, hsize) == le32toh(crc);
+}
+
+static int read_gpt_header(int fd, uint64_t lba, uint8_t ret[static 512], uint64_t *ret_my, uint64_t *ret_alt) {
+        if (pread(fd, ret, 512, (off_t) (lba * 512)) != 512)
+                return -EIO;
+        memcpy(ret_my, ret + 24, 8);
+        memcpy(ret_alt, ret + 32, 8);
+        *ret_my = le64toh(*ret_my);
+        *ret_alt = le64toh(*ret_alt);
+        return 0;
+}
+
+/* The backup GPT header belongs in the image's last sector: where it is not, the image
+ * was cut short (or grown). Checked before libfdisk, which only says the protective MBR
+ * does not match the size then. */
+static int verify_gpt_backup_position(int fd, uint64_t size, char **ret_error) {
+        uint8_t h[512];
+        uint64_t my, alt;
+
+        if (read_gpt_header(fd, 1, h, &my, &alt) < 0)
+                return fail(ret_error, -EIO, "cannot read the primary GPT header");
+        if (!gpt_header_valid(h))
+                return 0;       /* libfdisk tells what is wrong with it */
+        if (alt != size / 512 - 1)
+                return fail(ret_error, -EBADMSG,
+                            "the backup GPT header is not at the end of the image (LBA %" PRIu64 ", last LBA %" PRIu64 "): "
+                            "the image was truncated or resized", alt, size / 512 - 1);
+        return 0;
+}
+
+/* libfdisk checks each GPT header and its entry array on its own (CRCs, LBAs), but not
+ * that the backup describes the same disk and partitions as the primary: compare the
+ * headers, whose entry-array CRCs stand for the entries. */
+static int verify_gpt_backup_matches(int fd, uint64_t size, char **ret_error) {
+        uint8_t primary[512], backup[512];
+        uint64_t p_my, p_alt, b_my, b_alt;
+
+        if (read_gpt_header(fd, 1, primary, &p_my, &p_alt) < 0 || p_alt >= size / 512 ||
+            read_gpt_header(fd, p_alt, backup, &b_my, &b_alt) < 0)
+                return fail(ret_error, -EIO, "cannot read the GPT headers");
+        if (memcmp(primary, backup, 16) != 0 ||                 /* signature, revision, header size */
+            b_my != p_alt || b_alt != p_my ||
+            memcmp(primary + 40, backup + 40, 32) != 0 ||       /* usable LBAs, disk GUID */
+            memcmp(primary + 80, backup + 80, 12) != 0)         /* entry count and size, entries CRC */
+                return fail(ret_error, -EBADMSG, "the primary and backup GPT disagree");
+        return 0;
+}
+
+typedef struct PartitionExtent {
+        blkid_loff_t start, end;        /* sectors, end exclusive */
+        int partno;
+} PartitionExtent;
+
+static int extent_compare(const void *a, const void *b) {
+        const PartitionExtent *x = a, *y = b;
+
+        return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Partitions that share sectors: refused with their numbers (libfdisk names the wrong
+ * pair, and blkid does not care). Sorted by start, so that a table with thousands of
+ * entries costs no more than reading it. An MBR's extended partition holds its logical
+ * ones and is left out. */
+static int verify_no_overlaps(blkid_partlist pl, char **ret_error) {
+        _cleanup_free_ PartitionExtent *e = NULL;
+        int n = blkid_partlist_numof_partitions(pl);
+        size_t k = 0, last = 0;
+
+        if (n <= 1)
+                return 0;
+        e = calloc((size_t) n, sizeof(*e));
+        if (!e)
+                return -ENOMEM;
+        for (int i = 0; i < n; i++) {
+                blkid_partition pp = blkid_partlist_get_partition(pl, i);
+
+                if (!pp || blkid_partition_is_extended(pp))
+                        continue;
+                e[k].start = blkid_partition_get_start(pp);
+                e[k].end = e[k].start + blkid_partition_get_size(pp);
+                e[k].partno = blkid_partition_get_partno(pp);
+                k++;
+        }
+        qsort(e, k, sizeof(*e), extent_compare);
+        /* 'last' is the extent reaching furthest so far */
+        for (size_t i = 1; i < k; i++) {
+                if (e[i].start < e[last].end)
+                        return fail(ret_error, -EBADMSG, "partitions %i and %i overlap",
+                                    MIN(e[last].partno, e[i].partno), MAX(e[last].partno, e[i].partno));
+                if (e[i].end > e[last].end)
+                        last = i;
+        }
         return 0;
 }
 
@@ -412,12 +541,27 @@ int dissect_image_fd(int fd, uint64_t size, const DissectOptions *o, DissectedIm
                 return 0;
         }
 
+        if (streq(pttype, "PMBR"))
+                /* libblkid found a protective MBR but no valid GPT header behind it */
+                return fail(ret_error, -EBADMSG,
+                            "the GPT is invalid: only its protective MBR is readable (the image may be truncated or its GPT headers damaged)");
         if (!streq(pttype, "gpt") && !streq(pttype, "dos"))
                 return fail(ret_error, -EBADMSG, "unsupported partition table type '%s' (GPT or MBR expected)", pttype);
         /* the probe's values do not outlive the next probe: keep our own copy */
         snprintf(m.table, sizeof(m.table), "%s", pttype);
         pttype = NULL;
 
+        pl = blkid_probe_get_partitions(pr);
+        if (!pl)
+                return fail(ret_error, -EBADMSG, "cannot read the partition table");
+        r = verify_no_overlaps(pl, ret_error);
+        if (r < 0)
+                return r;
+        if (streq(m.table, "gpt")) {
+                r = verify_gpt_backup_position(fd, size, ret_error);
+                if (r < 0)
+                        return r;
+        }
         if (streq(m.table, "dos")) {
                 r = verify_mbr_extended(fd, ret_error);
                 if (r < 0)
@@ -426,10 +570,12 @@ int dissect_image_fd(int fd, uint64_t size, const DissectOptions *o, DissectedIm
         r = verify_table(fd, ret_error);
         if (r < 0)
                 return r;
+        if (streq(m.table, "gpt")) {
+                r = verify_gpt_backup_matches(fd, size, ret_error);
+                if (r < 0)
+                        return r;
+        }
 
-        pl = blkid_probe_get_partitions(pr);
-        if (!pl)
-                return fail(ret_error, -EBADMSG, "cannot read the partition table");
         n = blkid_partlist_numof_partitions(pl);
         for (int i = 0; i < n; i++) {
                 blkid_partition pp = blkid_partlist_get_partition(pl, i);
