@@ -291,6 +291,11 @@ static int partition_verity(SpawnConfig *c, Image *img, PartitionDesignator d, c
         return 0;
 }
 
+/* File systems that cannot be written at all. */
+static bool fstype_read_only(const char *fstype) {
+        return streq(fstype, "squashfs") || streq(fstype, "erofs");
+}
+
 static int probe_node(const char *node, char *fstype, size_t size) {
         _cleanup_close_ int fd = -EBADF;
         uint64_t bytes;
@@ -400,6 +405,12 @@ static int partition_mount(SpawnConfig *c, Image *img, PartitionDesignator d, in
                 return log_error_errno(SYNTHETIC_ERRNO(EBADMSG),
                                        "Image '%s': the %s file system is '%s', which berth-spawn does not mount from images.",
                                        c->image, name, fstype);
+        if (fstype_read_only(fstype)) {
+                /* the mount says so too (a "rw" mount of it only fails on every write),
+                 * and partition_target() makes no directories in it */
+                p->read_only = true;
+                read_only = true;
+        }
 
         r = partition_target(c, img, d, rootfd, &target);
         if (r < 0)
@@ -433,6 +444,8 @@ static int partition_mount(SpawnConfig *c, Image *img, PartitionDesignator d, in
                         return log_error_errno(r, "Image '%s': failed to stack a throwaway layer on the %s file system: %m",
                                                c->image, name);
         }
+        if (!read_only || img->overlay)
+                img->writable = true;
         log_debug("Image '%s': mounted partition %u (%s, %s)%s%s.", c->image, p->partno, name, fstype,
                   img->verity[d] ? ", verity" : "", read_only ? ", read-only" : "");
         return 0;
@@ -520,6 +533,15 @@ int image_setup(SpawnConfig *c, Image *img) {
 
         /* The mounts hold the devices now: let the loop and dm devices go with them. */
         image_release_devices(img);
+
+        /* Nothing of the image can be written (read-only flags, squashfs, erofs, verity): go
+         * on as with --read-only, which binds /etc/resolv.conf and /etc/localtime over the
+         * tree's instead of failing to write them. (With one writable partition, the
+         * others' flags are left to the mounts.) */
+        if (!img->writable && !c->read_only) {
+                log_debug("Image '%s' is read-only as a whole: running as with --read-only.", c->image);
+                c->read_only = true;
+        }
 
         r = RET_NERRNO(faccessat(rootfd, "usr", F_OK, AT_SYMLINK_NOFOLLOW));
         if (r < 0)
