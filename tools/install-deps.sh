@@ -11,13 +11,14 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 # fdisk (sfdisk), e2fsprogs, squashfs-tools, dosfstools, cryptsetup-bin: the disk images of
-# test-dissect and of the fuzz seeds; clang + libclang-rt-dev: the libFuzzer build of
-# tools/run-fuzzers.sh (meson suite 'fuzz').
+# test-dissect, test-spawn-image and of the fuzz seeds; erofs-utils, xfsprogs: those of
+# test-spawn-image; clang + libclang-rt-dev: the libFuzzer build of tools/run-fuzzers.sh
+# (meson suite 'fuzz').
 apt-get install -y -q --no-install-recommends \
         meson ninja-build pkg-config gcc libc6-dev python3 \
         libsystemd-dev libmount-dev libblkid-dev libfdisk-dev libcryptsetup-dev \
         libseccomp-dev libcap-dev libmnl-dev libnftnl-dev \
         busybox-static util-linux iproute2 dbus btrfs-progs nftables debootstrap \
         bsdextrautils procps systemd-container polkitd \
-        fdisk e2fsprogs squashfs-tools dosfstools cryptsetup-bin \
+        fdisk e2fsprogs squashfs-tools dosfstools cryptsetup-bin erofs-utils xfsprogs \
         clang libclang-rt-dev
