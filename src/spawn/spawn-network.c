@@ -596,6 +596,27 @@ void host_network_dispatch(HostNetwork *n) {
                 dhcp_server_dispatch(n->dhcp);
 }
 
+/* After a reboot in place: the last boot's network namespace is torn down asynchronously,
+ * and its veth pairs with it, so their host ends may still be there for a while. They are
+ * ours (the names come from the machine name, whose lock we hold): delete them. */
+static void last_boot_links_delete(const SpawnConfig *c, Rtnl *rtnl, HostNetwork *n) {
+        int idx;
+
+        if (!n->links_created)
+                return;
+        n->links_created = false;
+        idx = n->host_ifname[0] ? rtnl_link_index(rtnl, n->host_ifname) : -ENODEV;
+        if (idx > 0)
+                (void) rtnl_link_delete(rtnl, idx);
+        STRV_FOREACH(l, c->network_veth_extra) {
+                _cleanup_free_ char *name = strndup(*l, strcspn(*l, ":"));
+
+                idx = name ? rtnl_link_index(rtnl, name) : -ENOMEM;
+                if (idx > 0)
+                        (void) rtnl_link_delete(rtnl, idx);
+        }
+}
+
 int host_network_setup(const SpawnConfig *c, HostNetwork *n, pid_t pid, char ret_config[static 64]) {
         _cleanup_(rtnl_closep) Rtnl *rtnl = NULL;
         _cleanup_close_ int netns = -EBADF;
@@ -617,6 +638,8 @@ int host_network_setup(const SpawnConfig *c, HostNetwork *n, pid_t pid, char ret
         if (r < 0)
                 return log_error_errno(r, "Failed to open a netlink socket: %m");
 
+        last_boot_links_delete(c, rtnl, n);
+        n->links_created = true;
         r = extra_links_create(c, rtnl, netns);
         if (r < 0)
                 return r;

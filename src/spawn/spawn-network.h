@@ -59,6 +59,7 @@ typedef struct HostNetwork {
         int machine_netns;      /* kept to give --network-interface= links back */
         int host_netns;
         bool firewall;          /* rules added */
+        bool links_created;     /* by host_network_setup(), for a reboot in place */
         uint8_t host0_mac[6];
         DhcpServer *dhcp;       /* for -n and zones, while the link exists */
 } HostNetwork;

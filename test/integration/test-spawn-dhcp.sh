@@ -104,7 +104,8 @@ for m in dhza dhzb; do
         udhcpc -f -q -n -i host0 -s /udhcpc.sh -t 5 -T 1 -A 1 2>/dev/null
         cat /run/udhcpc.log
         for i in $(seq 100); do [ -e /run/go ] && break; sleep 0.1; done
-        ping -c1 -W2 "$(cat /run/peer)" >/dev/null && echo peer-ok'
+        ping -c1 -W2 "$(cat /run/peer)" >/dev/null && echo peer-ok
+        sleep 2    # still there when the other one pings'
     eval "PID_$m=\$BG_PID"
 done
 # each machine pings the other's DHCP address once both are bound
