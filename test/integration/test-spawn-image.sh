@@ -455,7 +455,7 @@ bad "no partition table and no file system" "random bytes" -P -i "$I/imrandom.ra
 bad "too small" "an empty file" -P -i "$I/imempty.raw" /bin/true
 
 cp "$I/imgpt.raw" "$I/imtrunc.raw" && truncate -s -512 "$I/imtrunc.raw"
-bad "backup GPT header is not at the end of the image" "GPT cut short by its backup header" -P -i "$I/imtrunc.raw" /bin/true
+bad "backup GPT header .*end of the image" "GPT cut short by its backup header" -P -i "$I/imtrunc.raw" /bin/true
 cp "$I/imgpt.raw" "$I/imtrunc2.raw" && truncate -s -4M "$I/imtrunc2.raw"
 bad "GPT is invalid|partition table" "GPT cut short into its last partition" -P -i "$I/imtrunc2.raw" /bin/true
 
@@ -564,6 +564,22 @@ if [ -n "$LUKS" ]; then
         -P -i "$I/imluks.raw" /bin/true
     bad "wrong passphrase for partition 2 \(home\)" "LUKS2 home, wrong --key-file (root already mounted)" \
         -P -i "$I/imlukshome.raw" --key-file="$W/badkey" /bin/true
+    # on a terminal: asked again after a wrong passphrase (three times at most)
+    printf 'wrong one\nright passphrase\n' >"$W/answers"
+    SPAWN_STDIN=$W/answers run_tty "$(printf '%q ' "$BERTH_SPAWN" -E "BERTH_TEST_MARKER=$BERTH_TEST_MARKER" -P -i "$I/imluks.raw" /bin/true)"
+    expect_match "LUKS2 on a terminal: a wrong passphrase is asked again" \
+        "Wrong passphrase\. Passphrase for partition 1 \(root\) of .*imluks.raw"
+    if [ -n "$HAVE_DM" ]; then
+        expect_match "LUKS2 on a terminal: the right one opens it (the volume is empty)" "has no file system"
+    else
+        expect_match "LUKS2 on a terminal: the right one is accepted (then: no device-mapper)" \
+            "^berth-spawn: .*partition 1 \(root\) is encrypted, but this kernel has no device-mapper"
+    fi
+    expect_clean "LUKS2 on a terminal"
+    printf 'one\ntwo\nthree\nright passphrase\n' >"$W/answers"
+    SPAWN_STDIN=$W/answers run_tty "$(printf '%q ' "$BERTH_SPAWN" -E "BERTH_TEST_MARKER=$BERTH_TEST_MARKER" -P -i "$I/imluks.raw" /bin/true)"
+    expect_rc "LUKS2 on a terminal: three wrong passphrases fail" 1
+    expect_match "... with the wrong-passphrase message" "^berth-spawn: .*wrong passphrase for partition 1 \(root\)"
     if [ -n "$HAVE_DM" ]; then
         bad "has no file system" "LUKS2 root, right --key-file (the volume is empty)" \
             -P -i "$I/imluks.raw" --key-file="$W/key" /bin/true
