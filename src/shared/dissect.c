@@ -200,21 +200,45 @@ int dissect_probe_fstype(int fd, uint64_t offset, uint64_t size, char *fstype, s
 }
 
 /* libfdisk reports what it finds wrong through its "ask" callback; keep the first. */
+typedef struct FdiskWarnings {
+        char *first;            /* the first warning that counts */
+        unsigned n_benign;      /* warnings about a GPT whose image grew since */
+} FdiskWarnings;
+
+/* The protective MBR's size and the backup header's place differ from the image's end
+ * when the image grew after it was made (truncate -s, to give the guest room); a cut-short
+ * image is caught before libfdisk (verify_gpt_backup_position). libfdisk reports growth
+ * with these, which are therefore not errors. */
+static bool fdisk_warning_is_growth(const char *m) {
+        return startswith(m, "GPT PMBR size mismatch") ||
+               startswith(m, "The backup GPT table is not on the end of the device") ||
+               startswith(m, "MyLBA mismatch with real position at backup header");
+}
+
+/* libfdisk reports what it finds wrong through its "ask" callback; keep the first. */
 static int fdisk_ask_collect(struct fdisk_context *cxt, struct fdisk_ask *ask, void *data) {
-        char **first = data;
+        FdiskWarnings *w = data;
         const char *m;
 
         switch (fdisk_ask_get_type(ask)) {
         case FDISK_ASKTYPE_WARN:
         case FDISK_ASKTYPE_WARNX:
                 m = fdisk_ask_print_get_mesg(ask);
-                if (m && !*first) {
+                if (!m)
+                        return 0;
+                if (fdisk_warning_is_growth(m)) {
+                        w->n_benign++;
+                        return 0;
+                }
+                if (endswith(m, " detected.") && strstr(m, " error"))
+                        return 0;       /* verification's summary: "N errors detected." */
+                if (!w->first) {
                         size_t l = strlen(m);
 
                         /* its sentences end with a period; ours add one */
                         while (l > 0 && m[l - 1] == '.')
                                 l--;
-                        *first = strndup(m, l);
+                        w->first = strndup(m, l);
                 }
                 return 0;
         case FDISK_ASKTYPE_INFO:
@@ -234,33 +258,46 @@ static void fdisk_unref_contextp(struct fdisk_context **c) {
  * GPT; we refuse an image whose tables disagree instead of guessing. */
 static int verify_table(int fd, char **ret_error) {
         _cleanup_(fdisk_unref_contextp) struct fdisk_context *cxt = NULL;
-        _cleanup_free_ char *warning = NULL;
+        FdiskWarnings w = {};
+        unsigned benign_before;
         int r;
 
         cxt = fdisk_new_context();
         if (!cxt)
                 return -ENOMEM;
-        r = fdisk_set_ask(cxt, fdisk_ask_collect, &warning);
+        r = fdisk_set_ask(cxt, fdisk_ask_collect, &w);
         if (r < 0)
                 return r;
         r = fdisk_assign_device_by_fd(cxt, fd, "image", /* readonly= */ 1);
-        if (r < 0)
-                return fail(ret_error, -EBADMSG, "cannot read the partition table: %s", strerror(-r));
-        if (!fdisk_has_label(cxt))
-                return fail(ret_error, -EBADMSG, "the partition table is invalid%s%s",
-                            warning ? ": " : "", strempty(warning));
-        if (warning)
+        if (r < 0) {
+                r = fail(ret_error, -EBADMSG, "cannot read the partition table: %s", strerror(-r));
+                goto finish;
+        }
+        if (!fdisk_has_label(cxt)) {
+                r = fail(ret_error, -EBADMSG, "the partition table is invalid%s%s",
+                         w.first ? ": " : "", strempty(w.first));
+                goto finish;
+        }
+        if (w.first) {
                 /* e.g. "The primary GPT table is corrupt, but the backup appears OK" */
-                return fail(ret_error, -EBADMSG, "inconsistent partition table: %s", warning);
+                r = fail(ret_error, -EBADMSG, "inconsistent partition table: %s", w.first);
+                goto finish;
+        }
 
+        /* every problem the verification counts comes with a warning */
+        benign_before = w.n_benign;
         r = fdisk_verify_disklabel(cxt);
         if (r < 0)
-                return fail(ret_error, -EBADMSG, "cannot verify the partition table: %s", strerror(-r));
-        if (r > 0)
-                return fail(ret_error, -EBADMSG, "inconsistent partition table: %s",
-                            warning ?: "libfdisk found problems");
+                r = fail(ret_error, -EBADMSG, "cannot verify the partition table: %s", strerror(-r));
+        else if (w.first || (unsigned) r > w.n_benign - benign_before)
+                r = fail(ret_error, -EBADMSG, "inconsistent partition table: %s",
+                         w.first ?: "libfdisk found problems");
+        else
+                r = 0;
         (void) fdisk_deassign_device(cxt, /* nosync= */ 1);
-        return 0;
+finish:
+        free(w.first);
+        return r;
 }
 
 static uint32_t crc32_ieee(const uint8_t *p, size_t n) {
@@ -301,9 +338,9 @@ static int read_gpt_header(int fd, uint64_t lba, uint8_t ret[static 512], uint64
         return 0;
 }
 
-/* The backup GPT header belongs in the image's last sector: where it is not, the image
- * was cut short (or grown). Checked before libfdisk, which only says the protective MBR
- * does not match the size then. */
+/* The backup GPT header belongs in the image's last sector, or before it if the image
+ * grew later; beyond the end, the image was cut short. Checked before libfdisk, which only
+ * says the protective MBR does not match the size then. */
 static int verify_gpt_backup_position(int fd, uint64_t size, char **ret_error) {
         uint8_t h[512];
         uint64_t my, alt;
@@ -312,10 +349,12 @@ static int verify_gpt_backup_position(int fd, uint64_t size, char **ret_error) {
                 return fail(ret_error, -EIO, "cannot read the primary GPT header");
         if (!gpt_header_valid(h))
                 return 0;       /* libfdisk tells what is wrong with it */
-        if (alt != size / 512 - 1)
+        /* An image that grew since (truncate -s, to let the guest grow its partitions)
+         * keeps its backup header inside: that is fine. One cut short has lost it. */
+        if (alt > size / 512 - 1)
                 return fail(ret_error, -EBADMSG,
-                            "the backup GPT header is not at the end of the image (LBA %" PRIu64 ", last LBA %" PRIu64 "): "
-                            "the image was truncated or resized", alt, size / 512 - 1);
+                            "the backup GPT header lies beyond the end of the image (LBA %" PRIu64 ", last LBA %" PRIu64 "): "
+                            "the image was truncated", alt, size / 512 - 1);
         return 0;
 }
 

@@ -418,6 +418,14 @@ ok_if "64 GiB image: still sparse, nothing much written (${KB_BEFORE} KiB alloca
     test "$KB_AFTER" -lt $(( KB_BEFORE + 64 * 1024 ))
 rm -f "$I/imbig.raw"
 
+# ---- an image grown after it was made (truncate -s +N, to give the guest room): its backup
+# GPT header is no longer in the last sector, which is not an error
+cp "$I/imgpt.raw" "$I/imgrown.raw" && truncate -s +64M "$I/imgrown.raw"
+probe "$I/imgrown.raw"
+expect_ok "GPT image grown by 64 MiB"
+expect_eq "grown image: / is its root partition" "ext4 rw" "$(mount_of /)"
+rm -f "$I/imgrown.raw"
+
 # ---------------------------------------------------------------- SIGKILL, half-way failures
 
 spawn_image "$W/kill.out" "$W/kill.err" -P -i "$I/imgpt.raw" -M imkill /bin/sleep 60
@@ -455,7 +463,7 @@ bad "no partition table and no file system" "random bytes" -P -i "$I/imrandom.ra
 bad "too small" "an empty file" -P -i "$I/imempty.raw" /bin/true
 
 cp "$I/imgpt.raw" "$I/imtrunc.raw" && truncate -s -512 "$I/imtrunc.raw"
-bad "backup GPT header .*end of the image" "GPT cut short by its backup header" -P -i "$I/imtrunc.raw" /bin/true
+bad "backup GPT header lies beyond the end of the image" "GPT cut short by its backup header" -P -i "$I/imtrunc.raw" /bin/true
 cp "$I/imgpt.raw" "$I/imtrunc2.raw" && truncate -s -4M "$I/imtrunc2.raw"
 bad "GPT is invalid|partition table" "GPT cut short into its last partition" -P -i "$I/imtrunc2.raw" /bin/true
 
