@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "fd-util.h"
@@ -53,15 +54,21 @@ static int read_host_file(const char *path, char **ret, size_t *ret_size) {
 }
 
 int host_files_prepare(const SpawnConfig *c, HostFiles *h) {
+        struct statvfs sv;
         const char *src;
         char link[256];
         ssize_t n;
         int r;
 
+        /* --read-only, or a file system that is mounted read-only (an image's read-only
+         * root partition, squashfs, verity) */
+        h->read_only = c->read_only ||
+                (statvfs(c->directory, &sv) >= 0 && (sv.f_flag & ST_RDONLY));
+
         /* auto: copy when the tree is writable, bind when it is not. */
         h->resolv_mode = c->resolv_conf;
         if (h->resolv_mode == RESOLV_CONF_AUTO)
-                h->resolv_mode = c->read_only ? RESOLV_CONF_BIND_HOST : RESOLV_CONF_COPY_HOST;
+                h->resolv_mode = h->read_only ? RESOLV_CONF_BIND_HOST : RESOLV_CONF_COPY_HOST;
 
         src = resolv_source(h->resolv_mode);
         if (src && resolv_is_bind(h->resolv_mode))
@@ -94,7 +101,7 @@ int host_files_prepare(const SpawnConfig *c, HostFiles *h) {
 
         h->tz_mode = c->timezone;
         if (h->tz_mode == TIMEZONE_AUTO)
-                h->tz_mode = c->read_only ? TIMEZONE_BIND : h->tz_zone ? TIMEZONE_SYMLINK : TIMEZONE_COPY;
+                h->tz_mode = h->read_only ? TIMEZONE_BIND : h->tz_zone ? TIMEZONE_SYMLINK : TIMEZONE_COPY;
 
         if (h->tz_mode == TIMEZONE_SYMLINK && !h->tz_zone)
                 h->tz_mode = TIMEZONE_COPY;
@@ -153,13 +160,13 @@ static int write_if_changed(int etcfd, const char *name, const char *data, size_
         return loop_write(fd, data, size);
 }
 
-static int bind_file(const SpawnConfig *c, int rootfd, const char *path, int mount_fd) {
+static int bind_file(const HostFiles *h, int rootfd, const char *path, int mount_fd) {
         _cleanup_close_ int target = -EBADF;
         int r;
 
         /* On a read-only root only an existing file can be covered. */
-        r = chase_in_root(rootfd, path, c->read_only ? 0 : CHASE_MKFILE, &target);
-        if (r == -ENOENT && c->read_only)
+        r = chase_in_root(rootfd, path, h->read_only ? 0 : CHASE_MKFILE, &target);
+        if (r == -ENOENT && h->read_only)
                 return 0;
         if (r < 0)
                 return r;
@@ -172,8 +179,8 @@ static int apply_resolv_conf(const SpawnConfig *c, HostFiles *h, int rootfd, int
         if (m == RESOLV_CONF_OFF)
                 return 0;
         if (resolv_is_bind(m))
-                return bind_file(c, rootfd, "/etc/resolv.conf", h->resolv_bind_fd);
-        if (c->read_only)
+                return bind_file(h, rootfd, "/etc/resolv.conf", h->resolv_bind_fd);
+        if (h->read_only)
                 return 0;
         if (m == RESOLV_CONF_DELETE)
                 return unlinkat(etcfd, "resolv.conf", 0) < 0 && errno != ENOENT ? -errno : 0;
@@ -191,15 +198,15 @@ static int apply_timezone(const SpawnConfig *c, HostFiles *h, int rootfd, int et
         case TIMEZONE_OFF:
                 return 0;
         case TIMEZONE_BIND:
-                return bind_file(c, rootfd, "/etc/localtime", h->tz_bind_fd);
+                return bind_file(h, rootfd, "/etc/localtime", h->tz_bind_fd);
         case TIMEZONE_DELETE:
-                if (c->read_only)
+                if (h->read_only)
                         return 0;
                 return unlinkat(etcfd, "localtime", 0) < 0 && errno != ENOENT ? -errno : 0;
         case TIMEZONE_COPY:
-                return c->read_only ? 0 : write_if_changed(etcfd, "localtime", h->tz_data, h->tz_size, true);
+                return h->read_only ? 0 : write_if_changed(etcfd, "localtime", h->tz_data, h->tz_size, true);
         case TIMEZONE_SYMLINK:
-                if (c->read_only)
+                if (h->read_only)
                         return 0;
                 /* Only link to a zone the tree has; otherwise fall back to a copy (auto). */
                 zonefile = strjoin("/usr/share/zoneinfo/", h->tz_zone);

@@ -18,6 +18,7 @@ typedef struct HostFiles {
         size_t tz_size;
         int tz_bind_fd;                   /* bind mode */
         char *os_release;                 /* the host's, for /run/host/os-release */
+        bool read_only;                   /* the tree's root cannot be written (--read-only, or a read-only image) */
 } HostFiles;
 
 #define HOST_FILES_NULL { .resolv_bind_fd = -EBADF, .tz_bind_fd = -EBADF }
