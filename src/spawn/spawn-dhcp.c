@@ -5,6 +5,7 @@
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -88,6 +89,24 @@ DhcpServer *dhcp_server_free(DhcpServer *s) {
         safe_close(s->fd);
         free(s);
         return NULL;
+}
+
+static void *close_thread(void *userdata) {
+        (void) close((int) (intptr_t) userdata);     /* nothing else: no locks, no logging */
+        return NULL;
+}
+
+bool dhcp_server_free_in_background(DhcpServer *s, pthread_t *ret_thread) {
+        bool started = false;
+
+        if (!s)
+                return false;
+        if (s->fd >= 0 && pthread_create(ret_thread, NULL, close_thread, (void *) (intptr_t) s->fd) == 0) {
+                s->fd = -EBADF;
+                started = true;
+        }
+        dhcp_server_free(s);    /* closes the socket here if no thread took it */
+        return started;
 }
 
 int dhcp_server_fd(const DhcpServer *s) {

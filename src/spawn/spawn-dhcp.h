@@ -17,6 +17,8 @@
  * It also answers nobody but the machine's hardware address (host0 gets a MAC derived
  * from the machine name). */
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "macro.h"
@@ -32,6 +34,13 @@ int dhcp_server_new(int ifindex, const char *ifname, const uint8_t client_mac[st
                     DhcpServer **ret);
 DhcpServer *dhcp_server_free(DhcpServer *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(DhcpServer *, dhcp_server_free);
+
+/* Closing a packet socket waits for an RCU grace period in the kernel (synchronize_net()
+ * in packet_release(): some 10 ms), which is worth overlapping with the rest of a
+ * teardown. This frees s and leaves the close to a thread of its own; returns true if it
+ * started one, which the caller must pthread_join() before it could change its mount or
+ * user namespace (setns() and unshare() refuse multi-threaded callers there). */
+bool dhcp_server_free_in_background(DhcpServer *s, pthread_t *ret_thread);
 
 /* The fd to poll for POLLIN, or -EBADF (no server, or it lost its link). */
 int dhcp_server_fd(const DhcpServer *s);

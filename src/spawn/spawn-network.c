@@ -711,9 +711,12 @@ int host_network_setup(const SpawnConfig *c, HostNetwork *n, pid_t pid, char ret
 void host_network_teardown(const SpawnConfig *c, HostNetwork *n) {
         _cleanup_(rtnl_closep) Rtnl *rtnl = NULL;
         _cleanup_free_ char *mlock = NULL;
+        pthread_t closer;
+        bool closing;
         int r;
 
-        n->dhcp = dhcp_server_free(n->dhcp);
+        /* its socket closes while the rules and links go */
+        closing = dhcp_server_free_in_background(TAKE_PTR(n->dhcp), &closer);
         interfaces_give_back(c, n);
         n->machine_netns = safe_close(n->machine_netns);
         n->host_netns = safe_close(n->host_netns);
@@ -732,7 +735,7 @@ void host_network_teardown(const SpawnConfig *c, HostNetwork *n) {
                 rtnl = rtnl_close(rtnl);
         }
         if (n->machine_lock < 0)
-                return;
+                goto finish;
 
         if (n->firewall) {
                 r = fw_remove_machine(c->machine);
@@ -772,4 +775,7 @@ void host_network_teardown(const SpawnConfig *c, HostNetwork *n) {
                 (void) unlink(mlock);
         safe_close(n->machine_lock);
         *n = (HostNetwork) HOST_NETWORK_NULL;
+finish:
+        if (closing)
+                (void) pthread_join(closer, NULL);
 }
