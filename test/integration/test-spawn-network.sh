@@ -152,9 +152,10 @@ run_spawn -P -n -D "$TREE" -M other /bin/true
 ok_if "the next start removes the dead machine's rules" bash -c "! nft list table ip berth 2>/dev/null | grep -q berth:killed"
 
 # ---- bad input
-python3 -c 'import socket,time; s=socket.socket(); s.bind(("0.0.0.0", 18082)); s.listen(); time.sleep(5)' &
+python3 -c 'import socket,time; s=socket.socket(); s.bind(("0.0.0.0", 18082)); s.listen(); print("bound", flush=True); time.sleep(5)' \
+    >"$SCRATCH/state/hold.out" &
 HOLD=$!
-sleep 0.2
+wait_for "$SCRATCH/state/hold.out" bound 5     # (python may take longer than 0.2 s to start)
 run_spawn -P -n -D "$TREE" -M busy -p 18082 /bin/true
 expect_rc "a host port in use is refused" 1
 expect_match "... naming the port" "18082" "$ERROUT"
