@@ -20,5 +20,6 @@ apt-get install -y -q --no-install-recommends \
         libseccomp-dev libcap-dev libmnl-dev libnftnl-dev \
         busybox-static util-linux iproute2 dbus btrfs-progs nftables debootstrap \
         bsdextrautils procps systemd-container polkitd \
+        qemu-system-x86 kmod xz-utils \
         fdisk e2fsprogs squashfs-tools dosfstools cryptsetup-bin erofs-utils xfsprogs \
         clang libclang-rt-dev
