@@ -102,7 +102,7 @@ const char *signal_to_string(int sig, char buf[static 16]) {
         return buf;
 }
 
-static int unhex(char c) {
+int unhexchar(char c) {
         if (c >= '0' && c <= '9')
                 return c - '0';
         if (c >= 'a' && c <= 'f')
@@ -128,8 +128,8 @@ int id128_from_string(const char *s, Id128 *ret) {
                                 return -EINVAL;
                         j++;
                 }
-                a = unhex(s[j]);
-                b = unhex(s[j + 1]);
+                a = unhexchar(s[j]);
+                b = unhexchar(s[j + 1]);
                 if (a < 0 || b < 0)
                         return -EINVAL;
                 id.bytes[i] = (uint8_t) (a << 4 | b);

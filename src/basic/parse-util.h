@@ -18,6 +18,8 @@ typedef struct Id128 {
 } Id128;
 int id128_from_string(const char *s, Id128 *ret);   /* with or without dashes */
 int id128_randomize(Id128 *ret);                    /* random v4 UUID */
+/* '0'..'9', 'a'..'f', 'A'..'F' → 0..15; -EINVAL otherwise */
+int unhexchar(char c);
 char *id128_to_uuid_string(const Id128 *id, char buf[static 37]);
 static inline bool id128_is_null(const Id128 *id) {
         for (unsigned i = 0; i < 16; i++)

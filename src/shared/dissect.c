@@ -14,6 +14,7 @@
 
 #include "dissect.h"
 #include "macro.h"
+#include "parse-util.h"
 #include "string-util.h"
 
 /* Partition type UUIDs of the Discoverable Partitions Specification. The root, usr and
@@ -102,16 +103,6 @@ bool image_fstype_supported(const char *fstype) {
                 if (streq(fstype, ok[i]))
                         return true;
         return false;
-}
-
-static int unhexchar(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -EINVAL;
 }
 
 int uuid_from_string(const char *s, uint8_t ret[static PARTITION_UUID_SIZE]) {
