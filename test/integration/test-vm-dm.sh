@@ -14,22 +14,13 @@ export LC_ALL=C
 
 # ================================================================ in the VM
 
-if [ "${1:-}" = --in-vm ]; then
-    failures=0
-    ok() { echo "ok - $1"; }
-    not_ok() {
-        echo "not ok - $1"
-        shift
-        [ "$#" -eq 0 ] || printf '%s\n' "$@" | sed 's/^/# /'
-        failures=$((failures + 1))
-    }
-    # check DESC COMMAND...: ok if COMMAND succeeds (its output is shown otherwise)
-    check() {
-        local desc=$1 out
-        shift
-        if out=$("$@" 2>&1); then ok "$desc"; else not_ok "$desc" "command: $*" "$out"; fi
-    }
+BERTH_SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+: "${BERTH_TOOLS:=$BERTH_SRCDIR/tools}"
+export BERTH_TOOLS
+# shellcheck source=test/integration/vm-lib.sh
+. "$BERTH_SRCDIR/test/integration/vm-lib.sh"
 
+if [ "${1:-}" = --in-vm ]; then
     cd /tmp || exit 99
     work=$(mktemp -d /tmp/vm-dm.XXXXXX)
     cd "$work" || exit 99
@@ -139,119 +130,4 @@ fi
 
 # ================================================================ on the host
 
-BERTH_SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-: "${BERTH_TOOLS:=$BERTH_SRCDIR/tools}"
-self=$BERTH_SRCDIR/test/integration/${0##*/}
-vm_run=$BERTH_TOOLS/vm-run.sh
-
-if [ "$(id -u)" != 0 ]; then
-    echo "1..0 # SKIP not root"
-    exit 0
-fi
-
-for p in veritysetup cryptsetup mkfs.ext4; do
-    if ! command -v "$p" >/dev/null 2>&1; then
-        echo "Bail out! $p not found (tools/install-deps.sh installs cryptsetup-bin and e2fsprogs)"
-        exit 1
-    fi
-done
-
-n=0
-failed=0
-pass() {
-    n=$((n + 1))
-    echo "ok $n - $1"
-}
-fail() {
-    n=$((n + 1))
-    failed=$((failed + 1))
-    echo "not ok $n - $1"
-    shift
-    [ "$#" -eq 0 ] || printf '%s\n' "$@" | sed 's/^/# /'
-}
-
-scratch=$(mktemp -d /tmp/berth-test-vm.XXXXXX) || { echo "Bail out! mktemp failed"; exit 1; }
-cleanup() {
-    rm -rf --one-file-system "$scratch"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
-
-if "$vm_run" --prepare >"$scratch/prepare.out" 2>"$scratch/prepare.err"; then
-    :
-else
-    rc=$?
-    if [ "$rc" = 77 ]; then
-        echo "1..0 # SKIP $(tail -n1 "$scratch/prepare.err")"
-        exit 0
-    fi
-    echo "Bail out! vm-run.sh --prepare failed (exit status $rc): $(tail -n 20 "$scratch/prepare.err" | tr '\n' ' ')"
-    exit 1
-fi
-
-# The VM sees the host's files, except under /tmp, /var/tmp and /run (fresh tmpfs there).
-share_args=()
-for p in "$self" "${BERTH_SPAWN:-}"; do
-    case $p in
-        /tmp/* | /var/tmp/* | /run/*) share_args+=("--share=$(dirname "$p")") ;;
-    esac
-done
-
-# vm-run.sh makes its temporary directory in $TMPDIR: a private one shows leftovers.
-mkdir "$scratch/tmp"
-start=$(date +%s.%N)
-TMPDIR=$scratch/tmp "$vm_run" --timeout=600 "${share_args[@]}" -- bash "$self" --in-vm \
-    >"$scratch/out" 2>"$scratch/err"
-rc=$?
-end=$(date +%s.%N)
-echo "# the VM ran for $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')s"
-
-# renumber the VM's results
-while IFS= read -r line; do
-    case $line in
-        "ok - "*) pass "${line#ok - }" ;;
-        "not ok - "*)
-            n=$((n + 1))
-            failed=$((failed + 1))
-            echo "not ok $n - ${line#not ok - }"
-            ;;
-        *) echo "# $line" ;;
-    esac
-done <"$scratch/out"
-
-vm_failures=$(grep -c '^not ok - ' "$scratch/out")
-if [ "$rc" = "$vm_failures" ]; then
-    pass "vm-run.sh exits with the command's exit status ($rc)"
-else
-    fail "vm-run.sh exits with the command's exit status" \
-        "exit status $rc, $vm_failures failures reported" "stderr:" "$(tail -n 40 "$scratch/err")"
-fi
-if ! grep -qx 'ok - the VM part ran to its end' "$scratch/out"; then
-    fail "the VM part ran to its end" "stderr:" "$(tail -n 40 "$scratch/err")"
-fi
-if grep -qx "to stderr from the VM" "$scratch/err" && ! grep -q "to stderr from the VM" "$scratch/out"; then
-    pass "the command's stderr comes out on stderr, apart from stdout"
-else
-    fail "the command's stderr comes out on stderr, apart from stdout" "$(head -c 2000 "$scratch/err")"
-fi
-left=$(ls -A "$scratch/tmp")
-if [ -z "$left" ]; then
-    pass "vm-run.sh removed its temporary directory"
-else
-    fail "vm-run.sh removed its temporary directory" "left: $left"
-fi
-procs=
-for f in /proc/[0-9]*/cmdline; do
-    { c=$(tr '\0' ' ' <"$f"); } 2>/dev/null
-    case $c in *"$scratch/tmp"*) procs+="${f%/cmdline}: $c"$'\n' ;; esac
-done
-if [ -z "$procs" ]; then
-    pass "no qemu (or other) process of the VM is left"
-else
-    fail "no qemu (or other) process of the VM is left" "$procs"
-fi
-
-echo "1..$n"
-[ "$failed" -eq 0 ]
+vm_host_main "$BERTH_SRCDIR/test/integration/${0##*/}" veritysetup cryptsetup mkfs.ext4

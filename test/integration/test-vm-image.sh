@@ -19,20 +19,13 @@ ESP_TYPE=c12a7328-f81f-11d2-ba4b-00a0c93ec93b
 
 # ================================================================ in the VM
 
+BERTH_SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+: "${BERTH_TOOLS:=$BERTH_SRCDIR/tools}"
+export BERTH_TOOLS
+# shellcheck source=test/integration/vm-lib.sh
+. "$BERTH_SRCDIR/test/integration/vm-lib.sh"
+
 if [ "${1:-}" = --in-vm ]; then
-    failures=0
-    ok() { echo "ok - $1"; }
-    not_ok() {
-        echo "not ok - $1"
-        shift
-        [ "$#" -eq 0 ] || printf '%s\n' "$@" | sed 's/^/# /'
-        failures=$((failures + 1))
-    }
-    check() {
-        local desc=$1 out
-        shift
-        if out=$("$@" 2>&1); then ok "$desc"; else not_ok "$desc" "command: $*" "$out"; fi
-    }
     # spawn ARGS...: run berth-spawn, OUT/ERR/RC set
     spawn() {
         OUT=$("$BERTH_SPAWN" -q --register=no --console=pipe "$@" 2>"$work/err")
@@ -91,6 +84,7 @@ if [ "${1:-}" = --in-vm ]; then
 
     work=$(mktemp -d /tmp/vm-image.XXXXXX)
     cd "$work" || exit 99
+    echo "to stderr from the VM" >&2
     if [ -z "${BERTH_SPAWN:-}" ] || ! [ -x "$BERTH_SPAWN" ]; then
         not_ok "BERTH_SPAWN is set and executable in the VM" "${BERTH_SPAWN:-unset}"
         exit 1
@@ -250,74 +244,8 @@ fi
 
 # ================================================================ on the host
 
-BERTH_SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-: "${BERTH_TOOLS:=$BERTH_SRCDIR/tools}"
-export BERTH_TOOLS
-self=$BERTH_SRCDIR/test/integration/${0##*/}
-vm_run=$BERTH_TOOLS/vm-run.sh
-
-if [ "$(id -u)" != 0 ]; then
-    echo "1..0 # SKIP not root"
-    exit 0
-fi
 if [ -z "${BERTH_SPAWN:-}" ]; then
     echo "Bail out! BERTH_SPAWN is not set"
     exit 1
 fi
-for p in veritysetup cryptsetup mkfs.ext4 sfdisk; do
-    if ! PATH=$PATH:/usr/sbin:/sbin command -v "$p" >/dev/null 2>&1; then
-        echo "Bail out! $p not found (tools/install-deps.sh installs it)"
-        exit 1
-    fi
-done
-
-n=0
-failed=0
-pass() { n=$((n + 1)); echo "ok $n - $1"; }
-fail() {
-    n=$((n + 1))
-    failed=$((failed + 1))
-    echo "not ok $n - $1"
-    shift
-    [ "$#" -eq 0 ] || printf '%s\n' "$@" | sed 's/^/# /'
-}
-
-scratch=$(mktemp -d /tmp/berth-test-vm.XXXXXX) || { echo "Bail out! mktemp failed"; exit 1; }
-trap 'rm -rf --one-file-system "$scratch"' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-if ! "$vm_run" --prepare >"$scratch/prepare.out" 2>"$scratch/prepare.err"; then
-    rc=$?
-    [ "$rc" = 77 ] && { echo "1..0 # SKIP $(tail -n1 "$scratch/prepare.err")"; exit 0; }
-    echo "Bail out! vm-run.sh --prepare failed: $(tail -n 20 "$scratch/prepare.err" | tr '\n' ' ')"
-    exit 1
-fi
-
-share_args=()
-for p in "$self" "$BERTH_SPAWN"; do
-    case $p in /tmp/* | /var/tmp/* | /run/*) share_args+=("--share=$(dirname "$p")") ;; esac
-done
-
-mkdir "$scratch/tmp"
-start=$(date +%s.%N)
-TMPDIR=$scratch/tmp "$vm_run" --timeout=600 "${share_args[@]}" -- bash "$self" --in-vm \
-    >"$scratch/out" 2>"$scratch/err"
-rc=$?
-echo "# the VM ran for $(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')s"
-
-while IFS= read -r line; do
-    case $line in
-        "ok - "*) pass "${line#ok - }" ;;
-        "not ok - "*) n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - ${line#not ok - }" ;;
-        *) echo "# $line" ;;
-    esac
-done <"$scratch/out"
-
-grep -qx 'ok - the VM part ran to its end' "$scratch/out" ||
-    fail "the VM part ran to its end" "exit status $rc" "stderr:" "$(tail -n 40 "$scratch/err")"
-[ -z "$(ls -A "$scratch/tmp")" ] && pass "vm-run.sh left no temporary files" ||
-    fail "vm-run.sh left no temporary files" "$(ls -A "$scratch/tmp")"
-
-echo "1..$n"
-[ "$failed" -eq 0 ]
+vm_host_main "$BERTH_SRCDIR/test/integration/${0##*/}" veritysetup cryptsetup mkfs.ext4 sfdisk

@@ -1,0 +1,134 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck shell=bash
+#
+# vm-lib.sh — for tests that run their checks in a qemu VM (tools/vm-run.sh). Such a test
+# is one script with two parts: run with --in-vm (inside the VM) it prints "ok - DESC" /
+# "not ok - DESC" lines and exits with the number of failures; run normally (on the host)
+# it calls vm_host_main, which boots one VM running the script with --in-vm, numbers its
+# results as TAP and checks the harness: exit status, stderr apart from stdout, nothing
+# left behind on the host.
+
+# ---------------------------------------------------------------- in the VM
+
+failures=0
+ok() { echo "ok - $1"; }
+not_ok() {
+    echo "not ok - $1"
+    shift
+    [ "$#" -eq 0 ] || printf '%s\n' "$@" | sed 's/^/# /'
+    failures=$((failures + 1))
+}
+# check DESC COMMAND...: ok if COMMAND succeeds (its output is shown otherwise)
+check() {
+    local desc=$1 out
+    shift
+    if out=$("$@" 2>&1); then ok "$desc"; else not_ok "$desc" "command: $*" "$out"; fi
+}
+
+# ---------------------------------------------------------------- on the host
+
+# vm_host_main SELF PROGRAM...: PROGRAMs are what the VM part needs from the host
+vm_host_main() {
+    local self=$1 vm_run=${BERTH_TOOLS:?}/vm-run.sh scratch rc p line left procs f c start
+    local n=0 failed=0 share_args=()
+    shift
+
+    pass() { n=$((n + 1)); echo "ok $n - $1"; }
+    fail() {
+        n=$((n + 1))
+        failed=$((failed + 1))
+        echo "not ok $n - $1"
+        shift
+        [ "$#" -eq 0 ] || printf '%s\n' "$@" | sed 's/^/# /'
+    }
+
+    if [ "$(id -u)" != 0 ]; then
+        echo "1..0 # SKIP not root"
+        exit 0
+    fi
+    for p in "$@"; do
+        if ! PATH=$PATH:/usr/sbin:/sbin command -v "$p" >/dev/null 2>&1; then
+            echo "Bail out! $p not found (tools/install-deps.sh installs it)"
+            exit 1
+        fi
+    done
+
+    scratch=$(mktemp -d /tmp/berth-test-vm.XXXXXX) || { echo "Bail out! mktemp failed"; exit 1; }
+    # shellcheck disable=SC2064
+    trap "rm -rf --one-file-system '$scratch'" EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    trap 'exit 129' HUP
+
+    if ! "$vm_run" --prepare >"$scratch/prepare.out" 2>"$scratch/prepare.err"; then
+        rc=$?
+        if [ "$rc" = 77 ]; then
+            echo "1..0 # SKIP $(tail -n1 "$scratch/prepare.err")"
+            exit 0
+        fi
+        echo "Bail out! vm-run.sh --prepare failed (exit status $rc): $(tail -n 20 "$scratch/prepare.err" | tr '\n' ' ')"
+        exit 1
+    fi
+
+    # The VM sees the host's files, except under /tmp, /var/tmp and /run (fresh tmpfs there).
+    for p in "$self" "${BERTH_SPAWN:-}"; do
+        case $p in
+            /tmp/* | /var/tmp/* | /run/*) share_args+=("--share=$(dirname "$p")") ;;
+        esac
+    done
+
+    # vm-run.sh makes its temporary directory in $TMPDIR: a private one shows leftovers.
+    mkdir "$scratch/tmp"
+    start=$(date +%s.%N)
+    TMPDIR=$scratch/tmp "$vm_run" --timeout=600 "${share_args[@]}" -- bash "$self" --in-vm \
+        >"$scratch/out" 2>"$scratch/err"
+    rc=$?
+    echo "# the VM ran for $(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')s"
+
+    # renumber the VM's results
+    while IFS= read -r line; do
+        case $line in
+            "ok - "*) pass "${line#ok - }" ;;
+            "not ok - "*)
+                n=$((n + 1))
+                failed=$((failed + 1))
+                echo "not ok $n - ${line#not ok - }"
+                ;;
+            *) echo "# $line" ;;
+        esac
+    done <"$scratch/out"
+
+    if [ "$rc" = "$(grep -c '^not ok - ' "$scratch/out")" ]; then
+        pass "vm-run.sh exits with the command's exit status ($rc)"
+    else
+        fail "vm-run.sh exits with the command's exit status" \
+            "exit status $rc, $(grep -c '^not ok - ' "$scratch/out") failures reported" "stderr:" "$(tail -n 40 "$scratch/err")"
+    fi
+    grep -qx 'ok - the VM part ran to its end' "$scratch/out" ||
+        fail "the VM part ran to its end" "stderr:" "$(tail -n 40 "$scratch/err")"
+    if grep -qx "to stderr from the VM" "$scratch/err" && ! grep -q "to stderr from the VM" "$scratch/out"; then
+        pass "the command's stderr comes out on stderr, apart from stdout"
+    else
+        fail "the command's stderr comes out on stderr, apart from stdout" "$(head -c 2000 "$scratch/err")"
+    fi
+    left=$(ls -A "$scratch/tmp")
+    if [ -z "$left" ]; then
+        pass "vm-run.sh removed its temporary directory"
+    else
+        fail "vm-run.sh removed its temporary directory" "left: $left"
+    fi
+    procs=
+    for f in /proc/[0-9]*/cmdline; do
+        { c=$(tr '\0' ' ' <"$f"); } 2>/dev/null
+        case $c in *"$scratch/tmp"*) procs+="${f%/cmdline}: $c"$'\n' ;; esac
+    done
+    if [ -z "$procs" ]; then
+        pass "no qemu (or other) process of the VM is left"
+    else
+        fail "no qemu (or other) process of the VM is left" "$procs"
+    fi
+
+    echo "1..$n"
+    [ "$failed" -eq 0 ]
+    exit
+}
