@@ -378,6 +378,58 @@ static int extent_compare(const void *a, const void *b) {
         return x->start < y->start ? -1 : x->start > y->start;
 }
 
+/* Every used GPT entry within the usable area the header declares? libblkid drops an
+ * entry that is not (so a root partition reaching into the backup table would just be
+ * "missing"), and libfdisk does not complain. Run once the headers and entries passed
+ * their CRC checks. */
+static int verify_gpt_entries_in_range(int fd, char **ret_error) {
+        _cleanup_free_ uint8_t *entries = NULL;
+        uint8_t h[512];
+        uint64_t my, alt, first_usable, last_usable, array_lba;
+        uint32_t count, entry_size;
+        size_t bytes;
+
+        if (read_gpt_header(fd, 1, h, &my, &alt) < 0)
+                return fail(ret_error, -EIO, "cannot read the primary GPT header");
+        memcpy(&first_usable, h + 40, 8);
+        memcpy(&last_usable, h + 48, 8);
+        memcpy(&array_lba, h + 72, 8);
+        memcpy(&count, h + 80, 4);
+        memcpy(&entry_size, h + 84, 4);
+        first_usable = le64toh(first_usable);
+        last_usable = le64toh(last_usable);
+        array_lba = le64toh(array_lba);
+        count = le32toh(count);
+        entry_size = le32toh(entry_size);
+        if (entry_size < 128 || entry_size > 4096 || count > 16384 || array_lba > UINT64_MAX / 512)
+                return fail(ret_error, -EBADMSG, "the GPT partition array has an invalid size");
+
+        bytes = (size_t) count * entry_size;
+        entries = malloc(bytes ?: 1);
+        if (!entries)
+                return -ENOMEM;
+        if (pread(fd, entries, bytes, (off_t) (array_lba * 512)) != (ssize_t) bytes)
+                return fail(ret_error, -EIO, "cannot read the GPT partition array");
+
+        for (uint32_t i = 0; i < count; i++) {
+                const uint8_t *e = entries + (size_t) i * entry_size;
+                static const uint8_t unused[16] = {};
+                uint64_t start, end;
+
+                if (memcmp(e, unused, sizeof(unused)) == 0)
+                        continue;
+                memcpy(&start, e + 32, 8);
+                memcpy(&end, e + 40, 8);
+                start = le64toh(start);
+                end = le64toh(end);
+                if (start > end || start < first_usable || end > last_usable)
+                        return fail(ret_error, -EBADMSG,
+                                    "partition %" PRIu32 " (LBA %" PRIu64 "-%" PRIu64 ") lies outside the usable area of the disk (LBA %" PRIu64 "-%" PRIu64 ")",
+                                    i + 1, start, end, first_usable, last_usable);
+        }
+        return 0;
+}
+
 /* Partitions that share sectors: refused with their numbers (libfdisk names the wrong
  * pair, and blkid does not care). Sorted by start, so that a table with thousands of
  * entries costs no more than reading it. An MBR's extended partition holds its logical
@@ -602,6 +654,9 @@ int dissect_image_fd(int fd, uint64_t size, const DissectOptions *o, DissectedIm
                 return r;
         if (streq(m.table, "gpt")) {
                 r = verify_gpt_backup_matches(fd, size, ret_error);
+                if (r < 0)
+                        return r;
+                r = verify_gpt_entries_in_range(fd, ret_error);
                 if (r < 0)
                         return r;
         }
