@@ -84,6 +84,30 @@ expect_match "-n: the default route goes via the host" "^default via " "$OUTPUT"
 ok_if "-n: ve-vm1 is gone afterwards" bash -c "! ip link show ve-vm1 >/dev/null 2>&1"
 ok_if "-n: the firewall rules are gone (no table left)" bash -c "! nft list table ip berth >/dev/null 2>&1"
 
+# ---- -n: IPv6 link-local addresses on both ends, reachable both ways
+# ll_addr CMD...: the link-local address "ip -6 addr" (run through CMD) shows once
+# duplicate address detection is done with it
+ll_addr() {
+    local i a
+    for i in $(seq 1 150); do
+        a=$("$@" | awk '/ fe80:/ && !/tentative/ { sub("/.*", "", $4); print $4; exit }')
+        [ -n "$a" ] && { echo "$a"; return 0; }
+        sleep 0.02
+    done
+}
+spawn_bg "$SCRATCH/state/v6.out" "$SCRATCH/state/v6.err" -P -n -D "$TREE" -M vm6 /bin/sh -c '
+    for i in $(seq 1 100); do [ -e /tmp/host-ll ] && break; sleep 0.05; done
+    busybox ping -6 -c1 -W2 "$(cat /tmp/host-ll)%host0" >/dev/null && echo machine-to-host-ok'
+L=$(leader_of "$BG_PID")
+H6=$(ll_addr ip -6 -o addr show dev ve-vm6 scope link)
+M6=$(ll_addr in_ns "$L" ip -6 -o addr show dev host0 scope link)
+ok_if "-n: ve-vm6 has an IPv6 link-local address ($H6)" test -n "$H6"
+ok_if "-n: host0 has an IPv6 link-local address ($M6)" test -n "$M6"
+ok_if "-n: the host reaches the machine's link-local address" busybox ping -6 -c1 -W2 "$M6%ve-vm6"
+echo "$H6" >"/proc/$L/root/tmp/host-ll"
+wait_bg "$SCRATCH/state/v6.out" "$SCRATCH/state/v6.err" 15
+expect_eq "-n: the machine reaches the host's link-local address" machine-to-host-ok "$OUTPUT"
+
 # ---- port forwarding, tcp and udp, to the host's own address
 spawn_bg "$SCRATCH/state/p.out" "$SCRATCH/state/p.err" -P -n -D "$TREE" -M pf -p 18080:8080 -p udp:15353:5353 /bin/sh -c '
     (echo tcp-hello | nc -l -p 8080 &) ; /usr/bin/berth-payload udprecv 5353 5'
