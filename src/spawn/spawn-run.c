@@ -48,6 +48,7 @@ typedef struct Supervisor {
         Registration reg;
         siginfo_t status;        /* how the payload ended */
         unsigned stop_requests;
+        unsigned stop_resends;    /* --boot: the kill signal sent again while the guest ignores it */
 } Supervisor;
 
 static int block_signals(int *ret_sigfd, sigset_t *ret_old) {
@@ -194,8 +195,17 @@ static void supervisor_handle_signal(Supervisor *s) {
         }
 }
 
+/* After a stop request to a booted machine, the kill signal is sent again every second
+ * for a few seconds (see supervisor_loop); -1: no timeout. */
+static int stop_resend_timeout(const Supervisor *s) {
+        const SpawnConfig *c = s->config;
+
+        return s->stop_requests == 1 && c->boot && c->kill_signal != SIGKILL && s->stop_resends < 10 ? 1000 : -1;
+}
+
 static int supervisor_loop(Supervisor *s) {
         bool sock_open = true;
+        int r;
 
         for (;;) {
                 struct pollfd p[7];
@@ -208,10 +218,22 @@ static int supervisor_loop(Supervisor *s) {
                 p[n++] = (struct pollfd) { .fd = host_network_poll_fd(s->net), .events = POLLIN };  /* DHCP */
                 nc = console_poll_fill(&s->console, p + n);
 
-                if (poll(p, n + nc, -1) < 0) {
+                r = poll(p, n + nc, stop_resend_timeout(s));
+                if (r < 0) {
                         if (errno == EINTR)
                                 continue;
                         return log_error_errno(errno, "Failed to wait for events: %m");
+                }
+                if (r == 0) {
+                        char name[16];
+
+                        /* A PID 1 drops signals it has no handler for yet: systemd asked
+                         * to power off in its first moments would boot on regardless. */
+                        s->stop_resends++;
+                        log_debug("Machine still running, sending %s again.",
+                                  signal_to_string(s->config->kill_signal, name));
+                        (void) pidfd_signal(s->pidfd, s->config->kill_signal);
+                        continue;
                 }
 
                 if (p[0].revents)
@@ -232,7 +254,7 @@ static int supervisor_loop(Supervisor *s) {
 
                 if (p[1].revents) {
                         siginfo_t si;
-                        int r = pidfd_wait(s->pidfd, &si);
+                        r = pidfd_wait(s->pidfd, &si);
 
                         if (r < 0)
                                 return log_error_errno(r, "Failed to reap the machine's PID 1: %m");

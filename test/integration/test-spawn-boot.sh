@@ -91,6 +91,15 @@ wait_bg "$OUT" "$ERR" 30
 expect_rc "SIGTERM to berth-spawn: clean poweroff, status 0" 0
 ok_if "the guest shut down (systemd reached the shutdown target)" grep -qE "^(Halting system|Powering off)" "$OUT"
 
+# ---- SIGTERM in the guest's first moments, before systemd has a handler for SIGRTMIN+3
+# (a PID 1 drops signals it does not handle yet): berth-spawn sends it again until it takes
+OUT=$SCRATCH/state/deb-t.out ERR=$SCRATCH/state/deb-t.err
+spawn_bg "$OUT" "$ERR" -D "$DEB" -b -M deb-t --console=read-only --volatile=overlay
+LEADER=$(leader_of "$BG_PID")
+kill -TERM "$BG_PID"
+wait_bg "$OUT" "$ERR" 40
+expect_rc "SIGTERM as the guest starts: clean poweroff, status 0" 0
+
 # ---- reboot in place
 boot deb-c --volatile=overlay
 expect_booted "boot before reboot"
