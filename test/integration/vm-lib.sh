@@ -70,10 +70,15 @@ vm_host_main() {
         exit 1
     fi
 
-    # The VM sees the host's files, except under /tmp, /var/tmp and /run (fresh tmpfs there).
-    for p in "$self" "${BERTH_SPAWN:-}"; do
+    # The VM sees the host's files, except under /tmp, /var/tmp and /run (fresh tmpfs
+    # there): share the source tree (the test, vm-lib.sh, tools/) and berth-spawn's
+    # directory from there when they are in such a place, as a CI checkout may be.
+    local srcdir
+    srcdir=$(cd "$(dirname "$self")/../.." && pwd)
+    for p in "$srcdir" "$(dirname "${BERTH_SPAWN:-/}")" "${BERTH_TOOLS:-}"; do
         case $p in
-            /tmp/* | /var/tmp/* | /run/*) share_args+=("--share=$(dirname "$p")") ;;
+            "$srcdir"/*) continue ;;
+            /tmp/* | /var/tmp/* | /run/*) share_args+=("--share=$p") ;;
         esac
     done
 
