@@ -65,16 +65,22 @@ void loop_device_done(LoopDevice *d) {
         d->nr = -1;
 }
 
-static int read_u64_file(const char *path, uint64_t *ret) {
+/* A sysfs attribute's contents */
+static int read_attribute(const char *path, char **ret) {
         _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ char *s = NULL;
-        char *end;
-        int r;
 
         fd = open(path, O_RDONLY|O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        r = read_full_fd(fd, 64, &s, NULL);
+        return read_full_fd(fd, 64, ret, NULL);
+}
+
+static int read_u64_file(const char *path, uint64_t *ret) {
+        _cleanup_free_ char *s = NULL;
+        char *end;
+        int r;
+
+        r = read_attribute(path, &s);
         if (r < 0)
                 return r;
         errno = 0;
@@ -86,16 +92,12 @@ static int read_u64_file(const char *path, uint64_t *ret) {
 
 static int read_devnum(const char *sysdir, dev_t *ret) {
         _cleanup_free_ char *path = strjoin(sysdir, "/dev"), *s = NULL;
-        _cleanup_close_ int fd = -EBADF;
         unsigned major, minor;
         int r;
 
         if (!path)
                 return -ENOMEM;
-        fd = open(path, O_RDONLY|O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        r = read_full_fd(fd, 64, &s, NULL);
+        r = read_attribute(path, &s);
         if (r < 0)
                 return r;
         if (sscanf(s, "%u:%u", &major, &minor) != 2)
