@@ -224,6 +224,23 @@ static int lock_image(Manager *m, const char *name, int operation, int *ret_fd, 
         return 0;
 }
 
+/* The start of every method that changes one image: the caller may (polkit), the image
+ * can be changed, and we hold its lock. 0: polkit is being asked, the method runs again
+ * with its answer; 1: go ahead. */
+static int image_begin_change(Manager *m, sd_bus_message *message, const Image *i, const char *verb,
+                              int *ret_lock, sd_bus_error *error) {
+        int r;
+
+        r = bus_check_privileged_for(m, message, POLKIT_ACTION_MANAGE_IMAGES, PRIVILEGED_WHAT, error);
+        if (r <= 0)
+                return r;
+        r = check_writable(i, verb, error);
+        if (r < 0)
+                return r;
+        r = lock_image(m, i->name, LOCK_EX, ret_lock, error);
+        return r < 0 ? r : 1;
+}
+
 static int check_operation_slots(Manager *m, sd_bus_error *error) {
         if (m->n_operations >= OPERATIONS_MAX)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
@@ -254,16 +271,10 @@ static int image_method_remove(sd_bus_message *message, Manager *m, Image *i, sd
         _cleanup_free_ char *desc = NULL;
         int r;
 
-        r = bus_check_privileged_for(m, message, POLKIT_ACTION_MANAGE_IMAGES, PRIVILEGED_WHAT, error);
+        r = image_begin_change(m, message, i, "removed", &locks[0], error);
         if (r <= 0)
-                return r < 0 ? r : 1;   /* 0: asking polkit, we run again with its answer */
-        r = check_writable(i, "removed", error);
-        if (r < 0)
-                return r;
+                return r < 0 ? r : 1;
         r = check_operation_slots(m, error);
-        if (r < 0)
-                return r;
-        r = lock_image(m, i->name, LOCK_EX, &locks[0], error);
         if (r < 0)
                 return r;
         /* Under the lock, look again: the image may have changed since the lookup. */
@@ -291,15 +302,9 @@ static int image_method_rename(sd_bus_message *message, Manager *m, Image *i, sd
         r = read_new_name(message, m, &new_name, error);
         if (r < 0)
                 return r;
-        r = bus_check_privileged_for(m, message, POLKIT_ACTION_MANAGE_IMAGES, PRIVILEGED_WHAT, error);
+        r = image_begin_change(m, message, i, "renamed", &locks[0], error);
         if (r <= 0)
-                return r < 0 ? r : 1;   /* 0: asking polkit, we run again with its answer */
-        r = check_writable(i, "renamed", error);
-        if (r < 0)
-                return r;
-        r = lock_image(m, i->name, LOCK_EX, &locks[0], error);
-        if (r < 0)
-                return r;
+                return r < 0 ? r : 1;
         r = lock_image(m, new_name, LOCK_EX, &locks[1], error);
         if (r < 0)
                 return r;
@@ -388,15 +393,9 @@ static int image_method_mark_read_only(sd_bus_message *message, Manager *m, Imag
         r = sd_bus_message_read(message, "b", &b);
         if (r < 0)
                 return r;
-        r = bus_check_privileged_for(m, message, POLKIT_ACTION_MANAGE_IMAGES, PRIVILEGED_WHAT, error);
+        r = image_begin_change(m, message, i, "changed", &lock, error);
         if (r <= 0)
-                return r < 0 ? r : 1;   /* 0: asking polkit, we run again with its answer */
-        r = check_writable(i, "changed", error);
-        if (r < 0)
-                return r;
-        r = lock_image(m, i->name, LOCK_EX, &lock, error);
-        if (r < 0)
-                return r;
+                return r < 0 ? r : 1;
         r = image_set_read_only(i, b);
         if (r == -EOPNOTSUPP || r == -ENOTTY)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_NOT_SUPPORTED,
@@ -444,15 +443,9 @@ static int image_method_set_limit(sd_bus_message *message, Manager *m, Image *i,
         r = sd_bus_message_read(message, "t", &limit);
         if (r < 0)
                 return r;
-        r = bus_check_privileged_for(m, message, POLKIT_ACTION_MANAGE_IMAGES, PRIVILEGED_WHAT, error);
+        r = image_begin_change(m, message, i, "changed", &lock, error);
         if (r <= 0)
-                return r < 0 ? r : 1;   /* 0: asking polkit, we run again with its answer */
-        r = check_writable(i, "changed", error);
-        if (r < 0)
-                return r;
-        r = lock_image(m, i->name, LOCK_EX, &lock, error);
-        if (r < 0)
-                return r;
+                return r < 0 ? r : 1;
         r = image_set_limit(i, limit);
         if (r < 0) {
                 _cleanup_free_ char *what = NULL;
