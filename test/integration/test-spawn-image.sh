@@ -467,12 +467,19 @@ bad "backup GPT header lies beyond the end of the image" "GPT cut short by its b
 cp "$I/imgpt.raw" "$I/imtrunc2.raw" && truncate -s -4M "$I/imtrunc2.raw"
 bad "GPT is invalid|partition table" "GPT cut short into its last partition" -P -i "$I/imtrunc2.raw" /bin/true
 
+# flip_byte FILE OFFSET: invert one byte (writing a fixed value would change nothing when
+# the byte, here part of a random GUID, already has it)
+flip_byte() {
+    "$PYTHON" -c 'import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0xff]))' "$1" "$2"
+}
 cp "$I/imgpt.raw" "$I/imhdrcrc.raw"
-printf '\125' | dd of="$I/imhdrcrc.raw" bs=1 seek=$((512 + 60)) conv=notrunc status=none   # a byte of the disk GUID
+flip_byte "$I/imhdrcrc.raw" $((512 + 60))   # a byte of the disk GUID
 bad "primary GPT table is corrupt" "bad primary GPT header CRC" -P -i "$I/imhdrcrc.raw" /bin/true
 
 cp "$I/imgpt.raw" "$I/imentcrc.raw"
-printf '\125' | dd of="$I/imentcrc.raw" bs=1 seek=$((1024 + 60)) conv=notrunc status=none   # entry 1's name
+flip_byte "$I/imentcrc.raw" $((1024 + 60))   # entry 1's name
 bad "primary GPT table is corrupt" "bad primary partition entries CRC" -P -i "$I/imentcrc.raw" /bin/true
 
 make_disk "$I/imoverlap.raw" gpt "$ROOT_TYPE $W/root.ext4" "$HOME_TYPE $W/home.ext4"
