@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
 #include "path-util.h"
 #include "string-util.h"
 
@@ -54,4 +58,20 @@ char *path_basename(const char *p) {
         e = memrchr(p, '/', l);
         e = e ? e + 1 : p;
         return strndup(e, l - (size_t) (e - p));
+}
+
+int mkdir_parents_and_self(const char *path, mode_t mode) {
+        _cleanup_free_ char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+        for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
+                *s = 0;
+                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = '/';
+        }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
 }

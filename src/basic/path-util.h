@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <sys/types.h>
+
 #include "macro.h"
 
 static inline bool path_is_absolute(const char *p) {
@@ -14,3 +16,5 @@ char *path_simplify(char *p);
 char *path_join(const char *a, const char *b);
 /* Last component of a path without trailing slashes; NULL when there is none. */
 char *path_basename(const char *p);
+/* mkdir -p: missing parents with mode 0755, 'path' itself with 'mode'; existing ones are fine. */
+int mkdir_parents_and_self(const char *path, mode_t mode);

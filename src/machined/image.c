@@ -286,29 +286,13 @@ int image_discover(const ImagePool *pool, Image ***ret, size_t *ret_n) {
         return 0;
 }
 
-static int mkdir_p(const char *path, mode_t mode) {
-        _cleanup_free_ char *p = strdup(path);
-
-        if (!p)
-                return -ENOMEM;
-        for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
-                *s = 0;
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        return -errno;
-                *s = '/';
-        }
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
-}
-
 int image_lock(const ImagePool *pool, const char *name, int operation, int *ret_fd) {
         _cleanup_close_ int dirfd = -EBADF, fd = -EBADF;
         int r;
 
         if (!image_name_is_valid(name))
                 return -EINVAL;
-        r = mkdir_p(pool->lock_dir, 0700);
+        r = mkdir_parents_and_self(pool->lock_dir, 0700);
         if (r < 0)
                 return r;
         dirfd = open(pool->lock_dir, O_RDONLY|O_DIRECTORY|O_CLOEXEC|O_NOFOLLOW);

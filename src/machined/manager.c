@@ -33,22 +33,6 @@ static uint64_t now_usec(clockid_t clock) {
         return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
 }
 
-static int mkdir_parents_and_self(const char *path) {
-        _cleanup_free_ char *p = strdup(path);
-
-        if (!p)
-                return -ENOMEM;
-        for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
-                *s = 0;
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        return -errno;
-                *s = '/';
-        }
-        if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
-}
-
 static int manager_add_host(Manager *m) {
         MachineInfo info = {
                 .class = MACHINE_HOST,
@@ -132,7 +116,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
                         log_warning_errno(r, "No cgroup2 hierarchy found; CreateMachine will not work: %m");
         }
 
-        r = mkdir_parents_and_self(m->state_dir);
+        r = mkdir_parents_and_self(m->state_dir, 0755);
         if (r < 0)
                 return log_error_errno(r, "Failed to create state directory %s: %m", m->state_dir);
         m->state_dir_fd = open(m->state_dir, O_RDONLY|O_DIRECTORY|O_CLOEXEC|O_NOFOLLOW);

@@ -504,10 +504,9 @@ int image_setup(SpawnConfig *c, Image *img) {
                 return log_error_errno(errno, "Failed to create a mount namespace for the image: %m");
         if (mount(NULL, "/", NULL, MS_SLAVE|MS_REC, NULL) < 0)
                 return log_error_errno(errno, "Failed to make the mount namespace a slave of the host's: %m");
-        if (mkdir("/run/berth", 0755) < 0 && errno != EEXIST)
-                return log_error_errno(errno, "Failed to create /run/berth: %m");
-        if (mkdir(IMAGE_MOUNT_POINT, 0755) < 0 && errno != EEXIST)
-                return log_error_errno(errno, "Failed to create " IMAGE_MOUNT_POINT ": %m");
+        r = mkdir_parents_and_self(IMAGE_MOUNT_POINT, 0755);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create " IMAGE_MOUNT_POINT ": %m");
 
         r = loop_device_attach(img->fd, img->read_only, &img->loop);
         if (r < 0)
