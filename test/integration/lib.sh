@@ -429,6 +429,15 @@ $m")
     exit 0
 }
 
+# in_own_netns "$@": as root, run this test again in a network namespace of its own, the
+# "host" of the networking tests: the machine's real network is never touched
+in_own_netns() {
+    if [ -z "${BERTH_TEST_NETNS:-}" ] && [ "$(id -u)" = 0 ]; then
+        export BERTH_TEST_NETNS=1
+        exec unshare --net -- "$BASH" "$0" "$@"
+    fi
+}
+
 setup() {
     if [ "$(id -u)" != 0 ]; then
         echo "1..0 # SKIP not root"

@@ -7,10 +7,7 @@
 # Everything runs in a network namespace this test creates: the machine's real network,
 # routes and firewall are never touched.
 . "$(dirname "$0")/lib.sh"
-if [ -z "${BERTH_TEST_NETNS:-}" ] && [ "$(id -u)" = 0 ]; then
-    export BERTH_TEST_NETNS=1
-    exec unshare --net -- "$BASH" "$0" "$@"
-fi
+in_own_netns "$@"
 setup
 command -v nft >/dev/null || { skip "DHCP" "nft not installed"; exit 0; }
 busybox udhcpc --help >/dev/null 2>&1 || { skip "DHCP" "busybox has no udhcpc"; exit 0; }

@@ -5,10 +5,7 @@
 # "upstream" namespace of its own behind a veth: the machine's real network is never
 # touched, and traffic only goes to addresses inside these namespaces.
 . "$(dirname "$0")/lib.sh"
-if [ -z "${BERTH_TEST_NETNS:-}" ] && [ "$(id -u)" = 0 ]; then
-    export BERTH_TEST_NETNS=1
-    exec unshare --net -- "$BASH" "$0" "$@"
-fi
+in_own_netns "$@"
 setup
 command -v nft >/dev/null || { skip "networking" "nft not installed"; exit 0; }
 ip link set lo up
