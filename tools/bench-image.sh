@@ -21,26 +21,9 @@
 # fails or is missing; peers that refuse to run are reported in the table.
 set -eu
 
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/.." && pwd)
-berth=${BERTH_SPAWN:-$repo/build/src/spawn/berth-spawn}
-case $berth in
-    /*) ;;
-    *) berth=$PWD/$berth ;;
-esac
-runs=${BENCH_RUNS:-30}
-warmup=${BENCH_WARMUP:-3}
+. "$(cd "$(dirname "$0")" && pwd)/bench-lib.sh"
+bench_init bench-image 30 3
 PATH=$PATH:/usr/sbin:/sbin
-
-die() {
-    echo "bench-image: $*" >&2
-    exit 1
-}
-
-case $runs in ''|*[!0-9]*) die "BENCH_RUNS must be a positive integer, got '$runs'" ;; esac
-case $warmup in ''|*[!0-9]*) die "BENCH_WARMUP must be a non-negative integer, got '$warmup'" ;; esac
-[ "$runs" -ge 2 ] || die "BENCH_RUNS must be at least 2"
-[ "$(id -u)" -eq 0 ] || die "must run as root"
 [ -x "$berth" ] || die "berth-spawn not found at $berth (build it, or set BERTH_SPAWN)"
 for t in hyperfine python3 cc mkfs.ext4 sfdisk; do
     command -v "$t" >/dev/null 2>&1 || die "$t not found (tools/install-deps.sh installs it)"

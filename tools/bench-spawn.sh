@@ -12,25 +12,8 @@
 # Must run as root. Exits non-zero only if berth-spawn itself is missing or fails.
 set -eu
 
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/.." && pwd)
-berth=${BERTH_SPAWN:-$repo/build/src/spawn/berth-spawn}
-case $berth in
-    /*) ;;
-    *) berth=$PWD/$berth ;;
-esac
-runs=${BENCH_RUNS:-50}
-warmup=${BENCH_WARMUP:-5}
-
-die() {
-    echo "bench-spawn: $*" >&2
-    exit 1
-}
-
-case $runs in ''|*[!0-9]*) die "BENCH_RUNS must be a positive integer, got '$runs'" ;; esac
-case $warmup in ''|*[!0-9]*) die "BENCH_WARMUP must be a non-negative integer, got '$warmup'" ;; esac
-[ "$runs" -ge 2 ] || die "BENCH_RUNS must be at least 2"
-[ "$(id -u)" -eq 0 ] || die "must run as root"
+. "$(cd "$(dirname "$0")" && pwd)/bench-lib.sh"
+bench_init bench-spawn 50 5
 command -v hyperfine >/dev/null 2>&1 || die "hyperfine not found (apt-get install hyperfine)"
 command -v python3 >/dev/null 2>&1 || die "python3 not found"
 
