@@ -75,14 +75,23 @@ static int read_hash_file(const char *path, uint8_t **ret, size_t *ret_size) {
         return unhex_memory(b, ret, ret_size);
 }
 
+/* IMAGE.SUFFIX next to the image, if there is one: into *data, *size. */
+static int read_sidecar_hash(const SpawnConfig *c, const char *suffix, uint8_t **data, size_t *size) {
+        _cleanup_free_ char *p = sidecar_path(c->image, suffix);
+        int r;
+
+        if (!p)
+                return log_oom();
+        r = read_hash_file(p, data, size);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0 || *size < 32)
+                return log_error_errno(r < 0 ? r : SYNTHETIC_ERRNO(EINVAL),
+                                       "Failed to read the hash in '%s': expected at least 256 bits in hex.", p);
+        return 0;
+}
+
 static int image_hashes(SpawnConfig *c, Image *img) {
-        static const struct {
-                const char *suffix;
-                size_t offset_data, offset_size;
-        } files[] = {
-                { ".roothash", offsetof(Image, root_hash), offsetof(Image, root_hash_size) },
-                { ".usrhash",  offsetof(Image, usr_hash),  offsetof(Image, usr_hash_size)  },
-        };
         int r;
 
         if (c->root_hash) {
@@ -90,24 +99,12 @@ static int image_hashes(SpawnConfig *c, Image *img) {
                 if (r < 0 || img->root_hash_size < 32)
                         return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
                                                "Invalid --root-hash= '%s': expected at least 256 bits in hex.", c->root_hash);
+        } else {
+                r = read_sidecar_hash(c, ".roothash", &img->root_hash, &img->root_hash_size);
+                if (r < 0)
+                        return r;
         }
-        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
-                uint8_t **data = (uint8_t **) ((char *) img + files[i].offset_data);
-                size_t *size = (size_t *) ((char *) img + files[i].offset_size);
-                _cleanup_free_ char *p = sidecar_path(c->image, files[i].suffix);
-
-                if (!p)
-                        return log_oom();
-                if (*data)
-                        continue;
-                r = read_hash_file(p, data, size);
-                if (r == -ENOENT)
-                        continue;
-                if (r < 0 || *size < 32)
-                        return log_error_errno(r < 0 ? r : SYNTHETIC_ERRNO(EINVAL),
-                                               "Failed to read the hash in '%s': expected at least 256 bits in hex.", p);
-        }
-        return 0;
+        return read_sidecar_hash(c, ".usrhash", &img->usr_hash, &img->usr_hash_size);
 }
 
 static int open_image(SpawnConfig *c, Image *img, uint64_t *ret_size) {
