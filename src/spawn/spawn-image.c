@@ -441,8 +441,6 @@ static int partition_mount(SpawnConfig *c, Image *img, PartitionDesignator d, in
                         return log_error_errno(r, "Image '%s': failed to stack a throwaway layer on the %s file system: %m",
                                                c->image, name);
         }
-        if (!read_only || img->overlay)
-                img->writable = true;
         log_debug("Image '%s': mounted partition %u (%s, %s)%s%s.", c->image, p->partno, name, fstype,
                   img->verity[d] ? ", verity" : "", read_only ? ", read-only" : "");
         return 0;
@@ -529,15 +527,6 @@ int image_setup(SpawnConfig *c, Image *img) {
 
         /* The mounts hold the devices now: let the loop and dm devices go with them. */
         image_release_devices(img);
-
-        /* Nothing of the image can be written (read-only flags, squashfs, erofs, verity): go
-         * on as with --read-only, which binds /etc/resolv.conf and /etc/localtime over the
-         * tree's instead of failing to write them. (With one writable partition, the
-         * others' flags are left to the mounts.) */
-        if (!img->writable && !c->read_only) {
-                log_debug("Image '%s' is read-only as a whole: running as with --read-only.", c->image);
-                c->read_only = true;
-        }
 
         r = RET_NERRNO(faccessat(rootfd, "usr", F_OK, AT_SYMLINK_NOFOLLOW));
         if (r < 0)

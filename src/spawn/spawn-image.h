@@ -15,7 +15,6 @@ typedef struct Image {
         int fd;
         bool read_only;
         bool overlay;                        /* --ephemeral, --volatile=overlay */
-        bool writable;                       /* some partition was mounted writable (or overlaid) */
         DissectedImage m;
         LoopDevice loop;
         uint8_t *root_hash, *usr_hash;
