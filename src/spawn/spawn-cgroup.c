@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/sysinfo.h>
 #include <sys/vfs.h>
@@ -247,15 +248,6 @@ static int write_attr(const char *dir, const char *attr, const char *value) {
         return write_string_fd(fd, value);
 }
 
-static int write_u64(const char *dir, const char *attr, uint64_t v, const char *infinity) {
-        char buf[32];
-
-        if (v == UINT64_MAX)
-                return write_attr(dir, attr, infinity);
-        snprintf(buf, sizeof(buf), "%llu", (unsigned long long) v);
-        return write_attr(dir, attr, buf);
-}
-
 /* Create 'path' with its parents; a leftover of a SIGKILLed machine of this name is
  * reclaimed if nothing runs in it. */
 static int create_fresh(const SpawnConfig *c, const char *path, bool v2, int *ret_fd) {
@@ -279,103 +271,228 @@ static int create_fresh(const SpawnConfig *c, const char *path, bool v2, int *re
         return 0;
 }
 
-/* Enable the controllers we need in every ancestor of the machine's cgroup. */
-static void v2_enable_controllers(const char *root, const char *slice_path, const char *controllers) {
-        _cleanup_free_ char *dir = strdup(root), *rest = strdup(slice_path);
-        char *saveptr = NULL;
+/* Enable one controller in every ancestor of the machine's cgroup (creating the slices
+ * on the way), one write per controller: the kernel refuses a whole "+a +b" write when one
+ * of them cannot be enabled, and a controller that cannot be should cost only its own
+ * properties. A cgroup below the root that holds processes of its own is left alone: the
+ * kernel refuses domain controllers there (EBUSY), and it would accept the threaded ones
+ * (cpu, pids) but then turn every new child into "domain invalid", where no process can
+ * start. Returns -EBUSY for that, or the kernel's error, with the cgroup concerned. */
+static int v2_enable_controller(const char *root, const char *slice_path, const char *controller,
+                                char **ret_where) {
+        _cleanup_free_ char *dir = strdup(root), *rest = strdup(slice_path), *plus = strjoin("+", controller);
+        char *saveptr = NULL, *seg = NULL;
+        int r;
 
-        if (!dir || !rest)
-                return;
-        (void) write_attr(dir, "cgroup.subtree_control", controllers);
-        for (char *seg = strtok_r(rest, "/", &saveptr); seg; seg = strtok_r(NULL, "/", &saveptr)) {
+        if (!dir || !rest || !plus)
+                return -ENOMEM;
+        for (;;) {
+                if (seg && !cgroup_v1_is_empty(dir))    /* (cgroup.procs is the same file in v2) */
+                        r = -EBUSY;
+                else
+                        r = write_attr(dir, "cgroup.subtree_control", plus);
+                if (r < 0) {
+                        *ret_where = TAKE_PTR(dir);
+                        return r;
+                }
+                seg = strtok_r(seg ? NULL : rest, "/", &saveptr);
+                if (!seg)
+                        return 0;
                 char *d = strjoin(dir, "/", seg);
                 if (!d)
-                        return;
+                        return -ENOMEM;
                 free(dir);
                 dir = d;
-                (void) write_attr(dir, "cgroup.subtree_control", controllers);
+                if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+                        *ret_where = TAKE_PTR(dir);
+                        return -errno;
+                }
         }
 }
 
-typedef struct Limit {
-        const char *controller;
+/* What the kernel offers for one controller: where its files for this machine are, or
+ * why there are none (then the properties it would carry are skipped with a warning). */
+typedef struct Controller {
+        const char *name;          /* cgroup2 name; v1 is the same but io, which is blkio */
         bool wanted;
-} Limit;
+        const char *dir;           /* the machine's cgroup holding its files; NULL: unavailable */
+        char *why;                 /* when unavailable: the reason, for the warning */
+} Controller;
 
-static int apply_v2(const ResourceLimits *l, const char *dir) {
-        char buf[64];
-        int r = 0;
+/* The value is set as the kernel's file wants it, or the kernel lacks the file. Writes
+ * the first of 'files' that exists; -ENOENT when none does, the kernel's error else. */
+static int write_first(const char *dir, const char * const *files, const char *value, const char **ret_file) {
+        int r = -ENOENT;
 
-        if (l->memory_max_set && r >= 0)
-                r = write_u64(dir, "memory.max", l->memory_max, "max");
-        if (l->memory_high_set && r >= 0)
-                r = write_u64(dir, "memory.high", l->memory_high, "max");
-        if (l->tasks_max_set && r >= 0)
-                r = write_u64(dir, "pids.max", l->tasks_max, "max");
-        if (l->cpu_quota_set && r >= 0) {
-                snprintf(buf, sizeof(buf), "%llu %llu",
-                         (unsigned long long) (l->cpu_quota_per_sec_usec * CPU_PERIOD_USEC / 1000000ULL),
-                         (unsigned long long) CPU_PERIOD_USEC);
-                r = write_attr(dir, "cpu.max", buf);
-        }
-        if (l->cpu_weight > 0 && r >= 0)
-                r = write_u64(dir, "cpu.weight", l->cpu_weight, "");
-        if (l->io_weight > 0 && r >= 0) {
-                snprintf(buf, sizeof(buf), "default %llu", (unsigned long long) l->io_weight);
-                r = write_attr(dir, "io.weight", buf);
+        for (; *files; files++) {
+                r = write_attr(dir, *files, value);
+                if (r != -ENOENT) {
+                        *ret_file = *files;
+                        return r;
+                }
         }
         return r;
 }
 
-static int apply_v1(const ResourceLimits *l, const char *controller, const char *dir) {
-        char buf[32];
+enum { CTRL_MEMORY, CTRL_PIDS, CTRL_CPU, CTRL_IO, _CTRL_MAX };
+enum { PROP_MEMORY_MAX, PROP_MEMORY_HIGH, PROP_TASKS_MAX, PROP_CPU_QUOTA, PROP_CPU_WEIGHT, PROP_IO_WEIGHT, _PROP_MAX };
 
-        if (streq(controller, "memory")) {
-                int r = 0;
-                if (l->memory_max_set)
-                        r = write_u64(dir, "memory.limit_in_bytes", l->memory_max, "-1");
-                /* v1 has no "high" limit; the soft limit is its nearest relative. */
-                if (l->memory_high_set && r >= 0)
-                        r = write_u64(dir, "memory.soft_limit_in_bytes", l->memory_high, "-1");
-                return r;
+/* Each --property= with its controller and files: one file (or candidates, the first that
+ * exists is written) per layout. memory.high has no v1 counterpart: as with systemd, the
+ * property is skipped there (the v1 soft limit is another thing: a reclaim target under
+ * global pressure, not a throttle). An I/O weight file exists only with a scheduler that
+ * supports weights (BFQ, or the iocost controller of cgroup2). */
+static const struct {
+        const char *name;
+        unsigned controller;
+        const char *v2_files[3], *v1_files[3];
+} properties[_PROP_MAX] = {
+        [PROP_MEMORY_MAX]  = { "MemoryMax",  CTRL_MEMORY, { "memory.max" },  { "memory.limit_in_bytes" } },
+        [PROP_MEMORY_HIGH] = { "MemoryHigh", CTRL_MEMORY, { "memory.high" }, { NULL } },
+        [PROP_TASKS_MAX]   = { "TasksMax",   CTRL_PIDS,   { "pids.max" },    { "pids.max" } },
+        [PROP_CPU_QUOTA]   = { "CPUQuota",   CTRL_CPU,    { "cpu.max" },     { "cpu.cfs_quota_us" } },
+        [PROP_CPU_WEIGHT]  = { "CPUWeight",  CTRL_CPU,    { "cpu.weight" },  { "cpu.shares" } },
+        [PROP_IO_WEIGHT]   = { "IOWeight",   CTRL_IO,     { "io.weight", "io.bfq.weight" },
+                                                          { "blkio.bfq.weight", "blkio.weight" } },
+};
+
+static bool property_is_set(const ResourceLimits *l, unsigned p) {
+        switch (p) {
+        case PROP_MEMORY_MAX:  return l->memory_max_set;
+        case PROP_MEMORY_HIGH: return l->memory_high_set;
+        case PROP_TASKS_MAX:   return l->tasks_max_set;
+        case PROP_CPU_QUOTA:   return l->cpu_quota_set;
+        case PROP_CPU_WEIGHT:  return l->cpu_weight > 0;
+        case PROP_IO_WEIGHT:   return l->io_weight > 0;
+        default:               return false;
         }
-        if (streq(controller, "pids"))
-                return write_u64(dir, "pids.max", l->tasks_max, "max");
-        if (streq(controller, "cpu")) {
-                int r = 0;
-                if (l->cpu_quota_set) {
-                        r = write_u64(dir, "cpu.cfs_period_us", CPU_PERIOD_USEC, "");
-                        if (r >= 0)
-                                r = write_u64(dir, "cpu.cfs_quota_us",
-                                              l->cpu_quota_per_sec_usec * CPU_PERIOD_USEC / 1000000ULL, "");
+}
+
+static void format_u64(uint64_t v, const char *infinity, char *buf, size_t n) {
+        if (v == UINT64_MAX)
+                snprintf(buf, n, "%s", infinity);
+        else
+                snprintf(buf, n, "%llu", (unsigned long long) v);
+}
+
+/* The value as the kernel's file for this layout wants it (v1: for CPUQuota the quota
+ * only; the period is written before it). */
+static void property_format(const ResourceLimits *l, unsigned p, bool v2, char *buf, size_t n) {
+        uint64_t quota = l->cpu_quota_per_sec_usec * CPU_PERIOD_USEC / 1000000ULL;
+
+        switch (p) {
+        case PROP_MEMORY_MAX:
+                return format_u64(l->memory_max, v2 ? "max" : "-1", buf, n);
+        case PROP_MEMORY_HIGH:
+                return format_u64(l->memory_high, "max", buf, n);
+        case PROP_TASKS_MAX:
+                return format_u64(l->tasks_max, "max", buf, n);
+        case PROP_CPU_QUOTA:
+                if (v2)
+                        snprintf(buf, n, "%llu %llu", (unsigned long long) quota, (unsigned long long) CPU_PERIOD_USEC);
+                else
+                        snprintf(buf, n, "%llu", (unsigned long long) quota);
+                return;
+        case PROP_CPU_WEIGHT:
+                /* v1: weight 100 is the default, as 1024 shares are */
+                return format_u64(v2 ? l->cpu_weight : MAX(l->cpu_weight * 1024 / 100, 2ULL), "", buf, n);
+        case PROP_IO_WEIGHT:
+                if (v2)
+                        snprintf(buf, n, "default %llu", (unsigned long long) l->io_weight);
+                else    /* IOWeight 1..10000 (default 100) onto blkio's 10..1000 (default 500) */
+                        snprintf(buf, n, "%llu", (unsigned long long) MIN(MAX(l->io_weight * 5, 10ULL), 1000ULL));
+                return;
+        default:
+                abort();
+        }
+}
+
+/* The value as the user wrote it, for messages. */
+static void property_format_user(const ResourceLimits *l, unsigned p, char *buf, size_t n) {
+        if (p == PROP_CPU_QUOTA)
+                snprintf(buf, n, "%llu%%", (unsigned long long) (l->cpu_quota_per_sec_usec / 10000));
+        else if (p == PROP_CPU_WEIGHT || p == PROP_IO_WEIGHT)
+                format_u64(p == PROP_CPU_WEIGHT ? l->cpu_weight : l->io_weight, "", buf, n);
+        else
+                format_u64(p == PROP_MEMORY_MAX ? l->memory_max : p == PROP_MEMORY_HIGH ? l->memory_high : l->tasks_max,
+                           "infinity", buf, n);
+}
+
+/* Each property is warned about once per berth-spawn, not again at every reboot. */
+static unsigned warned;
+
+static void property_skip(const ResourceLimits *l, unsigned p, const char *why) {
+        char value[64];
+
+        if (warned & (1u << p))
+                return;
+        warned |= 1u << p;
+        property_format_user(l, p, value, sizeof(value));
+        log_warning("--property=%s=%s is not applied: %s.", properties[p].name, value, why);
+}
+
+/* Write every requested property into the machine's cgroups. A property whose controller
+ * or file the kernel lacks is skipped with one warning line, as systemd does; a value the
+ * kernel refuses is an error. */
+static int cgroup_limits_apply(const ResourceLimits *l, const Controller *ctrl, const bool *v2_of) {
+        static const char *const period_files[] = { "cpu.cfs_period_us", NULL };
+        char buf[64], why[PATH_MAX + 128];
+        int r;
+
+        for (unsigned p = 0; p < _PROP_MAX; p++) {
+                const Controller *k = ctrl + properties[p].controller;
+                bool v2 = v2_of[properties[p].controller];
+                const char *const *files = v2 ? properties[p].v2_files : properties[p].v1_files, *file = NULL;
+
+                if (!property_is_set(l, p))
+                        continue;
+                if (!k->dir) {
+                        property_skip(l, p, k->why);
+                        continue;
                 }
-                /* weight 100 is the default like 1024 shares */
-                if (l->cpu_weight > 0 && r >= 0)
-                        r = write_u64(dir, "cpu.shares", MAX(l->cpu_weight * 1024 / 100, 2ULL), "");
-                return r;
+                if (!files[0]) {
+                        snprintf(why, sizeof(why), "the v1 %s controller has no such limit", k->name);
+                        property_skip(l, p, why);
+                        continue;
+                }
+                if (p == PROP_CPU_QUOTA && !v2) {
+                        format_u64(CPU_PERIOD_USEC, "", buf, sizeof(buf));
+                        files = period_files;
+                        r = write_first(k->dir, files, buf, &file);
+                        if (r >= 0)
+                                files = properties[p].v1_files;
+                } else
+                        r = 0;
+                if (r >= 0) {
+                        property_format(l, p, v2, buf, sizeof(buf));
+                        r = write_first(k->dir, files, buf, &file);
+                }
+                if (r == -ENOENT) {
+                        snprintf(why, sizeof(why), "this kernel offers %s%s%s%s in %s", files[1] ? "neither " : "no ",
+                                 files[0], files[1] ? " nor " : "", strempty(files[1]), k->dir);
+                        property_skip(l, p, why);
+                        continue;
+                }
+                if (r < 0) {
+                        property_format_user(l, p, why, sizeof(why));
+                        return log_error_errno(r, "Failed to set --property=%s=%s (%s in %s): %m",
+                                               properties[p].name, why, file, k->dir);
+                }
         }
-        if (streq(controller, "blkio")) {
-                /* IOWeight 1..10000 (default 100) onto blkio's 10..1000 (default 500) */
-                uint64_t w = MIN(MAX(l->io_weight * 5, 10ULL), 1000ULL);
-                snprintf(buf, sizeof(buf), "%llu", (unsigned long long) w);
-                if (write_attr(dir, "blkio.bfq.weight", buf) >= 0)
-                        return 0;
-                return write_attr(dir, "blkio.weight", buf);
-        }
-        return -EINVAL;
+        return 0;
 }
 
 int machine_cgroup_create(const SpawnConfig *c, MachineCGroup *g) {
         const ResourceLimits *l = &c->limits;
-        const Limit limits[] = {
-                { "memory", l->memory_max_set || l->memory_high_set },
-                { "pids",   l->tasks_max_set },
-                { "cpu",    l->cpu_quota_set || l->cpu_weight > 0 },
-                { "io",     l->io_weight > 0 },
+        Controller ctrl[_CTRL_MAX] = {
+                [CTRL_MEMORY] = { "memory", l->memory_max_set || l->memory_high_set },
+                [CTRL_PIDS]   = { "pids",   l->tasks_max_set },
+                [CTRL_CPU]    = { "cpu",    l->cpu_quota_set || l->cpu_weight > 0 },
+                [CTRL_IO]     = { "io",     l->io_weight > 0 },
         };
-        _cleanup_free_ char *slice = NULL, *scope = NULL, *enable = NULL;
+        bool v2_of[_CTRL_MAX] = {};
+        _cleanup_free_ char *slice = NULL, *scope = NULL;
         const char *root;
-        bool v2_limits = false;
         int r;
 
         if (!c->boot && !resource_limits_any(l) && !c->slice && !c->keep_unit)
@@ -401,63 +518,75 @@ int machine_cgroup_create(const SpawnConfig *c, MachineCGroup *g) {
                         return log_error_errno(r, "Invalid slice '%s': %m", c->slice);
                 scope = scope_name(c);
         }
-        enable = strdup("");
-        if (!slice || !scope || !enable)
+        if (!slice || !scope)
                 return log_oom();
 
         g->v2_path = strjoin(root, isempty(slice) ? "" : "/", slice, "/", scope);
         if (!g->v2_path)
                 return log_oom();
 
-        for (size_t i = 0; i < ELEMENTSOF(limits); i++) {
-                _cleanup_free_ char *mnt = NULL, *own = NULL, *dir = NULL;
-                const char *v1name = streq(limits[i].controller, "io") ? "blkio" : limits[i].controller;
+        /* Where each wanted controller is: cgroup2 first (enabled down the path to the
+         * machine), else its v1 hierarchy, else nowhere. */
+        for (size_t i = 0; i < _CTRL_MAX; i++) {
+                _cleanup_free_ char *mnt = NULL, *own = NULL, *dir = NULL, *where = NULL;
+                const char *v1name = i == CTRL_IO ? "blkio" : ctrl[i].name;
 
-                if (!limits[i].wanted)
+                if (!ctrl[i].wanted)
                         continue;
-                if (v2_has_controller(root, limits[i].controller)) {
-                        char *e = strjoin(enable, " +", limits[i].controller);
-                        if (!e)
+                if (v2_has_controller(root, ctrl[i].name)) {
+                        v2_of[i] = true;
+                        r = v2_enable_controller(root, slice, ctrl[i].name, &where);
+                        if (r == -ENOMEM)
                                 return log_oom();
-                        free(enable);
-                        enable = e;
-                        v2_limits = true;
+                        if (r < 0) {
+                                char e[256];
+                                snprintf(e, sizeof(e), "the %s controller cannot be enabled in %s (%s)",
+                                         ctrl[i].name, where ?: root,
+                                         r == -EBUSY ? "it holds processes of its own" : strerror(-r));
+                                ctrl[i].why = strdup(e);
+                                if (!ctrl[i].why)
+                                        return log_oom();
+                        } else
+                                ctrl[i].dir = g->v2_path;
                         continue;
                 }
                 r = v1_caller_cgroup(v1name, &mnt, &own);
-                if (r < 0)
-                        return log_error_errno(r, "The %s controller is needed for the requested --property=, but this host offers it neither in cgroup2 nor in cgroup v1: %m",
-                                               limits[i].controller);
+                if (r == -ENOMEM)
+                        return log_oom();
+                if (r < 0) {
+                        ctrl[i].why = strjoin("this host offers the ", v1name, " controller neither in cgroup2 nor in cgroup v1");
+                        if (!ctrl[i].why)
+                                return log_oom();
+                        continue;
+                }
                 /* below the caller's own cgroup; with --keep-unit directly in it */
                 dir = c->keep_unit ? strjoin(mnt, streq(own, "/") ? "" : own, "/", scope) :
                                      strjoin(mnt, streq(own, "/") ? "" : own, "/", slice, "/", scope);
                 if (!dir)
                         return log_oom();
                 if (!strv_contains(g->v1_paths, dir)) {
+                        /* recorded first, so that a failure below still removes it */
                         r = create_fresh(c, dir, false, NULL);
                         if (r < 0)
                                 return r;
                         if (strv_extend(&g->v1_paths, dir) < 0)
                                 return log_oom();
                 }
-                r = apply_v1(l, v1name, dir);
-                if (r < 0)
-                        return log_error_errno(r, "Failed to apply the %s limits in %s: %m", v1name, dir);
+                STRV_FOREACH(p, g->v1_paths)
+                        if (streq(*p, dir))
+                                ctrl[i].dir = *p;
         }
 
-        if (v2_limits)
-                v2_enable_controllers(root, slice, enable + 1);
         r = create_fresh(c, g->v2_path, true, &g->v2_fd);
         if (r < 0) {
                 g->v2_path = (free(g->v2_path), NULL);
-                return r;
+                goto finish;
         }
-        if (v2_limits) {
-                r = apply_v2(l, g->v2_path);
-                if (r < 0)
-                        return log_error_errno(r, "Failed to apply resource limits in %s: %m", g->v2_path);
-        }
-        return 0;
+        r = cgroup_limits_apply(l, ctrl, v2_of);
+finish:
+        for (size_t i = 0; i < _CTRL_MAX; i++)
+                free(ctrl[i].why);
+        return r;
 }
 
 void machine_cgroup_destroy(MachineCGroup *g) {

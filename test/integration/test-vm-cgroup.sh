@@ -1,0 +1,134 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# test-vm-cgroup.sh — berth-spawn --property= on a pure cgroup2 host, in a qemu VM
+# (tools/vm-run.sh) booting Debian's kernel with /sys/fs/cgroup as the one cgroup2
+# hierarchy, as most users' hosts are (the CI host is hybrid: its controllers are v1).
+#
+# Checks: every property lands in its cgroup2 file with the controllers enabled down
+# machine.slice; an I/O weight where the kernel offers one; a controller that cannot be
+# enabled below the slice (a slice with a process of its own: the kernel's "no internal
+# processes" rule, made on purpose) costs only its properties, one warning line each,
+# and the machine starts; a value the kernel refuses is an error with nothing left
+# behind; an OOM inside kills only the machine; no cgroup of a machine stays.
+set -u
+export LC_ALL=C
+
+BERTH_SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+: "${BERTH_TOOLS:=$BERTH_SRCDIR/tools}"
+export BERTH_TOOLS
+# shellcheck source=test/integration/vm-lib.sh
+. "$BERTH_SRCDIR/test/integration/vm-lib.sh"
+
+if [ "${1:-}" = --in-vm ]; then
+    cd /tmp || exit 99
+    work=$(mktemp -d /tmp/vm-cgroup.XXXXXX)
+    cd "$work" || exit 99
+    echo "to stderr from the VM" >&2
+    cg=/sys/fs/cgroup
+
+    # spawn ARGS...: run berth-spawn; sets RC, OUT, ERR (messages of berth-spawn only)
+    spawn() {
+        OUT=$("$BERTH_SPAWN" --register=no --console=pipe -D "$work/tree" "$@" 2>"$work/err")
+        RC=$?
+        ERR=$(grep -v '^Spawning container\|^Container ' "$work/err")
+    }
+    # eq DESC EXPECTED ACTUAL
+    eq() {
+        if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "expected: '$2'" "got:      '$3'" "stderr: $(cat "$work/err")"; fi
+    }
+    # scopes NAME: the machine's cgroups, wherever they are
+    scopes() { find "$cg" -type d -name "machine-$1.scope" 2>/dev/null; }
+    # wait_scope NAME: until the machine's payload runs in its scope
+    wait_scope() {
+        for _ in $(seq 1 200); do
+            grep -q . "$cg/machine.slice/machine-$1.scope/cgroup.procs" 2>/dev/null && return 0
+            sleep 0.05
+        done
+        return 1
+    }
+
+    check "/sys/fs/cgroup is the only cgroup hierarchy, cgroup2" test "$(stat -f -c %T $cg)" = cgroup2fs
+    echo "# controllers: $(cat $cg/cgroup.controllers)"
+    if [ -z "${BERTH_SPAWN:-}" ] || ! [ -x "$BERTH_SPAWN" ]; then
+        not_ok "BERTH_SPAWN is set and executable in the VM" "${BERTH_SPAWN:-unset}"
+        exit 1
+    fi
+    sh "$BERTH_TOOLS/make-busybox-tree.sh" tree >/dev/null || { not_ok "make the busybox tree"; exit 1; }
+
+    # ---- every property in its cgroup2 file
+    "$BERTH_SPAWN" --register=no --console=pipe -D "$work/tree" -M lim \
+        --property=MemoryMax=48M --property=MemoryHigh=40M --property=TasksMax=33 \
+        --property=CPUQuota=50% --property=CPUWeight=200 --property=IOWeight=300 \
+        /bin/sleep 3 >/dev/null 2>"$work/lim.err" &
+    pid=$!
+    check "the limited machine's payload runs in machine.slice/machine-lim.scope" wait_scope lim
+    d=$cg/machine.slice/machine-lim.scope
+    eq "MemoryMax=48M is memory.max" $((48 << 20)) "$(cat $d/memory.max 2>&1)"
+    eq "MemoryHigh=40M is memory.high" $((40 << 20)) "$(cat $d/memory.high 2>&1)"
+    eq "TasksMax=33 is pids.max" 33 "$(cat $d/pids.max 2>&1)"
+    eq "CPUQuota=50% is cpu.max" "50000 100000" "$(cat $d/cpu.max 2>&1)"
+    eq "CPUWeight=200 is cpu.weight" 200 "$(cat $d/cpu.weight 2>&1)"
+    for f in io.weight io.bfq.weight; do [ -e "$d/$f" ] && break; done
+    if [ -e "$d/$f" ]; then
+        eq "IOWeight=300 is $f" "default 300" "$(head -n1 $d/$f 2>&1)"
+        iowarn=0
+    else
+        echo "# this kernel has no I/O weight file: IOWeight must be skipped with a warning"
+        iowarn=1
+    fi
+    for c in memory pids cpu io; do
+        check "the $c controller is enabled in machine.slice" grep -qw "$c" $cg/machine.slice/cgroup.subtree_control
+    done
+    wait "$pid"
+    eq "the limited machine exits normally" 0 "$?"
+    eq "its only messages: a warning for IOWeight when the kernel has no weight file" "$iowarn" \
+        "$(grep -v '^Spawning container\|^Container ' "$work/lim.err" | grep -c .)"
+    eq "its cgroup is removed" "" "$(scopes lim)"
+
+    # ---- a controller that cannot be enabled below the slice
+    mkdir $cg/berthbusy.slice
+    sleep 60 &
+    holder=$!
+    echo "$holder" >$cg/berthbusy.slice/cgroup.procs
+    spawn -M busy --slice=berthbusy.slice --property=CPUWeight=200 --property=TasksMax=30 /bin/cat /proc/self/cgroup
+    eq "CPUWeight/TasksMax in a slice with a process of its own: the machine runs" 0 "$RC"
+    eq "... its payload ran in its scope (cgroup namespace root)" "0::/" "$OUT"
+    eq "... one warning line for each property, naming the controller, the slice and the reason" \
+        "berth-spawn: --property=TasksMax=30 is not applied: the pids controller cannot be enabled in $cg/berthbusy.slice (it holds processes of its own).
+berth-spawn: --property=CPUWeight=200 is not applied: the cpu controller cannot be enabled in $cg/berthbusy.slice (it holds processes of its own)." \
+        "$ERR"
+    eq "... its cgroup is removed" "" "$(scopes busy)"
+    kill "$holder"
+    wait "$holder" 2>/dev/null
+    rmdir $cg/berthbusy.slice
+
+    # ---- a value the kernel refuses
+    spawn -M badval --property=TasksMax=99999999 /bin/true
+    eq "TasksMax=99999999 is refused with exit status 1" 1 "$RC"
+    case $ERR in
+        "berth-spawn: Failed to set --property=TasksMax=99999999 (pids.max in $cg/machine.slice/machine-badval.scope): Invalid argument")
+            ok "... in one line naming the property, the file and the kernel's reason" ;;
+        *) not_ok "... in one line naming the property, the file and the kernel's reason" "$ERR" ;;
+    esac
+    eq "... its cgroup is removed" "" "$(scopes badval)"
+
+    # ---- an OOM kills only the machine
+    spawn -M oom --property=MemoryMax=32M /bin/dd if=/dev/zero of=/dev/null bs=256M count=1
+    eq "a 256 MiB buffer under MemoryMax=32M: the machine is OOM-killed (137)" 137 "$RC"
+    check "... berth-spawn reports it" grep -q "terminated by signal SIGKILL" "$work/err"
+    eq "... its cgroup is removed" "" "$(scopes oom)"
+
+    cd /
+    rm -rf "$work"
+    ok "the VM part ran to its end"
+    exit "$failures"
+fi
+
+# ================================================================ on the host
+
+if [ -z "${BERTH_SPAWN:-}" ]; then
+    echo "Bail out! BERTH_SPAWN is not set"
+    exit 1
+fi
+vm_host_main "$BERTH_SRCDIR/test/integration/${0##*/}" busybox
