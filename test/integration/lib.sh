@@ -112,11 +112,17 @@ last_run() {
         "${LAST_CMD:-}" "${RC:-}" "$(head -c 3000 <<<"${OUTPUT:-}")" "$(head -c 3000 <<<"${ERROUT:-}")"
 }
 
-# ok_if DESC COMMAND... : pass if COMMAND succeeds; on failure show the last run
+# ok_if DESC COMMAND... : pass if COMMAND succeeds; on failure show its output and the
+# last run. COMMAND runs in this shell, its output kept off the TAP stream.
 ok_if() {
     local desc=$1
     shift
-    if "$@"; then pass "$desc"; else fail "$desc" "$(last_run)"; fi
+    if "$@" >"$SCRATCH/state/ok_if.out" 2>&1; then
+        pass "$desc"
+    else
+        fail "$desc" "$(head -c 2000 "$SCRATCH/state/ok_if.out")
+$(last_run)"
+    fi
 }
 
 # expect_eq DESC EXPECTED ACTUAL
