@@ -107,6 +107,9 @@ int machine_info_serialize(const MachineInfo *i, char **ret) {
                 fprintf(f, "ROOT=%s\n", i->root_directory);
         fprintf(f, "LEADER=%i\n", (int) i->leader);
         fprintf(f, "LEADER_STARTTIME=%" PRIu64 "\n", i->leader_starttime);
+        if (i->supervisor > 0)
+                fprintf(f, "SUPERVISOR=%i\nSUPERVISOR_STARTTIME=%" PRIu64 "\n",
+                        (int) i->supervisor, i->supervisor_starttime);
         fprintf(f, "TIMESTAMP=%" PRIu64 "\n", i->timestamp_realtime);
         fprintf(f, "TIMESTAMP_MONOTONIC=%" PRIu64 "\n", i->timestamp_monotonic);
         if (i->n_netif > 0) {
@@ -242,6 +245,14 @@ static int parse_line(MachineInfo *i, const char *key, const char *value, unsign
                 *seen |= 2;
                 return 0;
         }
+        if (streq(key, "SUPERVISOR")) {
+                if (parse_u64(value, &u) < 0 || u <= 1 || u > INT_MAX)
+                        return -EBADMSG;
+                i->supervisor = (pid_t) u;
+                return 0;
+        }
+        if (streq(key, "SUPERVISOR_STARTTIME"))
+                return parse_u64(value, &i->supervisor_starttime) < 0 ? -EBADMSG : 0;
         if (streq(key, "TIMESTAMP"))
                 return parse_u64(value, &i->timestamp_realtime) < 0 ? -EBADMSG : 0;
         if (streq(key, "TIMESTAMP_MONOTONIC"))
@@ -304,9 +315,12 @@ int machine_info_parse(const char *text, MachineInfo *ret) {
         return 0;
 }
 
-int proc_stat_parse_starttime(const char *stat, uint64_t *ret) {
+int proc_stat_parse_field(const char *stat, unsigned wanted, uint64_t *ret) {
         const char *p;
         uint64_t v;
+
+        if (wanted < 3)
+                return -EINVAL;
 
         /* The command name (field 2) may contain spaces and ')' itself: start after the last ')'. */
         p = stat ? strrchr(stat, ')') : NULL;
@@ -314,8 +328,8 @@ int proc_stat_parse_starttime(const char *stat, uint64_t *ret) {
                 return -EINVAL;
         p++;
 
-        /* Now at " S ppid ...": field 3 is the first; starttime is field 22. */
-        for (unsigned field = 3; field < 22; field++) {
+        /* Now at " S ppid ...": field 3 is the first. */
+        for (unsigned field = 3; field < wanted; field++) {
                 p += strspn(p, " ");
                 if (!*p)
                         return -EINVAL;

@@ -41,6 +41,9 @@ typedef struct MachineInfo {
         char *root_directory;
         pid_t leader;
         uint64_t leader_starttime;    /* field 22 of /proc/PID/stat: identifies the leader */
+        pid_t supervisor;             /* the leader's parent that registered it (berth-spawn,
+                                       * systemd-nspawn): asked to stop the machine; 0: none */
+        uint64_t supervisor_starttime;
         int *netif;
         size_t n_netif;
         uint64_t timestamp_realtime;
@@ -71,5 +74,9 @@ int machine_info_serialize(const MachineInfo *i, char **ret);
  * (unknown keys are ignored, missing or invalid required ones are not). */
 int machine_info_parse(const char *text, MachineInfo *ret);
 
-/* Start time (field 22) from the contents of /proc/PID/stat. */
-int proc_stat_parse_starttime(const char *stat, uint64_t *ret);
+/* A numeric field of /proc/PID/stat (counted from 1, as in proc(5); field 3 onwards) from
+ * its contents: the parent PID is field 4, the start time field 22. */
+int proc_stat_parse_field(const char *stat, unsigned field, uint64_t *ret);
+static inline int proc_stat_parse_starttime(const char *stat, uint64_t *ret) {
+        return proc_stat_parse_field(stat, 22, ret);
+}

@@ -53,10 +53,10 @@ static int parse_status_uid(const char *status, uid_t *ret) {
         return 0;
 }
 
-int leader_open(pid_t pid, int *ret_pidfd, uint64_t *ret_starttime, uid_t *ret_uid) {
+int leader_open(pid_t pid, int *ret_pidfd, uint64_t *ret_starttime, uid_t *ret_uid, pid_t *ret_ppid) {
         _cleanup_close_ int pidfd = -EBADF;
         _cleanup_free_ char *stat = NULL, *status = NULL;
-        uint64_t starttime;
+        uint64_t starttime, ppid;
         uid_t uid;
         int r;
 
@@ -71,6 +71,8 @@ int leader_open(pid_t pid, int *ret_pidfd, uint64_t *ret_starttime, uid_t *ret_u
         if (r < 0)
                 return r;
         r = proc_stat_parse_starttime(stat, &starttime);
+        if (r >= 0)
+                r = proc_stat_parse_field(stat, 4, &ppid);
         if (r < 0)
                 return -EIO;
         r = read_proc_file(pid, "status", &status);
@@ -90,6 +92,8 @@ int leader_open(pid_t pid, int *ret_pidfd, uint64_t *ret_starttime, uid_t *ret_u
                 *ret_starttime = starttime;
         if (ret_uid)
                 *ret_uid = uid;
+        if (ret_ppid)
+                *ret_ppid = (pid_t) ppid;
         return 0;
 }
 

@@ -15,7 +15,7 @@
 /* Open a pidfd for pid and read its start time and real uid, race-free: the values are
  * only returned if the pidfd's process was still alive after they were read, i.e. they
  * belong to that process and not to a later one that reused the PID. */
-int leader_open(pid_t pid, int *ret_pidfd, uint64_t *ret_starttime, uid_t *ret_uid);
+int leader_open(pid_t pid, int *ret_pidfd, uint64_t *ret_starttime, uid_t *ret_uid, pid_t *ret_ppid);
 bool pidfd_is_alive(int pidfd);
 
 /* Parse os-release text into a strv of alternating keys and values. */

@@ -47,6 +47,7 @@ int machine_new(Manager *m, MachineInfo *info, int leader_pidfd, Machine **ret) 
         *info = (MachineInfo) { .class = _MACHINE_CLASS_INVALID };
         machine->state = MACHINE_RUNNING;
         machine->leader_pidfd = TAKE_FD(pidfd);
+        machine->supervisor_pidfd = -EBADF;
 
         /* Append, keeping the host first and ListMachines in registration order. */
         if (!m->machines)
@@ -95,6 +96,7 @@ Machine *machine_free(Machine *machine) {
         sd_event_source_disable_unref(machine->leader_source);
         sd_event_source_disable_unref(machine->kill_timer);
         safe_close(machine->leader_pidfd);
+        safe_close(machine->supervisor_pidfd);
         machine_info_done(&machine->info);
         free(machine);
         return NULL;
@@ -358,17 +360,27 @@ int machine_terminate(Machine *machine) {
         if (machine_is_host(machine))
                 return -EOPNOTSUPP;
 
-        if (machine->info.systemd_scope)
+        /* The machine's supervisor knows how its machine stops: berth-spawn and
+         * systemd-nspawn apply their --kill-signal= (SIGKILL for a command, SIGRTMIN+3 for
+         * a booted systemd). A SIGTERM to the leader would do nothing for a plain command:
+         * as PID 1 of its namespace it ignores signals it has no handler for. */
+        if (machine->supervisor_pidfd >= 0 && pidfd_is_alive(machine->supervisor_pidfd))
+                r = pidfd_signal(machine->supervisor_pidfd, SIGTERM);
+        else if (machine->info.systemd_scope)
                 r = systemd_call(m, "StopUnit", NULL, "ss", machine->info.unit, "fail");
-        else if (machine->info.cgroup) {
+        else if (machine->info.cgroup)
                 r = cgroup_kill_scope(&m->cgroups, machine->info.cgroup, SIGTERM);
-                if (r >= 0 && !machine->kill_timer)
-                        r = sd_event_add_time_relative(m->event, &machine->kill_timer, CLOCK_MONOTONIC,
-                                                       MACHINE_TERMINATE_TIMEOUT_USEC, 0, on_kill_timer, machine);
-        } else
+        else
                 r = pidfd_signal(machine->leader_pidfd, SIGTERM);
         if (r < 0)
                 return r;
+        /* what does not stop in time is killed (systemd's scopes have their own timeout) */
+        if (!machine->info.systemd_scope && !machine->kill_timer) {
+                r = sd_event_add_time_relative(m->event, &machine->kill_timer, CLOCK_MONOTONIC,
+                                               MACHINE_TERMINATE_TIMEOUT_USEC, 0, on_kill_timer, machine);
+                if (r < 0)
+                        return r;
+        }
 
         machine_set_state(machine, MACHINE_CLOSING);
         return 0;

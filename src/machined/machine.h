@@ -17,8 +17,9 @@ struct Machine {
         MachineState state;
 
         int leader_pidfd;
+        int supervisor_pidfd;           /* see MachineInfo.supervisor; -EBADF: none */
         sd_event_source *leader_source;
-        sd_event_source *kill_timer;    /* escalates Terminate to SIGKILL for our scopes */
+        sd_event_source *kill_timer;    /* escalates Terminate to SIGKILL */
 
         Machine *prev, *next;
 };

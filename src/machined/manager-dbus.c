@@ -200,11 +200,11 @@ static int method_register_internal(sd_bus_message *message, Manager *m, bool wi
                                     sd_bus_error *error) {
         _cleanup_(machine_info_done) MachineInfo info = { .class = _MACHINE_CLASS_INVALID };
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
-        _cleanup_close_ int pidfd = -EBADF;
+        _cleanup_close_ int pidfd = -EBADF, supervisor_pidfd = -EBADF;
         RegisterArgs a = {};
         Machine *machine, *other;
         uid_t caller_uid, leader_uid;
-        pid_t leader;
+        pid_t leader, sender, parent;
         int r;
 
         r = read_register_args(message, with_network, &a, error);
@@ -224,20 +224,18 @@ static int method_register_internal(sd_bus_message *message, Manager *m, bool wi
         if (manager_get_machine(m, a.name))
                 return sd_bus_error_setf(error, BUS_ERROR_MACHINE_EXISTS, "Machine '%s' already exists.", a.name);
 
-        if (a.leader == 0) {
-                /* The caller itself leads the machine, as with nspawn --keep-unit. */
-                r = sd_bus_creds_get_pid(creds, &leader);
-                if (r < 0)
-                        return r;
-        } else
-                leader = (pid_t) a.leader;
+        r = sd_bus_creds_get_pid(creds, &sender);
+        if (r < 0)
+                return r;
+        /* 0: the caller itself leads the machine, as with nspawn --keep-unit. */
+        leader = a.leader == 0 ? sender : (pid_t) a.leader;
 
         other = manager_get_machine_by_leader(m, leader);
         if (other)
                 return sd_bus_error_setf(error, BUS_ERROR_MACHINE_EXISTS,
                                          "PID %i already leads machine '%s'.", (int) leader, other->info.name);
 
-        r = leader_open(leader, &pidfd, &info.leader_starttime, &leader_uid);
+        r = leader_open(leader, &pidfd, &info.leader_starttime, &leader_uid, &parent);
         if (r == -ESRCH || r == -EINVAL)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_UNIX_PROCESS_ID_UNKNOWN,
                                          "Leader PID %i does not exist.", (int) leader);
@@ -268,9 +266,16 @@ static int method_register_internal(sd_bus_message *message, Manager *m, bool wi
         if (!create)
                 info.unit = leader_unit(leader);
 
+        /* A caller that started the leader itself (berth-spawn, systemd-nspawn) supervises
+         * the machine: Terminate asks it, so that its kill signal applies. */
+        if (parent == sender && sender != leader &&
+            leader_open(sender, &supervisor_pidfd, &info.supervisor_starttime, NULL, NULL) >= 0)
+                info.supervisor = sender;
+
         r = machine_new(m, &info, TAKE_FD(pidfd), &machine);
         if (r < 0)
                 return r;
+        machine->supervisor_pidfd = TAKE_FD(supervisor_pidfd);
 
         if (create) {
                 r = machine_create_scope(machine, message, error);

@@ -259,8 +259,9 @@ void manager_release_cgroup(Manager *m, const char *path, bool kill) {
 static int manager_load_one(Manager *m, const char *name) {
         _cleanup_(machine_info_done) MachineInfo info = { .class = _MACHINE_CLASS_INVALID };
         _cleanup_free_ char *text = NULL;
-        _cleanup_close_ int fd = -EBADF, pidfd = -EBADF;
+        _cleanup_close_ int fd = -EBADF, pidfd = -EBADF, supervisor_pidfd = -EBADF;
         uint64_t starttime;
+        Machine *machine;
         int r;
 
         fd = openat(m->state_dir_fd, name, O_RDONLY|O_CLOEXEC|O_NOFOLLOW|O_NOCTTY|O_NONBLOCK);
@@ -281,7 +282,7 @@ static int manager_load_one(Manager *m, const char *name) {
                                          "State file %s/%s duplicates a machine, skipping.", m->state_dir, name);
 
         /* Same PID and same start time: the same process, so the same machine. */
-        r = leader_open(info.leader, &pidfd, &starttime, NULL);
+        r = leader_open(info.leader, &pidfd, &starttime, NULL, NULL);
         if (r < 0 || starttime != info.leader_starttime) {
                 log_info("Machine '%s' ended while berthd was not running, dropping it.", name);
                 if (info.cgroup) {
@@ -293,10 +294,19 @@ static int manager_load_one(Manager *m, const char *name) {
                 return 0;
         }
 
+        /* The supervisor, if it is still the same process. */
+        if (info.supervisor > 0 &&
+            (leader_open(info.supervisor, &supervisor_pidfd, &starttime, NULL, NULL) < 0 ||
+             starttime != info.supervisor_starttime)) {
+                supervisor_pidfd = safe_close(supervisor_pidfd);
+                info.supervisor = 0;
+        }
+
         pid_t leader = info.leader;
-        r = machine_new(m, &info, TAKE_FD(pidfd), NULL);
+        r = machine_new(m, &info, TAKE_FD(pidfd), &machine);
         if (r < 0)
                 return log_error_errno(r, "Failed to restore machine '%s': %m", name);
+        machine->supervisor_pidfd = TAKE_FD(supervisor_pidfd);
         log_info("Machine '%s' (leader PID %i) restored.", name, (int) leader);
         return 1;
 }

@@ -77,6 +77,66 @@ if command -v machinectl >/dev/null; then
 fi
 wait_until 2 machine_gone "$P-net"
 
+# Terminate reaches berth-spawn, which applies its kill signal (SIGKILL for a command):
+# the machine goes at once instead of after berthd's 10 s SIGKILL timer (a command as PID
+# 1 of its namespace ignores the SIGTERM it has no handler for)
+# ms_since T0: milliseconds since T0 (from date +%s%N)
+ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+# spawn_plain NAME: a registered berth-spawn running a plain command; SPAWN, SPAWN_PID
+spawn_plain() {
+    timeout 30 "$BERTH_SPAWN" -P --register=yes -D "$TMP/tree" -M "$1" /bin/sleep 60 \
+        </dev/null >"$TMP/term.out" 2>&1 &
+    SPAWN=$!
+    wait_until 5 bash -c "busctl call $DEST $MGR_PATH $MGR GetMachine s $1 >/dev/null 2>&1"
+    SPAWN_PID=$(awk '{print $1}' /proc/$SPAWN/task/$SPAWN/children 2>/dev/null)   # under timeout
+}
+spawn_plain "$P-term"
+check_eq "the registering berth-spawn is recorded as the machine's supervisor" \
+    "SUPERVISOR=$SPAWN_PID" "$(grep '^SUPERVISOR=' "$STATE/$P-term")"
+T0=$(date +%s%N)
+check "TerminateMachine of a plain-command machine returns" mgr TerminateMachine s "$P-term"
+wait_until 3 machine_gone "$P-term"
+MS=$(ms_since "$T0")
+check "... and the machine is gone within 1 s (took $MS ms)" test "$MS" -lt 1000
+wait "$SPAWN"
+RC=$?
+check_eq "... berth-spawn ended by itself, killing its payload with SIGKILL (--kill-signal default)" 137 "$RC"
+check "... and said so" grep -q "terminated by signal SIGKILL" "$TMP/term.out"
+
+# the same after berthd was SIGKILLed and restarted: the supervisor is restored
+spawn_plain "$P-term"
+stop_berthd KILL
+start_berthd
+T0=$(date +%s%N)
+check "after a berthd restart, TerminateMachine returns" mgr TerminateMachine s "$P-term"
+wait_until 3 machine_gone "$P-term"
+MS=$(ms_since "$T0")
+check "... and the machine is gone within 1 s (took $MS ms)" test "$MS" -lt 1000
+wait "$SPAWN"
+check_eq "... berth-spawn applied SIGKILL" 137 "$?"
+
+# a booted systemd guest: berth-spawn sends SIGRTMIN+3 and the guest powers off cleanly
+if DEB=$("$TOOLS/make-debian-tree.sh" --print-path 2>"$TMP/mkdeb.log"); then
+    timeout 60 "$BERTH_SPAWN" -q --register=yes -D "$DEB" --volatile=overlay -M "$P-boot" -b \
+        </dev/null >"$TMP/boot.out" 2>&1 &
+    SPAWN=$!
+    wait_until 10 bash -c "busctl call $DEST $MGR_PATH $MGR GetMachine s $P-boot >/dev/null 2>&1"
+    BL=$(mprop "$P-boot" Leader | awk '{print $2}')
+    # until the guest's systemd answers on its private socket
+    wait_until 30 test -S "/proc/$BL/root/run/systemd/private"
+    STATE_BOOT=$(timeout 30 nsenter -t "$BL" -m -u -i -p -C -r -w systemctl is-system-running --wait 2>&1)
+    check_eq "the booted guest is running" running "$STATE_BOOT"
+    T0=$(date +%s%N)
+    check "TerminateMachine of a booted machine returns" mgr TerminateMachine s "$P-boot"
+    wait_until 15 machine_gone "$P-boot"
+    MS=$(ms_since "$T0")
+    check "... and it is gone well before berthd's 10 s SIGKILL timer (took $MS ms)" test "$MS" -lt 8000
+    wait "$SPAWN"
+    check_eq "... powered off cleanly (exit status 0: the guest's systemd got SIGRTMIN+3)" 0 "$?"
+else
+    echo "ok $((TAP_N += 1)) - booted machine terminate # SKIP no Debian tree: $(tail -n1 "$TMP/mkdeb.log")"
+fi
+
 # a payload that ends at once: registration still happens before it runs, and works
 check "--register=yes with a payload that exits at once" timeout 20 "$BERTH_SPAWN" -q -P --register=yes \
     -D "$TMP/tree" -M "$NAME" /bin/true

@@ -73,6 +73,8 @@ static void test_state_roundtrip(void) {
                 .root_directory = (char *) "/var/lib/machines/web-1",
                 .leader = 4242,
                 .leader_starttime = 123456789,
+                .supervisor = 4241,
+                .supervisor_starttime = 123456700,
                 .netif = netif,
                 .n_netif = 2,
                 .timestamp_realtime = 1700000000000000ULL,
@@ -96,6 +98,7 @@ static void test_state_roundtrip(void) {
         CHECK_STREQ(out.root_directory, "/var/lib/machines/web-1");
         CHECK(out.leader == 4242);
         CHECK(out.leader_starttime == 123456789);
+        CHECK(out.supervisor == 4241 && out.supervisor_starttime == 123456700);
         CHECK(out.n_netif == 2 && out.netif[0] == 3 && out.netif[1] == 17);
         CHECK(out.timestamp_realtime == 1700000000000000ULL);
         CHECK(out.timestamp_monotonic == 99);
@@ -141,6 +144,9 @@ static void test_state_corrupt(void) {
         CHECK(parse("VERSION=1\n" GOOD "ROOT=relative\n") == -EBADMSG);
         CHECK(parse("VERSION=1\n" GOOD "SYSTEMD_SCOPE=1\n") == -EBADMSG);   /* without UNIT */
         CHECK(parse("VERSION=1\n" GOOD "=x\n") == -EBADMSG);
+        CHECK(parse("VERSION=1\n" GOOD "SUPERVISOR=1\n") == -EBADMSG);
+        CHECK(parse("VERSION=1\n" GOOD "SUPERVISOR=x\n") == -EBADMSG);
+        CHECK(parse("VERSION=1\n" GOOD "SUPERVISOR=77\nSUPERVISOR_STARTTIME=9\n") == 0);
         CHECK(parse(NULL) == -EBADMSG);
 }
 
@@ -157,6 +163,10 @@ static void test_proc_stat(void) {
         CHECK(proc_stat_parse_starttime("42 (sleep) S 1 2", &t) < 0);
         CHECK(proc_stat_parse_starttime("no paren", &t) < 0);
         CHECK(proc_stat_parse_starttime(NULL, &t) < 0);
+        /* the parent PID, for the supervisor check */
+        CHECK(proc_stat_parse_field(buf, 4, &t) == 0 && t == 1);
+        CHECK(proc_stat_parse_field(buf, 3, &t) == -EINVAL);   /* the state letter */
+        CHECK(proc_stat_parse_field(buf, 2, &t) == -EINVAL);
 }
 
 static void test_os_release(void) {
