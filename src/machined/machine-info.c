@@ -73,14 +73,6 @@ bool machine_unit_is_valid(const char *s) {
                 (endswith(s, ".scope") || endswith(s, ".service"));
 }
 
-char *machine_scope_name(const char *name) {
-        return strjoin("machine-", name, ".scope");
-}
-
-char *machine_scope_cgroup(const char *name) {
-        return strjoin("machine.slice/machine-", name, ".scope");
-}
-
 int machine_info_serialize(const MachineInfo *i, char **ret) {
         _cleanup_free_ char *buf = NULL;
         size_t size = 0;
@@ -193,14 +185,13 @@ static int set_string(char **field, const char *value, bool (*valid)(const char 
         return 0;
 }
 
+/* "machine.slice/machine-ESCAPED.scope" (see machine_scope_name()): one level below
+ * machine.slice, nothing that climbs out of it. */
 static bool cgroup_path_is_ours(const char *s) {
         const char *p = startswith(s, "machine.slice/machine-");
-        _cleanup_free_ char *name = NULL;
 
-        if (!p || !endswith(p, ".scope"))
-                return false;
-        name = strndup(p, strlen(p) - STRLEN(".scope"));
-        return name && machine_name_is_valid(name);
+        return p && endswith(p, ".scope") && strlen(p) > STRLEN(".scope") && !strchr(p, '/') &&
+               field_is_safe(s, 512);
 }
 
 static int parse_line(MachineInfo *i, const char *key, const char *value, unsigned *seen) {

@@ -64,9 +64,6 @@ bool machine_service_is_valid(const char *s) _pure_;        /* empty is fine */
 bool machine_root_directory_is_valid(const char *s) _pure_; /* empty is fine */
 bool machine_unit_is_valid(const char *s) _pure_;
 
-/* "machine-NAME.scope" and "machine.slice/machine-NAME.scope"; NULL on OOM. */
-char *machine_scope_name(const char *name);
-char *machine_scope_cgroup(const char *name);
 
 /* Serialize to the key=value state file format (first line "VERSION=1"). */
 int machine_info_serialize(const MachineInfo *i, char **ret);

@@ -10,7 +10,7 @@
 #include "fd-util.h"
 #include "image-dbus.h"
 #include "log.h"
-#include "machine-cgroup.h"
+#include "cgroup-setup.h"
 #include "machine-dbus.h"
 #include "machine-name.h"
 #include "machine-query.h"

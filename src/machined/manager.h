@@ -6,7 +6,7 @@
 
 #include "bus-polkit.h"
 #include "image.h"
-#include "machine-cgroup.h"
+#include "cgroup-setup.h"
 #include "machine.h"
 #include "operation.h"
 

@@ -9,7 +9,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
-#include "cgroup-util.h"
+#include "cgroup-setup.h"
 #include "fd-util.h"
 #include "log.h"
 #include "parse-util.h"
@@ -124,56 +124,7 @@ bool resource_limits_any(const ResourceLimits *l) {
                l->cpu_weight > 0 || l->io_weight > 0;
 }
 
-int slice_to_path(const char *slice, char **ret) {
-        _cleanup_free_ char *path = NULL, *base = NULL;
-        const char *dash;
-
-        if (!endswith(slice, ".slice") || strchr(slice, '/') || slice[0] == '-' || streq(slice, "-.slice") ||
-            strstr(slice, "--") || strstr(slice, "-.slice") || strlen(slice) > 200)
-                return -EINVAL;
-
-        /* a-b-c.slice lives in a.slice/a-b.slice/a-b-c.slice */
-        base = strndup(slice, strlen(slice) - STRLEN(".slice"));
-        if (!base)
-                return -ENOMEM;
-        path = strdup("");
-        if (!path)
-                return -ENOMEM;
-        for (dash = strchr(base, '-');; dash = strchr(dash + 1, '-')) {
-                _cleanup_free_ char *prefix = dash ? strndup(base, (size_t) (dash - base)) : strdup(base);
-                char *p;
-
-                if (!prefix)
-                        return -ENOMEM;
-                p = strjoin(path, isempty(path) ? "" : "/", prefix, ".slice");
-                if (!p)
-                        return -ENOMEM;
-                free(path);
-                path = p;
-                if (!dash)
-                        break;
-        }
-        *ret = TAKE_PTR(path);
-        return 0;
-}
-
 /* ---- creating the cgroups ---- */
-
-static char *scope_name(const SpawnConfig *c) {
-        char esc[4 * 64 + 1], *w = esc;
-
-        /* escaped as systemd escapes unit names */
-        for (const char *p = c->machine; *p && w < esc + sizeof(esc) - 5; p++) {
-                bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-                             *p == '_' || (*p == '.' && p != c->machine);
-                if (plain)
-                        *w++ = *p;
-                else
-                        w += sprintf(w, "\\x%02x", (unsigned char) *p);
-        }
-        *w = 0;
-        return strjoin("machine-", esc, ".scope");
-}
 
 /* Our own cgroup in the cgroup2 hierarchy ("0::/path" in /proc/self/cgroup). */
 static int v2_own_cgroup(char **ret) {
@@ -255,7 +206,7 @@ static int create_fresh(const SpawnConfig *c, const char *path, bool v2, int *re
 
         r = cgroup_create(path, &fd);
         if (r == -EEXIST) {
-                if (v2 ? cgroup_is_populated(path) : !cgroup_v1_is_empty(path))
+                if (v2 ? cgroup_is_populated(path) : !cgroup_has_no_procs(path))
                         return log_error_errno(SYNTHETIC_ERRNO(EBUSY), "A machine named '%s' is already running (cgroup %s).",
                                                c->machine, path);
                 r = v2 ? cgroup_destroy(path) : RET_NERRNO(rmdir(path));
@@ -287,7 +238,7 @@ static int v2_enable_controller(const char *root, const char *slice_path, const 
         if (!dir || !rest || !plus)
                 return -ENOMEM;
         for (;;) {
-                if (seg && !cgroup_v1_is_empty(dir))    /* (cgroup.procs is the same file in v2) */
+                if (seg && !cgroup_has_no_procs(dir))
                         r = -EBUSY;
                 else
                         r = write_attr(dir, "cgroup.subtree_control", plus);
@@ -491,6 +442,7 @@ int machine_cgroup_create(const SpawnConfig *c, MachineCGroup *g) {
                 [CTRL_IO]     = { "io",     l->io_weight > 0 },
         };
         bool v2_of[_CTRL_MAX] = {};
+        _cleanup_(cgroup_layout_done) CgroupLayout layout = CGROUP_LAYOUT_NULL;
         _cleanup_free_ char *slice = NULL, *scope = NULL;
         const char *root;
         int r;
@@ -498,9 +450,10 @@ int machine_cgroup_create(const SpawnConfig *c, MachineCGroup *g) {
         if (!c->boot && !resource_limits_any(l) && !c->slice && !c->keep_unit)
                 return 0;     /* a plain command needs no cgroup of its own */
 
-        r = cgroup2_root(&root);
+        r = cgroup_layout_open(&layout);
         if (r < 0)
                 return log_error_errno(r, "The machine needs a cgroup2 hierarchy (at /sys/fs/cgroup or /sys/fs/cgroup/unified): %m");
+        root = layout.unified_path;
 
         if (c->keep_unit) {
                 /* --keep-unit: the machine stays in berth-spawn's own cgroup (its service's,
@@ -516,7 +469,7 @@ int machine_cgroup_create(const SpawnConfig *c, MachineCGroup *g) {
                 r = slice_to_path(c->slice ?: "machine.slice", &slice);
                 if (r < 0)
                         return log_error_errno(r, "Invalid slice '%s': %m", c->slice);
-                scope = scope_name(c);
+                scope = machine_scope_name(c->machine);
         }
         if (!slice || !scope)
                 return log_oom();

@@ -3,6 +3,7 @@
 
 #include <stdint.h>
 
+#include "cgroup-setup.h"
 #include "spawn-config.h"
 
 /* The machine's cgroups and resource limits (--property=, --slice=).
@@ -18,8 +19,6 @@ int resource_limits_parse(ResourceLimits *l, const char *assignment);
 int resource_parse_bytes(const char *s, uint64_t *ret);
 bool resource_limits_any(const ResourceLimits *l);
 
-/* --slice=a-b.slice -> "a.slice/a-b.slice", as systemd nests slices. */
-int slice_to_path(const char *slice, char **ret);
 
 typedef struct MachineCGroup {
         char *v2_path;             /* NULL when the machine needs no cgroup of its own */

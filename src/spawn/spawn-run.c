@@ -9,7 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cgroup-util.h"
+#include "cgroup-setup.h"
 #include "fd-util.h"
 #include "log.h"
 #include "notify-util.h"

@@ -193,6 +193,11 @@ dead() {
     return 0
 }
 
+# scope NAME: the scope unit of machine NAME, escaped as systemd escapes unit names
+scope() {
+    printf 'machine-%s.scope\n' "$(sed 's/-/\\x2d/g' <<<"$1")"
+}
+
 machine_gone() {
     ! mgr GetMachine s "$1" >/dev/null 2>&1
 }
@@ -226,7 +231,7 @@ leaked_scopes() {
     local h
     for h in "$CGROOT" /sys/fs/cgroup/systemd; do
         [ -n "$h" ] && [ -d "$h/machine.slice" ] || continue
-        find "$h/machine.slice" -maxdepth 1 -name "machine-$P-*" 2>/dev/null
+        find "$h/machine.slice" -maxdepth 1 -name "machine-$P\\x2d*" -o -name "machine-$P-*" 2>/dev/null
     done
 }
 

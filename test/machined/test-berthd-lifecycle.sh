@@ -19,12 +19,13 @@ start_leader bash -c 'while [ ! -e "$1" ]; do sleep 0.02; done; sleep 1000 & wai
 LC=$LEADER
 check "CreateMachine" create "$P-c" "$LC"
 touch "$TMP/go"
-scope=$CGROOT/machine.slice/machine-$P-c.scope
+scope=$CGROOT/machine.slice/$(scope $P-c)
 check "leader moved into $scope" grep -qx "$LC" "$scope/cgroup.procs"
 if [ -d /sys/fs/cgroup/systemd ] && [ "$CGROOT" != /sys/fs/cgroup ]; then
-    check "name=systemd v1 scope too" grep -qx "$LC" "/sys/fs/cgroup/systemd/machine.slice/machine-$P-c.scope/cgroup.procs"
+    check "name=systemd v1 scope too" grep -qx "$LC" "/sys/fs/cgroup/systemd/machine.slice/$(scope $P-c)/cgroup.procs"
 fi
-check_eq "Unit is the scope" "s \"machine-$P-c.scope\"" "$(mprop $P-c Unit)"
+# (busctl prints a backslash doubled)
+check_eq "Unit is the scope, escaped as systemd escapes unit names" "s \"$(scope $P-c | sed 's/\\/\\\\/g')\"" "$(mprop $P-c Unit)"
 wait_until 1 pgrep -P "$LC" -f "sleep 1000"
 child=$(pgrep -P "$LC" -f "sleep 1000")
 check "GetMachineByPID(child in scope)" bash -c "busctl call $DEST $MGR_PATH $MGR GetMachineByPID u $child | grep -q ${P}_2dc"
@@ -52,7 +53,7 @@ check_eq "State closing while the leader ignores SIGTERM" 's "closing"' "$(mprop
 check "child got SIGTERM" wait_until 1 dead "$tchild"
 check "KillMachine leader SIGKILL" mgr KillMachine ssi "$P-t" leader 9
 check "machine removed" wait_until 1 machine_gone "$P-t"
-check "scope removed" wait_until 1 test ! -d "$CGROOT/machine.slice/machine-$P-t.scope"
+check "scope removed" wait_until 1 test ! -d "$CGROOT/machine.slice/$(scope $P-t)"
 
 # Unregister of a created machine leaves its processes alone
 start_leader
@@ -61,7 +62,7 @@ create "$P-u" "$LU" >/dev/null
 check "UnregisterMachine (created)" mgr UnregisterMachine s "$P-u"
 check "its leader still runs" kill -0 "$LU"
 kill "$LU"; wait "$LU" 2>/dev/null
-check "its scope goes once empty" wait_until 3 test ! -d "$CGROOT/machine.slice/machine-$P-u.scope"
+check "its scope goes once empty" wait_until 3 test ! -d "$CGROOT/machine.slice/$(scope $P-u)"
 
 # --- pidfd tracking: SIGKILL a leader, the machine goes within a second
 start_leader
@@ -98,7 +99,7 @@ before1=$(props $P-r1); before2=$(props $P-r2); before3=$(props $P-r3)
 check "state files written" test -f "$STATE/$P-r1" -a -f "$STATE/$P-r2" -a -f "$STATE/$P-r3"
 stop_berthd TERM
 check "leaders survive a berthd stop" kill -0 "$LR1" "$LR2" "$LR3"
-check "scope survives a berthd stop" test -d "$CGROOT/machine.slice/machine-$P-r3.scope"
+check "scope survives a berthd stop" test -d "$CGROOT/machine.slice/$(scope $P-r3)"
 start_berthd
 check_eq "after restart: same properties (registered)" "$before1" "$(props $P-r1)"
 check_eq "after restart: same properties (with network)" "$before2" "$(props $P-r2)"
@@ -123,7 +124,7 @@ check "berthd serves after bad state files" mgr ListMachines
 rm -f "$STATE/$P-bad" "$STATE/$P-future" "$STATE/$P-torn"
 mgr TerminateMachine s "$P-r3" >/dev/null
 check "restored machine can be terminated" wait_until 1 machine_gone "$P-r3"
-check "restored scope removed" wait_until 1 test ! -d "$CGROOT/machine.slice/machine-$P-r3.scope"
+check "restored scope removed" wait_until 1 test ! -d "$CGROOT/machine.slice/$(scope $P-r3)"
 
 # --- reading from inside a machine
 root=$TMP/root

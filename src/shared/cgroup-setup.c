@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <linux/magic.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,7 +12,7 @@
 #include <unistd.h>
 
 #include "fd-util.h"
-#include "machine-cgroup.h"
+#include "cgroup-setup.h"
 #include "string-util.h"
 
 static int open_hierarchy(const char *path, long magic) {
@@ -32,11 +34,13 @@ int cgroup_layout_open(CgroupLayout *ret) {
         int fd;
 
         fd = open_hierarchy("/sys/fs/cgroup", CGROUP2_SUPER_MAGIC);
+        l.unified_path = "/sys/fs/cgroup";
         if (fd < 0) {
                 /* Hybrid: v1 controllers at /sys/fs/cgroup, cgroup2 beside them. */
                 fd = open_hierarchy("/sys/fs/cgroup/unified", CGROUP2_SUPER_MAGIC);
                 if (fd < 0)
                         return -EOPNOTSUPP;
+                l.unified_path = "/sys/fs/cgroup/unified";
                 l.named_fd = open_hierarchy("/sys/fs/cgroup/systemd", CGROUP_SUPER_MAGIC);
                 if (l.named_fd < 0)
                         l.named_fd = -EBADF;
@@ -229,4 +233,169 @@ int cgroup_pid_get_path(pid_t pid, char **ret) {
                 return 0;
         }
         return -ENODATA;
+}
+
+char *machine_scope_name(const char *machine) {
+        _cleanup_free_ char *esc = NULL;
+        char *w;
+
+        /* as systemd's unit_name_escape(): [A-Za-z0-9:_.] stay (but a leading '.'),
+         * everything else becomes \xNN */
+        esc = malloc(strlen(machine) * 4 + 1);
+        if (!esc)
+                return NULL;
+        w = esc;
+        for (const char *p = machine; *p; p++) {
+                bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                             *p == '_' || *p == ':' || (*p == '.' && p != machine);
+                if (plain)
+                        *w++ = *p;
+                else
+                        w += sprintf(w, "\\x%02x", (unsigned char) *p);
+        }
+        *w = 0;
+        return strjoin("machine-", esc, ".scope");
+}
+
+char *machine_scope_cgroup(const char *machine) {
+        _cleanup_free_ char *scope = machine_scope_name(machine);
+
+        return scope ? strjoin("machine.slice/", scope) : NULL;
+}
+
+int slice_to_path(const char *slice, char **ret) {
+        _cleanup_free_ char *path = NULL, *base = NULL;
+        const char *dash;
+
+        if (!endswith(slice, ".slice") || strchr(slice, '/') || slice[0] == '-' || streq(slice, "-.slice") ||
+            strstr(slice, "--") || strstr(slice, "-.slice") || strlen(slice) > 200)
+                return -EINVAL;
+
+        /* a-b-c.slice lives in a.slice/a-b.slice/a-b-c.slice */
+        base = strndup(slice, strlen(slice) - STRLEN(".slice"));
+        if (!base)
+                return -ENOMEM;
+        path = strdup("");
+        if (!path)
+                return -ENOMEM;
+        for (dash = strchr(base, '-');; dash = strchr(dash + 1, '-')) {
+                _cleanup_free_ char *prefix = dash ? strndup(base, (size_t) (dash - base)) : strdup(base);
+                char *p;
+
+                if (!prefix)
+                        return -ENOMEM;
+                p = strjoin(path, isempty(path) ? "" : "/", prefix, ".slice");
+                if (!p)
+                        return -ENOMEM;
+                free(path);
+                path = p;
+                if (!dash)
+                        break;
+        }
+        *ret = TAKE_PTR(path);
+        return 0;
+}
+
+int cgroup_create(const char *path, int *ret_fd) {
+        _cleanup_free_ char *p = strdup(path);
+        int fd;
+
+        if (!p)
+                return -ENOMEM;
+        /* parents first (slices), each may exist already */
+        for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
+                *s = 0;
+                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = '/';
+        }
+        if (mkdir(path, 0755) < 0)
+                return -errno;
+
+        fd = open(path, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        *ret_fd = fd;
+        return 0;
+}
+
+bool cgroup_is_populated(const char *path) {
+        _cleanup_free_ char *events = strjoin(path, "/cgroup.events");
+        _cleanup_fclose_ FILE *f = NULL;
+        char line[128];
+
+        if (!events || !(f = fopen(events, "re")))
+                return false;
+        while (fgets(line, sizeof(line), f))
+                if (streq(line, "populated 1\n"))
+                        return true;
+        return false;
+}
+
+static int cgroup_remove_tree(const char *path) {
+        _cleanup_closedir_ DIR *d = opendir(path);
+        struct dirent *de;
+
+        if (!d)
+                return errno == ENOENT ? 0 : -errno;
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *child = NULL;
+                int r;
+
+                if (de->d_type != DT_DIR || streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                child = strjoin(path, "/", de->d_name);
+                if (!child)
+                        return -ENOMEM;
+                r = cgroup_remove_tree(child);
+                if (r < 0)
+                        return r;
+        }
+        return rmdir(path) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+static int cgroup_kill_procs(const char *path) {
+        _cleanup_free_ char *kill_file = strjoin(path, "/cgroup.kill");
+        _cleanup_close_ int fd = -EBADF;
+
+        if (!kill_file)
+                return -ENOMEM;
+        /* cgroup.kill (Linux 5.14) kills the whole subtree atomically. */
+        fd = open(kill_file, O_WRONLY|O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        return write_string_fd(fd, "1");
+}
+
+int cgroup_destroy(const char *path) {
+        _cleanup_free_ char *events = strjoin(path, "/cgroup.events");
+        int r;
+
+        if (!events)
+                return -ENOMEM;
+
+        if (cgroup_is_populated(path)) {
+                _cleanup_close_ int efd = -EBADF;
+
+                r = cgroup_kill_procs(path);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+
+                /* cgroup.events signals POLLPRI when "populated" changes. */
+                efd = open(events, O_RDONLY|O_CLOEXEC);
+                for (int i = 0; i < 100 && cgroup_is_populated(path); i++) {
+                        struct pollfd p = { .fd = efd, .events = POLLPRI };
+                        (void) poll(&p, 1, 50);
+                }
+        }
+        return cgroup_remove_tree(path);
+}
+
+bool cgroup_has_no_procs(const char *path) {
+        _cleanup_free_ char *procs = strjoin(path, "/cgroup.procs"), *data = NULL;
+        _cleanup_close_ int fd = -EBADF;
+
+        if (!procs || (fd = open(procs, O_RDONLY|O_CLOEXEC)) < 0)
+                return true;
+        return read_full_fd(fd, 1 << 20, &data, NULL) < 0 || isempty(data);
 }
