@@ -91,7 +91,7 @@ static int read_sidecar_hash(const SpawnConfig *c, const char *suffix, uint8_t *
         return 0;
 }
 
-static int image_hashes(SpawnConfig *c, Image *img) {
+static int image_hashes(SpawnConfig *c, MountedImage *img) {
         int r;
 
         if (c->root_hash) {
@@ -107,7 +107,7 @@ static int image_hashes(SpawnConfig *c, Image *img) {
         return read_sidecar_hash(c, ".usrhash", &img->usr_hash, &img->usr_hash_size);
 }
 
-static int open_image(SpawnConfig *c, Image *img, uint64_t *ret_size) {
+static int open_image(SpawnConfig *c, MountedImage *img, uint64_t *ret_size) {
         struct stat st;
         int fd;
 
@@ -202,7 +202,7 @@ static int dm_name(const SpawnConfig *c, PartitionDesignator d, const char *kind
  * mark every berth device now. Devices of running machines carry the mark already and are
  * unaffected; unused ones go at once. A start that is between those two steps holds the
  * lock shared, and the sweep only runs when it can take it exclusively. */
-static int dm_prepare(Image *img) {
+static int dm_prepare(MountedImage *img) {
         _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
 
@@ -222,7 +222,7 @@ static int dm_prepare(Image *img) {
         return 0;
 }
 
-static int partition_decrypt(SpawnConfig *c, Image *img, PartitionDesignator d, const char *node,
+static int partition_decrypt(SpawnConfig *c, MountedImage *img, PartitionDesignator d, const char *node,
                              char **ret_node, char **ret_name) {
         _cleanup_free_ char *name = NULL, *what = NULL, *dm = NULL;
         const DissectedPartition *p = &img->m.p[d];
@@ -265,7 +265,7 @@ static int partition_decrypt(SpawnConfig *c, Image *img, PartitionDesignator d, 
         return 0;
 }
 
-static int partition_verity(SpawnConfig *c, Image *img, PartitionDesignator d, const char *data_node,
+static int partition_verity(SpawnConfig *c, MountedImage *img, PartitionDesignator d, const char *data_node,
                             const char *hash_node, char **ret_node, char **ret_name) {
         const uint8_t *hash = d == PARTITION_ROOT ? img->root_hash : img->usr_hash;
         size_t size = d == PARTITION_ROOT ? img->root_hash_size : img->usr_hash_size;
@@ -307,7 +307,7 @@ static int probe_node(const char *node, char *fstype, size_t size) {
 
 /* Where the partition goes, resolved inside the image's root; *ret_fd stays -EBADF if it
  * is to be skipped. Called again after mounting, it returns the new mount's root. */
-static int partition_target(SpawnConfig *c, Image *img, PartitionDesignator d, int rootfd, int *ret_fd) {
+static int partition_target(SpawnConfig *c, MountedImage *img, PartitionDesignator d, int rootfd, int *ret_fd) {
         bool writable = !img->read_only && !img->m.p[PARTITION_ROOT].read_only && !img->verity[PARTITION_ROOT];
         int r;
 
@@ -331,7 +331,7 @@ static int partition_target(SpawnConfig *c, Image *img, PartitionDesignator d, i
         return r;
 }
 
-static int partition_mount(SpawnConfig *c, Image *img, PartitionDesignator d, int rootfd) {
+static int partition_mount(SpawnConfig *c, MountedImage *img, PartitionDesignator d, int rootfd) {
         DissectedPartition *p = &img->m.p[d];
         _cleanup_free_ char *node = NULL, *crypt_node = NULL, *crypt_name = NULL, *verity_node = NULL, *verity_name = NULL;
         _cleanup_close_ int part_fd = -EBADF, hash_fd = -EBADF, target = -EBADF, mfd = -EBADF;
@@ -446,7 +446,7 @@ static int partition_mount(SpawnConfig *c, Image *img, PartitionDesignator d, in
         return 0;
 }
 
-int image_setup(SpawnConfig *c, Image *img) {
+int mounted_image_setup(SpawnConfig *c, MountedImage *img) {
         _cleanup_free_ char *error = NULL;
         _cleanup_close_ int rootfd = -EBADF;
         DissectOptions o = {};
@@ -526,7 +526,7 @@ int image_setup(SpawnConfig *c, Image *img) {
         }
 
         /* The mounts hold the devices now: let the loop and dm devices go with them. */
-        image_release_devices(img);
+        mounted_image_release_devices(img);
 
         r = RET_NERRNO(faccessat(rootfd, "usr", F_OK, AT_SYMLINK_NOFOLLOW));
         if (r < 0)
@@ -540,7 +540,7 @@ int image_setup(SpawnConfig *c, Image *img) {
         return 0;
 }
 
-void image_release_devices(Image *img) {
+void mounted_image_release_devices(MountedImage *img) {
         for (size_t i = 0; i < img->n_dm; i++) {
                 int r = dm_deactivate_deferred(img->dm_names[i]);
                 if (r < 0 && r != -ENODEV && r != -ENXIO)
@@ -554,10 +554,10 @@ void image_release_devices(Image *img) {
         img->fd = safe_close(img->fd);
 }
 
-void image_done(Image *img) {
-        image_release_devices(img);
+void mounted_image_done(MountedImage *img) {
+        mounted_image_release_devices(img);
         free(img->root_hash);
         free(img->usr_hash);
         free(img->verity_data);
-        *img = (Image) IMAGE_NULL;
+        *img = (MountedImage) MOUNTED_IMAGE_NULL;
 }

@@ -11,7 +11,7 @@
  * for a directory. Loop and dm devices are released (autoclear, deferred removal) as soon
  * as everything is mounted, so they go away with the mounts, also if we are killed. */
 
-typedef struct Image {
+typedef struct MountedImage {
         int fd;
         bool read_only;
         bool overlay;                        /* --ephemeral, --volatile=overlay */
@@ -25,10 +25,10 @@ typedef struct Image {
         char *dm_names[_PARTITION_MAX];
         size_t n_dm;
         int dm_lock;                         /* /run/berth/dm.lock, shared while we set devices up */
-} Image;
+} MountedImage;
 
-#define IMAGE_NULL { .fd = -EBADF, .dm_lock = -EBADF, .loop = LOOP_DEVICE_NULL }
+#define MOUNTED_IMAGE_NULL { .fd = -EBADF, .dm_lock = -EBADF, .loop = LOOP_DEVICE_NULL }
 
-int image_setup(SpawnConfig *c, Image *img);
-void image_release_devices(Image *img);
-void image_done(Image *img);
+int mounted_image_setup(SpawnConfig *c, MountedImage *img);
+void mounted_image_release_devices(MountedImage *img);
+void mounted_image_done(MountedImage *img);

@@ -80,7 +80,7 @@ static int call(const BusApi *api, sd_bus *bus, const char *method, sd_bus_error
         return r;
 }
 
-int machine_register(const SpawnConfig *c, pid_t leader, int host_ifindex, Registration *reg) {
+int spawn_register_machine(const SpawnConfig *c, pid_t leader, int host_ifindex, Registration *reg) {
         bool must = c->register_mode == REGISTER_YES;
         sd_bus_error error = SD_BUS_ERROR_NULL;
         sd_bus *bus = NULL;
@@ -127,7 +127,7 @@ int machine_register(const SpawnConfig *c, pid_t leader, int host_ifindex, Regis
         return 1;
 }
 
-void machine_unregister(const SpawnConfig *c, Registration *reg) {
+void spawn_unregister_machine(const SpawnConfig *c, Registration *reg) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
         BusApi api;
 

@@ -19,8 +19,8 @@ typedef struct Registration {
 
 /* Returns 1 when registered, 0 when skipped (--register=auto and no registry), or a
  * negative errno after logging (always fatal: --register=yes, or a registry that refused). */
-int machine_register(const SpawnConfig *c, pid_t leader, int host_ifindex /* 0: none */, Registration *reg);
-void machine_unregister(const SpawnConfig *c, Registration *reg);
+int spawn_register_machine(const SpawnConfig *c, pid_t leader, int host_ifindex /* 0: none */, Registration *reg);
+void spawn_unregister_machine(const SpawnConfig *c, Registration *reg);
 
 /* Is it worth trying at all? (cheap: no dlopen, no connection) */
 bool registration_wanted(const SpawnConfig *c);

@@ -76,7 +76,7 @@ static int block_signals(int *ret_sigfd, sigset_t *ret_old) {
 static int supervisor_register(Supervisor *s, pid_t pid, int pidfd, int sock) {
         int r;
 
-        r = machine_register(s->config, pid, s->net ? s->net->host_ifindex : 0, &s->reg);
+        r = spawn_register_machine(s->config, pid, s->net ? s->net->host_ifindex : 0, &s->reg);
         if (r >= 0)
                 r = sync_send(sock, SYNC_GO, 0, 0, NULL, -EBADF);
         if (r < 0)
@@ -340,7 +340,7 @@ static int spawn_once(SpawnConfig *c, int sigfd, int cgroup_fd, HostNetwork *net
                 if (r < 0) {
                         siginfo_t si;
                         (void) pidfd_wait(pidfd, &si);
-                        machine_unregister(c, &s.reg);
+                        spawn_unregister_machine(c, &s.reg);
                         return r;
                 }
         }
@@ -357,7 +357,7 @@ static int spawn_once(SpawnConfig *c, int sigfd, int cgroup_fd, HostNetwork *net
         r = supervisor_loop(&s);
         console_done(&s.console);
         safe_close(s.notify_fd);
-        machine_unregister(c, &s.reg);
+        spawn_unregister_machine(c, &s.reg);
         if (r < 0)
                 return r;
         return supervisor_result(&s, ret_reboot);
@@ -369,12 +369,12 @@ int spawn_run(SpawnConfig *c) {
         Ephemeral eph = EPHEMERAL_NULL;
         UserNamespace uns = USER_NAMESPACE_NULL;
         HostNetwork net = HOST_NETWORK_NULL;
-        Image img = IMAGE_NULL;
+        MountedImage img = MOUNTED_IMAGE_NULL;
         bool reboot = true, announced = false;
         sigset_t old;
         int r;
 
-        r = image_setup(c, &img);
+        r = mounted_image_setup(c, &img);
         if (r < 0)
                 goto finish;
         r = template_instantiate(c);
@@ -435,6 +435,6 @@ finish:
         overlay_workdirs_remove(c);
         userns_done(c, &uns);
         ephemeral_cleanup(&eph);
-        image_done(&img);
+        mounted_image_done(&img);
         return r;
 }
