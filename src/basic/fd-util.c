@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include "fd-util.h"
 
@@ -106,4 +108,23 @@ int write_string_file_at(int dirfd, const char *path, const char *s) {
         if (fd < 0)
                 return -errno;
         return write_string_fd(fd, s);
+}
+
+int fd_get_immutable(int fd) {
+        int flags = 0;
+
+        if (ioctl(fd, FS_IOC_GETFLAGS, &flags) < 0)
+                return -errno;
+        return !!(flags & FS_IMMUTABLE_FL);
+}
+
+int fd_set_immutable(int fd, bool b) {
+        int flags = 0, nflags;
+
+        if (ioctl(fd, FS_IOC_GETFLAGS, &flags) < 0)
+                return -errno;
+        nflags = b ? flags | FS_IMMUTABLE_FL : flags & ~FS_IMMUTABLE_FL;
+        if (nflags == flags)
+                return 0;
+        return RET_NERRNO(ioctl(fd, FS_IOC_SETFLAGS, &nflags));
 }

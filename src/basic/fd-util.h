@@ -38,3 +38,6 @@ int loop_write(int fd, const void *buf, size_t n);
 int read_full_fd(int fd, size_t max, char **ret, size_t *ret_size);
 int write_string_fd(int fd, const char *s);
 int write_string_file_at(int dirfd, const char *path, const char *s);
+/* The file system's immutable flag (chattr +i): > 0 set, 0 not set, or -errno. */
+int fd_get_immutable(int fd);
+int fd_set_immutable(int fd, bool b);

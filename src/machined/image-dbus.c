@@ -163,7 +163,7 @@ static int check_not_read_only(const Image *i, const char *verb, sd_bus_error *e
 }
 
 /* A registered machine running from this image (its root directory is the image's tree). */
-static Machine *image_user(Manager *m, const Image *i) {
+static Machine *image_registered_user(Manager *m, const Image *i) {
         struct stat a, b;
 
         if (i->type == IMAGE_RAW || stat(i->path, &a) < 0)
@@ -180,19 +180,37 @@ static Machine *image_user(Manager *m, const Image *i) {
         return NULL;
 }
 
-static int check_not_in_use(Manager *m, const Image *i, const char *verb, sd_bus_error *error) {
-        Machine *machine = image_user(m, i);
+/* Take the image's exclusive lock (image_path_lock()). Every running machine holds it shared
+ * for as long as it runs from the image: berth-spawn and systemd-nspawn, registered or not,
+ * from a tree or a raw image, and for --ephemeral and --template the original. The registry
+ * is asked too, for machines that registered a RootDirectory= without taking the lock.
+ * Holding the lock keeps new machines off the image until the change is done. error may be
+ * NULL. */
+static int image_lock_unused(Manager *m, const Image *i, const char *verb, LockFile *ret, sd_bus_error *error) {
+        Machine *machine;
+        int r;
 
-        if (machine)
+        r = image_path_lock(i->path, LOCK_EX|LOCK_NB, ret);
+        if (r == -EBUSY)
                 return sd_bus_error_setf(error, BUS_ERROR_IMAGE_IN_USE,
-                                         "Image '%s' cannot be %s: machine '%s' is running from it.",
-                                         i->name, verb, machine->info.name);
+                                         "Image '%s' is being used by a running machine and cannot be %s.",
+                                         i->name, verb);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to lock image '%s': %m", i->name);
+        machine = image_registered_user(m, i);
+        if (machine) {
+                lock_file_release(ret);
+                return sd_bus_error_setf(error, BUS_ERROR_IMAGE_IN_USE,
+                                         "Image '%s' is being used by machine '%s' and cannot be %s.",
+                                         i->name, machine->info.name, verb);
+        }
         return 0;
 }
 
-/* Under the image's lock, look it up again (it may have changed since the call's lookup)
- * and check that it may be changed now. */
-static int image_relookup_changeable(Manager *m, const Image *i, const char *verb, Image **ret, sd_bus_error *error) {
+/* Under the image's name lock, look it up again (it may have changed since the call's
+ * lookup), check that it may be changed now, and take its exclusive lock. */
+static int image_relookup_changeable(Manager *m, const Image *i, const char *verb, Image **ret, LockFile *ret_lock,
+                                     sd_bus_error *error) {
         _cleanup_(image_freep) Image *locked = NULL;
         int r;
 
@@ -201,20 +219,23 @@ static int image_relookup_changeable(Manager *m, const Image *i, const char *ver
                 return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_IMAGE, "No image '%s' known.", i->name);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Failed to look up image '%s': %m", i->name);
+        r = check_writable(locked, verb, error);
+        if (r < 0)
+                return r;
         r = check_not_read_only(locked, verb, error);
         if (r < 0)
                 return r;
-        r = check_not_in_use(m, locked, verb, error);
+        r = image_lock_unused(m, locked, verb, ret_lock, error);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(locked);
         return 0;
 }
 
-static int lock_image(Manager *m, const char *name, int operation, int *ret_fd, sd_bus_error *error) {
+static int lock_image(Manager *m, const char *name, int operation, LockFile *ret, sd_bus_error *error) {
         int r;
 
-        r = image_lock(&m->pool, name, operation, ret_fd);
+        r = image_name_lock(&m->pool, name, operation, ret);
         if (r == -EBUSY)
                 return sd_bus_error_setf(error, BUS_ERROR_IMAGE_BUSY,
                                          "Image '%s' is busy: another clone, rename or removal of it is in "
@@ -228,7 +249,7 @@ static int lock_image(Manager *m, const char *name, int operation, int *ret_fd, 
  * can be changed, and we hold its lock. 0: polkit is being asked, the method runs again
  * with its answer; 1: go ahead. */
 static int image_begin_change(Manager *m, sd_bus_message *message, const Image *i, const char *verb,
-                              int *ret_lock, sd_bus_error *error) {
+                              LockFile *ret_lock, sd_bus_error *error) {
         int r;
 
         r = bus_check_privileged_for(m, message, POLKIT_ACTION_MANAGE_IMAGES, PRIVILEGED_WHAT, error);
@@ -267,7 +288,7 @@ static int remove_work(void *userdata, char *msg, size_t msg_size) {
 
 static int image_method_remove(sd_bus_message *message, Manager *m, Image *i, sd_bus_error *error) {
         _cleanup_(image_freep) Image *locked = NULL;
-        _cleanup_close_pair_ int locks[2] = EBADF_PAIR;
+        _cleanup_(lock_file_pair_release) LockFile locks[2] = { LOCK_FILE_NULL, LOCK_FILE_NULL };
         _cleanup_free_ char *desc = NULL;
         int r;
 
@@ -278,7 +299,7 @@ static int image_method_remove(sd_bus_message *message, Manager *m, Image *i, sd
         if (r < 0)
                 return r;
         /* Under the lock, look again: the image may have changed since the lookup. */
-        r = image_relookup_changeable(m, i, "removed", &locked, error);
+        r = image_relookup_changeable(m, i, "removed", &locked, &locks[1], error);
         if (r < 0)
                 return r;
 
@@ -295,20 +316,21 @@ static int image_method_remove(sd_bus_message *message, Manager *m, Image *i, sd
 
 static int image_method_rename(sd_bus_message *message, Manager *m, Image *i, sd_bus_error *error) {
         _cleanup_(image_freep) Image *locked = NULL;
-        _cleanup_close_pair_ int locks[2] = EBADF_PAIR;
+        _cleanup_(lock_file_release) LockFile old_name = LOCK_FILE_NULL, new_name_lock = LOCK_FILE_NULL,
+                in_use = LOCK_FILE_NULL;
         const char *new_name;
         int r;
 
         r = read_new_name(message, m, &new_name, error);
         if (r < 0)
                 return r;
-        r = image_begin_change(m, message, i, "renamed", &locks[0], error);
+        r = image_begin_change(m, message, i, "renamed", &old_name, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        r = lock_image(m, new_name, LOCK_EX, &locks[1], error);
+        r = lock_image(m, new_name, LOCK_EX, &new_name_lock, error);
         if (r < 0)
                 return r;
-        r = image_relookup_changeable(m, i, "renamed", &locked, error);
+        r = image_relookup_changeable(m, i, "renamed", &locked, &in_use, error);
         if (r < 0)
                 return r;
 
@@ -342,7 +364,7 @@ static int clone_work(void *userdata, char *msg, size_t msg_size) {
 }
 
 static int image_method_clone(sd_bus_message *message, Manager *m, Image *i, sd_bus_error *error) {
-        _cleanup_close_pair_ int locks[2] = EBADF_PAIR;
+        _cleanup_(lock_file_pair_release) LockFile locks[2] = { LOCK_FILE_NULL, LOCK_FILE_NULL };
         _cleanup_free_ char *tmp = NULL, *desc = NULL;
         const char *new_name;
         int read_only, r;
@@ -387,7 +409,7 @@ static int image_method_clone(sd_bus_message *message, Manager *m, Image *i, sd_
 /* --- MarkReadOnly, GetOSRelease, SetLimit */
 
 static int image_method_mark_read_only(sd_bus_message *message, Manager *m, Image *i, sd_bus_error *error) {
-        _cleanup_close_ int lock = -EBADF;
+        _cleanup_(lock_file_release) LockFile lock = LOCK_FILE_NULL, in_use = LOCK_FILE_NULL;
         int b, r;
 
         r = sd_bus_message_read(message, "b", &b);
@@ -396,6 +418,10 @@ static int image_method_mark_read_only(sd_bus_message *message, Manager *m, Imag
         r = image_begin_change(m, message, i, "changed", &lock, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
+        /* A machine's file system would change under it (and nspawn refuses too). */
+        r = image_lock_unused(m, i, b ? "marked read-only" : "marked writable", &in_use, error);
+        if (r < 0)
+                return r;
         r = image_set_read_only(i, b);
         if (r == -EOPNOTSUPP || r == -ENOTTY)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_NOT_SUPPORTED,
@@ -436,7 +462,7 @@ static int reply_limit_error(int r, const char *what, sd_bus_error *error) {
 }
 
 static int image_method_set_limit(sd_bus_message *message, Manager *m, Image *i, sd_bus_error *error) {
-        _cleanup_close_ int lock = -EBADF;
+        _cleanup_(lock_file_release) LockFile lock = LOCK_FILE_NULL;
         uint64_t limit;
         int r;
 
@@ -654,13 +680,17 @@ int bus_method_clean_pool(sd_bus_message *message, void *userdata, sd_bus_error 
         /* Synchronous, unlike RemoveImage: cleaning is rare and the images are usually small. */
         for (size_t k = 0; r >= 0 && k < n; k++) {
                 Image *i = images[k];
-                _cleanup_close_ int lock = -EBADF;
+                _cleanup_(lock_file_release) LockFile lock = LOCK_FILE_NULL, in_use = LOCK_FILE_NULL;
                 int q;
 
-                if (!i->in_pool || i->read_only || image_is_host(i) ||
-                    (streq(mode, "hidden") && i->name[0] != '.') || image_user(m, i) ||
-                    image_lock(&m->pool, i->name, LOCK_EX, &lock) < 0)
+                if (!i->in_pool || i->read_only || image_is_host(i) || (streq(mode, "hidden") && !image_is_hidden(i)))
                         continue;
+                /* Busy and used images are kept, as machined does. */
+                if (image_name_lock(&m->pool, i->name, LOCK_EX, &lock) < 0 ||
+                    image_lock_unused(m, i, "removed", &in_use, NULL) < 0) {
+                        log_debug("Keeping image '%s' while cleaning the pool: it is busy or in use.", i->name);
+                        continue;
+                }
                 q = image_remove(&m->pool, i);
                 if (q < 0) {
                         log_warning_errno(q, "Failed to remove image '%s' while cleaning the pool: %m", i->name);

@@ -68,16 +68,8 @@ static int manager_add_host(Manager *m) {
 }
 
 static int manager_setup_pool(Manager *m, const char *pool) {
-        _cleanup_free_ char *parent = NULL;
+        _cleanup_free_ char *parent = NULL, *lock_dir = NULL;
         char *slash;
-
-        m->pool.path = strdup(pool ?: MACHINED_POOL_PATH);
-        if (!m->pool.path)
-                return -ENOMEM;
-        /* An explicit pool stands alone; the default one has machined's read-only companions. */
-        if (!pool && (strv_extend(&m->pool.search, "/usr/local/lib/machines") < 0 ||
-                      strv_extend(&m->pool.search, "/usr/lib/machines") < 0))
-                return -ENOMEM;
 
         /* /run/berth/machines → /run/berth/image-locks */
         parent = strdup(m->state_dir);
@@ -86,8 +78,10 @@ static int manager_setup_pool(Manager *m, const char *pool) {
         slash = strrchr(parent, '/');
         if (slash)
                 slash[slash == parent] = 0;
-        m->pool.lock_dir = path_join(parent, MACHINED_IMAGE_LOCK_DIR);
-        return m->pool.lock_dir ? 0 : -ENOMEM;
+        lock_dir = path_join(parent, MACHINED_IMAGE_LOCK_DIR);
+        if (!lock_dir)
+                return -ENOMEM;
+        return image_pool_init(&m->pool, pool, lock_dir);
 }
 
 int manager_new(const ManagerConfig *config, Manager **ret) {

@@ -12,13 +12,13 @@
 
 #define MACHINED_DEFAULT_BUS_NAME "org.freedesktop.machine1"
 #define MACHINED_DEFAULT_STATE_DIR "/run/berth/machines"
-#define MACHINED_POOL_PATH "/var/lib/machines"
-#define MACHINED_IMAGE_LOCK_DIR "image-locks"   /* next to the state directory */
+#define MACHINED_POOL_PATH IMAGE_POOL_DEFAULT
+#define MACHINED_IMAGE_LOCK_DIR "image-locks"   /* image name locks, next to the state directory */
 
 typedef struct ManagerConfig {
         const char *bus_name;
         const char *state_dir;
-        const char *pool;             /* NULL: /var/lib/machines plus the read-only search paths */
+        const char *pool;             /* NULL: the image search path, with /var/lib/machines as the pool */
 } ManagerConfig;
 
 struct Manager {

@@ -23,6 +23,11 @@ typedef struct OperationResult {
         char msg[OPERATION_MSG_MAX];
 } OperationResult;
 
+/* Only once the worker is gone: it holds the locks too (it inherited them). */
+static void operation_release_locks(Operation *o) {
+        lock_file_pair_release(&o->locks);
+}
+
 static void operation_remove_tmp(Operation *o) {
         _cleanup_strv_free_ char **removed = NULL;
 
@@ -45,7 +50,7 @@ Operation *operation_free(Operation *o) {
         }
         safe_close(o->pidfd);
         safe_close(o->msg_fd);
-        close_pair(o->lock_fds);
+        operation_release_locks(o);
         if (o->manager) {
                 if (o->prev)
                         o->prev->next = o->next;
@@ -91,7 +96,7 @@ static int on_worker_exit(sd_event_source *s, int fd, uint32_t revents, void *us
         }
 
         /* Release the image locks before the caller can see the result. */
-        close_pair(o->lock_fds);
+        operation_release_locks(o);
         if (r < 0) {
                 log_info("The %s failed: %s", o->description, res.msg);
                 (void) sd_bus_error_set_errnof(&error, r, "%s", res.msg);
@@ -129,7 +134,7 @@ static _noreturn_ void worker_run(int msg_fd, pid_t parent, OperationWork work, 
 }
 
 int operation_start(Manager *m, sd_bus_message *message, const char *description, const char *tmp_name,
-                    int lock_fds[2], OperationWork work, void *userdata) {
+                    LockFile locks[static 2], OperationWork work, void *userdata) {
         _cleanup_close_pair_ int pair[2] = EBADF_PAIR;
         Operation *o;
         pid_t parent = getpid(), pid;
@@ -137,15 +142,16 @@ int operation_start(Manager *m, sd_bus_message *message, const char *description
 
         o = calloc(1, sizeof(Operation));
         if (!o) {
-                close_pair(lock_fds);
+                lock_file_release(&locks[0]);
+                lock_file_release(&locks[1]);
                 return -ENOMEM;
         }
         *o = (Operation) {
                 .pidfd = -EBADF,
                 .msg_fd = -EBADF,
-                .lock_fds = { lock_fds[0], lock_fds[1] },
+                .locks = { locks[0], locks[1] },
         };
-        lock_fds[0] = lock_fds[1] = -EBADF;
+        locks[0] = locks[1] = (LockFile) LOCK_FILE_NULL;
         o->description = strdup(description);
         o->tmp_name = tmp_name ? strdup(tmp_name) : NULL;
         if (!o->description || (tmp_name && !o->tmp_name)) {

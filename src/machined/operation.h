@@ -4,6 +4,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "lock-util.h"
 #include "macro.h"
 
 /* A long image operation (clone, remove) in a forked worker, like machined's operation.c:
@@ -27,14 +28,14 @@ struct Operation {
         pid_t pid;
         int pidfd;
         int msg_fd;
-        int lock_fds[2];
+        LockFile locks[2];     /* image locks, released when the worker is gone */
         sd_event_source *source;
         Operation *prev, *next;
 };
 
 /* Fork a worker running work(userdata) (userdata is the worker's copy of the caller's
- * memory, so it may point to the stack). Takes the lock fds (also on failure). */
+ * memory, so it may point to the stack). Takes the locks (also on failure). */
 int operation_start(Manager *m, sd_bus_message *message, const char *description, const char *tmp_name,
-                    int lock_fds[2], OperationWork work, void *userdata);
+                    LockFile locks[static 2], OperationWork work, void *userdata);
 /* SIGKILL and reap the worker, remove its temporary; no reply is sent. */
 Operation *operation_free(Operation *o);

@@ -199,8 +199,8 @@ mgr CloneImage ssb dir inuse false >/dev/null
 start_leader
 LI=$LEADER
 check "RegisterMachine with RootDirectory=image" register "$P-img" "$LI" container "$POOL/inuse"
-check_fails "image in use cannot be removed" "machine .$P-img. is running from it" mgr RemoveImage s inuse
-check_fails "image in use cannot be renamed" "running from it" mgr RenameImage ss inuse inuse2
+check_fails "image in use cannot be removed" "is being used by machine .$P-img." mgr RemoveImage s inuse
+check_fails "image in use cannot be renamed" "is being used by machine" mgr RenameImage ss inuse inuse2
 check "image in use can be cloned" mgr CloneImage ssb inuse inusecopy false
 check "image still there" exists inuse
 kill "$LI"

@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "btrfs-util.h"
+#include "fd-util.h"
+#include "image-pool.h"
+#include "machine-name.h"
+#include "path-util.h"
+#include "string-util.h"
+
+static const char * const image_type_table[_IMAGE_TYPE_MAX] = {
+        [IMAGE_DIRECTORY] = "directory",
+        [IMAGE_SUBVOLUME] = "subvolume",
+        [IMAGE_RAW]       = "raw",
+        [IMAGE_BLOCK]     = "block",
+};
+
+const char *image_type_to_string(ImageType t) {
+        return t >= 0 && t < _IMAGE_TYPE_MAX ? image_type_table[t] : NULL;
+}
+
+int image_pool_init(ImagePool *pool, const char *pool_path, const char *name_lock_dir) {
+        static const char * const search[] = { IMAGE_SEARCH_PATH_DEFAULT };
+
+        *pool = (ImagePool) {};
+        pool->path = strdup(pool_path ?: IMAGE_POOL_DEFAULT);
+        if (!pool->path)
+                goto oom;
+        /* An explicit pool stands alone (berthd --pool=, for tests and private pools). */
+        if (pool_path) {
+                if (strv_extend(&pool->search, pool_path) < 0)
+                        goto oom;
+        } else
+                for (size_t k = 0; k < ELEMENTSOF(search); k++)
+                        if (strv_extend(&pool->search, search[k]) < 0)
+                                goto oom;
+        if (name_lock_dir) {
+                pool->name_lock_dir = strdup(name_lock_dir);
+                if (!pool->name_lock_dir)
+                        goto oom;
+        }
+        return 0;
+oom:
+        image_pool_done(pool);
+        return -ENOMEM;
+}
+
+void image_pool_done(ImagePool *pool) {
+        free(pool->path);
+        strv_free(pool->search);
+        free(pool->name_lock_dir);
+        *pool = (ImagePool) {};
+}
+
+Image *image_free(Image *i) {
+        if (!i)
+                return NULL;
+        free(i->name);
+        free(i->path);
+        free(i);
+        return NULL;
+}
+
+void image_list_free(Image **l, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                image_free(l[i]);
+        free(l);
+}
+
+bool image_name_is_valid(const char *s) {
+        if (!s)
+                return false;
+        return machine_name_is_valid(s[0] == '.' ? s + 1 : s);
+}
+
+static uint64_t timespec_usec(int64_t sec, uint32_t nsec) {
+        return sec <= 0 ? 0 : (uint64_t) sec * 1000000ULL + nsec / 1000U;
+}
+
+static ImageType image_type_of(int fd, const struct statx *sx, bool is_raw_name, bool in_pool) {
+        if (S_ISDIR(sx->stx_mode) && !is_raw_name)
+                return btrfs_subvolume_get_read_only_fd(fd) >= 0 ? IMAGE_SUBVOLUME : IMAGE_DIRECTORY;
+        if (S_ISREG(sx->stx_mode) && is_raw_name)
+                return IMAGE_RAW;
+        if (S_ISBLK(sx->stx_mode) && is_raw_name && !in_pool)
+                return IMAGE_BLOCK;
+        return _IMAGE_TYPE_INVALID;
+}
+
+/* Look at dir/entry and describe it as image 'name', or return -ENOENT if it is no image. */
+static int image_make_at(int dirfd, const char *dir, const char *entry, const char *name, bool in_pool,
+                         Image **ret) {
+        _cleanup_(image_freep) Image *i = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        /* Outside the pool symlinks are followed: /etc/machines is meant for them. */
+        int nofollow = in_pool ? O_NOFOLLOW : 0;
+        bool is_raw_name = !streq(entry, name);
+        struct statvfs sv;
+        struct statx sx;
+        int r;
+
+        if (is_raw_name && (!endswith(entry, ".raw") || strlen(entry) != strlen(name) + STRLEN(".raw")))
+                return -ENOENT;
+        if (statx(dirfd, entry, in_pool ? AT_SYMLINK_NOFOLLOW : 0,
+                  STATX_TYPE|STATX_MODE|STATX_BTIME|STATX_MTIME|STATX_BLOCKS, &sx) < 0)
+                return -errno;
+        if (!S_ISDIR(sx.stx_mode) && !S_ISREG(sx.stx_mode) && !S_ISBLK(sx.stx_mode))
+                return -ENOENT;
+        fd = openat(dirfd, entry, (S_ISDIR(sx.stx_mode) ? O_DIRECTORY : 0)|O_RDONLY|nofollow|O_CLOEXEC|O_NOCTTY|O_NONBLOCK);
+        if (fd < 0)
+                return errno == ELOOP ? -ENOENT : -errno;
+
+        i = calloc(1, sizeof(Image));
+        if (!i)
+                return -ENOMEM;
+        *i = (Image) {
+                .type = image_type_of(fd, &sx, is_raw_name, in_pool),
+                .in_pool = in_pool,
+                .read_only = !in_pool,
+                .crtime = (sx.stx_mask & STATX_BTIME) ? timespec_usec(sx.stx_btime.tv_sec, sx.stx_btime.tv_nsec) : 0,
+                .mtime = timespec_usec(sx.stx_mtime.tv_sec, sx.stx_mtime.tv_nsec),
+                .usage = UINT64_MAX,
+                .limit = UINT64_MAX,
+        };
+
+        switch (i->type) {
+        case IMAGE_SUBVOLUME:
+                r = btrfs_subvolume_get_read_only_fd(fd);
+                i->read_only = i->read_only || r > 0;
+                /* Usage and limit only where quotas already run: never enabled here. */
+                (void) btrfs_qgroup_get_fd(fd, &i->usage, &i->limit);
+                break;
+        case IMAGE_DIRECTORY:
+                /* A plain tree: its size is a walk over every file, too slow for a listing,
+                 * so Usage stays unknown (UINT64_MAX), as in machined. */
+                break;
+        case IMAGE_RAW:
+                i->read_only = i->read_only || !(sx.stx_mode & 0222);
+                i->usage = sx.stx_blocks * 512ULL;
+                break;
+        case IMAGE_BLOCK:
+                break;
+        default:
+                return -ENOENT;
+        }
+
+        if (i->type != IMAGE_BLOCK && fd_get_immutable(fd) > 0)
+                i->read_only = true;
+        if (fstatvfs(fd, &sv) >= 0 && (sv.f_flag & ST_RDONLY))
+                i->read_only = true;
+
+        i->name = strdup(name);
+        i->path = path_join(dir, entry);
+        if (!i->name || !i->path)
+                return -ENOMEM;
+        *ret = TAKE_PTR(i);
+        return 0;
+}
+
+static int image_make_host(Image **ret) {
+        _cleanup_(image_freep) Image *i = calloc(1, sizeof(Image));
+
+        if (!i)
+                return -ENOMEM;
+        *i = (Image) {
+                .type = IMAGE_DIRECTORY,
+                .read_only = true,
+                .usage = UINT64_MAX,
+                .limit = UINT64_MAX,
+        };
+        i->name = strdup(".host");
+        i->path = strdup("/");
+        if (!i->name || !i->path)
+                return -ENOMEM;
+        *ret = TAKE_PTR(i);
+        return 0;
+}
+
+static bool image_pool_is_pool(const ImagePool *pool, const char *dir) {
+        return streq(dir, pool->path);
+}
+
+static int image_find_in(const char *dir, const char *name, bool in_pool, Image **ret) {
+        _cleanup_close_ int dirfd = -EBADF;
+        _cleanup_free_ char *raw = NULL;
+        int r;
+
+        dirfd = open(dir, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        if (dirfd < 0)
+                return errno == ENOENT || errno == ENOTDIR ? -ENOENT : -errno;
+
+        r = image_make_at(dirfd, dir, name, name, in_pool, ret);
+        if (r != -ENOENT)
+                return r;
+        raw = strjoin(name, ".raw");
+        if (!raw)
+                return -ENOMEM;
+        return image_make_at(dirfd, dir, raw, name, in_pool, ret);
+}
+
+int image_find(const ImagePool *pool, const char *name, Image **ret) {
+        int r;
+
+        if (!image_name_is_valid(name))
+                return -EINVAL;
+        if (streq(name, ".host"))
+                return image_make_host(ret);
+
+        STRV_FOREACH(d, pool->search) {
+                r = image_find_in(*d, name, image_pool_is_pool(pool, *d), ret);
+                if (r != -ENOENT)
+                        return r;
+        }
+        return -ENOENT;
+}
+
+static bool image_list_has(Image **l, size_t n, const char *name) {
+        for (size_t i = 0; i < n; i++)
+                if (streq(l[i]->name, name))
+                        return true;
+        return false;
+}
+
+static int image_list_add(Image ***l, size_t *n, Image *i) {
+        Image **nl = reallocarray(*l, *n + 1, sizeof(Image *));
+
+        if (!nl) {
+                image_free(i);
+                return -ENOMEM;
+        }
+        nl[(*n)++] = i;
+        *l = nl;
+        return 0;
+}
+
+static int image_discover_in(const char *dir, bool in_pool, Image ***l, size_t *n) {
+        _cleanup_closedir_ DIR *d = opendir(dir);
+        struct dirent *de;
+        int r;
+
+        if (!d)
+                return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *name = NULL;
+                Image *i;
+
+                if (endswith(de->d_name, ".raw"))
+                        name = strndup(de->d_name, strlen(de->d_name) - STRLEN(".raw"));
+                else
+                        name = strdup(de->d_name);
+                if (!name)
+                        return -ENOMEM;
+                /* Also skips ".", "..", ".#" temporaries and anything we could not name safely. */
+                if (!image_name_is_valid(name) || streq(name, ".host") || image_list_has(*l, *n, name))
+                        continue;
+                r = image_make_at(dirfd(d), dir, de->d_name, name, in_pool, &i);
+                if (r == -ENOENT && !streq(name, de->d_name) && image_name_is_valid(de->d_name) &&
+                    !image_list_has(*l, *n, de->d_name))
+                        r = image_make_at(dirfd(d), dir, de->d_name, de->d_name, in_pool, &i);   /* a directory "x.raw" */
+                if (r == -ENOENT)
+                        continue;
+                if (r < 0)
+                        return r;
+                r = image_list_add(l, n, i);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int image_cmp(const void *a, const void *b) {
+        return strcmp((*(Image * const *) a)->name, (*(Image * const *) b)->name);
+}
+
+int image_discover(const ImagePool *pool, Image ***ret, size_t *ret_n) {
+        Image **l = NULL, *host;
+        size_t n = 0;
+        int r = 0;
+
+        STRV_FOREACH(d, pool->search) {
+                r = image_discover_in(*d, image_pool_is_pool(pool, *d), &l, &n);
+                if (r < 0)
+                        break;
+        }
+        if (r >= 0)
+                r = image_make_host(&host);
+        if (r >= 0)
+                r = image_list_add(&l, &n, host);
+        if (r < 0) {
+                image_list_free(l, n);
+                return r;
+        }
+        qsort(l, n, sizeof(Image *), image_cmp);
+        *ret = l;
+        *ret_n = n;
+        return 0;
+}
+
+int image_path_lock_at(const char *lock_dir, const char *path, int operation, LockFile *ret) {
+        char key[64];
+        _cleanup_free_ char *p = NULL;
+        struct stat st, root;
+        int r;
+
+        /* Keyed like systemd's image_path_lock(): one name wherever the image is reached
+         * from (a symlink in /etc/machines, a bind mount), also for a tree that is a mount
+         * point. stat() follows symlinks on purpose. */
+        if (stat(path, &st) < 0)
+                return -errno;
+        /* The host's root: nobody may change it, and every process runs from it anyway. */
+        if (stat("/", &root) >= 0 && st.st_dev == root.st_dev && st.st_ino == root.st_ino) {
+                if ((operation & ~LOCK_NB) == LOCK_EX)
+                        return -EBUSY;
+                *ret = (LockFile) LOCK_FILE_NULL;
+                return 0;
+        }
+        if (S_ISBLK(st.st_mode))
+                snprintf(key, sizeof(key), "block-%u:%u", major(st.st_rdev), minor(st.st_rdev));
+        else if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))
+                snprintf(key, sizeof(key), "inode-%" PRIu64 ":%" PRIu64, (uint64_t) st.st_dev, (uint64_t) st.st_ino);
+        else
+                return -ENOTTY;
+
+        r = mkdir_parents_and_self(lock_dir, 0700);
+        if (r < 0)
+                return r;
+        p = path_join(lock_dir, key);
+        if (!p)
+                return -ENOMEM;
+        return lock_file_acquire(p, operation, /* ofd= */ true, ret);
+}
+
+int image_name_lock(const ImagePool *pool, const char *name, int operation, LockFile *ret) {
+        _cleanup_free_ char *p = NULL;
+        int r;
+
+        if (!image_name_is_valid(name))
+                return -EINVAL;
+        if (!pool->name_lock_dir)
+                return -EOPNOTSUPP;
+        r = mkdir_parents_and_self(pool->name_lock_dir, 0700);
+        if (r < 0)
+                return r;
+        p = path_join(pool->name_lock_dir, name);
+        if (!p)
+                return -ENOMEM;
+        return lock_file_acquire(p, operation | LOCK_NB, /* ofd= */ false, ret);
+}
