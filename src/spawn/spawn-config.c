@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "capability-util.h"
+#include "image-pool.h"
 #include "log.h"
 #include "machine-name.h"
 #include "path-util.h"
@@ -880,34 +881,37 @@ int spawn_config_parse_argv(SpawnConfig *c, int argc, char *argv[]) {
 }
 
 /* Neither -D nor -i: as systemd-nspawn, look for a tree or raw image named like the machine
- * in the image search path (this is how berth-spawn@NAME.service finds NAME). */
+ * in the image search path (this is how berth-spawn@NAME.service finds NAME), the same
+ * lookup berthd's GetImage does. */
 static int find_machine_image(SpawnConfig *c) {
-        static const char *const search[] = {
-                "/etc/machines", "/run/machines", "/var/lib/machines", "/var/lib/container",
-                "/usr/local/lib/machines", "/usr/lib/machines",
-        };
+        _cleanup_(image_pool_done) ImagePool pool = {};
+        _cleanup_(image_freep) Image *i = NULL;
+        int r;
 
-        for (size_t i = 0; i < ELEMENTSOF(search); i++) {
-                _cleanup_free_ char *dir = path_join(search[i], c->machine), *raw = NULL;
-                struct stat st;
+        r = image_pool_init(&pool, NULL, NULL);
+        if (r < 0)
+                return log_oom();
+        r = image_find(&pool, c->machine, &i);
+        if (r == -ENOENT) {
+                _cleanup_free_ char *dirs = NULL;
 
-                if (!dir)
-                        return log_oom();
-                if (stat(dir, &st) >= 0 && S_ISDIR(st.st_mode)) {
-                        c->directory = TAKE_PTR(dir);
-                        return 0;
+                STRV_FOREACH(d, pool.search) {
+                        char *n = dirs ? strjoin(dirs, ", ", *d) : strdup(*d);
+
+                        if (!n)
+                                return log_oom();
+                        free(dirs);
+                        dirs = n;
                 }
-                raw = strjoin(dir, ".raw");
-                if (!raw)
-                        return log_oom();
-                if (stat(raw, &st) >= 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
-                        c->image = TAKE_PTR(raw);
-                        return 0;
-                }
+                return log_error_errno(r, "No directory or raw image named '%s' in %s; use -D or -i.", c->machine, dirs);
         }
-        return log_error_errno(SYNTHETIC_ERRNO(ENOENT),
-                               "No directory or raw image named '%s' in /etc/machines, /run/machines, /var/lib/machines, "
-                               "/var/lib/container, /usr/local/lib/machines or /usr/lib/machines; use -D or -i.", c->machine);
+        if (r < 0)
+                return log_error_errno(r, "Failed to look for image '%s': %m", c->machine);
+        if (i->type == IMAGE_RAW || i->type == IMAGE_BLOCK)
+                c->image = TAKE_PTR(i->path);
+        else
+                c->directory = TAKE_PTR(i->path);
+        return 0;
 }
 
 static int finalize_directory(SpawnConfig *c) {

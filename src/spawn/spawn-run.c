@@ -18,6 +18,7 @@
 #include "spawn-console.h"
 #include "spawn-ephemeral.h"
 #include "spawn-image.h"
+#include "spawn-image-lock.h"
 #include "spawn-inner.h"
 #include "spawn-journal.h"
 #include "spawn-mount.h"
@@ -370,14 +371,21 @@ int spawn_run(SpawnConfig *c) {
         UserNamespace uns = USER_NAMESPACE_NULL;
         HostNetwork net = HOST_NETWORK_NULL;
         MountedImage img = MOUNTED_IMAGE_NULL;
+        ImageHold hold = IMAGE_HOLD_NULL;
         bool reboot = true, announced = false;
         sigset_t old;
         int r;
 
+        r = image_hold_acquire(c, &hold);
+        if (r < 0)
+                goto finish;
         r = mounted_image_setup(c, &img);
         if (r < 0)
                 goto finish;
         r = template_instantiate(c);
+        if (r < 0)
+                goto finish;
+        r = image_hold_acquire_made(c, &hold);
         if (r < 0)
                 goto finish;
         r = ephemeral_setup(c, &eph);
@@ -436,5 +444,6 @@ finish:
         userns_done(c, &uns);
         ephemeral_cleanup(&eph);
         mounted_image_done(&img);
+        image_hold_release(&hold);
         return r;
 }
