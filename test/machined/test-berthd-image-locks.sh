@@ -133,6 +133,23 @@ check "ListImages still lists them" grep -q '"busy".*"disk".*"eph"' <<<"$(tr '\n
 lockfile() { echo "$LOCKS/inode-$(stat -Lc %d "$1"):$(stat -Lc %i "$1")"; }
 check "the shared lock of -D is $(lockfile "$POOL/busy")" test -f "$(lockfile "$POOL/busy")"
 check "the shared lock of -i is $(lockfile "$POOL/disk.raw")" test -f "$(lockfile "$POOL/disk.raw")"
+# descendants PID: every process below PID
+descendants() {
+    local c
+    for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+        echo "$c"
+        descendants "$c"
+    done
+}
+# holds_fd PID FILE: PID has an open fd on FILE
+holds_fd() {
+    find /proc/"$1"/fd -lname "$2" 2>/dev/null | grep -q .
+}
+check "the supervisor of -D holds the lock" holds_fd "${SPAWNS[busy]}" "$(lockfile "$POOL/busy")"
+kids=$(descendants "${SPAWNS[busy]}")
+check "the machine's processes are found ($(echo $kids))" test -n "$kids"
+check "none of the machine's processes has the lock's fd" \
+    bash -c "$(declare -f holds_fd); for k in $(echo $kids); do holds_fd \$k '$(lockfile "$POOL/busy")' && exit 1; done; exit 0"
 check "--ephemeral locks the original" test -f "$(lockfile "$POOL/eph")"
 check "--template locks the template" test -f "$(lockfile "$POOL/tmpl")"
 tree "$POOL/held" held
