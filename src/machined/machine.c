@@ -224,12 +224,6 @@ int machine_create_scope(Machine *machine, sd_bus_message *properties, sd_bus_er
                 return -ENOMEM;
 
         r = cgroup_create_scope(&m->cgroups, path, machine->info.leader);
-        if (r == -EEXIST) {
-                /* A scope left from an earlier machine of this name: reuse only if empty. */
-                r = cgroup_remove_scope(&m->cgroups, path);
-                if (r >= 0)
-                        r = cgroup_create_scope(&m->cgroups, path, machine->info.leader);
-        }
         if (r < 0)
                 return r;
 

@@ -102,12 +102,16 @@ static void remove_dirs(int rootfd, const char *path) {
 }
 
 int cgroup_create_scope(const CgroupLayout *l, const char *path, pid_t pid) {
+        _cleanup_free_ char *abs = NULL;
         int r;
 
         if (l->unified_fd < 0)
                 return -EOPNOTSUPP;
 
-        r = mkdir_scope(l->unified_fd, path);
+        abs = strjoin(l->unified_path, "/", path);
+        if (!abs)
+                return -ENOMEM;
+        r = cgroup_create_fresh(abs, true, NULL);
         if (r < 0)
                 return r;
         r = attach_pid(l->unified_fd, path, pid);
@@ -118,7 +122,8 @@ int cgroup_create_scope(const CgroupLayout *l, const char *path, pid_t pid) {
 
         if (l->named_fd >= 0) {
                 /* Best effort: the v1 name=systemd hierarchy is for tools only. */
-                if (mkdir_scope(l->named_fd, path) >= 0 && attach_pid(l->named_fd, path, pid) < 0)
+                r = mkdir_scope(l->named_fd, path);
+                if ((r >= 0 || r == -EEXIST) && attach_pid(l->named_fd, path, pid) < 0 && r >= 0)
                         remove_dirs(l->named_fd, path);
         }
         return 0;
@@ -316,6 +321,27 @@ int cgroup_create(const char *path, int *ret_fd) {
         if (fd < 0)
                 return -errno;
         *ret_fd = fd;
+        return 0;
+}
+
+int cgroup_create_fresh(const char *path, bool v2, int *ret_fd) {
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        r = cgroup_create(path, &fd);
+        if (r == -EEXIST) {
+                /* a leftover of a machine of this name that was SIGKILLed: reclaimed, unless
+                 * something still runs in it */
+                if (v2 ? cgroup_is_populated(path) : !cgroup_has_no_procs(path))
+                        return -EBUSY;
+                r = v2 ? cgroup_destroy(path) : (rmdir(path) < 0 ? -errno : 0);
+                if (r >= 0)
+                        r = cgroup_create(path, &fd);
+        }
+        if (r < 0)
+                return r;
+        if (ret_fd)
+                *ret_fd = TAKE_FD(fd);
         return 0;
 }
 

@@ -39,6 +39,9 @@ int slice_to_path(const char *slice, char **ret);
 /* By absolute path: create path and its missing parents; returns an O_DIRECTORY fd usable
  * for clone3(CLONE_INTO_CGROUP). EEXIST is passed on for the last component. */
 int cgroup_create(const char *path, int *ret_fd);
+/* By absolute path, v2 or v1: cgroup_create(), but a leftover of that name is removed and
+ * made anew if no process runs in it; -EBUSY if one does. ret_fd may be NULL. */
+int cgroup_create_fresh(const char *path, bool v2, int *ret_fd);
 /* By absolute path: kill everything in the cgroup, wait for it, remove it with its children. */
 int cgroup_destroy(const char *path);
 /* By absolute path: cgroup2 "populated" (processes in it or below). */
@@ -46,7 +49,8 @@ bool cgroup_is_populated(const char *path);
 /* By absolute path, v1 or v2: no process in the cgroup itself. */
 bool cgroup_has_no_procs(const char *path);
 
-/* Create the scope (and machine.slice) and move pid into it. */
+/* Create the scope (and machine.slice; a leftover scope of that name is reclaimed if empty,
+ * -EBUSY if not) and move pid into it. */
 int cgroup_create_scope(const CgroupLayout *l, const char *path, pid_t pid);
 /* Signal every process in the scope; SIGKILL uses cgroup.kill when available. */
 int cgroup_kill_scope(const CgroupLayout *l, const char *path, int sig);

@@ -199,26 +199,14 @@ static int write_attr(const char *dir, const char *attr, const char *value) {
         return write_string_fd(fd, value);
 }
 
-/* Create 'path' with its parents; a leftover of a SIGKILLed machine of this name is
- * reclaimed if nothing runs in it. */
 static int create_fresh(const SpawnConfig *c, const char *path, bool v2, int *ret_fd) {
-        int r, fd = -EBADF;
+        int r;
 
-        r = cgroup_create(path, &fd);
-        if (r == -EEXIST) {
-                if (v2 ? cgroup_is_populated(path) : !cgroup_has_no_procs(path))
-                        return log_error_errno(SYNTHETIC_ERRNO(EBUSY), "A machine named '%s' is already running (cgroup %s).",
-                                               c->machine, path);
-                r = v2 ? cgroup_destroy(path) : RET_NERRNO(rmdir(path));
-                if (r >= 0)
-                        r = cgroup_create(path, &fd);
-        }
+        r = cgroup_create_fresh(path, v2, ret_fd);
+        if (r == -EBUSY)
+                return log_error_errno(r, "A machine named '%s' is already running (cgroup %s).", c->machine, path);
         if (r < 0)
                 return log_error_errno(r, "Failed to create cgroup %s: %m", path);
-        if (ret_fd)
-                *ret_fd = fd;
-        else
-                safe_close(fd);
         return 0;
 }
 
