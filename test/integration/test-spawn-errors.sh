@@ -86,6 +86,12 @@ check_bad strict "-M trailing. (trailing dot)" trailing. -D "$TREE" -M trailing.
 check_bad strict "-M a..b" a..b -D "$TREE" -M a..b "$PAYLOAD" exit 0
 check_bad strict "-M 'a b' (space)" "a b" -D "$TREE" -M "a b" "$PAYLOAD" exit 0
 check_bad strict "-M '' (empty)" "" -D "$TREE" -M "" "$PAYLOAD" exit 0
+# systemd refuses a label that starts or ends with '-' ("Invalid machine name")
+check_bad strict "-M -- (only hyphens)" "--" -D "$TREE" -M -- "$PAYLOAD" exit 0
+check_bad strict "-M -x (leading hyphen)" "-x" -D "$TREE" -M -x "$PAYLOAD" exit 0
+check_bad strict "-M x- (trailing hyphen)" "x-" -D "$TREE" -M x- "$PAYLOAD" exit 0
+check_bad strict "-M a-.b (hyphen before a dot)" "a-.b" -D "$TREE" -M a-.b "$PAYLOAD" exit 0
+check_bad strict "--hostname=-h" "-h" -D "$TREE" --hostname=-h "$PAYLOAD" exit 0
 check_bad strict "--machine=a:b" a:b -D "$TREE" --machine=a:b "$PAYLOAD" exit 0
 check_bad strict "--hostname='a b'" "a b" -D "$TREE" "--hostname=a b" "$PAYLOAD" exit 0
 check_bad strict "--hostname=bad/host" bad/host -D "$TREE" --hostname=bad/host "$PAYLOAD" exit 0

@@ -151,7 +151,8 @@ start_leader() {
 }
 
 mgr() {
-    busctl call "$DEST" "$MGR_PATH" "$MGR" "$@"
+    # "--": arguments such as the machine name "-x" are values, not busctl options
+    busctl call -- "$DEST" "$MGR_PATH" "$MGR" "$@"
 }
 
 mpath() {

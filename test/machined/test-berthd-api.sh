@@ -144,7 +144,8 @@ check_fails "unprivileged cannot own the name" "not allowed|Access|denied|Not al
 start_leader
 LH=$LEADER
 long=$(printf 'a%.0s' $(seq 65))
-for n in "" "/" ".." "." "a..b" ".a" "a/b" "$long" ".host" "foo bar" "x.y." "é"; do
+# a label may not start or end with '-' (systemd's hostname_is_valid(): "-M --" is refused there)
+for n in "" "/" ".." "." "a..b" ".a" "a/b" "$long" ".host" "foo bar" "x.y." "é" "-" "--" "-x" "x-" "a.-b" "a-.b"; do
     check_fails "name '${n:0:20}' rejected" "InvalidArgs|Invalid machine name|already exists" register "$n" "$LH"
 done
 check_fails "unknown class rejected" "Invalid machine class" register "$P-h" "$LH" toaster

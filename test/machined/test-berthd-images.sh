@@ -235,7 +235,7 @@ for n in "" ".." "." "/x" "a/b" "../etc" "$long" ".#stray" "bad name" "a..b" ".h
     check_fails "GetImage '${n:0:20}' rejected" "Invalid image name|No image" mgr GetImage s "$n"
     check_fails "RemoveImage '${n:0:20}' rejected" "Invalid image name|No image" mgr RemoveImage s "$n"
 done
-for n in "" ".." "/x" "a/b" "$long" ".#x.abcdef" ".host" "../pool2"; do
+for n in "" ".." "/x" "a/b" "$long" ".#x.abcdef" ".host" "../pool2" "-x" "--" "x-" ".-x" "a.-b"; do
     check_fails "CloneImage to '${n:0:20}' rejected" "Invalid new image name" mgr CloneImage ssb dir "$n" false
     check_fails "RenameImage to '${n:0:20}' rejected" "Invalid new image name" mgr RenameImage ss dir "$n"
 done

@@ -49,7 +49,8 @@ static void test_strv(void) {
 }
 
 static void test_machine_names(void) {
-        _cleanup_free_ char *a = machine_name_from_string("my_tree.v2.."), *b = machine_name_from_string("...");
+        _cleanup_free_ char *a = machine_name_from_string("my_tree.v2.."), *b = machine_name_from_string("..."),
+                *c = machine_name_from_string("_tree_.-x-"), *d = machine_name_from_string("--");
         char long_name[80];
 
         CHECK(machine_name_is_valid("debian-12"));
@@ -63,6 +64,13 @@ static void test_machine_names(void) {
         CHECK(!machine_name_is_valid("a/b"));
         CHECK(!machine_name_is_valid("a b"));
         CHECK(!machine_name_is_valid("\xc3\xa9t\xc3\xa9"));
+        CHECK(!machine_name_is_valid("-"));
+        CHECK(!machine_name_is_valid("--"));
+        CHECK(!machine_name_is_valid("-x"));
+        CHECK(!machine_name_is_valid("x-"));
+        CHECK(!machine_name_is_valid("a-.b"));
+        CHECK(!machine_name_is_valid("a.-b"));
+        CHECK(machine_name_is_valid("a--b.c-d"));
         memset(long_name, 'x', 64);
         long_name[64] = 0;
         CHECK(machine_name_is_valid(long_name));
@@ -71,6 +79,9 @@ static void test_machine_names(void) {
         CHECK(!machine_name_is_valid(long_name));
         CHECK_STREQ(a, "my-tree.v2");
         CHECK(b == NULL);
+        /* a directory called "_tree_" must not yield "-tree-", which the validator refuses */
+        CHECK_STREQ(c, "tree.x");
+        CHECK(d == NULL);
 }
 
 static void test_parse(void) {
