@@ -526,13 +526,30 @@ static _noreturn_ void inner_exec(Inner *i) {
         _exit(EXIT_FAILURE);
 }
 
+/* The stub outlives the set-up inside the machine, next to a payload that is root there:
+ * whatever it holds, the payload can take through /proc/1/fd or pidfd_getfd(). Keep only
+ * stdio and the socket for the exit status, and become non-dumpable, which hides even
+ * those from a payload without CAP_SYS_PTRACE over berth-spawn's user namespace (-U). */
+static int inner_stub_isolate(Inner *i) {
+        int r;
+
+        mount_context_done(&i->mounts);
+        host_files_done(&i->files);
+        r = close_all_fds_except(&i->sock, 1);
+        if (r < 0)
+                return log_error_errno(r, "Failed to close the stub init's file descriptors: %m");
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                return log_error_errno(errno, "Failed to make the stub init non-dumpable: %m");
+        return 0;
+}
+
 /* --as-pid2: PID 1 stays ours, reaping orphans and forwarding signals to the payload. */
 static _noreturn_ void inner_stub_init(Inner *i, pid_t payload) {
         sigset_t all;
 
         process_rename("(berth-stubinit)");
         sigfillset(&all);
-        if (inner_drop_privileges(i, true) < 0)
+        if (inner_stub_isolate(i) < 0 || inner_drop_privileges(i, true) < 0)
                 _exit(EXIT_FAILURE);
 
         for (;;) {

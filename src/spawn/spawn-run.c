@@ -43,7 +43,8 @@ typedef struct Supervisor {
         bool setup_failed;       /* the child reported an error before exec */
         bool stub_reported;
         bool ready_sent;
-        bool announced;
+        bool announced;          /* "Spawning container" was printed (kept across reboots) */
+        bool started;            /* this PID 1 reported SYNC_STARTED */
         pid_t pid;
         HostNetwork *net;
         Registration reg;
@@ -86,6 +87,14 @@ static int supervisor_register(Supervisor *s, pid_t pid, int pidfd, int sock) {
 }
 
 static void supervisor_handle_message(Supervisor *s, SyncMessage *m) {
+        /* Once the payload runs, the --as-pid2 stub's end of the socket is in the machine
+         * with it: only a log line or the exit status may still come, never a set-up step. */
+        if (s->started && m->type != SYNC_LOG && m->type != SYNC_EXIT_STATUS) {
+                log_debug("Ignoring sync message %i sent after the machine started.", (int) m->type);
+                safe_close(m->fd);
+                return;
+        }
+
         switch (m->type) {
         case SYNC_LOG:
                 if (m->level <= LOG_ERR)
@@ -115,6 +124,7 @@ static void supervisor_handle_message(Supervisor *s, SyncMessage *m) {
                 s->notify_fd = TAKE_FD(m->fd);
                 break;
         case SYNC_STARTED:
+                s->started = true;
                 /* Announced only now, so that a machine that fails to start leaves
                  * exactly one line: the reason. */
                 if (!s->announced) {

@@ -61,6 +61,24 @@ run_payload -- zombies
 expect_match "control: without --as-pid2 the payload (PID 1) does not reap, the orphan stays a zombie" \
     '^orphan=[0-9]+ zombie$'
 
+# The stub init lives on in the machine next to the payload: it must hold nothing from
+# the host (root directory, mounts, the caller's fds) that the payload could take over
+# through /proc/1/fd or pidfd_getfd(); only stdio and its socket to berth-spawn stay.
+exec 7</etc/hostname
+run_payload --as-pid2 -- fds 1
+exec 7<&-
+stub_fds=$(value fds)
+stub_extra=$(grep "^fd " <<<"$OUTPUT" | awk '$2 > 2' | grep -v -- '-> socket:\[' || true)
+if [ -n "$stub_fds" ] && [ -z "$stub_extra" ] && [ "$(wc -w <<<"$stub_fds")" -le 4 ]; then
+    pass "--as-pid2: the stub init holds only stdio and its sync socket ($stub_fds)"
+else
+    fail "--as-pid2: the stub init holds only stdio and its sync socket" "extra fds: $stub_extra
+$(last_run)"
+fi
+run_payload --as-pid2 -U -- fds 1
+expect_eq "--as-pid2 -U: the stub init is not dumpable, its fds are hidden from the payload" \
+    EACCES "$(value fds-error)"
+
 run_payload --as-pid2 -- exit 3
 expect_rc "--as-pid2: exit status 3 is passed through" 3
 

@@ -208,11 +208,15 @@ static int cmd_status(void) {
         return print_status_lines(prefixes);
 }
 
-static int cmd_fds(void) {
-        DIR *d = opendir("/proc/self/fd");
+/* "fds [PID]": the open fds of this process or of PID, with their targets */
+static int cmd_fds(const char *pid) {
+        char dir[64];
+        DIR *d;
         struct dirent *de;
         int fds[1024], n = 0;
 
+        snprintf(dir, sizeof dir, "/proc/%s/fd", pid ?: "self");
+        d = opendir(dir);
         if (!d) {
                 printf("fds-error=%s\n", errno_name(errno));
                 return 1;
@@ -220,7 +224,7 @@ static int cmd_fds(void) {
         while ((de = readdir(d)))
                 if (de->d_name[0] != '.') {
                         int fd = atoi(de->d_name);
-                        if (fd != dirfd(d) && n < 1024)
+                        if ((pid || fd != dirfd(d)) && n < 1024)
                                 fds[n++] = fd;
                 }
         closedir(d);
@@ -236,10 +240,10 @@ static int cmd_fds(void) {
                 printf("%s%d", i ? " " : "", fds[i]);
         printf("\n");
         for (int i = 0; i < n; i++) {
-                char p[64], target[PATH_MAX];
+                char p[96], target[PATH_MAX];
                 ssize_t l;
 
-                snprintf(p, sizeof p, "/proc/self/fd/%d", fds[i]);
+                snprintf(p, sizeof p, "%s/%d", dir, fds[i]);
                 l = readlink(p, target, sizeof target - 1);
                 if (l < 0)
                         l = 0;
@@ -907,7 +911,7 @@ int main(int argc, char **argv) {
         else if (strcmp(cmd, "status") == 0)
                 r = cmd_status();
         else if (strcmp(cmd, "fds") == 0)
-                r = cmd_fds();
+                r = cmd_fds(argc >= 1 ? argv[0] : NULL);
         else if (strcmp(cmd, "uid") == 0)
                 r = cmd_uid();
         else if (strcmp(cmd, "nnp") == 0)
