@@ -245,22 +245,22 @@ static int root_overlay(const char *dir) {
 }
 
 /* --volatile=yes: a tmpfs root with only the tree's /usr, read-only, plus the compat
- * symlinks a merged-/usr system expects at the top. */
+ * symlinks a merged-/usr system expects at the top. /usr is resolved inside the tree: a
+ * symlink "usr -> /" must not hand the host's root to the machine. */
 static int root_volatile(const char *dir) {
         static const char *const links[] = { "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
-        _cleanup_free_ char *usr = path_join(dir, "usr");
-        _cleanup_close_ int ufd = -EBADF, tmp = -EBADF, target = -EBADF;
+        _cleanup_close_ int ufd = -EBADF, tmp = -EBADF, target = -EBADF, usr = -EBADF;
         int r;
-
-        if (!usr)
-                return log_oom();
-        r = mount_clone_detached(AT_FDCWD, usr, true, true, &ufd);
-        if (r < 0)
-                return log_error_errno(r, "Failed to clone '%s': %m", usr);
 
         target = open(dir, O_PATH|O_DIRECTORY|O_CLOEXEC);
         if (target < 0)
                 return log_error_errno(errno, "Failed to open root directory '%s': %m", dir);
+        r = chase_in_root(target, "/usr", 0, &usr);
+        if (r < 0)
+                return log_error_errno(r, "Failed to resolve /usr inside '%s': %m", dir);
+        r = mount_clone_detached(usr, "", true, true, &ufd);
+        if (r < 0)
+                return log_error_errno(r, "Failed to clone /usr of '%s': %m", dir);
         r = cover_with_tmpfs(target, &tmp);
         if (r < 0)
                 return log_error_errno(r, "Failed to mount a tmpfs on '%s': %m", dir);

@@ -27,6 +27,31 @@ expect_line "--volatile=yes: /usr is read-only" usr-ro
 expect_no_line "--volatile=yes: the tree's /etc is not there" passwd
 ok_if "--volatile=yes: /bin still works (usr/bin symlink)" test -n "$(fstype_of /usr)"
 
+# --volatile=yes takes only the tree's /usr; a /usr symlink pointing out of the tree is
+# resolved inside it, never on the host (the host's root as the machine's /usr could be
+# remounted writable there).
+hostdir=$SCRATCH/host-usr
+mkdir -p "$hostdir/bin"
+install -m 0755 "$BERTH_PAYLOAD" "$hostdir/bin/berth-payload"
+touch "$hostdir/host-marker"
+for target in / ../../../../../../../../../.. "$hostdir"; do
+    evil=$SCRATCH/evil-usr
+    rm -rf "$evil"
+    mkdir -p "$evil/bin" "$evil/etc" "$evil$hostdir/bin"
+    install -m 0755 "$BERTH_PAYLOAD" "$evil/bin/berth-payload"
+    install -m 0755 "$BERTH_PAYLOAD" "$evil$hostdir/bin/berth-payload"
+    touch "$evil/tree-marker" "$evil$hostdir/tree-marker"
+    ln -s "$target" "$evil/usr"
+    run_spawn -P --volatile=yes -D "$evil" /usr/bin/berth-payload ls /usr
+    if [ "$RC" = 0 ] && grep -qx 'entry=tree-marker' <<<"$OUTPUT" && ! grep -q host-marker <<<"$OUTPUT"; then
+        pass "--volatile=yes with usr -> $target: /usr is the tree's, resolved inside it"
+    else
+        fail "--volatile=yes with usr -> $target: /usr is the tree's, resolved inside it" "$(last_run)
+$OUTPUT"
+    fi
+done
+rm -rf "$evil" "$hostdir"
+
 mkdir -p "$TREE/var"
 BEFORE=$(tree_state "$TREE")
 run_spawn -P --volatile=state -D "$TREE" /bin/sh -c "touch /x 2>/dev/null || echo root-ro; echo s >/var/state && echo var-rw; $list_mounts"
