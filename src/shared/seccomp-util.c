@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <linux/capability.h>
 #include <seccomp.h>
 #include <sys/ioctl.h>
 
@@ -8,7 +9,18 @@
 
 #define SYSCALLS(...) ((const char *const[]) { __VA_ARGS__, NULL })
 
+/* The groups of systemd 252 (systemd-analyze syscall-filter), so that a --system-call-filter=
+ * line written for systemd-nspawn means the same here. Names unknown to this libseccomp or
+ * to an architecture are skipped when the filter is built. */
 static const SyscallGroup groups[] = {
+        { "@aio", "Asynchronous I/O",
+          SYSCALLS("io_cancel", "io_destroy", "io_getevents", "io_pgetevents", "io_pgetevents_time64",
+                   "io_setup", "io_submit", "io_uring_enter", "io_uring_register", "io_uring_setup") },
+        { "@basic-io", "Reading and writing file descriptors",
+          SYSCALLS("_llseek", "close", "close_range", "dup", "dup2", "dup3", "lseek", "pread64", "preadv",
+                   "preadv2", "pwrite64", "pwritev", "pwritev2", "read", "readv", "write", "writev") },
+        { "@chown", "Changing file ownership",
+          SYSCALLS("chown", "chown32", "fchown", "fchown32", "fchownat", "lchown", "lchown32") },
         { "@clock", "Change the system time",
           SYSCALLS("adjtimex", "clock_adjtime", "clock_adjtime64", "clock_settime", "clock_settime64",
                    "settimeofday", "stime") },
@@ -17,34 +29,129 @@ static const SyscallGroup groups[] = {
         { "@debug", "Debugging and tracing",
           SYSCALLS("lookup_dcookie", "perf_event_open", "pidfd_getfd", "ptrace", "rtas",
                    "s390_runtime_instr", "sys_debug_setcontext") },
+        { "@default", "What every program needs",
+          SYSCALLS("arch_prctl", "brk", "cacheflush", "clock_getres", "clock_getres_time64", "clock_gettime",
+                   "clock_gettime64", "clock_nanosleep", "clock_nanosleep_time64", "execve", "exit",
+                   "exit_group", "futex", "futex_time64", "futex_waitv", "get_robust_list", "get_thread_area",
+                   "getegid", "getegid32", "geteuid", "geteuid32", "getgid", "getgid32", "getgroups",
+                   "getgroups32", "getpgid", "getpgrp", "getpid", "getppid", "getrandom", "getresgid",
+                   "getresgid32", "getresuid", "getresuid32", "getrlimit", "getsid", "gettid", "gettimeofday",
+                   "getuid", "getuid32", "membarrier", "mmap", "mmap2", "mprotect", "munmap", "nanosleep",
+                   "pause", "prlimit64", "restart_syscall", "rseq", "rt_sigreturn", "sched_getaffinity",
+                   "sched_yield", "set_robust_list", "set_thread_area", "set_tid_address", "set_tls",
+                   "sigreturn", "time", "ugetrlimit") },
+        { "@file-system", "File system operations",
+          SYSCALLS("access", "chdir", "chmod", "close", "creat", "faccessat", "faccessat2", "fallocate",
+                   "fchdir", "fchmod", "fchmodat", "fchmodat2", "fcntl", "fcntl64", "fgetxattr", "flistxattr",
+                   "fremovexattr", "fsetxattr", "fstat", "fstat64", "fstatat64", "fstatfs", "fstatfs64",
+                   "ftruncate", "ftruncate64", "futimesat", "getcwd", "getdents", "getdents64", "getxattr",
+                   "inotify_add_watch", "inotify_init", "inotify_init1", "inotify_rm_watch", "lgetxattr",
+                   "link", "linkat", "listxattr", "llistxattr", "lremovexattr", "lsetxattr", "lstat",
+                   "lstat64", "mkdir", "mkdirat", "mknod", "mknodat", "newfstatat", "oldfstat", "oldlstat",
+                   "oldstat", "open", "openat", "openat2", "readlink", "readlinkat", "removexattr", "rename",
+                   "renameat", "renameat2", "rmdir", "setxattr", "stat", "stat64", "statfs", "statfs64",
+                   "statx", "symlink", "symlinkat", "truncate", "truncate64", "unlink", "unlinkat", "utime",
+                   "utimensat", "utimensat_time64", "utimes") },
+        { "@io-event", "Waiting for events on file descriptors",
+          SYSCALLS("_newselect", "epoll_create", "epoll_create1", "epoll_ctl", "epoll_ctl_old", "epoll_pwait",
+                   "epoll_pwait2", "epoll_wait", "epoll_wait_old", "eventfd", "eventfd2", "poll", "ppoll",
+                   "ppoll_time64", "pselect6", "pselect6_time64", "select") },
+        { "@ipc", "Inter-process communication",
+          SYSCALLS("ipc", "memfd_create", "mq_getsetattr", "mq_notify", "mq_open", "mq_timedreceive",
+                   "mq_timedreceive_time64", "mq_timedsend", "mq_timedsend_time64", "mq_unlink", "msgctl",
+                   "msgget", "msgrcv", "msgsnd", "pipe", "pipe2", "process_madvise", "process_vm_readv",
+                   "process_vm_writev", "semctl", "semget", "semop", "semtimedop", "semtimedop_time64",
+                   "shmat", "shmctl", "shmdt", "shmget") },
         { "@keyring", "Kernel keyring",
           SYSCALLS("add_key", "keyctl", "request_key") },
+        { "@memlock", "Locking memory",
+          SYSCALLS("mlock", "mlock2", "mlockall", "munlock", "munlockall") },
         { "@module", "Kernel modules",
           SYSCALLS("delete_module", "finit_module", "init_module") },
         { "@mount", "Mounting",
           SYSCALLS("chroot", "fsconfig", "fsmount", "fsopen", "fspick", "mount", "mount_setattr",
                    "move_mount", "open_tree", "pivot_root", "umount", "umount2") },
+        { "@network-io", "Sockets",
+          SYSCALLS("accept", "accept4", "bind", "connect", "getpeername", "getsockname", "getsockopt",
+                   "listen", "recv", "recvfrom", "recvmmsg", "recvmmsg_time64", "recvmsg", "send",
+                   "sendmmsg", "sendmsg", "sendto", "setsockopt", "shutdown", "socket", "socketcall",
+                   "socketpair") },
         { "@obsolete", "Unusual, obsolete or unimplemented calls",
           SYSCALLS("_sysctl", "afs_syscall", "bdflush", "break", "create_module", "ftime",
                    "get_kernel_syms", "getpmsg", "gtty", "idle", "lock", "mpx", "nfsservctl",
                    "prof", "profil", "putpmsg", "query_module", "security", "sgetmask",
                    "ssetmask", "stty", "sysfs", "tuxcall", "ulimit", "uselib", "ustat", "vserver") },
+        { "@process", "Processes, threads and namespaces",
+          SYSCALLS("capget", "clone", "clone3", "execveat", "fork", "getrusage", "kill", "pidfd_open",
+                   "pidfd_send_signal", "prctl", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "setns",
+                   "swapcontext", "tgkill", "times", "tkill", "unshare", "vfork", "wait4", "waitid",
+                   "waitpid") },
         { "@raw-io", "Raw I/O port access",
           SYSCALLS("ioperm", "iopl", "pciconfig_iobase", "pciconfig_read", "pciconfig_write",
                    "s390_pci_mmio_read", "s390_pci_mmio_write") },
         { "@reboot", "Reboot and kexec",
           SYSCALLS("kexec_file_load", "kexec_load", "reboot") },
+        { "@resources", "Scheduling and resource limits",
+          SYSCALLS("ioprio_set", "mbind", "migrate_pages", "move_pages", "nice", "sched_setaffinity",
+                   "sched_setattr", "sched_setparam", "sched_setscheduler", "set_mempolicy",
+                   "set_mempolicy_home_node", "setpriority", "setrlimit") },
+        { "@setuid", "Changing user and group credentials",
+          SYSCALLS("setgid", "setgid32", "setgroups", "setgroups32", "setregid", "setregid32", "setresgid",
+                   "setresgid32", "setresuid", "setresuid32", "setreuid", "setreuid32", "setuid",
+                   "setuid32") },
+        { "@signal", "Signal handling",
+          SYSCALLS("rt_sigaction", "rt_sigpending", "rt_sigprocmask", "rt_sigsuspend", "rt_sigtimedwait",
+                   "rt_sigtimedwait_time64", "sigaction", "sigaltstack", "signal", "signalfd", "signalfd4",
+                   "sigpending", "sigprocmask", "sigsuspend") },
         { "@swap", "Swap devices",
           SYSCALLS("swapoff", "swapon") },
+        { "@sync", "Syncing files to disk",
+          SYSCALLS("fdatasync", "fsync", "msync", "sync", "sync_file_range", "sync_file_range2", "syncfs") },
+        { "@timer", "Timers",
+          SYSCALLS("alarm", "getitimer", "setitimer", "timer_create", "timer_delete", "timer_getoverrun",
+                   "timer_gettime", "timer_gettime64", "timer_settime", "timer_settime64", "timerfd_create",
+                   "timerfd_gettime", "timerfd_gettime64", "timerfd_settime", "timerfd_settime64", "times") },
 };
 
-/* What a machine may not do by default, like systemd-nspawn's filter: these need
- * capabilities the container does not get, or act on the whole host. */
-static const char *const default_deny[] = {
-        "@clock", "@keyring", "@module", "@obsolete", "@raw-io", "@swap",
-        "kexec_file_load", "kexec_load", "open_by_handle_at", "bpf", "perf_event_open",
-        "acct", "syslog", "lookup_dcookie", "vm86", "vm86old", "quotactl_fd",
-        NULL,
+/* What a machine may do by default: systemd-nspawn 252's allow list. An entry with a
+ * capability is allowed only when that capability is in the machine's bounding set
+ * (--capability= grants it). Everything else fails with EPERM: notably @keyring and bpf
+ * (not namespaced), @swap, @obsolete, @cpu-emulation, fanotify_init/fanotify_mark, kexec,
+ * open_by_handle_at, perf_event_open, quotactl and lookup_dcookie. */
+#define ALWAYS (-1)
+static const struct {
+        int capability;
+        const char *name;
+} default_allow[] = {
+        { ALWAYS, "@aio" }, { ALWAYS, "@basic-io" }, { ALWAYS, "@chown" }, { ALWAYS, "@default" },
+        { ALWAYS, "@file-system" }, { ALWAYS, "@io-event" }, { ALWAYS, "@ipc" }, { ALWAYS, "@mount" },
+        { ALWAYS, "@network-io" }, { ALWAYS, "@process" }, { ALWAYS, "@resources" }, { ALWAYS, "@setuid" },
+        { ALWAYS, "@signal" }, { ALWAYS, "@sync" }, { ALWAYS, "@timer" },
+
+        { CAP_SYS_TIME, "@clock" }, { CAP_SYS_MODULE, "@module" }, { CAP_SYS_RAWIO, "@raw-io" },
+        { CAP_IPC_LOCK, "@memlock" },
+
+        /* calls outside those groups that ordinary programs and a booted init use */
+        { ALWAYS, "arm_fadvise64_64" }, { ALWAYS, "brk" }, { ALWAYS, "capget" }, { ALWAYS, "capset" },
+        { ALWAYS, "copy_file_range" }, { ALWAYS, "fadvise64" }, { ALWAYS, "fadvise64_64" },
+        { ALWAYS, "flock" }, { ALWAYS, "get_mempolicy" }, { ALWAYS, "getcpu" }, { ALWAYS, "getpriority" },
+        { ALWAYS, "getrandom" }, { ALWAYS, "ioctl" }, { ALWAYS, "ioprio_get" }, { ALWAYS, "kcmp" },
+        { ALWAYS, "madvise" }, { ALWAYS, "mincore" }, { ALWAYS, "mprotect" }, { ALWAYS, "mremap" },
+        { ALWAYS, "name_to_handle_at" }, { ALWAYS, "oldolduname" }, { ALWAYS, "olduname" },
+        { ALWAYS, "personality" }, { ALWAYS, "readahead" }, { ALWAYS, "readdir" },
+        { ALWAYS, "remap_file_pages" }, { ALWAYS, "sched_get_priority_max" },
+        { ALWAYS, "sched_get_priority_min" }, { ALWAYS, "sched_getaffinity" }, { ALWAYS, "sched_getattr" },
+        { ALWAYS, "sched_getparam" }, { ALWAYS, "sched_getscheduler" }, { ALWAYS, "sched_rr_get_interval" },
+        { ALWAYS, "sched_rr_get_interval_time64" }, { ALWAYS, "sched_yield" }, { ALWAYS, "seccomp" },
+        { ALWAYS, "sendfile" }, { ALWAYS, "sendfile64" }, { ALWAYS, "setdomainname" },
+        { ALWAYS, "setfsgid" }, { ALWAYS, "setfsgid32" }, { ALWAYS, "setfsuid" }, { ALWAYS, "setfsuid32" },
+        { ALWAYS, "sethostname" }, { ALWAYS, "setpgid" }, { ALWAYS, "setsid" }, { ALWAYS, "splice" },
+        { ALWAYS, "sysinfo" }, { ALWAYS, "tee" }, { ALWAYS, "umask" }, { ALWAYS, "uname" },
+        { ALWAYS, "userfaultfd" }, { ALWAYS, "vmsplice" },
+
+        { CAP_SYS_PACCT, "acct" }, { CAP_SYS_PTRACE, "process_vm_readv" },
+        { CAP_SYS_PTRACE, "process_vm_writev" }, { CAP_SYS_PTRACE, "ptrace" }, { CAP_SYS_BOOT, "reboot" },
+        { CAP_SYSLOG, "syslog" }, { CAP_SYS_TTY_CONFIG, "vhangup" },
 };
 
 const SyscallGroup *syscall_group_table(size_t *ret_n) {
@@ -109,14 +216,17 @@ int syscall_filter_parse(const char *value, char ***allow, char ***deny, char **
         return 0;
 }
 
-int seccomp_default_deny(char ***ret) {
+int seccomp_default_allow(uint64_t capabilities, char ***ret) {
         _cleanup_strv_free_ char **l = NULL;
         int r;
 
-        for (const char *const *n = default_deny; *n; n++) {
-                r = expand_name(*n, &l, NULL);
+        for (size_t i = 0; i < ELEMENTSOF(default_allow); i++) {
+                if (default_allow[i].capability != ALWAYS &&
+                    !(capabilities & (UINT64_C(1) << default_allow[i].capability)))
+                        continue;
+                r = expand_name(default_allow[i].name, &l, NULL);
                 if (r == -EINVAL)
-                        continue;   /* not known to this libseccomp: nothing to deny */
+                        continue;   /* not known to this libseccomp: cannot be allowed */
                 if (r < 0)
                         return r;
         }
@@ -129,25 +239,26 @@ static void seccomp_releasep(scmp_filter_ctx *ctx) {
                 seccomp_release(*ctx);
 }
 
-static int add_deny(scmp_filter_ctx ctx, const char *name) {
+static int add_rule(scmp_filter_ctx ctx, uint32_t action, const char *name) {
         int nr = seccomp_syscall_resolve_name(name);
         int r;
 
         if (nr == __NR_SCMP_ERROR)
                 return 0;
-        r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
+        r = seccomp_rule_add(ctx, action, nr, 0);
         /* A call that does not exist on one of the architectures is fine to skip. */
         if (r < 0 && r != -EFAULT && r != -EDOM && r != -EEXIST)
                 return r;
         return 0;
 }
 
-int seccomp_load_filter(char * const *allow, char * const *deny) {
+/* One context covering every ABI the host can run: a payload must not escape the filter
+ * by switching to i386 (int 0x80) or x32 (__X32_SYSCALL_BIT) system call numbers. */
+static int filter_new(uint32_t default_action, scmp_filter_ctx *ret) {
         _cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
-        _cleanup_strv_free_ char **defaults = NULL;
         int r;
 
-        ctx = seccomp_init(SCMP_ACT_ALLOW);
+        ctx = seccomp_init(default_action);
         if (!ctx)
                 return -ENOMEM;
 
@@ -156,31 +267,61 @@ int seccomp_load_filter(char * const *allow, char * const *deny) {
         r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
         if (r < 0)
                 return r;
+        /* a binary search over the allowed numbers instead of a linear chain of ~400 */
+        (void) seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
 
-        /* Cover the compat ABIs too, or a payload could just switch to them. */
 #if defined(__x86_64__)
-        (void) seccomp_arch_add(ctx, SCMP_ARCH_X86);
-        (void) seccomp_arch_add(ctx, SCMP_ARCH_X32);
+        r = seccomp_arch_add(ctx, SCMP_ARCH_X86);
+        if (r < 0 && r != -EEXIST)
+                return r;
+        r = seccomp_arch_add(ctx, SCMP_ARCH_X32);
+        if (r < 0 && r != -EEXIST)
+                return r;
 #elif defined(__aarch64__)
-        (void) seccomp_arch_add(ctx, SCMP_ARCH_ARM);
+        r = seccomp_arch_add(ctx, SCMP_ARCH_ARM);
+        if (r < 0 && r != -EEXIST)
+                return r;
 #endif
+        *ret = TAKE_PTR(ctx);
+        return 0;
+}
 
-        r = seccomp_default_deny(&defaults);
+/* The allow list: the defaults for these capabilities plus 'allow', minus 'deny'. */
+static int load_allow_list(uint64_t capabilities, char * const *allow, char * const *deny) {
+        _cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
+        _cleanup_strv_free_ char **defaults = NULL;
+        int r;
+
+        r = filter_new(SCMP_ACT_ERRNO(EPERM), &ctx);
         if (r < 0)
                 return r;
-
+        r = seccomp_default_allow(capabilities, &defaults);
+        if (r < 0)
+                return r;
         STRV_FOREACH(s, defaults)
-                if (!strv_contains(allow, *s) && !strv_contains(deny, *s)) {
-                        r = add_deny(ctx, *s);
+                if (!strv_contains(deny, *s)) {
+                        r = add_rule(ctx, SCMP_ACT_ALLOW, *s);
                         if (r < 0)
                                 return r;
                 }
-        STRV_FOREACH(s, deny) {
-                r = add_deny(ctx, *s);
-                if (r < 0)
-                        return r;
-        }
+        STRV_FOREACH(s, allow)
+                if (!strv_contains(deny, *s)) {
+                        r = add_rule(ctx, SCMP_ACT_ALLOW, *s);
+                        if (r < 0)
+                                return r;
+                }
+        return seccomp_load(ctx);
+}
 
+/* ioctl() is allowed as a whole above; two of its requests are refused by a second,
+ * small filter, since the kernel applies every filter loaded and the strictest wins. */
+static int load_ioctl_deny(void) {
+        _cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
+        int r;
+
+        r = filter_new(SCMP_ACT_ALLOW, &ctx);
+        if (r < 0)
+                return r;
         /* The ioctl request is an int: compare the low 32 bits only. */
         r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
                              SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, (scmp_datum_t) TIOCSTI));
@@ -190,6 +331,15 @@ int seccomp_load_filter(char * const *allow, char * const *deny) {
                              SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, (scmp_datum_t) TIOCLINUX));
         if (r < 0)
                 return r;
-
         return seccomp_load(ctx);
+}
+
+int seccomp_load_filter(uint64_t capabilities, char * const *allow, char * const *deny) {
+        int r;
+
+        /* the allow list last: it may deny seccomp() itself (--system-call-filter=~seccomp) */
+        r = load_ioctl_deny();
+        if (r < 0)
+                return r;
+        return load_allow_list(capabilities, allow, deny);
 }

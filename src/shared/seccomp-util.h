@@ -17,10 +17,12 @@ const SyscallGroup *syscall_group_table(size_t *ret_n);
  * unknown name returns -EINVAL and the name in *ret_bad. */
 int syscall_filter_parse(const char *value, char ***allow, char ***deny, char **ret_bad);
 
-/* Build and load the filter: the default deny list plus 'deny', minus 'allow'; denied
- * calls fail with EPERM. ioctl(TIOCSTI) and ioctl(TIOCLINUX) are always denied so that a
- * payload can never push input into a terminal it shares with the caller. */
-int seccomp_load_filter(char * const *allow, char * const *deny);
+/* Build and load the filter: an allow list like systemd-nspawn's (the defaults, with the
+ * groups and calls that need a capability only if 'capabilities' has it), plus 'allow',
+ * minus 'deny', for every ABI the host runs; any other call fails with EPERM. ioctl(TIOCSTI)
+ * and ioctl(TIOCLINUX) are always denied so that a payload can never push input into a
+ * terminal it shares with the caller. */
+int seccomp_load_filter(uint64_t capabilities, char * const *allow, char * const *deny);
 
-/* The expanded default deny list (for --help, tests and the man page). */
-int seccomp_default_deny(char ***ret);
+/* The expanded default allow list for a capability bounding set (for tests). */
+int seccomp_default_allow(uint64_t capabilities, char ***ret);

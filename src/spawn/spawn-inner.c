@@ -464,7 +464,7 @@ static int inner_drop_privileges(Inner *i, bool stub) {
         int r;
 
         if (!nnp) {
-                r = seccomp_load_filter(c->syscall_allow, c->syscall_deny);
+                r = seccomp_load_filter(bounding, c->syscall_allow, c->syscall_deny);
                 if (r < 0)
                         return log_error_errno(r, "Failed to load the system call filter: %m");
         }
@@ -486,7 +486,7 @@ static int inner_drop_privileges(Inner *i, bool stub) {
         if (nnp) {
                 if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                         return log_error_errno(errno, "Failed to set no_new_privs: %m");
-                r = seccomp_load_filter(stub ? NULL : c->syscall_allow, stub ? NULL : c->syscall_deny);
+                r = seccomp_load_filter(bounding, stub ? NULL : c->syscall_allow, stub ? NULL : c->syscall_deny);
                 if (r < 0)
                         return log_error_errno(r, "Failed to load the system call filter: %m");
         }

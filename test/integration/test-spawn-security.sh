@@ -144,6 +144,32 @@ expect_eq "reboot is not in the default deny list (EINVAL for a bad magic)" EINV
 expect_eq "userfaultfd is allowed (EINVAL for bad flags)" EINVAL "$(value userfaultfd "$INSIDE")"
 expect_eq "getpid is allowed" ok "$(value getpid "$INSIDE")"
 
+# The default filter is an allow list (systemd-nspawn's): a call in none of its groups is
+# denied even though no deny list names it. fanotify_init is the example nspawn refuses.
+run_payload -- syscall fanotify_init getpid
+expect_eq "fanotify_init is denied (not in the allow list; host: $("$BERTH_PAYLOAD" syscall fanotify_init))" \
+    "fanotify_init=EPERM getpid=ok" "$(echo $OUTPUT)"
+run_payload --system-call-filter=fanotify_init -- syscall fanotify_init
+expect_eq "--system-call-filter=fanotify_init allows it again (EINVAL for bad flags)" \
+    "fanotify_init=EINVAL" "$(echo $OUTPUT)"
+run_payload --capability=CAP_SYS_TIME -- syscall clock_settime keyctl
+expect_eq "--capability=CAP_SYS_TIME allows @clock, as in nspawn" \
+    "clock_settime=EINVAL keyctl=EPERM" "$(echo $OUTPUT)"
+
+# every ABI the host runs: a payload must not get around the filter with another ABI's
+# system call numbers. The filter runs before the kernel dispatches the call, so even
+# where the kernel lacks the ABI (ENOSYS) a denied call must give EPERM.
+run_payload -- syscall x32_fanotify_init x32_getpid
+expect_eq "x32 ABI: fanotify_init is denied, getpid passes the filter (host: $("$BERTH_PAYLOAD" syscall x32_getpid))" \
+    "x32_fanotify_init=EPERM x32_getpid=$("$BERTH_PAYLOAD" syscall x32_getpid | cut -d= -f2)" "$(echo $OUTPUT)"
+if "$BERTH_PAYLOAD" syscall i386_getpid >/dev/null 2>&1; then
+    run_payload -- syscall i386_fanotify_init i386_getpid
+    expect_eq "i386 ABI (int 0x80): fanotify_init is denied, getpid is allowed" \
+        "i386_fanotify_init=EPERM i386_getpid=ok" "$(echo $OUTPUT)"
+else
+    skip "i386 ABI (int 0x80): fanotify_init is denied" "this kernel runs no i386 code (int 0x80 faults: IA32 emulation is off)"
+fi
+
 run_payload --as-pid2 -- syscall keyctl bpf
 expect_eq "--as-pid2: the payload has the filter too" "keyctl=EPERM bpf=EPERM" "$(echo $OUTPUT)"
 

@@ -141,11 +141,19 @@ static void test_syscall_filter(void) {
         CHECK(strv_contains(deny, "swapon") && !strv_contains(allow, "swapon"));
         CHECK(syscall_filter_parse("@nope", &allow, &deny, &bad) < 0);
         CHECK_STREQ(bad, "@nope");
-        CHECK(seccomp_default_deny(&def) == 0);
-        CHECK(strv_contains(def, "kexec_load") && strv_contains(def, "bpf") && strv_contains(def, "add_key") &&
-              strv_contains(def, "init_module") && strv_contains(def, "swapon") && strv_contains(def, "settimeofday") &&
-              strv_contains(def, "open_by_handle_at") && strv_contains(def, "perf_event_open"));
-        CHECK(!strv_contains(def, "mount") && !strv_contains(def, "reboot"));
+        /* an allow list: what nspawn refuses is absent, capability-bound calls follow the set */
+        CHECK(seccomp_default_allow(0, &def) == 0);
+        CHECK(strv_contains(def, "read") && strv_contains(def, "mount") && strv_contains(def, "ioctl") &&
+              strv_contains(def, "clone3") && strv_contains(def, "sethostname"));
+        CHECK(!strv_contains(def, "kexec_load") && !strv_contains(def, "bpf") && !strv_contains(def, "add_key") &&
+              !strv_contains(def, "init_module") && !strv_contains(def, "swapon") &&
+              !strv_contains(def, "settimeofday") && !strv_contains(def, "open_by_handle_at") &&
+              !strv_contains(def, "perf_event_open") && !strv_contains(def, "fanotify_init") &&
+              !strv_contains(def, "reboot") && !strv_contains(def, "ptrace"));
+        strv_free(def);
+        def = NULL;
+        CHECK(seccomp_default_allow((UINT64_C(1) << CAP_SYS_BOOT) | (UINT64_C(1) << CAP_SYS_TIME), &def) == 0);
+        CHECK(strv_contains(def, "reboot") && strv_contains(def, "settimeofday") && !strv_contains(def, "ptrace"));
 }
 
 static void test_mount_plan(void) {
