@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "string-util.h"
 
@@ -42,6 +43,27 @@ bool string_is_safe(const char *s) {
                 if (*p < ' ' || *p == 127)
                         return false;
         return true;
+}
+
+char *string_escape_controls(const char *s) {
+        char *r = malloc(strlen(s) * 4 + 1), *w = r;
+
+        if (!r)
+                return NULL;
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+                if (*p == '\n')
+                        w = stpcpy(w, "\\n");
+                else if (*p == '\t')
+                        w = stpcpy(w, "\\t");
+                else if (*p == '\\')
+                        w = stpcpy(w, "\\\\");
+                else if (*p < ' ' || *p == 127)
+                        w += sprintf(w, "\\x%02x", *p);
+                else
+                        *w++ = (char) *p;
+        }
+        *w = 0;
+        return r;
 }
 
 bool utf8_is_valid(const char *s) {

@@ -18,6 +18,9 @@ bool endswith(const char *s, const char *suffix) _pure_;
 char *strjoin_internal(const char *x, ...);
 #define strjoin(a, ...) strjoin_internal((a), __VA_ARGS__, NULL)
 bool string_is_safe(const char *s) _pure_;
+/* A copy of 's' fit for one log line: control characters and '\\' as C escapes
+ * ("\\n", "\\x1b"). NULL on OOM. */
+char *string_escape_controls(const char *s);
 bool utf8_is_valid(const char *s) _pure_;
 
 /* strv: NULL-terminated arrays of strings */

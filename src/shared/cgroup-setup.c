@@ -272,7 +272,9 @@ int slice_to_path(const char *slice, char **ret) {
         _cleanup_free_ char *path = NULL, *base = NULL;
         const char *dash;
 
-        if (!endswith(slice, ".slice") || strchr(slice, '/') || slice[0] == '-' || streq(slice, "-.slice") ||
+        /* "..slice" or ".x.slice" would name a hidden, dot-prefixed cgroup systemd never makes */
+        if (!endswith(slice, ".slice") || strchr(slice, '/') || slice[0] == '-' || slice[0] == '.' ||
+            streq(slice, "-.slice") ||
             strstr(slice, "--") || strstr(slice, "-.slice") || strlen(slice) > 200)
                 return -EINVAL;
 

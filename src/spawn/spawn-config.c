@@ -517,8 +517,13 @@ static int parse_setenv(SpawnConfig *c, const char *v) {
         int r;
 
         if (l == 0 || v[0] == '=' || (v[0] >= '0' && v[0] <= '9') || !string_is_safe(v) ||
-            strcspn(v, "=") != strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"))
-                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid environment assignment '%s'.", v);
+            strcspn(v, "=") != strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")) {
+                /* a newline in the value must not split the one error line */
+                _cleanup_free_ char *e = string_escape_controls(v);
+                if (!e)
+                        return log_oom();
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid environment assignment '%s'.", e);
+        }
 
         if (!eq) {
                 const char *val = getenv(v);
@@ -673,6 +678,9 @@ static int parse_one(SpawnConfig *c, int opt, const char *arg) {
         case ARG_SYSTEM_CALL_FILTER: {
                 _cleanup_free_ char *bad = NULL;
 
+                if (arg[strspn(arg, "~ \t")] == 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                               "--system-call-filter='%s' names no system call or group.", arg);
                 r = syscall_filter_parse(arg, &c->syscall_allow, &c->syscall_deny, &bad);
                 if (r == -ENOMEM)
                         return log_oom();
@@ -1026,6 +1034,13 @@ int spawn_config_finalize(SpawnConfig *c) {
 
         if (c->ephemeral && c->volatile_mode != VOLATILE_NO)
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--ephemeral and --volatile= cannot be combined.");
+        /* the root is a fresh tmpfs that must be written to before the machine starts */
+        if (c->read_only && c->volatile_mode == VOLATILE_YES)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--read-only and --volatile=yes cannot be combined.");
+        if (c->keep_unit && c->slice)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "--keep-unit and --slice=%s cannot be combined: the machine stays in the caller's unit.",
+                                       c->slice);
         if (c->volatile_mode == VOLATILE_STATE)
                 c->read_only = true;
         if (c->boot && c->as_pid2)

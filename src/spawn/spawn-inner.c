@@ -507,12 +507,6 @@ static int inner_enter_workdir(Inner *i) {
 }
 
 static _noreturn_ void inner_exec(Inner *i) {
-        int r;
-
-        r = inner_enter_workdir(i);
-        if (r < 0)
-                _exit(EXIT_FAILURE);
-
         umask(0022);
         /* Every fd but stdio is closed by execve(); the sync socket stays usable until then
          * so that an exec failure can still be reported. */
@@ -647,6 +641,8 @@ void spawn_inner(const SpawnConfig *c, int sock) {
                 r = inner_fork_payload(&i);
         if (r >= 0)
                 r = inner_drop_privileges(&i, false);
+        if (r >= 0)
+                r = inner_enter_workdir(&i);     /* as the payload's user; before "started" */
         if (r < 0)
                 _exit(EXIT_FAILURE);
 

@@ -120,6 +120,22 @@ finish:
         return r;
 }
 
+/* The kernel checks the options here, before any mount point is made in the tree: a bad
+ * --tmpfs= option must leave the tree as it was. */
+static int prepare_tmpfs(const CustomMount *cm, int *ret) {
+        _cleanup_free_ char *fsopts = NULL;
+        unsigned attr;
+        int r;
+
+        r = mount_options_split(cm->options, &fsopts, &attr);
+        if (r >= 0)
+                r = fs_create_detached("tmpfs", "tmpfs", fsopts, attr|MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV, ret);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the tmpfs for %s with options '%s': %m",
+                                       cm->destination, strempty(cm->options));
+        return 0;
+}
+
 int mount_prepare_custom(const SpawnConfig *c, MountContext *m) {
         _cleanup_close_ int treefd = -EBADF;
         int r;
@@ -150,6 +166,10 @@ int mount_prepare_custom(const SpawnConfig *c, MountContext *m) {
                                 return log_error_errno(r, "Failed to clone bind mount source '%s': %m", cm->source);
                 } else if (cm->type == CUSTOM_MOUNT_OVERLAY) {
                         r = prepare_overlay(c, cm, treefd, &m->custom_fds[i]);
+                        if (r < 0)
+                                return r;
+                } else if (cm->type == CUSTOM_MOUNT_TMPFS) {
+                        r = prepare_tmpfs(cm, &m->custom_fds[i]);
                         if (r < 0)
                                 return r;
                 }
@@ -560,17 +580,9 @@ static int mount_custom_one(const CustomMount *cm, MountContext *m, int *prepare
         switch (cm->type) {
         case CUSTOM_MOUNT_BIND:
         case CUSTOM_MOUNT_OVERLAY:
+        case CUSTOM_MOUNT_TMPFS:
                 r = mount_attach(*prepared, target);
                 break;
-        case CUSTOM_MOUNT_TMPFS: {
-                _cleanup_free_ char *fsopts = NULL;
-                unsigned attr;
-
-                r = mount_options_split(cm->options, &fsopts, &attr);
-                if (r >= 0)
-                        r = mount_fs_fd(target, "tmpfs", "tmpfs", fsopts, attr|MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV);
-                break;
-        }
         case CUSTOM_MOUNT_INACCESSIBLE:
                 return mount_mask(m, cm->destination, target);
         default:

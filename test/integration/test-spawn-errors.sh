@@ -132,6 +132,10 @@ check_bad strict "--system-call-filter='keyctl bogus_call' (bad one in a list)" 
     -D "$TREE" "--system-call-filter=keyctl bogus_call" "$PAYLOAD" exit 0
 check_bad strict "--system-call-filter=@no-such-group" @no-such-group \
     -D "$TREE" --system-call-filter=@no-such-group "$PAYLOAD" exit 0
+check_bad strict "--system-call-filter= (empty)" --system-call-filter= \
+    -D "$TREE" --system-call-filter= "$PAYLOAD" exit 0
+check_bad strict "--system-call-filter=~ (an empty deny list)" "--system-call-filter='~'" \
+    -D "$TREE" "--system-call-filter=~" "$PAYLOAD" exit 0
 
 # ---- other option values
 check_bad strict "--console=fancy" fancy -D "$TREE" --console=fancy "$PAYLOAD" exit 0
@@ -143,6 +147,8 @@ check_bad strict "--resolv-conf=bogus" bogus -D "$TREE" --resolv-conf=bogus "$PA
 check_bad strict "--timezone=bogus" bogus -D "$TREE" --timezone=bogus "$PAYLOAD" exit 0
 check_bad strict "-E with an empty name" "=value" -D "$TREE" -E =value "$PAYLOAD" exit 0
 check_bad strict "-E with a space in the name" "A B" -D "$TREE" -E "A B=x" "$PAYLOAD" exit 0
+check_bad strict "-E with a newline in the value (escaped in the error)" 'NL=a\nb' -D "$TREE" -E "NL=a
+b" "$PAYLOAD" exit 0
 check_bad strict "unknown option --bogus-option" bogus-option -D "$TREE" --bogus-option "$PAYLOAD" exit 0
 
 # ---- users (looked up in the tree only)
@@ -151,5 +157,18 @@ if grep -q '^daemon:' /etc/passwd && ! grep -q '^daemon:' "$TREE/etc/passwd"; th
     check_bad setup "--user that exists only on the host (no host NSS)" daemon \
         -D "$TREE" --user=daemon "$PAYLOAD" exit 0
 fi
-check_bad setup "--chdir to a directory that does not exist in the tree" /no-such-dir \
+# strict: the machine has not started, so no "Spawning container" line may come first
+check_bad strict "--chdir to a directory that does not exist in the tree" /no-such-dir \
     -D "$TREE" --chdir=/no-such-dir "$PAYLOAD" exit 0
+
+# ---- checked before anything is made: options that fail must not leave mount points
+check_bad setup "--tmpfs=/x:mode=bad (after a good --tmpfs and --bind)" mode=bad \
+    -D "$TREE" --tmpfs=/made-by-good-tmpfs "--bind=$hostdir:/made-by-bind" --tmpfs=/made-by-bad-tmpfs:mode=bad \
+    "$PAYLOAD" exit 0
+check_bad strict "--read-only --volatile=yes" --volatile=yes -D "$TREE" --read-only --volatile=yes "$PAYLOAD" exit 0
+check_bad strict "--slice=..slice" ..slice -D "$TREE" --slice=..slice "$PAYLOAD" exit 0
+# (on a hybrid host the cgroup2 tree is /sys/fs/cgroup/unified)
+ok_if "--slice=..slice: no '..slice' cgroup was made" \
+    test -z "$(find /sys/fs/cgroup -maxdepth 2 -name ..slice -type d)"
+check_bad strict "--slice=.hidden.slice" .hidden.slice -D "$TREE" --slice=.hidden.slice "$PAYLOAD" exit 0
+check_bad strict "--keep-unit with --slice=" --keep-unit -D "$TREE" --keep-unit --slice=x.slice "$PAYLOAD" exit 0
