@@ -3,6 +3,8 @@
 #include <linux/capability.h>
 #include <seccomp.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "seccomp-util.h"
 #include "string-util.h"
@@ -252,6 +254,13 @@ static int add_rule(scmp_filter_ctx ctx, uint32_t action, const char *name) {
         return 0;
 }
 
+#if defined(__x86_64__)
+static bool x32_supported(void) {
+        /* getpid() in x32 numbering: ENOSYS where CONFIG_X86_X32_ABI is off */
+        return syscall(0x40000000L | SYS_getpid) >= 0;
+}
+#endif
+
 /* One context covering every ABI the host can run: a payload must not escape the filter
  * by switching to i386 (int 0x80) or x32 (__X32_SYSCALL_BIT) system call numbers. */
 static int filter_new(uint32_t default_action, scmp_filter_ctx *ret) {
@@ -270,13 +279,23 @@ static int filter_new(uint32_t default_action, scmp_filter_ctx *ret) {
         /* a binary search over the allowed numbers instead of a linear chain of ~400 */
         (void) seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
 
+        /* A call of an ABI the filter does not list fails as a whole: that is what the
+         * filter must do for an ABI the kernel cannot run anyway. */
+        r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ERRNO(EPERM));
+        if (r < 0)
+                return r;
+
 #if defined(__x86_64__)
         r = seccomp_arch_add(ctx, SCMP_ARCH_X86);
         if (r < 0 && r != -EEXIST)
                 return r;
-        r = seccomp_arch_add(ctx, SCMP_ARCH_X32);
-        if (r < 0 && r != -EEXIST)
-                return r;
+        /* Each ABI makes building the filter slower (libseccomp generates its BPF per
+         * ABI); most kernels are built without x32, which this call tells apart. */
+        if (x32_supported()) {
+                r = seccomp_arch_add(ctx, SCMP_ARCH_X32);
+                if (r < 0 && r != -EEXIST)
+                        return r;
+        }
 #elif defined(__aarch64__)
         r = seccomp_arch_add(ctx, SCMP_ARCH_ARM);
         if (r < 0 && r != -EEXIST)

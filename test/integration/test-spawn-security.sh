@@ -157,11 +157,14 @@ expect_eq "--capability=CAP_SYS_TIME allows @clock, as in nspawn" \
     "clock_settime=EINVAL keyctl=EPERM" "$(echo $OUTPUT)"
 
 # every ABI the host runs: a payload must not get around the filter with another ABI's
-# system call numbers. The filter runs before the kernel dispatches the call, so even
-# where the kernel lacks the ABI (ENOSYS) a denied call must give EPERM.
+# system call numbers. The filter runs before the kernel dispatches the call, so a
+# denied call gives EPERM even where the kernel lacks the ABI; there (ENOSYS on the
+# host) the filter refuses the ABI as a whole rather than building rules for it.
+host_x32=$("$BERTH_PAYLOAD" syscall x32_getpid | cut -d= -f2)
+if [ "$host_x32" = ENOSYS ]; then want_x32=EPERM; else want_x32=$host_x32; fi
 run_payload -- syscall x32_fanotify_init x32_getpid
-expect_eq "x32 ABI: fanotify_init is denied, getpid passes the filter (host: $("$BERTH_PAYLOAD" syscall x32_getpid))" \
-    "x32_fanotify_init=EPERM x32_getpid=$("$BERTH_PAYLOAD" syscall x32_getpid | cut -d= -f2)" "$(echo $OUTPUT)"
+expect_eq "x32 ABI: fanotify_init is denied (host x32 getpid: $host_x32)" \
+    "x32_fanotify_init=EPERM x32_getpid=$want_x32" "$(echo $OUTPUT)"
 if "$BERTH_PAYLOAD" syscall i386_getpid >/dev/null 2>&1; then
     run_payload -- syscall i386_fanotify_init i386_getpid
     expect_eq "i386 ABI (int 0x80): fanotify_init is denied, getpid is allowed" \
