@@ -29,8 +29,11 @@ run_payload --uuid=$ID2 --link-journal=guest -- status
 expect_rc "guest: a second start with the link in place is fine" 0
 run_payload --uuid=$ID2 --link-journal=host -- status
 expect_rc "host where a guest link exists: refused" 1
-run_payload --uuid=$ID2 --link-journal=try-host -- status
-expect_rc "try-host where a guest link exists: runs without linking" 0
+run_payload --uuid=$ID2 --link-journal=try-host -- mounts
+expect_rc "try-host where a guest link exists: runs" 0
+expect_no_match "... without linking: no journal bind mount inside" "/var/log/journal" "$OUTPUT"
+expect_eq "... and the guest link on the host is left as it was" "$TREE/var/log/journal/$ID2" \
+    "$(readlink /var/log/journal/$ID2)"
 
 echo 0123456789abcdef0123456789abcdef >"$TREE/etc/machine-id"
 run_payload --link-journal=guest -- status

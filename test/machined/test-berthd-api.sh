@@ -31,7 +31,22 @@ for m in "GetMachine s o" "GetMachineByPID u o" "ListMachines - a(ssso)" \
 done
 check "signals MachineNew/MachineRemoved (so)" \
     bash -c 'grep -qE "^\.MachineNew +signal +so " <<<"$1" && grep -qE "^\.MachineRemoved +signal +so " <<<"$1"' _ "$intro"
-check "ListImages answers (the image pool: test-berthd-images.sh)" mgr ListImages
+# ListImages lists exactly the host's own image (".host", as machined) and the images of the
+# search path (the pool itself is tested in test-berthd-images.sh): the names of
+# directories and NAME.raw files there, hidden ones left out, each with the object path of
+# its escaped name
+expected=$(echo .host; for d in /etc/machines /run/machines /var/lib/machines /var/lib/container /usr/local/lib/machines \
+                    /usr/lib/machines; do
+               find "$d" -mindepth 1 -maxdepth 1 \( -type d -o -name '*.raw' \) -not -name '.*' -printf '%f\n' 2>/dev/null
+           done | sed 's/\.raw$//' | sort -u)
+listed=$(busctl --json=short call "$DEST" "$MGR_PATH" "$MGR" ListImages | python3 -c '
+import json, sys
+for name, typ, ro, crt, mtime, usage, path in json.load(sys.stdin)["data"][0]:
+    enc = "".join(c if c.isalnum() else "_%02x" % ord(c) for c in name)
+    print(name if path == "/org/freedesktop/machine1/image/" + enc else "BAD-PATH:" + name + ":" + path)
+' | sort)
+check_eq "ListImages lists .host and the search path's images with their object paths ($(wc -w <<<"$expected") here)" \
+    "$expected" "$listed"
 check_eq "PoolPath" 's "/var/lib/machines"' "$(busctl get-property $DEST $MGR_PATH $MGR PoolPath)"
 check_eq "PoolUsage unknown" "t 18446744073709551615" "$(busctl get-property $DEST $MGR_PATH $MGR PoolUsage)"
 check_eq "PoolLimit unknown" "t 18446744073709551615" "$(busctl get-property $DEST $MGR_PATH $MGR PoolLimit)"
