@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -73,39 +74,61 @@ static int pick_range(SpawnConfig *c, UserNamespace *u, uint32_t tree_owner) {
         return log_error_errno(SYNTHETIC_ERRNO(EBUSY), "No free UID range left for the machine.");
 }
 
+/* The helper's side of the handshake: unshare, report the result (0 or an errno), then
+ * stay in the namespace until the parent has written its maps and opened it (EOF). */
+static _noreturn_ void userns_helper(int sock) {
+        int32_t err = 0;
+        char x;
+
+        if (unshare(CLONE_NEWUSER) < 0)
+                err = errno;
+        if (write(sock, &err, sizeof(err)) != (ssize_t) sizeof(err))
+                _exit(EXIT_FAILURE);
+        (void) read(sock, &x, 1);
+        _exit(err == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+}
+
+/* Wait until the helper has unshared, however long it takes: on a loaded host it may be
+ * scheduled late, and a map written before that lands on the host's namespace (EPERM). */
+static int userns_helper_wait(int sock) {
+        int32_t err;
+        ssize_t n;
+
+        do
+                n = read(sock, &err, sizeof(err));
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+        if (n != (ssize_t) sizeof(err))
+                return -EPROTO;         /* the helper died before it could say */
+        return -err;
+}
+
 /* A user namespace with the machine's mapping, held open by fd: a helper process
- * unshares, we write its maps, keep /proc/PID/ns/user, and let it go. */
+ * unshares and says so, we write its maps, keep /proc/PID/ns/user, and let it go. */
 static int userns_create(const SpawnConfig *c, int *ret_fd) {
         _cleanup_close_pair_ int p[2] = EBADF_PAIR;
         char path[64], map[64];
         pid_t pid;
-        int r = 0, fd = -EBADF;
-        char x;
+        int r, fd = -EBADF;
 
-        if (pipe2(p, O_CLOEXEC) < 0)
-                return log_error_errno(errno, "Failed to create a pipe: %m");
+        if (socketpair(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC, 0, p) < 0)
+                return log_error_errno(errno, "Failed to create a socket pair: %m");
         pid = fork();
         if (pid < 0)
                 return log_error_errno(errno, "Failed to fork: %m");
         if (pid == 0) {
-                p[1] = safe_close(p[1]);
-                if (unshare(CLONE_NEWUSER) < 0)
-                        _exit(EXIT_FAILURE);
-                (void) read(p[0], &x, 1);     /* until the parent is done */
-                _exit(EXIT_SUCCESS);
+                p[0] = safe_close(p[0]);
+                userns_helper(p[1]);
         }
-        p[0] = safe_close(p[0]);
+        p[1] = safe_close(p[1]);        /* so that a dead helper reads as EOF */
 
         snprintf(map, sizeof(map), "0 %u %u\n", c->uid_shift, c->uid_range);
-        for (int i = 0; i < 100; i++) {       /* until the helper has unshared */
-                struct stat a, b;
-                snprintf(path, sizeof(path), "/proc/%i/ns/user", (int) pid);
-                if (stat(path, &a) >= 0 && stat("/proc/self/ns/user", &b) >= 0 && a.st_ino != b.st_ino)
-                        break;
-                usleep(1000);
+        r = userns_helper_wait(p[0]);
+        if (r >= 0) {
+                snprintf(path, sizeof(path), "/proc/%i/uid_map", (int) pid);
+                r = write_string_file_at(AT_FDCWD, path, map);
         }
-        snprintf(path, sizeof(path), "/proc/%i/uid_map", (int) pid);
-        r = write_string_file_at(AT_FDCWD, path, map);
         if (r >= 0) {
                 snprintf(path, sizeof(path), "/proc/%i/gid_map", (int) pid);
                 r = write_string_file_at(AT_FDCWD, path, map);
@@ -116,10 +139,11 @@ static int userns_create(const SpawnConfig *c, int *ret_fd) {
                 if (fd < 0)
                         r = -errno;
         }
-        p[1] = safe_close(p[1]);
+        p[0] = safe_close(p[0]);        /* releases the helper */
         (void) waitpid(pid, NULL, 0);
         if (r < 0)
-                return log_error_errno(r, "Failed to set up the machine's user namespace (%s): %m", map);
+                return log_error_errno(r, "Failed to set up the machine's user namespace (UID %u...%u): %m",
+                                       c->uid_shift, c->uid_shift + c->uid_range - 1);
         *ret_fd = fd;
         return 0;
 }

@@ -11,6 +11,7 @@
 #   BERTH_SPAWN    berth-spawn executable      (default build/src/spawn/berth-spawn)
 #   BERTH_PAYLOAD  static berth-payload helper (default build/test/berth-payload)
 #   BERTH_TOOLS    the repo's tools/ directory (default tools)
+#   BERTH_SLOW_UNSHARE  LD_PRELOAD shim delaying unshare(CLONE_NEWUSER) (default build/test/slow-unshare.so)
 #   BERTH_TEST_TIMEOUT  seconds each berth-spawn run may take (default 20)
 
 set -u
@@ -21,6 +22,7 @@ BERTH_SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 : "${BERTH_SPAWN:=$BERTH_SRCDIR/build/src/spawn/berth-spawn}"
 : "${BERTH_PAYLOAD:=$BERTH_SRCDIR/build/test/berth-payload}"
 : "${BERTH_TOOLS:=$BERTH_SRCDIR/tools}"
+: "${BERTH_SLOW_UNSHARE:=$BERTH_SRCDIR/build/test/slow-unshare.so}"
 : "${BERTH_TEST_TIMEOUT:=20}"
 BERTH_TESTDIR=$BERTH_SRCDIR/test/integration
 PAYLOAD=/usr/bin/berth-payload       # path of the payload inside the tree

@@ -44,6 +44,28 @@ ok_if "each running machine holds a lock on its range" test -e "/run/berth/uid-r
 BG_PID=$PID_A; wait_bg "$SCRATCH/state/a.out" "$SCRATCH/state/a.err" 10
 BG_PID=$PID_B; wait_bg "$SCRATCH/state/b.out" "$SCRATCH/state/b.err" 10
 
+# ---- a late user-namespace helper (as on a loaded host): the maps are written only once it
+# has unshared. The shim delays unshare(CLONE_NEWUSER) by 300 ms; a parent that stops
+# waiting writes to the helper's uid_map while it is still in the host's namespace.
+LD_PRELOAD=$BERTH_SLOW_UNSHARE run_spawn -P -U -D "$TREE" /bin/cat /proc/self/uid_map
+expect_rc "-U with a slow user-namespace helper runs" 0
+read -r IN BASE RANGE <<<"$(uidmap_of)"
+ok_if "-U with a slow helper: the machine's root maps to a picked range (map: $IN $BASE $RANGE)" \
+    test "${IN:-x}" = 0 -a "${BASE:-0}" -ge 524288 -a "${RANGE:-0}" = 65536
+for n in 1 2 3; do
+    mkdir -p "$SCRATCH/state/s$n"
+    LD_PRELOAD=$BERTH_SLOW_UNSHARE spawn_bg "$SCRATCH/state/s$n/out" "$SCRATCH/state/s$n/err" \
+        -P -U -D "$(new_tree "stress$n")" -M "us$n" /bin/sh -c 'cat /proc/self/uid_map; sleep 1'
+    SP[$n]=$BG_PID
+done
+SEEN=
+for n in 1 2 3; do
+    BG_PID=${SP[$n]}; wait_bg "$SCRATCH/state/s$n/out" "$SCRATCH/state/s$n/err" 15
+    SEEN+="$(awk '$1 == 0 && $2 >= 524288 && $3 == 65536 {print $2}' "$SCRATCH/state/s$n/out") "
+done
+ok_if "three concurrent slow -U starts: each has its own picked range ($SEEN)" \
+    test "$(tr ' ' '\n' <<<"$SEEN" | grep -c .)" = 3 -a "$(tr ' ' '\n' <<<"$SEEN" | grep . | sort -u | wc -l)" = 3
+
 # ---- explicit ranges and modes
 run_spawn -P --private-users=1000000:65536 -D "$TREE" /bin/cat /proc/self/uid_map
 expect_eq "--private-users=1000000:65536" "0 1000000 65536" "$(uidmap_of)"
