@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/fs.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
@@ -127,4 +129,27 @@ int fd_set_immutable(int fd, bool b) {
         if (nflags == flags)
                 return 0;
         return RET_NERRNO(ioctl(fd, FS_IOC_SETFLAGS, &nflags));
+}
+
+/* Write a temporary file next to 'name' and rename it into place: a crash leaves either the
+ * old or the new contents, never a torn file. The temporary file is ".#NAME", which readers
+ * of a state directory skip. */
+int write_file_atomic_at(int dirfd, const char *name, const char *s, mode_t mode) {
+        _cleanup_close_ int fd = -EBADF;
+        char tmp[NAME_MAX + 1];
+        int r;
+
+        if ((size_t) snprintf(tmp, sizeof(tmp), ".#%s", name) >= sizeof(tmp))
+                return -ENAMETOOLONG;
+        fd = openat(dirfd, tmp, O_WRONLY|O_CREAT|O_TRUNC|O_NOFOLLOW|O_CLOEXEC, mode);
+        if (fd < 0)
+                return -errno;
+        r = write_string_fd(fd, s);
+        if (r >= 0 && fsync(fd) < 0)
+                r = -errno;
+        if (r >= 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+                r = -errno;
+        if (r < 0)
+                (void) unlinkat(dirfd, tmp, 0);
+        return r;
 }

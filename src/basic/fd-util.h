@@ -41,3 +41,4 @@ int write_string_file_at(int dirfd, const char *path, const char *s);
 /* The file system's immutable flag (chattr +i): > 0 set, 0 not set, or -errno. */
 int fd_get_immutable(int fd);
 int fd_set_immutable(int fd, bool b);
+int write_file_atomic_at(int dirfd, const char *name, const char *s, mode_t mode);

@@ -243,8 +243,7 @@ int machine_create_scope(Machine *machine, sd_bus_message *properties, sd_bus_er
 
 int machine_save(Machine *machine) {
         Manager *m = machine->manager;
-        _cleanup_free_ char *text = NULL, *tmp = NULL;
-        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *text = NULL;
         int r;
 
         if (machine_is_host(machine))
@@ -254,22 +253,8 @@ int machine_save(Machine *machine) {
         if (r < 0)
                 return r;
 
-        /* Write a temporary file and rename it into place: a crash leaves either the old
-         * or the new state, never a torn one. Dot files are ignored when loading. */
-        tmp = strjoin(".#", machine->info.name);
-        if (!tmp)
-                return -ENOMEM;
-        fd = openat(m->state_dir_fd, tmp, O_WRONLY|O_CREAT|O_TRUNC|O_NOFOLLOW|O_CLOEXEC, 0644);
-        if (fd < 0)
-                return -errno;
-        r = loop_write(fd, text, strlen(text));
-        if (r >= 0 && fsync(fd) < 0)
-                r = -errno;
-        if (r >= 0 && renameat(m->state_dir_fd, tmp, m->state_dir_fd, machine->info.name) < 0)
-                r = -errno;
-        if (r < 0)
-                (void) unlinkat(m->state_dir_fd, tmp, 0);
-        return r;
+        /* Dot files (the temporary one) are ignored when loading. */
+        return write_file_atomic_at(m->state_dir_fd, machine->info.name, text, 0644);
 }
 
 void machine_announce(Machine *machine) {
