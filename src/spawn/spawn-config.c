@@ -114,7 +114,6 @@ static void custom_mount_done(CustomMount *m) {
         free(m->options);
         strv_free(m->lower);
         free(m->upper);
-        free(m->work_dir);
 }
 
 void spawn_config_done(SpawnConfig *c) {
@@ -127,7 +126,6 @@ void spawn_config_done(SpawnConfig *c) {
         free(c->hostname);
         free(c->user);
         free(c->chdir);
-        free(c->ephemeral_snapshot);
         free(c->slice);
         free(c->template);
         free(c->network_zone);
@@ -137,8 +135,6 @@ void spawn_config_done(SpawnConfig *c) {
         strv_free(c->network_ipvlan);
         strv_free(c->network_veth_extra);
         free(c->ports);
-        free(c->journal_bind_source);
-        free(c->journal_bind_target);
         strv_free(c->setenv);
         for (size_t i = 0; i < c->n_mounts; i++)
                 custom_mount_done(&c->mounts[i]);
@@ -852,7 +848,6 @@ int spawn_config_parse_argv(SpawnConfig *c, int argc, char *argv[]) {
         c->console = _CONSOLE_MODE_INVALID;
         c->limits = (ResourceLimits) RESOURCE_LIMITS_NULL;
         c->users_ownership = _USERS_OWNERSHIP_INVALID;
-        c->userns_fd = -EBADF;
         c->link_journal = LINK_JOURNAL_AUTO;
         c->register_mode = REGISTER_AUTO;
         c->resolv_conf = RESOLV_CONF_AUTO;

@@ -110,7 +110,6 @@ typedef struct CustomMount {
         char *options;           /* tmpfs: mount options */
         char **lower;            /* overlay: lower directories, lowest first ("+" means tree-relative) */
         char *upper;             /* overlay: writable upper directory, NULL for --overlay-ro */
-        char *work_dir;          /* overlay: created next to upper at start, removed at exit */
 } CustomMount;
 
 typedef struct ResourceLimits {
@@ -127,8 +126,11 @@ typedef struct ResourceLimits {
 
 typedef struct PortForward PortForward;
 
+/* What the user asked for: argv (later settings files, an OCI config.json), parsed and
+ * finalized once, then read-only for the launch pipeline (const SpawnConfig *). What the
+ * pipeline picks and makes goes into SpawnState (spawn-state.h). */
 typedef struct SpawnConfig {
-        char *directory;         /* with --image, set at run time to where the image is mounted */
+        char *directory;         /* -D; the tree the machine runs on is SpawnState.directory */
         char *image;             /* -i/--image=: a raw disk image or block device */
         char *root_hash;         /* --root-hash=, hex */
         char *verity_data;       /* --verity-data=: hash tree of a bare image, outside it */
@@ -147,8 +149,6 @@ typedef struct SpawnConfig {
         char *template;          /* --template=: populate a missing directory from this tree */
         bool from_template;      /* set by finalize: the directory is to be made from the template */
         VolatileMode volatile_mode;
-        bool root_overlay;       /* set at run time: root is an overlay with a tmpfs upper */
-        char *ephemeral_snapshot; /* set at run time: the btrfs snapshot we run on */
         CustomMount *mounts;
         size_t n_mounts;
         uint64_t capability_add;
@@ -163,10 +163,8 @@ typedef struct SpawnConfig {
         ConsoleMode console;
         PrivateUsers private_users;
         UsersOwnership users_ownership;
-        uint32_t uid_shift;      /* host UID of the machine's root (set at run time for pick/yes) */
+        uint32_t uid_shift;      /* --private-users=BASE[:RANGE]; the range in use is SpawnState's */
         uint32_t uid_range;
-        int userns_fd;           /* set at run time: the machine's user namespace */
-        bool idmap_root;         /* set at run time: the root is an idmapped mount */
         bool private_network;    /* own network namespace (implied by the options below) */
         bool network_veth;       /* -n: ve-NAME <-> host0 */
         char *network_zone;      /* vz-ZONE bridge */
@@ -179,13 +177,9 @@ typedef struct SpawnConfig {
         size_t n_ports;
         RegisterMode register_mode;
         bool keep_unit;          /* the machine's cgroup lives below berth-spawn's own, not in a slice */
-        bool wait_for_go;        /* set at run time: the child waits for the parent's SYNC_GO */
         LinkJournal link_journal;
-        char *journal_bind_source; /* set at run time: host directory bound into the machine */
-        char *journal_bind_target;
         ResourceLimits limits;   /* --property= */
         char *slice;             /* --slice=, default machine.slice */
-        char * const *cgroup_v1_paths; /* set at run time (borrowed): v1 cgroups the payload joins */
         char **command;
 } SpawnConfig;
 

@@ -16,6 +16,7 @@
 #include "path-util.h"
 #include "process-util.h"
 #include "spawn-ephemeral.h"
+#include "spawn-state.h"
 #include "string-util.h"
 
 #define LOCK_DIR "/run/berth/ephemeral"
@@ -103,7 +104,8 @@ static void ephemeral_watch(const Ephemeral *e) {
         _exit(EXIT_SUCCESS);
 }
 
-int ephemeral_setup(SpawnConfig *c, Ephemeral *e) {
+int ephemeral_setup(const SpawnConfig *c, SpawnState *s) {
+        Ephemeral *e = &s->ephemeral;
         _cleanup_free_ char *real = NULL, *parent = NULL, *base = NULL, *name = NULL;
         uint64_t id;
         char hex[17];
@@ -113,14 +115,14 @@ int ephemeral_setup(SpawnConfig *c, Ephemeral *e) {
         if (!c->ephemeral || c->image)
                 return 0;
 
-        if (!btrfs_is_subvolume(c->directory)) {
-                c->root_overlay = true;
+        if (!btrfs_is_subvolume(s->directory)) {
+                s->root_overlay = true;
                 return 0;
         }
 
-        real = realpath(c->directory, NULL);
+        real = realpath(s->directory, NULL);
         if (!real)
-                return log_error_errno(errno, "Failed to resolve '%s': %m", c->directory);
+                return log_error_errno(errno, "Failed to resolve '%s': %m", s->directory);
         base = path_basename(real);
         parent = strndup(real, (size_t) (strrchr(real, '/') - real));
         if (!base || !parent)
@@ -162,9 +164,9 @@ int ephemeral_setup(SpawnConfig *c, Ephemeral *e) {
 
         ephemeral_watch(e);
 
-        free(c->directory);
-        c->directory = strdup(e->snapshot);
-        return c->directory ? 0 : log_oom();
+        free(s->directory);
+        s->directory = strdup(e->snapshot);
+        return s->directory ? 0 : log_oom();
 }
 
 void ephemeral_cleanup(Ephemeral *e) {

@@ -18,5 +18,8 @@ typedef struct Ephemeral {
 
 #define EPHEMERAL_NULL { .lock_fd = -EBADF }
 
-int ephemeral_setup(SpawnConfig *c, Ephemeral *e);
+typedef struct SpawnState SpawnState;
+
+/* Sets SpawnState.directory to the snapshot, or .root_overlay off btrfs. */
+int ephemeral_setup(const SpawnConfig *c, SpawnState *s);
 void ephemeral_cleanup(Ephemeral *e);

@@ -53,7 +53,7 @@ static int read_host_file(const char *path, char **ret, size_t *ret_size) {
         return read_full_fd(fd, 1024 * 1024, ret, ret_size);
 }
 
-int host_files_prepare(const SpawnConfig *c, HostFiles *h) {
+int host_files_prepare(const SpawnConfig *c, const char *root, HostFiles *h) {
         struct statvfs sv;
         const char *src;
         char link[256];
@@ -63,7 +63,7 @@ int host_files_prepare(const SpawnConfig *c, HostFiles *h) {
         /* --read-only, or a file system that is mounted read-only (an image's read-only
          * root partition, squashfs, verity) */
         h->read_only = c->read_only ||
-                (statvfs(c->directory, &sv) >= 0 && (sv.f_flag & ST_RDONLY));
+                (statvfs(root, &sv) >= 0 && (sv.f_flag & ST_RDONLY));
 
         /* auto: copy when the tree is writable, bind when it is not. */
         h->resolv_mode = c->resolv_conf;

@@ -24,7 +24,8 @@ typedef struct HostFiles {
 #define HOST_FILES_NULL { .resolv_bind_fd = -EBADF, .tz_bind_fd = -EBADF }
 
 void host_files_done(HostFiles *h);
-int host_files_prepare(const SpawnConfig *c, HostFiles *h);
+/* root: the tree the machine runs on, before pivot_root */
+int host_files_prepare(const SpawnConfig *c, const char *root, HostFiles *h);
 int host_files_apply(const SpawnConfig *c, HostFiles *h, int rootfd);
 /* /run/host/{os-release,container-manager}: what systemd in a container looks for. */
 int host_files_apply_run_host(const SpawnConfig *c, HostFiles *h, int rootfd);

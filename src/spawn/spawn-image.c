@@ -91,7 +91,7 @@ static int read_sidecar_hash(const SpawnConfig *c, const char *suffix, uint8_t *
         return 0;
 }
 
-static int image_hashes(SpawnConfig *c, MountedImage *img) {
+static int image_hashes(const SpawnConfig *c, MountedImage *img) {
         int r;
 
         if (c->root_hash) {
@@ -107,7 +107,7 @@ static int image_hashes(SpawnConfig *c, MountedImage *img) {
         return read_sidecar_hash(c, ".usrhash", &img->usr_hash, &img->usr_hash_size);
 }
 
-static int open_image(SpawnConfig *c, MountedImage *img, uint64_t *ret_size) {
+static int open_image(const SpawnConfig *c, MountedImage *img, uint64_t *ret_size) {
         struct stat st;
         int fd;
 
@@ -222,7 +222,7 @@ static int dm_prepare(MountedImage *img) {
         return 0;
 }
 
-static int partition_decrypt(SpawnConfig *c, MountedImage *img, PartitionDesignator d, const char *node,
+static int partition_decrypt(const SpawnConfig *c, MountedImage *img, PartitionDesignator d, const char *node,
                              char **ret_node, char **ret_name) {
         _cleanup_free_ char *name = NULL, *what = NULL, *dm = NULL;
         const DissectedPartition *p = &img->m.p[d];
@@ -265,7 +265,7 @@ static int partition_decrypt(SpawnConfig *c, MountedImage *img, PartitionDesigna
         return 0;
 }
 
-static int partition_verity(SpawnConfig *c, MountedImage *img, PartitionDesignator d, const char *data_node,
+static int partition_verity(const SpawnConfig *c, MountedImage *img, PartitionDesignator d, const char *data_node,
                             const char *hash_node, char **ret_node, char **ret_name) {
         const uint8_t *hash = d == PARTITION_ROOT ? img->root_hash : img->usr_hash;
         size_t size = d == PARTITION_ROOT ? img->root_hash_size : img->usr_hash_size;
@@ -307,7 +307,7 @@ static int probe_node(const char *node, char *fstype, size_t size) {
 
 /* Where the partition goes, resolved inside the image's root; *ret_fd stays -EBADF if it
  * is to be skipped. Called again after mounting, it returns the new mount's root. */
-static int partition_target(SpawnConfig *c, MountedImage *img, PartitionDesignator d, int rootfd, int *ret_fd) {
+static int partition_target(const SpawnConfig *c, MountedImage *img, PartitionDesignator d, int rootfd, int *ret_fd) {
         bool writable = !img->read_only && !img->m.p[PARTITION_ROOT].read_only && !img->verity[PARTITION_ROOT];
         int r;
 
@@ -331,7 +331,7 @@ static int partition_target(SpawnConfig *c, MountedImage *img, PartitionDesignat
         return r;
 }
 
-static int partition_mount(SpawnConfig *c, MountedImage *img, PartitionDesignator d, int rootfd) {
+static int partition_mount(const SpawnConfig *c, MountedImage *img, PartitionDesignator d, int rootfd) {
         DissectedPartition *p = &img->m.p[d];
         _cleanup_free_ char *node = NULL, *crypt_node = NULL, *crypt_name = NULL, *verity_node = NULL, *verity_name = NULL;
         _cleanup_close_ int part_fd = -EBADF, hash_fd = -EBADF, target = -EBADF, mfd = -EBADF;
@@ -446,7 +446,7 @@ static int partition_mount(SpawnConfig *c, MountedImage *img, PartitionDesignato
         return 0;
 }
 
-int mounted_image_setup(SpawnConfig *c, MountedImage *img) {
+int mounted_image_setup(const SpawnConfig *c, MountedImage *img, char **ret_directory) {
         _cleanup_free_ char *error = NULL;
         _cleanup_close_ int rootfd = -EBADF;
         DissectOptions o = {};
@@ -533,14 +533,23 @@ int mounted_image_setup(SpawnConfig *c, MountedImage *img) {
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Image '%s' has no /usr directory; it does not look like an OS tree.",
                                        c->image);
 
-        free(c->directory);
-        c->directory = strdup(IMAGE_MOUNT_POINT);
-        if (!c->directory)
-                return log_oom();
-        return 0;
+        *ret_directory = strdup(IMAGE_MOUNT_POINT);
+        return *ret_directory ? 0 : log_oom();
+}
+
+/* The devices are the kernel's to remove once the mounts go; their names stay recorded
+ * for the state file. */
+static void image_record_devices(MountedImage *img) {
+        if (img->devices || img->loop.nr < 0)
+                return;
+        (void) strv_extend(&img->devices, img->loop.node);
+        for (size_t i = 0; i < img->n_dm; i++)
+                if (img->dm_names[i])
+                        (void) strv_extend(&img->devices, img->dm_names[i]);
 }
 
 void mounted_image_release_devices(MountedImage *img) {
+        image_record_devices(img);
         for (size_t i = 0; i < img->n_dm; i++) {
                 int r = dm_deactivate_deferred(img->dm_names[i]);
                 if (r < 0 && r != -ENODEV && r != -ENXIO)
@@ -559,5 +568,6 @@ void mounted_image_done(MountedImage *img) {
         free(img->root_hash);
         free(img->usr_hash);
         free(img->verity_data);
+        strv_free(img->devices);
         *img = (MountedImage) MOUNTED_IMAGE_NULL;
 }

@@ -25,10 +25,12 @@ typedef struct MountedImage {
         char *dm_names[_PARTITION_MAX];
         size_t n_dm;
         int dm_lock;                         /* /run/berth/dm.lock, shared while we set devices up */
+        char **devices;                      /* loop and dm devices used, for the state file */
 } MountedImage;
 
 #define MOUNTED_IMAGE_NULL { .fd = -EBADF, .dm_lock = -EBADF, .loop = LOOP_DEVICE_NULL }
 
-int mounted_image_setup(SpawnConfig *c, MountedImage *img);
+/* Returns the mount point of the image's root in *ret_directory. */
+int mounted_image_setup(const SpawnConfig *c, MountedImage *img, char **ret_directory);
 void mounted_image_release_devices(MountedImage *img);
 void mounted_image_done(MountedImage *img);

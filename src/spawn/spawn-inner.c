@@ -28,6 +28,7 @@
 #include "spawn-inner.h"
 #include "spawn-mount.h"
 #include "spawn-network.h"
+#include "spawn-state.h"
 #include "spawn-sync.h"
 #include "string-util.h"
 #include "user-util.h"
@@ -36,6 +37,7 @@
 
 typedef struct Inner {
         const SpawnConfig *config;
+        const SpawnState *state;
         int sock;
         MountContext mounts;
         HostFiles files;
@@ -64,7 +66,7 @@ static int inner_prepare_process(Inner *i) {
         /* cgroup2 placement happened at clone time; v1 controllers (hybrid hosts) are
          * joined here, so that the new cgroup namespace is rooted at the machine's
          * cgroup in every hierarchy. */
-        r = machine_cgroup_join_v1(i->config->cgroup_v1_paths);
+        r = machine_cgroup_join_v1(i->state->cgroup.v1_paths);
         if (r < 0)
                 return r;
         if (unshare(CLONE_NEWCGROUP) < 0)
@@ -75,10 +77,10 @@ static int inner_prepare_process(Inner *i) {
 static int inner_open_host_resources(Inner *i) {
         int r;
 
-        r = mount_prepare_custom(i->config, &i->mounts);
+        r = mount_prepare_custom(i->config, i->state, &i->mounts);
         if (r < 0)
                 return r;
-        return host_files_prepare(i->config, &i->files);
+        return host_files_prepare(i->config, i->state->directory, &i->files);
 }
 
 static int inner_lookup_user(Inner *i) {
@@ -319,10 +321,10 @@ static int inner_enter_userns(Inner *i) {
         _cleanup_close_ int target = -EBADF;
         int r;
 
-        if (i->config->userns_fd < 0)
+        if (i->state->userns_fd < 0)
                 return 0;
 
-        if (setns(i->config->userns_fd, CLONE_NEWUSER) < 0)
+        if (setns(i->state->userns_fd, CLONE_NEWUSER) < 0)
                 return log_error_errno(errno, "Failed to join the machine's user namespace: %m");
         if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
                 return log_error_errno(errno, "Failed to become root of the machine's user namespace: %m");
@@ -591,16 +593,17 @@ static int inner_fork_payload(Inner *i) {
         return 0;
 }
 
-void spawn_inner(const SpawnConfig *c, int sock) {
+void spawn_inner(const SpawnConfig *c, const SpawnState *s, int sock) {
         Inner i = {
                 .config = c,
+                .state = s,
                 .sock = sock,
                 .mounts = {
                         .rootfd = -EBADF,
                         .hidden_fd = -EBADF,
                         .journal_fd = -EBADF,
-                        .userns = c->userns_fd >= 0,
-                        .uid_shift = c->uid_shift,
+                        .userns = s->userns_fd >= 0,
+                        .uid_shift = s->uid_shift,
                 },
                 .files = HOST_FILES_NULL,
         };
@@ -610,7 +613,7 @@ void spawn_inner(const SpawnConfig *c, int sock) {
         if (r >= 0)
                 r = inner_open_host_resources(&i);     /* host paths, before they vanish */
         if (r >= 0)
-                r = mount_switch_root(c, &i.mounts);
+                r = mount_switch_root(c, s, &i.mounts);
         if (r >= 0)
                 r = mount_api_filesystems(c, &i.mounts);
         if (r >= 0)
@@ -618,7 +621,7 @@ void spawn_inner(const SpawnConfig *c, int sock) {
         if (r >= 0)
                 r = inner_mount_cgroup(&i);
         if (r >= 0)
-                r = mount_custom(c, &i.mounts);
+                r = mount_custom(c, s, &i.mounts);
         if (r >= 0)
                 r = inner_find_command(&i);           /* last check before writing to the tree */
         if (r >= 0)
@@ -649,7 +652,7 @@ void spawn_inner(const SpawnConfig *c, int sock) {
         mount_context_done(&i.mounts);
         host_files_done(&i.files);
         /* the parent registers the machine meanwhile; do not run before that is done */
-        if (c->wait_for_go && sync_wait_for(i.sock, SYNC_GO) < 0)
+        if (s->wait_for_go && sync_wait_for(i.sock, SYNC_GO) < 0)
                 _exit(EXIT_FAILURE);
         (void) sync_send(i.sock, SYNC_STARTED, 0, 0, NULL, -EBADF);
         inner_exec(&i);

@@ -9,18 +9,19 @@
 #include "mount-util.h"
 #include "path-util.h"
 #include "spawn-journal.h"
+#include "spawn-state.h"
 #include "string-util.h"
 
 #define HOST_JOURNAL "/var/log/journal"
 
 /* The machine ID the guest will use: its /etc/machine-id, or the one systemd derives
  * from $container_uuid when that file is empty. */
-static int machine_id_of(const SpawnConfig *c, char ret[static 33]) {
+static int machine_id_of(const SpawnConfig *c, const SpawnState *s, char ret[static 33]) {
         _cleanup_close_ int rootfd = -EBADF, pfd = -EBADF, fd = -EBADF;
         char buf[64], path[64];
         ssize_t n;
 
-        rootfd = open(c->directory, O_PATH|O_DIRECTORY|O_CLOEXEC);
+        rootfd = open(s->directory, O_PATH|O_DIRECTORY|O_CLOEXEC);
         if (rootfd >= 0 && chase_in_root(rootfd, "/etc/machine-id", 0, &pfd) >= 0) {
                 snprintf(path, sizeof(path), "/proc/self/fd/%i", pfd);
                 fd = open(path, O_RDONLY|O_CLOEXEC|O_NOCTTY|O_NONBLOCK);
@@ -39,7 +40,7 @@ static int machine_id_of(const SpawnConfig *c, char ret[static 33]) {
         return 0;
 }
 
-int link_journal_setup(SpawnConfig *c) {
+int link_journal_setup(const SpawnConfig *c, SpawnState *s) {
         _cleanup_free_ char *host = NULL, *guest_rel = NULL, *guest_abs = NULL;
         _cleanup_close_ int rootfd = -EBADF, gfd = -EBADF;
         LinkJournal m = c->link_journal;
@@ -52,12 +53,12 @@ int link_journal_setup(SpawnConfig *c) {
         if (m == LINK_JOURNAL_NO)
                 return 0;
 
-        r = machine_id_of(c, id);
+        r = machine_id_of(c, s, id);
         if (r < 0)
                 return r;
         host = strjoin(HOST_JOURNAL "/", id);
         guest_rel = strjoin("/var/log/journal/", id);
-        guest_abs = path_join(c->directory, guest_rel);
+        guest_abs = path_join(s->directory, guest_rel);
         if (!host || !guest_rel || !guest_abs)
                 return log_oom();
 
@@ -76,9 +77,9 @@ int link_journal_setup(SpawnConfig *c) {
         }
 
         /* The directory inside the tree, created safely inside it. */
-        rootfd = open(c->directory, O_PATH|O_DIRECTORY|O_CLOEXEC);
+        rootfd = open(s->directory, O_PATH|O_DIRECTORY|O_CLOEXEC);
         if (rootfd < 0)
-                return log_error_errno(errno, "Failed to open '%s': %m", c->directory);
+                return log_error_errno(errno, "Failed to open '%s': %m", s->directory);
 
         if (m == LINK_JOURNAL_HOST || m == LINK_JOURNAL_TRY_HOST) {
                 if (mkdir(host, 0755) < 0 && errno != EEXIST)
@@ -88,8 +89,8 @@ int link_journal_setup(SpawnConfig *c) {
                                 return 0;
                         return log_error_errno(SYNTHETIC_ERRNO(EEXIST), "%s exists and is not a directory.", host);
                 }
-                c->journal_bind_source = TAKE_PTR(host);
-                c->journal_bind_target = TAKE_PTR(guest_rel);
+                s->journal_bind_source = TAKE_PTR(host);
+                s->journal_bind_target = TAKE_PTR(guest_rel);
                 return 0;
         }
 

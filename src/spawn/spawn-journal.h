@@ -10,4 +10,6 @@
  *   try-*: the same, but no error when the host keeps no persistent journal;
  *   auto:  bind the host directory if it exists (a link made earlier), else nothing. */
 
-int link_journal_setup(SpawnConfig *c);
+typedef struct SpawnState SpawnState;
+
+int link_journal_setup(const SpawnConfig *c, SpawnState *s);

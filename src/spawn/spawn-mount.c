@@ -12,6 +12,7 @@
 #include "mount-util.h"
 #include "path-util.h"
 #include "spawn-mount.h"
+#include "spawn-state.h"
 #include "string-util.h"
 
 #define A_NOSUID  MOUNT_ATTR_NOSUID
@@ -65,7 +66,7 @@ void mount_context_done(MountContext *m) {
 
 /* ---- before pivot_root ---- */
 
-static int prepare_overlay(const SpawnConfig *c, const CustomMount *cm, int treefd, int *ret) {
+static int prepare_overlay(const CustomMount *cm, const char *work_dir, int treefd, int *ret) {
         _cleanup_free_ char *options = NULL;
         int fds[64], n = 0, r = 0;
         char p[64];
@@ -102,7 +103,7 @@ static int prepare_overlay(const SpawnConfig *c, const CustomMount *cm, int tree
                 options = o;
         }
         if (cm->upper) {
-                char *o = strjoin(options, ",upperdir=", cm->upper, ",workdir=", cm->work_dir);
+                char *o = strjoin(options, ",upperdir=", cm->upper, ",workdir=", work_dir);
                 if (!o) {
                         r = log_oom();
                         goto finish;
@@ -136,14 +137,14 @@ static int prepare_tmpfs(const CustomMount *cm, int *ret) {
         return 0;
 }
 
-int mount_prepare_custom(const SpawnConfig *c, MountContext *m) {
+int mount_prepare_custom(const SpawnConfig *c, const SpawnState *s, MountContext *m) {
         _cleanup_close_ int treefd = -EBADF;
         int r;
 
-        if (c->journal_bind_source) {
-                r = mount_clone_detached(AT_FDCWD, c->journal_bind_source, false, false, &m->journal_fd);
+        if (s->journal_bind_source) {
+                r = mount_clone_detached(AT_FDCWD, s->journal_bind_source, false, false, &m->journal_fd);
                 if (r < 0)
-                        return log_error_errno(r, "Failed to clone %s: %m", c->journal_bind_source);
+                        return log_error_errno(r, "Failed to clone %s: %m", s->journal_bind_source);
         }
 
         m->custom_fds = calloc(c->n_mounts ?: 1, sizeof(int));
@@ -153,9 +154,9 @@ int mount_prepare_custom(const SpawnConfig *c, MountContext *m) {
         for (size_t i = 0; i < c->n_mounts; i++)
                 m->custom_fds[i] = -EBADF;
 
-        treefd = open(c->directory, O_PATH|O_DIRECTORY|O_CLOEXEC);
+        treefd = open(s->directory, O_PATH|O_DIRECTORY|O_CLOEXEC);
         if (treefd < 0)
-                return log_error_errno(errno, "Failed to open root directory '%s': %m", c->directory);
+                return log_error_errno(errno, "Failed to open root directory '%s': %m", s->directory);
 
         for (size_t i = 0; i < c->n_mounts; i++) {
                 const CustomMount *cm = &c->mounts[i];
@@ -165,7 +166,7 @@ int mount_prepare_custom(const SpawnConfig *c, MountContext *m) {
                         if (r < 0)
                                 return log_error_errno(r, "Failed to clone bind mount source '%s': %m", cm->source);
                 } else if (cm->type == CUSTOM_MOUNT_OVERLAY) {
-                        r = prepare_overlay(c, cm, treefd, &m->custom_fds[i]);
+                        r = prepare_overlay(cm, s->overlay_work_dirs ? s->overlay_work_dirs[i] : NULL, treefd, &m->custom_fds[i]);
                         if (r < 0)
                                 return r;
                 } else if (cm->type == CUSTOM_MOUNT_TMPFS) {
@@ -177,31 +178,31 @@ int mount_prepare_custom(const SpawnConfig *c, MountContext *m) {
         return 0;
 }
 
-/* Root variants. Each leaves a mount on c->directory (in our private namespace only)
+/* Root variants. Each leaves a mount on s->directory (in our private namespace only)
  * that becomes the machine's root. */
 
-static int root_bind(const SpawnConfig *c) {
+static int root_bind(const SpawnConfig *c, const SpawnState *s) {
         _cleanup_close_ int mfd = -EBADF, target = -EBADF;
-        struct mount_attr a = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t) c->userns_fd };
+        struct mount_attr a = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t) s->userns_fd };
         int r;
 
-        if (!c->idmap_root) {
-                if (mount(c->directory, c->directory, NULL, MS_BIND|MS_REC, NULL) < 0)
-                        return log_error_errno(errno, "Failed to bind-mount root directory '%s': %m", c->directory);
+        if (!s->idmap_root) {
+                if (mount(s->directory, s->directory, NULL, MS_BIND|MS_REC, NULL) < 0)
+                        return log_error_errno(errno, "Failed to bind-mount root directory '%s': %m", s->directory);
                 return 0;
         }
 
         /* --private-users-ownership=map: the tree's UIDs 0..65535 appear shifted into the
          * machine's range, without touching a file on disk. */
         /* an image's tree is its own file systems, all of which are mapped */
-        r = mount_clone_detached(AT_FDCWD, c->directory, !!c->image, false, &mfd);
+        r = mount_clone_detached(AT_FDCWD, s->directory, !!c->image, false, &mfd);
         if (r >= 0)
                 r = RET_NERRNO(mount_setattr(mfd, "", AT_EMPTY_PATH | (c->image ? AT_RECURSIVE : 0), &a, sizeof(a)));
         if (r < 0)
-                return log_error_errno(r, "Failed to create an idmapped mount of '%s': %m", c->directory);
-        target = open(c->directory, O_PATH|O_DIRECTORY|O_CLOEXEC);
+                return log_error_errno(r, "Failed to create an idmapped mount of '%s': %m", s->directory);
+        target = open(s->directory, O_PATH|O_DIRECTORY|O_CLOEXEC);
         if (target < 0)
-                return log_error_errno(errno, "Failed to open root directory '%s': %m", c->directory);
+                return log_error_errno(errno, "Failed to open root directory '%s': %m", s->directory);
         r = mount_attach(mfd, target);
         if (r < 0)
                 return log_error_errno(r, "Failed to mount the idmapped root: %m");
@@ -318,29 +319,29 @@ static int root_volatile_state(int rootfd) {
         return 0;
 }
 
-int mount_switch_root(const SpawnConfig *c, MountContext *m) {
+int mount_switch_root(const SpawnConfig *c, const SpawnState *s, MountContext *m) {
         int r;
 
         /* Nothing we mount may propagate back to the host. */
         if (mount(NULL, "/", NULL, MS_SLAVE|MS_REC, NULL) < 0)
                 return log_error_errno(errno, "Failed to make the mount tree a slave of the host's: %m");
 
-        if (c->root_overlay || (c->volatile_mode == VOLATILE_OVERLAY && !c->image))
-                r = root_overlay(c->directory);
+        if (s->root_overlay || (c->volatile_mode == VOLATILE_OVERLAY && !c->image))
+                r = root_overlay(s->directory);
         else if (c->volatile_mode == VOLATILE_YES)
-                r = root_volatile(c->directory);
+                r = root_volatile(s->directory);
         else
-                r = root_bind(c);
+                r = root_bind(c, s);
         if (r < 0)
                 return r;
 
-        if (chdir(c->directory) < 0)
-                return log_error_errno(errno, "Failed to enter root directory '%s': %m", c->directory);
+        if (chdir(s->directory) < 0)
+                return log_error_errno(errno, "Failed to enter root directory '%s': %m", s->directory);
 
         /* pivot_root(".", ".") stacks the old root on top of the new one; detaching "."
          * then removes every host mount from this namespace at once. */
         if (syscall(SYS_pivot_root, ".", ".") < 0)
-                return log_error_errno(errno, "Failed to pivot into '%s': %m", c->directory);
+                return log_error_errno(errno, "Failed to pivot into '%s': %m", s->directory);
         if (umount2(".", MNT_DETACH) < 0)
                 return log_error_errno(errno, "Failed to detach the host's root: %m");
         if (chdir("/") < 0)
@@ -593,18 +594,18 @@ static int mount_custom_one(const CustomMount *cm, MountContext *m, int *prepare
         return 0;
 }
 
-int mount_custom(const SpawnConfig *c, MountContext *m) {
+int mount_custom(const SpawnConfig *c, const SpawnState *s, MountContext *m) {
         _cleanup_close_ int devfd = -EBADF;
         int r;
 
         if (m->journal_fd >= 0) {
                 _cleanup_close_ int target = -EBADF;
 
-                r = chase_in_root(m->rootfd, c->journal_bind_target, CHASE_MKDIR, &target);
+                r = chase_in_root(m->rootfd, s->journal_bind_target, CHASE_MKDIR, &target);
                 if (r >= 0)
                         r = mount_attach(m->journal_fd, target);
                 if (r < 0)
-                        return log_error_errno(r, "Failed to bind the host's journal directory to %s: %m", c->journal_bind_target);
+                        return log_error_errno(r, "Failed to bind the host's journal directory to %s: %m", s->journal_bind_target);
                 m->journal_fd = safe_close(m->journal_fd);
         }
 
@@ -625,40 +626,55 @@ int mount_custom(const SpawnConfig *c, MountContext *m) {
 
 /* ---- in the parent ---- */
 
-int overlay_workdirs_create(SpawnConfig *c) {
+/* The work directory of overlay 'cm', next to its upper directory. */
+static int overlay_workdir_make(const CustomMount *cm, char **ret) {
+        _cleanup_free_ char *dir = NULL, *base = NULL, *t = NULL;
+        const char *slash;
+
+        slash = strrchr(cm->upper, '/');
+        dir = strndup(cm->upper, slash == cm->upper ? 1 : (size_t) (slash - cm->upper));
+        base = path_basename(cm->upper);
+        if (!dir || !base)
+                return log_oom();
+        t = strjoin(dir, streq(dir, "/") ? "" : "/", ".#", base, ".berth-work-XXXXXX");
+        if (!t)
+                return log_oom();
+        if (!mkdtemp(t))
+                return log_error_errno(errno, "Failed to create overlay work directory next to '%s': %m", cm->upper);
+        *ret = TAKE_PTR(t);
+        return 0;
+}
+
+int overlay_workdirs_create(const SpawnConfig *c, SpawnState *s) {
+        if (c->n_mounts == 0)
+                return 0;
+        s->overlay_work_dirs = calloc(c->n_mounts, sizeof(char *));
+        if (!s->overlay_work_dirs)
+                return log_oom();
+
         for (size_t i = 0; i < c->n_mounts; i++) {
-                CustomMount *cm = &c->mounts[i];
-                _cleanup_free_ char *dir = NULL, *base = NULL, *t = NULL;
-                const char *slash;
+                const CustomMount *cm = &c->mounts[i];
+                int r;
 
                 if (cm->type != CUSTOM_MOUNT_OVERLAY || !cm->upper)
                         continue;
-
-                slash = strrchr(cm->upper, '/');
-                dir = strndup(cm->upper, slash == cm->upper ? 1 : (size_t) (slash - cm->upper));
-                base = path_basename(cm->upper);
-                if (!dir || !base)
-                        return log_oom();
-                t = strjoin(dir, streq(dir, "/") ? "" : "/", ".#", base, ".berth-work-XXXXXX");
-                if (!t)
-                        return log_oom();
-                if (!mkdtemp(t))
-                        return log_error_errno(errno, "Failed to create overlay work directory next to '%s': %m", cm->upper);
-                cm->work_dir = TAKE_PTR(t);
+                r = overlay_workdir_make(cm, &s->overlay_work_dirs[i]);
+                if (r < 0)
+                        return r;
         }
         return 0;
 }
 
-void overlay_workdirs_remove(SpawnConfig *c) {
-        for (size_t i = 0; i < c->n_mounts; i++) {
-                CustomMount *cm = &c->mounts[i];
+void overlay_workdirs_remove(const SpawnConfig *c, SpawnState *s) {
+        for (size_t i = 0; s->overlay_work_dirs && i < c->n_mounts; i++) {
+                char *w = s->overlay_work_dirs[i];
                 int r;
 
-                if (!cm->work_dir)
+                if (!w)
                         continue;
-                r = rm_rf_at(AT_FDCWD, cm->work_dir);
+                r = rm_rf_at(AT_FDCWD, w);
                 if (r < 0)
-                        log_warning_errno(r, "Failed to remove overlay work directory '%s', ignoring: %m", cm->work_dir);
-                cm->work_dir = (free(cm->work_dir), NULL);
+                        log_warning_errno(r, "Failed to remove overlay work directory '%s', ignoring: %m", w);
+                s->overlay_work_dirs[i] = (free(w), NULL);
         }
 }

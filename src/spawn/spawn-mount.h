@@ -3,6 +3,8 @@
 
 #include "spawn-config.h"
 
+typedef struct SpawnState SpawnState;
+
 /* The machine's file systems, as data: one table of API mounts applied in order by one
  * function, then the user's custom mounts. Every target is resolved inside the machine's
  * root (openat2 RESOLVE_IN_ROOT, no magic links) and mounted through the fd. */
@@ -38,11 +40,11 @@ void mount_context_done(MountContext *m);
 
 /* Before pivot_root: everything that refers to host paths (bind sources, overlay layers)
  * is opened here, while the host's tree is still visible. */
-int mount_prepare_custom(const SpawnConfig *c, MountContext *m);
+int mount_prepare_custom(const SpawnConfig *c, const SpawnState *s, MountContext *m);
 /* Bind the tree onto itself, pivot_root into it, detach the host. */
-int mount_switch_root(const SpawnConfig *c, MountContext *m);
+int mount_switch_root(const SpawnConfig *c, const SpawnState *s, MountContext *m);
 int mount_api_filesystems(const SpawnConfig *c, MountContext *m);
-int mount_custom(const SpawnConfig *c, MountContext *m);
+int mount_custom(const SpawnConfig *c, const SpawnState *s, MountContext *m);
 
 /* Stack an overlay on the mount at dirfd: the mount is the lower layer, changes go to a
  * tmpfs that disappears with the mount namespace. */
@@ -50,5 +52,5 @@ int mount_overlay_tmpfs(int dirfd);
 
 /* Overlay work directories live next to the upper directory; the parent creates them
  * before the machine starts and removes them afterwards. */
-int overlay_workdirs_create(SpawnConfig *c);
-void overlay_workdirs_remove(SpawnConfig *c);
+int overlay_workdirs_create(const SpawnConfig *c, SpawnState *s);
+void overlay_workdirs_remove(const SpawnConfig *c, SpawnState *s);

@@ -54,7 +54,7 @@ static bool registry_absent(const BusApi *api, const sd_bus_error *e) {
 }
 
 static int call(const BusApi *api, sd_bus *bus, const char *method, sd_bus_error *error,
-                const SpawnConfig *c, pid_t leader, int ifindex) {
+                const SpawnConfig *c, const char *root, pid_t leader, int ifindex) {
         sd_bus_message *m = NULL, *reply = NULL;
         int r;
 
@@ -67,7 +67,7 @@ static int call(const BusApi *api, sd_bus *bus, const char *method, sd_bus_error
                 if (r >= 0)
                         r = api->append_array(m, 'y', c->uuid.bytes, sizeof(c->uuid.bytes));
                 if (r >= 0)
-                        r = api->append(m, "ssus", "berth", "container", (uint32_t) leader, c->image ?: c->directory);
+                        r = api->append(m, "ssus", "berth", "container", (uint32_t) leader, c->image ?: root);
                 /* the machine's network interfaces on the host side */
                 if (r >= 0)
                         r = ifindex > 0 ? api->append(m, "ai", 1, (int32_t) ifindex) : api->append(m, "ai", 0);
@@ -80,7 +80,7 @@ static int call(const BusApi *api, sd_bus *bus, const char *method, sd_bus_error
         return r;
 }
 
-int spawn_register_machine(const SpawnConfig *c, pid_t leader, int host_ifindex, Registration *reg) {
+int spawn_register_machine(const SpawnConfig *c, const char *root, pid_t leader, int host_ifindex, Registration *reg) {
         bool must = c->register_mode == REGISTER_YES;
         sd_bus_error error = SD_BUS_ERROR_NULL;
         sd_bus *bus = NULL;
@@ -106,7 +106,7 @@ int spawn_register_machine(const SpawnConfig *c, pid_t leader, int host_ifindex,
         }
         reg->bus = bus;
 
-        r = call(&api, bus, "RegisterMachineWithNetwork", &error, c, leader, host_ifindex);
+        r = call(&api, bus, "RegisterMachineWithNetwork", &error, c, root, leader, host_ifindex);
         if (r < 0) {
                 /* auto: a missing registry is normal; a refusal is worth a warning, not a
                  * machine that does not start */
@@ -135,7 +135,7 @@ void spawn_unregister_machine(const SpawnConfig *c, Registration *reg) {
                 return;
         if (bus_api_load(reg->dl, &api) >= 0 && reg->bus) {
                 /* the registry also notices the leader's death; this just makes it prompt */
-                if (reg->registered && call(&api, reg->bus, "UnregisterMachine", &error, c, 0, 0) < 0 &&
+                if (reg->registered && call(&api, reg->bus, "UnregisterMachine", &error, c, NULL, 0, 0) < 0 &&
                     !api.error_has_name(&error, "org.freedesktop.machine1.NoSuchMachine"))
                         log_debug("Failed to unregister machine '%s', ignoring: %s", c->machine, strempty(error.message));
                 api.error_free(&error);

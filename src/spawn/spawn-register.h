@@ -19,7 +19,8 @@ typedef struct Registration {
 
 /* Returns 1 when registered, 0 when skipped (--register=auto and no registry), or a
  * negative errno after logging (always fatal: --register=yes, or a registry that refused). */
-int spawn_register_machine(const SpawnConfig *c, pid_t leader, int host_ifindex /* 0: none */, Registration *reg);
+/* root: the tree the machine runs on (SpawnState.directory) */
+int spawn_register_machine(const SpawnConfig *c, const char *root, pid_t leader, int host_ifindex /* 0: none */, Registration *reg);
 void spawn_unregister_machine(const SpawnConfig *c, Registration *reg);
 
 /* Is it worth trying at all? (cheap: no dlopen, no connection) */

@@ -25,6 +25,7 @@
 #include "spawn-network.h"
 #include "spawn-register.h"
 #include "spawn-run.h"
+#include "spawn-state.h"
 #include "spawn-sync.h"
 #include "spawn-template.h"
 #include "spawn-userns.h"
@@ -35,6 +36,7 @@
 
 typedef struct Supervisor {
         const SpawnConfig *config;
+        SpawnState *state;
         int pidfd;
         int sock;
         int sigfd;
@@ -46,7 +48,7 @@ typedef struct Supervisor {
         bool announced;          /* "Spawning container" was printed (kept across reboots) */
         bool started;            /* this PID 1 reported SYNC_STARTED */
         pid_t pid;
-        HostNetwork *net;
+        HostNetwork *net;        /* &state->net */
         Registration reg;
         siginfo_t status;        /* how the payload ended */
         unsigned stop_requests;
@@ -78,7 +80,7 @@ static int block_signals(int *ret_sigfd, sigset_t *ret_old) {
 static int supervisor_register(Supervisor *s, pid_t pid, int pidfd, int sock) {
         int r;
 
-        r = spawn_register_machine(s->config, pid, s->net ? s->net->host_ifindex : 0, &s->reg);
+        r = spawn_register_machine(s->config, s->state->directory, pid, s->net->host_ifindex, &s->reg);
         if (r >= 0)
                 r = sync_send(sock, SYNC_GO, 0, 0, NULL, -EBADF);
         if (r < 0)
@@ -115,7 +117,8 @@ static void supervisor_handle_message(Supervisor *s, SyncMessage *m) {
                         (void) pidfd_signal(s->pidfd, SIGKILL);
                         break;
                 }
-                if (s->config->wait_for_go && supervisor_register(s, s->pid, s->pidfd, s->sock) < 0)
+                spawn_state_save(s->config, s->state);     /* the link and its index */
+                if (s->state->wait_for_go && supervisor_register(s, s->pid, s->pidfd, s->sock) < 0)
                         s->setup_failed = true;
                 break;
         }
@@ -129,7 +132,7 @@ static void supervisor_handle_message(Supervisor *s, SyncMessage *m) {
                  * exactly one line: the reason. */
                 if (!s->announced) {
                         s->announced = true;
-                        log_info("Spawning container %s on %s.", s->config->machine, s->config->image ?: s->config->directory);
+                        log_info("Spawning container %s on %s.", s->config->machine, s->config->image ?: s->state->directory);
                         if (s->config->console == CONSOLE_INTERACTIVE)
                                 log_info("Press Ctrl-] three times within 1s to kill container.");
                 }
@@ -313,16 +316,17 @@ static int supervisor_result(Supervisor *s, bool *ret_reboot) {
         return 128 + s->status.si_status;
 }
 
-static int spawn_once(SpawnConfig *c, int sigfd, int cgroup_fd, HostNetwork *net, bool announced, bool *ret_reboot) {
+static int spawn_once(const SpawnConfig *c, SpawnState *st, int sigfd, bool announced, bool *ret_reboot) {
         _cleanup_close_pair_ int pair[2] = EBADF_PAIR;
         _cleanup_close_ int pidfd = -EBADF;
         Supervisor s = {
                 .config = c,
+                .state = st,
                 .console = CONSOLE_NULL,
                 .notify_fd = -EBADF,
                 .sigfd = sigfd,
                 .announced = announced,
-                .net = net,
+                .net = &st->net,
         };
         pid_t pid;
         int r;
@@ -334,24 +338,27 @@ static int spawn_once(SpawnConfig *c, int sigfd, int cgroup_fd, HostNetwork *net
         fflush(stdout);
         fflush(stderr);
 
-        pid = clone_with_flags(NAMESPACE_FLAGS|CLONE_PIDFD, cgroup_fd, &pidfd);
+        pid = clone_with_flags(NAMESPACE_FLAGS|CLONE_PIDFD, st->cgroup.v2_fd, &pidfd);
         if (pid < 0)
                 return log_error_errno(pid, "Failed to start the machine in new namespaces: %m");
         if (pid == 0) {
                 pair[0] = safe_close(pair[0]);
                 (void) close(sigfd);
-                spawn_inner(c, pair[1]);
+                spawn_inner(c, st, pair[1]);
         }
         pair[1] = safe_close(pair[1]);
+        st->leader = pid;
+        spawn_state_save(c, st);
 
         /* Register now, or, with a network link, once it exists (its ifindex is part of
          * the registration); the payload runs only after that. */
-        if (c->wait_for_go && !network_has_links(c)) {
+        if (st->wait_for_go && !network_has_links(c)) {
                 r = supervisor_register(&s, pid, pidfd, pair[0]);
                 if (r < 0) {
                         siginfo_t si;
                         (void) pidfd_wait(pidfd, &si);
                         spawn_unregister_machine(c, &s.reg);
+                        st->leader = 0;
                         return r;
                 }
         }
@@ -369,91 +376,97 @@ static int spawn_once(SpawnConfig *c, int sigfd, int cgroup_fd, HostNetwork *net
         console_done(&s.console);
         safe_close(s.notify_fd);
         spawn_unregister_machine(c, &s.reg);
+        st->leader = 0;
         if (r < 0)
                 return r;
         return supervisor_result(&s, ret_reboot);
 }
 
-int spawn_run(SpawnConfig *c) {
+/* Everything the machine needs before its first start, in order; each step logs its
+ * failure. What they pick and make goes into 's'. */
+static int spawn_prepare(const SpawnConfig *c, SpawnState *s) {
+        int r;
+
+        r = spawn_state_claim(c, s);
+        if (r < 0)
+                return r;
+        r = image_hold_acquire(c, &s->image_hold);
+        if (r < 0)
+                return r;
+        if (c->image)
+                r = mounted_image_setup(c, &s->image, &s->directory);
+        else
+                r = (s->directory = strdup(c->directory)) ? 0 : log_oom();
+        if (r < 0)
+                return r;
+        r = template_instantiate(c);
+        if (r < 0)
+                return r;
+        r = image_hold_acquire_made(c, &s->image_hold);
+        if (r < 0)
+                return r;
+        r = ephemeral_setup(c, s);
+        if (r < 0)
+                return r;
+        if (c->private_users != PRIVATE_USERS_NO &&
+            (s->root_overlay || c->volatile_mode == VOLATILE_YES || c->volatile_mode == VOLATILE_OVERLAY))
+                return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
+                                       "User namespaces are not supported with an overlay or tmpfs root yet "
+                                       "(--ephemeral off btrfs, --volatile=yes|overlay).");
+        r = userns_setup(c, s);
+        if (r < 0)
+                return r;
+        r = link_journal_setup(c, s);
+        if (r < 0)
+                return r;
+        r = host_network_prepare(c, &s->net);
+        if (r < 0)
+                return r;
+        r = overlay_workdirs_create(c, s);
+        if (r < 0)
+                return r;
+        s->wait_for_go = registration_wanted(c);
+        spawn_state_save(c, s);
+        return 0;
+}
+
+/* One boot in a fresh cgroup: nothing of the last one carries over. */
+static int spawn_boot(const SpawnConfig *c, SpawnState *s, int sigfd, bool announced, bool *ret_reboot) {
+        int r;
+
+        *ret_reboot = false;
+        r = machine_cgroup_create(c, &s->cgroup);
+        if (r >= 0)
+                r = userns_chown_cgroup(s, s->cgroup.v2_path);
+        if (r >= 0)
+                r = spawn_once(c, s, sigfd, announced, ret_reboot);
+        machine_cgroup_destroy(&s->cgroup);
+        return r;
+}
+
+int spawn_run(const SpawnConfig *c) {
         _cleanup_close_ int sigfd = -EBADF;
-        MachineCGroup cg = MACHINE_CGROUP_NULL;
-        Ephemeral eph = EPHEMERAL_NULL;
-        UserNamespace uns = USER_NAMESPACE_NULL;
-        HostNetwork net = HOST_NETWORK_NULL;
-        MountedImage img = MOUNTED_IMAGE_NULL;
-        ImageHold hold = IMAGE_HOLD_NULL;
+        SpawnState s;
         bool reboot = true, announced = false;
         sigset_t old;
         int r;
 
-        r = image_hold_acquire(c, &hold);
-        if (r < 0)
-                goto finish;
-        r = mounted_image_setup(c, &img);
-        if (r < 0)
-                goto finish;
-        r = template_instantiate(c);
-        if (r < 0)
-                goto finish;
-        r = image_hold_acquire_made(c, &hold);
-        if (r < 0)
-                goto finish;
-        r = ephemeral_setup(c, &eph);
-        if (r < 0)
-                goto finish;
-        if (c->private_users != PRIVATE_USERS_NO &&
-            (c->root_overlay || c->volatile_mode == VOLATILE_YES || c->volatile_mode == VOLATILE_OVERLAY)) {
-                r = log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
-                                    "User namespaces are not supported with an overlay or tmpfs root yet "
-                                    "(--ephemeral off btrfs, --volatile=yes|overlay).");
-                goto finish;
-        }
-        r = userns_setup(c, &uns);
-        if (r < 0)
-                goto finish;
-        r = link_journal_setup(c);
-        if (r < 0)
-                goto finish;
-        r = host_network_prepare(c, &net);
-        if (r < 0)
-                goto finish;
-        r = overlay_workdirs_create(c);
-        if (r < 0)
-                goto finish;
-        r = block_signals(&sigfd, &old);
-        if (r < 0)
-                goto finish;
-        c->wait_for_go = registration_wanted(c);
-
-        while (reboot) {
-                /* A fresh cgroup for every boot: nothing of the last one carries over. */
-                r = machine_cgroup_create(c, &cg);
-                if (r < 0) {
-                        machine_cgroup_destroy(&cg);
-                        break;
-                }
-                r = userns_chown_cgroup(c, cg.v2_path);
-                if (r < 0) {
-                        machine_cgroup_destroy(&cg);
-                        break;
-                }
-                c->cgroup_v1_paths = cg.v1_paths;
-
-                r = spawn_once(c, sigfd, cg.v2_fd, &net, announced, &reboot);
+        spawn_state_init(&s);
+        r = spawn_prepare(c, &s);
+        if (r >= 0)
+                r = block_signals(&sigfd, &old);
+        while (r >= 0 && reboot) {
+                r = spawn_boot(c, &s, sigfd, announced, &reboot);
                 announced = true;
-
-                c->cgroup_v1_paths = NULL;
-                machine_cgroup_destroy(&cg);
-                if (r < 0)
-                        break;
         }
 
-finish:
-        host_network_teardown(c, &net);
-        overlay_workdirs_remove(c);
-        userns_done(c, &uns);
-        ephemeral_cleanup(&eph);
-        mounted_image_done(&img);
-        image_hold_release(&hold);
+        host_network_teardown(c, &s.net);
+        overlay_workdirs_remove(c, &s);
+        userns_done(&s);
+        ephemeral_cleanup(&s.ephemeral);
+        mounted_image_done(&s.image);
+        image_hold_release(&s.image_hold);
+        spawn_state_remove(&s);
+        spawn_state_done(&s);
         return r;
 }

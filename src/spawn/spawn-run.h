@@ -6,4 +6,4 @@
 /* Start the machine described by 'c', supervise it and tear it down. Returns the exit
  * status berth-spawn should end with (the payload's, or 128+N after death by signal N),
  * or a negative errno after the cause was logged. */
-int spawn_run(SpawnConfig *c);
+int spawn_run(const SpawnConfig *c);

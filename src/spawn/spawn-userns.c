@@ -15,6 +15,7 @@
 #include "lock-util.h"
 #include "log.h"
 #include "mount-util.h"
+#include "spawn-state.h"
 #include "spawn-userns.h"
 #include "string-util.h"
 
@@ -42,7 +43,7 @@ static uint32_t name_hash(const char *s) {
         return h;
 }
 
-static int pick_range(SpawnConfig *c, UserNamespace *u, uint32_t tree_owner) {
+static int pick_range(const SpawnConfig *c, SpawnState *s, uint32_t tree_owner) {
         const uint32_t n = (PICK_LAST - PICK_FIRST) / RANGE_SIZE;
         uint32_t start;
         int r;
@@ -54,8 +55,8 @@ static int pick_range(SpawnConfig *c, UserNamespace *u, uint32_t tree_owner) {
 
         /* A tree shifted by an earlier run keeps its range when it is free. */
         if (tree_owner >= PICK_FIRST && tree_owner <= PICK_LAST && tree_owner % RANGE_SIZE == 0 &&
-            lock_range(tree_owner, u) >= 0) {
-                c->uid_shift = tree_owner;
+            lock_range(tree_owner, &s->userns) >= 0) {
+                s->uid_shift = tree_owner;
                 return 0;
         }
 
@@ -63,12 +64,12 @@ static int pick_range(SpawnConfig *c, UserNamespace *u, uint32_t tree_owner) {
         for (uint32_t i = 0; i < n; i++) {
                 uint32_t base = PICK_FIRST + ((start + i) % n) * RANGE_SIZE;
 
-                r = lock_range(base, u);
+                r = lock_range(base, &s->userns);
                 if (r == -EBUSY)
                         continue;
                 if (r < 0)
                         return log_error_errno(r, "Failed to lock a UID range: %m");
-                c->uid_shift = base;
+                s->uid_shift = base;
                 return 0;
         }
         return log_error_errno(SYNTHETIC_ERRNO(EBUSY), "No free UID range left for the machine.");
@@ -106,7 +107,7 @@ static int userns_helper_wait(int sock) {
 
 /* A user namespace with the machine's mapping, held open by fd: a helper process
  * unshares and says so, we write its maps, keep /proc/PID/ns/user, and let it go. */
-static int userns_create(const SpawnConfig *c, int *ret_fd) {
+static int userns_create(const SpawnState *s, int *ret_fd) {
         _cleanup_close_pair_ int p[2] = EBADF_PAIR;
         char path[64], map[64];
         pid_t pid;
@@ -123,7 +124,7 @@ static int userns_create(const SpawnConfig *c, int *ret_fd) {
         }
         p[1] = safe_close(p[1]);        /* so that a dead helper reads as EOF */
 
-        snprintf(map, sizeof(map), "0 %u %u\n", c->uid_shift, c->uid_range);
+        snprintf(map, sizeof(map), "0 %u %u\n", s->uid_shift, s->uid_range);
         r = userns_helper_wait(p[0]);
         if (r >= 0) {
                 snprintf(path, sizeof(path), "/proc/%i/uid_map", (int) pid);
@@ -143,17 +144,17 @@ static int userns_create(const SpawnConfig *c, int *ret_fd) {
         (void) waitpid(pid, NULL, 0);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the machine's user namespace (UID %u...%u): %m",
-                                       c->uid_shift, c->uid_shift + c->uid_range - 1);
+                                       s->uid_shift, s->uid_shift + s->uid_range - 1);
         *ret_fd = fd;
         return 0;
 }
 
 /* Can the tree's file system carry an idmapped mount with this namespace? */
-static bool idmap_supported(const SpawnConfig *c) {
+static bool idmap_supported(const SpawnState *s) {
         _cleanup_close_ int fd = -EBADF;
-        struct mount_attr a = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t) c->userns_fd };
+        struct mount_attr a = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t) s->userns_fd };
 
-        fd = open_tree(AT_FDCWD, c->directory, OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC);
+        fd = open_tree(AT_FDCWD, s->directory, OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC);
         return fd >= 0 && mount_setattr(fd, "", AT_EMPTY_PATH, &a, sizeof(a)) >= 0;
 }
 
@@ -199,89 +200,98 @@ static int chown_tree_at(int dfd, uint32_t from, uint32_t to, dev_t dev) {
         return 0;
 }
 
-static int chown_tree(const SpawnConfig *c, uint32_t tree_owner) {
+static int chown_tree(const SpawnState *s, uint32_t tree_owner) {
         _cleanup_close_ int fd = -EBADF;
         struct stat st;
         int r;
 
-        if (tree_owner == c->uid_shift)
+        if (tree_owner == s->uid_shift)
                 return 0;            /* shifted by an earlier run */
         if (tree_owner % RANGE_SIZE != 0)
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
                                        "The tree's root is owned by UID %u, not the start of a UID range; refusing to shift it.",
                                        tree_owner);
-        log_info("Shifting the ownership of '%s' to UID range %u...%u.", c->directory, c->uid_shift,
-                 c->uid_shift + c->uid_range - 1);
+        log_info("Shifting the ownership of '%s' to UID range %u...%u.", s->directory, s->uid_shift,
+                 s->uid_shift + s->uid_range - 1);
 
-        fd = open(c->directory, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        fd = open(s->directory, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
         if (fd < 0 || fstat(fd, &st) < 0)
-                return log_error_errno(errno, "Failed to open '%s': %m", c->directory);
-        r = chown_tree_at(fd, tree_owner, c->uid_shift, st.st_dev);
-        if (r >= 0 && fchown(fd, c->uid_shift, c->uid_shift) < 0)
+                return log_error_errno(errno, "Failed to open '%s': %m", s->directory);
+        r = chown_tree_at(fd, tree_owner, s->uid_shift, st.st_dev);
+        if (r >= 0 && fchown(fd, s->uid_shift, s->uid_shift) < 0)
                 r = -errno;
         if (r < 0)
-                return log_error_errno(r, "Failed to shift the ownership of '%s': %m", c->directory);
+                return log_error_errno(r, "Failed to shift the ownership of '%s': %m", s->directory);
         return 0;
 }
 
-int userns_setup(SpawnConfig *c, UserNamespace *u) {
+/* The UID range: picked, taken from the tree's owner, or the one asked for. */
+static int userns_pick_range(const SpawnConfig *c, SpawnState *s, uid_t tree_owner) {
+        switch (c->private_users) {
+        case PRIVATE_USERS_PICK:
+                s->uid_range = RANGE_SIZE;
+                return pick_range(c, s, tree_owner);
+        case PRIVATE_USERS_YES:
+                if (tree_owner == 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                               "--private-users=yes takes the range from the tree's owner, which is root; "
+                                               "host UID 0 is never mapped. Use -U or --private-users=pick.");
+                s->uid_shift = tree_owner;
+                s->uid_range = RANGE_SIZE;
+                return 0;
+        case PRIVATE_USERS_IDENTITY:
+                s->uid_shift = 0;
+                s->uid_range = RANGE_SIZE;
+                return 0;
+        default:
+                s->uid_shift = c->uid_shift;
+                s->uid_range = c->uid_range;
+                return 0;
+        }
+}
+
+int userns_setup(const SpawnConfig *c, SpawnState *s) {
         struct stat st;
         int r;
 
         if (c->private_users == PRIVATE_USERS_NO)
                 return 0;
 
-        if (stat(c->directory, &st) < 0)
-                return log_error_errno(errno, "Failed to stat '%s': %m", c->directory);
+        if (stat(s->directory, &st) < 0)
+                return log_error_errno(errno, "Failed to stat '%s': %m", s->directory);
 
-        switch (c->private_users) {
-        case PRIVATE_USERS_PICK:
-                c->uid_range = RANGE_SIZE;
-                r = pick_range(c, u, st.st_uid);
-                if (r < 0)
-                        return r;
-                break;
-        case PRIVATE_USERS_YES:
-                if (st.st_uid == 0)
-                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
-                                               "--private-users=yes takes the range from the tree's owner, which is root; "
-                                               "host UID 0 is never mapped. Use -U or --private-users=pick.");
-                c->uid_shift = st.st_uid;
-                c->uid_range = RANGE_SIZE;
-                break;
-        case PRIVATE_USERS_IDENTITY:
-                c->uid_shift = 0;
-                c->uid_range = RANGE_SIZE;
-                break;
-        default:
-                break;
-        }
-
-        r = userns_create(c, &c->userns_fd);
+        r = userns_pick_range(c, s, st.st_uid);
         if (r < 0)
                 return r;
 
-        if (c->users_ownership == USERS_OWNERSHIP_AUTO)
-                c->users_ownership = c->uid_shift == 0 ? USERS_OWNERSHIP_OFF :
-                                     idmap_supported(c) ? USERS_OWNERSHIP_MAP : USERS_OWNERSHIP_CHOWN;
-        if (c->users_ownership == USERS_OWNERSHIP_MAP) {
-                if (!idmap_supported(c))
+        r = userns_create(s, &s->userns_fd);
+        if (r < 0)
+                return r;
+
+        s->users_ownership = c->users_ownership;
+        if (s->users_ownership == USERS_OWNERSHIP_AUTO)
+                s->users_ownership = s->uid_shift == 0 ? USERS_OWNERSHIP_OFF :
+                                     idmap_supported(s) ? USERS_OWNERSHIP_MAP : USERS_OWNERSHIP_CHOWN;
+        if (s->users_ownership == USERS_OWNERSHIP_MAP) {
+                if (!idmap_supported(s))
                         return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
                                                "The file system of '%s' does not support idmapped mounts; use --private-users-ownership=chown.",
-                                               c->directory);
-                c->idmap_root = true;
-        } else if (c->users_ownership == USERS_OWNERSHIP_CHOWN) {
-                r = chown_tree(c, st.st_uid);
+                                               s->directory);
+                s->idmap_root = true;
+        } else if (s->users_ownership == USERS_OWNERSHIP_CHOWN) {
+                r = chown_tree(s, st.st_uid);
                 if (r < 0)
                         return r;
         }
-        log_debug("User namespace: UID %u...%u, ownership %s.", c->uid_shift, c->uid_shift + c->uid_range - 1,
-                  users_ownership_to_string(c->users_ownership));
+        log_debug("User namespace: UID %u...%u, ownership %s.", s->uid_shift, s->uid_shift + s->uid_range - 1,
+                  users_ownership_to_string(s->users_ownership));
         return 0;
 }
 
-void userns_done(SpawnConfig *c, UserNamespace *u) {
-        c->userns_fd = safe_close(c->userns_fd);
+void userns_done(SpawnState *s) {
+        UserNamespace *u = &s->userns;
+
+        s->userns_fd = safe_close(s->userns_fd);
         if (u->lock_path)
                 (void) unlink(u->lock_path);
         safe_close(u->lock_fd);
@@ -289,16 +299,16 @@ void userns_done(SpawnConfig *c, UserNamespace *u) {
         *u = (UserNamespace) USER_NAMESPACE_NULL;
 }
 
-int userns_chown_cgroup(const SpawnConfig *c, const char *path) {
+int userns_chown_cgroup(const SpawnState *s, const char *path) {
         static const char *const files[] = { "", "cgroup.procs", "cgroup.threads", "cgroup.subtree_control" };
 
-        if (c->private_users == PRIVATE_USERS_NO || !path)
+        if (s->userns_fd < 0 || !path)
                 return 0;
         for (size_t i = 0; i < ELEMENTSOF(files); i++) {
                 _cleanup_free_ char *f = strjoin(path, "/", files[i]);
                 if (!f)
                         return log_oom();
-                if (chown(f, c->uid_shift, c->uid_shift) < 0 && errno != ENOENT)
+                if (chown(f, s->uid_shift, s->uid_shift) < 0 && errno != ENOENT)
                         return log_error_errno(errno, "Failed to hand cgroup %s to the machine: %m", f);
         }
         return 0;

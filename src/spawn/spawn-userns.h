@@ -19,8 +19,11 @@ typedef struct UserNamespace {
 
 #define USER_NAMESPACE_NULL { .lock_fd = -EBADF }
 
-int userns_setup(SpawnConfig *c, UserNamespace *u);
-void userns_done(SpawnConfig *c, UserNamespace *u);
+typedef struct SpawnState SpawnState;
+
+/* Pick the range, create the namespace (SpawnState.userns_fd) and resolve the ownership. */
+int userns_setup(const SpawnConfig *c, SpawnState *s);
+void userns_done(SpawnState *s);
 
 /* Hand a cgroup directory (and the files a delegate writes) to the machine's root. */
-int userns_chown_cgroup(const SpawnConfig *c, const char *path);
+int userns_chown_cgroup(const SpawnState *s, const char *path);

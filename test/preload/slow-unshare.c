@@ -7,7 +7,6 @@
  * writes the map of the host's namespace and fails (EPERM). Built for the tests only,
  * never installed: the product has no knob for this. */
 
-#define _GNU_SOURCE
 #include <dlfcn.h>
 #include <sched.h>
 #include <time.h>

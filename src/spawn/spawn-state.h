@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <sys/types.h>
+
+#include "spawn-cgroup.h"
+#include "spawn-config.h"
+#include "spawn-ephemeral.h"
+#include "spawn-image.h"
+#include "spawn-image-lock.h"
+#include "spawn-network.h"
+#include "spawn-userns.h"
+
+/* What the launch pipeline picked and made, as opposed to the SpawnConfig (what the user
+ * asked for), which the pipeline only reads. Each step fills in its part; the child gets a
+ * read-only view. The parts another process needs to show or tear the machine down are
+ * persisted in /run/berth/spawn/NAME (see spawn_state_save()). */
+typedef struct SpawnState {
+        char *directory;            /* the tree the machine runs on: -D, the image's mount
+                                     * point or the ephemeral snapshot */
+        bool root_overlay;          /* the root is an overlay with a tmpfs upper layer */
+
+        uint32_t uid_shift;         /* host UID of the machine's root; 0/0 without -U */
+        uint32_t uid_range;
+        int userns_fd;              /* the machine's user namespace, or -EBADF */
+        UsersOwnership users_ownership; /* the config's, with auto resolved */
+        bool idmap_root;            /* the root is an idmapped mount */
+
+        char *journal_bind_source;  /* --link-journal: host directory bound into the machine */
+        char *journal_bind_target;
+        char **overlay_work_dirs;   /* per custom mount (c->mounts[i]), NULL where none */
+
+        bool wait_for_go;           /* the child waits for the parent's SYNC_GO */
+        pid_t leader;               /* the machine's PID 1, 0 while there is none */
+
+        /* the resources, each owned by its step */
+        ImageHold image_hold;       /* the image's lock, for the machine's whole life */
+        MountedImage image;
+        Ephemeral ephemeral;
+        UserNamespace userns;
+        HostNetwork net;
+        MachineCGroup cgroup;       /* the current boot's */
+
+        int file_lock;              /* held while the file is ours */
+        char *file_lock_path;       /* /run/berth/spawn/.NAME.lock */
+        char *file_path;            /* /run/berth/spawn/NAME, once claimed */
+} SpawnState;
+
+void spawn_state_init(SpawnState *s);
+void spawn_state_done(SpawnState *s);
+
+/* Take the name's state file: reclaims a stale one left by a berth-spawn that was killed.
+ * Without it (another berth-spawn runs a machine of that name) the machine runs without
+ * a state file. Logs; never fails the launch except for -ENOMEM. */
+int spawn_state_claim(const SpawnConfig *c, SpawnState *s);
+/* (Re)write the state file atomically (temporary file + rename), after each step that
+ * changes what it says. Logs a warning on failure; the machine runs on regardless. */
+void spawn_state_save(const SpawnConfig *c, const SpawnState *s);
+/* Remove the state file at teardown. */
+void spawn_state_remove(SpawnState *s);
+
+/* The file's text: KEY=VALUE lines (env-file style). Exported for the unit tests. */
+int spawn_state_serialize(const SpawnConfig *c, const SpawnState *s, pid_t supervisor, char **ret);
