@@ -14,8 +14,8 @@
 #include "log.h"
 #include "notify-util.h"
 #include "process-util.h"
+#include "pty-forward.h"
 #include "spawn-cgroup.h"
-#include "spawn-console.h"
 #include "spawn-ephemeral.h"
 #include "spawn-image.h"
 #include "spawn-image-lock.h"
@@ -41,7 +41,7 @@ typedef struct Supervisor {
         int sock;
         int sigfd;
         int notify_fd;           /* --boot: the guest's /run/host/notify */
-        Console console;
+        PtyForward console;
         bool setup_failed;       /* the child reported an error before exec */
         bool stub_reported;
         bool ready_sent;
@@ -88,6 +88,22 @@ static int supervisor_register(Supervisor *s, pid_t pid, int pidfd, int sock) {
         return r;
 }
 
+/* The machine's console pty: forwarded to our terminal as --console= says. The slave is
+ * held open by us too, so that the guest closing and reopening /dev/console (a booting
+ * init does) is no hang-up. */
+static int supervisor_attach_console(Supervisor *s, int master) {
+        PtyForwardMode mode = s->config->console == CONSOLE_INTERACTIVE ? PTY_FORWARD_INTERACTIVE :
+                              s->config->console == CONSOLE_PASSIVE ? PTY_FORWARD_PASSIVE : PTY_FORWARD_READ_ONLY;
+        int r;
+
+        r = pty_forward_attach(&s->console, master, mode, true);
+        if (r < 0)
+                return log_error_errno(r, "Failed to make the console pty non-blocking: %m");
+        if (s->console.peer < 0)
+                log_debug("Failed to open the console pty's peer, ignoring.");
+        return 0;
+}
+
 static void supervisor_handle_message(Supervisor *s, SyncMessage *m) {
         /* Once the payload runs, the --as-pid2 stub's end of the socket is in the machine
          * with it: only a log line or the exit status may still come, never a set-up step. */
@@ -104,7 +120,7 @@ static void supervisor_handle_message(Supervisor *s, SyncMessage *m) {
                 log_full(m->level, "%s", m->text);
                 break;
         case SYNC_PTY_MASTER:
-                if (m->fd >= 0 && console_attach(&s->console, TAKE_FD(m->fd)) < 0)
+                if (m->fd >= 0 && supervisor_attach_console(s, TAKE_FD(m->fd)) < 0)
                         (void) pidfd_signal(s->pidfd, SIGKILL);
                 break;
         case SYNC_NETNS: {
@@ -191,7 +207,7 @@ static void supervisor_handle_signal(Supervisor *s) {
         while (read(s->sigfd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
                 switch (si.ssi_signo) {
                 case SIGWINCH:
-                        console_update_size(&s->console);
+                        pty_forward_update_size(&s->console);
                         break;
                 case SIGCHLD:
                         break;      /* the pidfd tells us */
@@ -230,7 +246,7 @@ static int supervisor_loop(Supervisor *s) {
                 p[n++] = (struct pollfd) { .fd = sock_open ? s->sock : -1, .events = POLLIN };
                 p[n++] = (struct pollfd) { .fd = s->notify_fd, .events = POLLIN };
                 p[n++] = (struct pollfd) { .fd = host_network_poll_fd(s->net), .events = POLLIN };  /* DHCP */
-                nc = console_poll_fill(&s->console, p + n);
+                nc = pty_forward_poll_fill(&s->console, p + n);
 
                 r = poll(p, n + nc, stop_resend_timeout(s));
                 if (r < 0) {
@@ -258,10 +274,10 @@ static int supervisor_loop(Supervisor *s) {
                         supervisor_handle_notify(s);
                 if (p[4].revents)
                         host_network_dispatch(s->net);
-                console_poll_dispatch(&s->console, p + n, nc);
+                pty_forward_poll_dispatch(&s->console, p + n, nc);
 
-                if (s->console.kill_requested) {
-                        s->console.kill_requested = false;
+                if (s->console.escaped) {
+                        s->console.escaped = false;
                         log_info("Killing machine %s (escape sequence).", s->config->machine);
                         (void) pidfd_signal(s->pidfd, SIGKILL);
                 }
@@ -275,7 +291,7 @@ static int supervisor_loop(Supervisor *s) {
                         /* Everything queued before the end still counts. */
                         if (sock_open)
                                 (void) supervisor_read_messages(s);
-                        console_drain(&s->console);
+                        pty_forward_drain(&s->console);
                         if (!s->stub_reported)
                                 s->status = si;
                         return 0;
@@ -322,7 +338,7 @@ static int spawn_once(const SpawnConfig *c, SpawnState *st, int sigfd, bool anno
         Supervisor s = {
                 .config = c,
                 .state = st,
-                .console = CONSOLE_NULL,
+                .console = PTY_FORWARD_NULL,
                 .notify_fd = -EBADF,
                 .sigfd = sigfd,
                 .announced = announced,
@@ -366,14 +382,13 @@ static int spawn_once(const SpawnConfig *c, SpawnState *st, int sigfd, bool anno
         s.pidfd = pidfd;
         s.pid = pid;
         s.sock = pair[0];
-        s.console.mode = c->console;
         if (!(c->boot && c->notify_ready)) {
                 s.ready_sent = true;
                 (void) notify_send("READY=1");
         }
 
         r = supervisor_loop(&s);
-        console_done(&s.console);
+        pty_forward_done(&s.console);
         safe_close(s.notify_fd);
         spawn_unregister_machine(c, &s.reg);
         st->leader = 0;
