@@ -169,8 +169,12 @@ wait_bg "$SCRATCH/state/k.out" "$SCRATCH/state/k.err" 10
 for i in $(seq 1 100); do ip link show ve-killed >/dev/null 2>&1 || break; sleep 0.05; done
 ok_if "SIGKILL: the veth went away with the machine" bash -c "! ip link show ve-killed >/dev/null 2>&1"
 ok_if "SIGKILL: its firewall rules are still there" bash -c "nft list table ip berth | grep -q berth:killed"
+expect_eq "SIGKILL: its stale state file names them (FIREWALL=)" "FIREWALL=killed" \
+    "$(grep '^FIREWALL=' /run/berth/spawn/killed 2>/dev/null)"
 run_spawn -P -n -D "$TREE" -M other /bin/true
 ok_if "the next start removes the dead machine's rules" bash -c "! nft list table ip berth 2>/dev/null | grep -q berth:killed"
+run_spawn -P -D "$TREE" -M killed /bin/true
+ok_if "the next start of the name reclaims its stale state file" test ! -e /run/berth/spawn/killed
 
 # ---- bad input
 python3 -c 'import socket,time; s=socket.socket(); s.bind(("0.0.0.0", 18082)); s.listen(); print("bound", flush=True); time.sleep(5)' \
