@@ -1,0 +1,466 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <inttypes.h>
+#include <limits.h>
+#include <net/if.h>
+#include <signal.h>
+#include <string.h>
+
+#include "berthctl-format.h"
+#include "berthctl.h"
+#include "log.h"
+#include "machine1-bus.h"
+#include "string-util.h"
+
+/* --- list ---------------------------------------------------------------------------- */
+
+typedef struct MachineRow {
+        char *name, *class, *service;
+        char *os_release[2];            /* ID, VERSION_ID */
+        char **addresses;
+} MachineRow;
+
+static const char * const os_keys[] = { "ID", "VERSION_ID" };
+
+/* How many calls may wait for their reply at once: enough to hide the round trips, well
+ * below dbus-daemon's limit of pending replies per connection. */
+#define LIST_WINDOW 64
+
+typedef struct ListQuery {
+        MachineRow *rows;
+        size_t n_rows;
+        size_t pending;
+} ListQuery;
+
+typedef struct ListCall {
+        ListQuery *query;
+        MachineRow *row;
+} ListCall;
+
+static int on_os_release(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        ListCall *c = userdata;
+
+        c->query->pending--;
+        if (!sd_bus_message_is_method_error(m, NULL))
+                (void) read_string_map(m, os_keys, c->row->os_release, ELEMENTSOF(os_keys));
+        return 0;
+}
+
+static int on_addresses(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        ListCall *c = userdata;
+
+        c->query->pending--;
+        if (!sd_bus_message_is_method_error(m, NULL))
+                (void) read_addresses(m, 0, &c->row->addresses);
+        return 0;
+}
+
+static int list_send(sd_bus *bus, ListQuery *q, ListCall *c, const char *member, sd_bus_message_handler_t cb) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_call(bus, &m, MACHINE1_BUS_NAME, MACHINE1_MANAGER_PATH,
+                                           MACHINE1_MANAGER_IFACE, member);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", c->row->name);
+        if (r >= 0)
+                r = sd_bus_call_async(bus, NULL, m, cb, c, 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to call %s(): %s", member, strerror(-r));
+        q->pending++;
+        return 0;
+}
+
+/* machinectl asks for each machine's OS and addresses one call after the other; these
+ * answers are independent, so keep a window of them in flight on the one connection. */
+static int list_query_details(sd_bus *bus, ListQuery *q) {
+        bool addresses = arg_max_addresses > 0 || arg_json != JSON_FORMAT_OFF;
+        size_t per_row = addresses ? 2 : 1, n_calls = q->n_rows * per_row, next = 0;
+        _cleanup_free_ ListCall *calls = calloc(MAX(q->n_rows, 1u), sizeof(ListCall));
+        int r;
+
+        if (!calls)
+                return log_oom();
+        while (next < n_calls || q->pending > 0) {
+                while (next < n_calls && q->pending < LIST_WINDOW) {
+                        ListCall *c = &calls[next / per_row];
+
+                        *c = (ListCall) { .query = q, .row = &q->rows[next / per_row] };
+                        r = next % per_row == 0 ? list_send(bus, q, c, "GetMachineOSRelease", on_os_release)
+                                                : list_send(bus, q, c, "GetMachineAddresses", on_addresses);
+                        if (r < 0)
+                                return r;
+                        next++;
+                }
+                r = sd_bus_process(bus, NULL);
+                if (r == 0)
+                        r = sd_bus_wait(bus, UINT64_MAX);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to talk to the machine manager: %s", strerror(-r));
+        }
+        return 0;
+}
+
+static int list_read_machines(sd_bus_message *reply, ListQuery *q) {
+        const char *name, *class, *service;
+        size_t allocated = 0;
+        int r;
+
+        r = sd_bus_message_enter_container(reply, 'a', "(ssso)");
+        while (r >= 0 && (r = sd_bus_message_read(reply, "(ssso)", &name, &class, &service, NULL)) > 0) {
+                if (name[0] == '.' && !arg_all)
+                        continue;
+                if (q->n_rows == allocated) {
+                        MachineRow *n = realloc(q->rows, (allocated = MAX(allocated * 2, 64u)) * sizeof(MachineRow));
+                        if (!n)
+                                return log_oom();
+                        q->rows = n;
+                }
+                q->rows[q->n_rows] = (MachineRow) {
+                        .name = strdup(name), .class = strdup(class), .service = strdup(service),
+                };
+                if (!q->rows[q->n_rows++].service)
+                        return log_oom();
+        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to parse ListMachines() reply: %s", strerror(-r));
+        return 0;
+}
+
+static void list_query_done(ListQuery *q) {
+        for (size_t i = 0; i < q->n_rows; i++) {
+                free(q->rows[i].name);
+                free(q->rows[i].class);
+                free(q->rows[i].service);
+                strv_array_free(q->rows[i].os_release, ELEMENTSOF(os_keys));
+                strv_free(q->rows[i].addresses);
+        }
+        free(q->rows);
+}
+
+int verb_list(sd_bus *bus, int argc, char **argv) {
+        static const char * const columns[] = { "machine", "class", "service", "os", "version", "addresses" };
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(list_query_done) ListQuery q = {};
+        bool with_addresses = arg_max_addresses > 0 || arg_json != JSON_FORMAT_OFF;
+        _cleanup_(table_freep) Table *t = table_new(columns, with_addresses ? 6 : 5);
+        int r;
+
+        if (!t)
+                return log_oom();
+        r = manager_call(bus, "Could not get machines", 0, &reply, "ListMachines", NULL);
+        if (r < 0)
+                return r;
+        r = list_read_machines(reply, &q);
+        if (r < 0)
+                return r;
+        r = list_query_details(bus, &q);
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i < q.n_rows; i++) {
+                MachineRow *m = &q.rows[i];
+
+                r = table_add_string(t, m->name);
+                r = r ?: table_add_string(t, m->class);
+                r = r ?: table_add_string(t, m->service);
+                r = r ?: table_add_string(t, m->os_release[0]);
+                r = r ?: table_add_string(t, m->os_release[1]);
+                if (with_addresses)
+                        r = r ?: table_add_lines(t, m->addresses,
+                                                 arg_full || arg_json != JSON_FORMAT_OFF ? SIZE_MAX : arg_max_addresses);
+                if (r < 0)
+                        return log_oom();
+        }
+        return show_table(t, "machines");
+}
+
+/* --- status -------------------------------------------------------------------------- */
+
+typedef struct MachineStatus {
+        char *name, *class, *service, *unit, *root;
+        uint8_t id[16];
+        bool has_id;
+        uint32_t leader;
+        uint64_t timestamp;
+        int *ifindex;
+        size_t n_ifindex;
+} MachineStatus;
+
+static void machine_status_done(MachineStatus *s) {
+        free(s->name);
+        free(s->class);
+        free(s->service);
+        free(s->unit);
+        free(s->root);
+        free(s->ifindex);
+}
+
+static int read_string_property(sd_bus_message *m, char **ret) {
+        const char *s;
+        int r = sd_bus_message_read(m, "v", "s", &s);
+
+        if (r < 0 || isempty(s))
+                return r;
+        *ret = strdup(s);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int read_array_property(sd_bus_message *m, char type, const void **ret, size_t *ret_size) {
+        int r = sd_bus_message_enter_container(m, 'v', (char[]) { 'a', type, 0 });
+
+        if (r >= 0)
+                r = sd_bus_message_read_array(m, type, ret, ret_size);
+        if (r >= 0)
+                r = sd_bus_message_exit_container(m);
+        return r;
+}
+
+static int machine_status_read_one(sd_bus_message *m, const char *name, MachineStatus *s) {
+        const void *p;
+        size_t sz;
+        int r;
+
+        if (streq(name, "Name"))
+                return read_string_property(m, &s->name);
+        if (streq(name, "Class"))
+                return read_string_property(m, &s->class);
+        if (streq(name, "Service"))
+                return read_string_property(m, &s->service);
+        if (streq(name, "Unit"))
+                return read_string_property(m, &s->unit);
+        if (streq(name, "RootDirectory"))
+                return read_string_property(m, &s->root);
+        if (streq(name, "Leader"))
+                return sd_bus_message_read(m, "v", "u", &s->leader);
+        if (streq(name, "Timestamp"))
+                return sd_bus_message_read(m, "v", "t", &s->timestamp);
+        if (streq(name, "Id")) {
+                r = read_array_property(m, 'y', &p, &sz);
+                if (r >= 0 && sz == sizeof(s->id)) {
+                        memcpy(s->id, p, sz);
+                        for (size_t i = 0; i < sz; i++)
+                                s->has_id = s->has_id || s->id[i];
+                }
+                return r;
+        }
+        if (streq(name, "NetworkInterfaces")) {
+                r = read_array_property(m, 'i', &p, &sz);
+                if (r < 0 || sz == 0)
+                        return r;
+                s->ifindex = malloc(sz);
+                if (!s->ifindex)
+                        return -ENOMEM;
+                memcpy(s->ifindex, p, sz);
+                s->n_ifindex = sz / sizeof(int32_t);
+                return 0;
+        }
+        return sd_bus_message_skip(m, "v");
+}
+
+static int machine_status_read(sd_bus *bus, const char *path, MachineStatus *s) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *name;
+        int r;
+
+        r = sd_bus_call_method(bus, MACHINE1_BUS_NAME, path, "org.freedesktop.DBus.Properties", "GetAll",
+                               &error, &reply, "s", MACHINE1_MACHINE_IFACE);
+        if (r < 0)
+                return log_error_errno(r, "Could not get properties: %s",
+                                       sd_bus_error_is_set(&error) ? error.message : strerror(-r));
+
+        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
+        while (r >= 0 && (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+                r = sd_bus_message_read(reply, "s", &name);
+                if (r >= 0)
+                        r = machine_status_read_one(reply, name, s);
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(reply);
+        }
+        if (r < 0)
+                return log_error_errno(r, "Could not parse properties of %s: %s", path, strerror(-r));
+        return 0;
+}
+
+static void print_leader(uint32_t leader) {
+        _cleanup_free_ char *comm = NULL;
+        char path[64];
+        size_t n = 0;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%" PRIu32 "/comm", leader);
+        f = fopen(path, "re");
+        if (f) {
+                if (getline(&comm, &n, f) > 0)
+                        comm[strcspn(comm, "\n")] = 0;
+                fclose(f);
+        }
+        fprintf(out, "\t  Leader: %" PRIu32, leader);
+        if (!isempty(comm))
+                fprintf(out, " (%s)", comm);
+        fputc('\n', out);
+}
+
+/* The interface to scope link-local addresses with: the machine's only one, if it has one. */
+static int print_interfaces(const MachineStatus *s) {
+        int scope = -1;
+
+        if (s->n_ifindex == 0)
+                return 0;
+        fputs("\t   Iface:", out);
+        for (size_t i = 0; i < s->n_ifindex; i++) {
+                char name[IF_NAMESIZE];
+
+                if (if_indextoname((unsigned) s->ifindex[i], name)) {
+                        fprintf(out, " %s", name);
+                        scope = scope < 0 ? s->ifindex[i] : 0;
+                } else
+                        fprintf(out, " %i", s->ifindex[i]);
+        }
+        fputc('\n', out);
+        return scope;
+}
+
+static void print_addresses(sd_bus *bus, const char *name, int scope) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_strv_free_ char **l = NULL;
+
+        if (manager_call(bus, NULL, 0, &reply, "GetMachineAddresses", "s", name) < 0 ||
+            read_addresses(reply, scope, &l) < 0)
+                return;
+        STRV_FOREACH(a, l)
+                fprintf(out, "%s%s\n", a == l ? "\t Address: " : "\t          ", *a);
+}
+
+static void print_os(sd_bus *bus, const char *method, const char *name) {
+        static const char * const keys[] = { "PRETTY_NAME" };
+        char *pretty[1] = {};
+
+        if (get_os_release(bus, method, name, keys, pretty, 1) >= 0 && pretty[0])
+                fprintf(out, "\t      OS: %s\n", pretty[0]);
+        free(pretty[0]);
+}
+
+static void print_uid_shift(sd_bus *bus, const char *name) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        uint32_t shift;
+
+        if (manager_call(bus, NULL, 0, &reply, "GetMachineUIDShift", "s", name) < 0 ||
+            sd_bus_message_read(reply, "u", &shift) < 0 || shift == 0)
+                return;         /* no user namespace, or none worth showing */
+        fprintf(out, "       UID Shift: %" PRIu32 "\n", shift);
+}
+
+static void print_machine_status(sd_bus *bus, const MachineStatus *s) {
+        char ts[FORMAT_TIMESTAMP_MAX], rel[FORMAT_TIMESTAMP_MAX];
+        const char *a = format_timestamp(ts, s->timestamp), *b = format_timestamp_relative(rel, s->timestamp);
+        int scope;
+
+        fputs(s->name ?: "n/a", out);
+        if (s->has_id) {
+                fputc('(', out);
+                for (size_t i = 0; i < sizeof(s->id); i++)
+                        fprintf(out, "%02x", s->id[i]);
+                fputc(')', out);
+        }
+        fputc('\n', out);
+        if (a)
+                fprintf(out, "\t   Since: %s; %s\n", a, b);
+        if (s->leader > 0)
+                print_leader(s->leader);
+        if (s->service)
+                fprintf(out, "\t Service: %s%s%s\n", s->service, s->class ? "; class " : "", strempty(s->class));
+        else if (s->class)
+                fprintf(out, "\t   Class: %s\n", s->class);
+        if (s->root)
+                fprintf(out, "\t    Root: %s\n", s->root);
+        scope = print_interfaces(s);
+        print_addresses(bus, s->name, scope);
+        print_os(bus, "GetMachineOSRelease", s->name);
+        print_uid_shift(bus, s->name);
+        if (s->unit)
+                fprintf(out, "\t    Unit: %s\n", s->unit);
+}
+
+int verb_status(sd_bus *bus, int argc, char **argv) {
+        int r;
+
+        for (int i = 1; i < argc; i++) {
+                _cleanup_(machine_status_done) MachineStatus s = {};
+                _cleanup_free_ char *path = NULL;
+
+                r = get_object_path(bus, "GetMachine", "Could not get path to machine", argv[i], &path);
+                if (r < 0)
+                        return r;
+                r = machine_status_read(bus, path, &s);
+                if (r < 0)
+                        return r;
+                if (i > 1)
+                        fputc('\n', out);
+                print_machine_status(bus, &s);
+        }
+        return 0;
+}
+
+/* --- show ---------------------------------------------------------------------------- */
+
+int verb_show(sd_bus *bus, int argc, char **argv) {
+        int r;
+
+        /* Without a name: the manager's own properties. */
+        if (argc <= 1)
+                return print_properties(bus, MACHINE1_MANAGER_PATH);
+
+        for (int i = 1; i < argc; i++) {
+                _cleanup_free_ char *path = NULL;
+
+                r = get_object_path(bus, "GetMachine", "Could not get path to machine", argv[i], &path);
+                if (r < 0)
+                        return r;
+                if (i > 1)
+                        fputc('\n', out);
+                r = print_properties(bus, path);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* --- terminate, kill, poweroff, reboot ----------------------------------------------- */
+
+int verb_terminate(sd_bus *bus, int argc, char **argv) {
+        int r;
+
+        for (int i = 1; i < argc; i++) {
+                r = manager_call(bus, "Could not terminate machine", 0, NULL, "TerminateMachine", "s", argv[i]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int kill_machines(sd_bus *bus, int argc, char **argv, const char *whom, int sig) {
+        int r;
+
+        for (int i = 1; i < argc; i++) {
+                r = manager_call(bus, "Could not kill machine", 0, NULL, "KillMachine", "ssi", argv[i], whom, sig);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int verb_kill(sd_bus *bus, int argc, char **argv) {
+        return kill_machines(bus, argc, argv, arg_kill_whom ?: "all", arg_signal);
+}
+
+int verb_poweroff(sd_bus *bus, int argc, char **argv) {
+        /* what systemd as PID 1 of the machine takes as "power off" */
+        return kill_machines(bus, argc, argv, "leader", SIGRTMIN + 4);
+}
+
+int verb_reboot(sd_bus *bus, int argc, char **argv) {
+        /* sysvinit and systemd both reboot on SIGINT */
+        return kill_machines(bus, argc, argv, "leader", SIGINT);
+}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <systemd/sd-bus.h>
+
+#include "berthctl-table.h"
+#include "macro.h"
+
+/* Command line state (parsed once in berthctl.c, read by the verbs). */
+extern char **arg_property;
+extern bool arg_all;
+extern bool arg_value;
+extern bool arg_full;
+extern bool arg_legend;
+extern bool arg_read_only;
+extern bool arg_quiet;
+extern const char *arg_kill_whom;
+extern int arg_signal;
+extern unsigned arg_max_addresses;
+extern JsonFormat arg_json;
+
+/* Where verbs write their normal output; paged or copied to stdout at exit (berthctl.c). */
+extern FILE *out;
+bool out_is_terminal(void);
+size_t out_columns(void);       /* 0 when nothing needs to fit */
+
+/* A verb: argv[0] is the verb itself. */
+typedef int (*VerbFunction)(sd_bus *bus, int argc, char **argv);
+
+/* berthctl-bus.c: a Manager method call; on failure logs "WHAT: <D-Bus error message>" */
+int manager_call(sd_bus *bus, const char *what, uint64_t timeout_usec, sd_bus_message **ret_reply,
+                 const char *member, const char *types, ...);
+/* Object path of a machine or an image; logs "Could not get path to machine: ..." */
+int get_object_path(sd_bus *bus, const char *method, const char *what, const char *name, char **ret);
+/* Values of 'keys' in an a{ss} reply (GetMachineOSRelease...); values[i] NULL when absent */
+int read_string_map(sd_bus_message *reply, const char * const *keys, char **values, size_t n);
+/* The same for a Manager method taking a name; quietly fails (not every machine has os-release) */
+int get_os_release(sd_bus *bus, const char *method, const char *name, const char * const *keys,
+                   char **values, size_t n);
+/* "192.0.2.2", "fe80::1%3" (scoped when ifindex > 0) from an a(iay) reply */
+int read_addresses(sd_bus_message *reply, int ifindex, char ***ret);
+void strv_array_free(char **values, size_t n);
+/* 'show': every property of PATH as NAME=VALUE (-p, -P, --value, -a respected) */
+int print_properties(sd_bus *bus, const char *path);
+/* Table output for list and list-images: text or JSON, legend, "N WORD listed." */
+int show_table(Table *t, const char *word);
+
+/* berthctl-machines.c */
+int verb_list(sd_bus *bus, int argc, char **argv);
+int verb_status(sd_bus *bus, int argc, char **argv);
+int verb_show(sd_bus *bus, int argc, char **argv);
+int verb_terminate(sd_bus *bus, int argc, char **argv);
+int verb_kill(sd_bus *bus, int argc, char **argv);
+int verb_poweroff(sd_bus *bus, int argc, char **argv);
+int verb_reboot(sd_bus *bus, int argc, char **argv);
+
+/* berthctl-images.c */
+int verb_list_images(sd_bus *bus, int argc, char **argv);
+int verb_image_status(sd_bus *bus, int argc, char **argv);
+int verb_show_image(sd_bus *bus, int argc, char **argv);
+int verb_clone(sd_bus *bus, int argc, char **argv);
+int verb_rename(sd_bus *bus, int argc, char **argv);
+int verb_read_only(sd_bus *bus, int argc, char **argv);
+int verb_remove(sd_bus *bus, int argc, char **argv);
+int verb_set_limit(sd_bus *bus, int argc, char **argv);
+int verb_clean(sd_bus *bus, int argc, char **argv);
