@@ -18,24 +18,16 @@ set -u
 umask 022
 export LC_ALL=C
 
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/.." && pwd)
+# shellcheck source=bench-lib.sh
+. "$(dirname "$0")/bench-lib.sh"
+bench_init bench-berthctl 7 0
 : "${BERTHD:=$repo/build/src/machined/berthd}"
 : "${BERTHCTL:=$repo/build/src/berthctl/berthctl}"
 : "${MACHINECTL:=$(command -v machinectl)}"
 : "${BENCH_MACHINES:=1000}"
-: "${BENCH_RUNS:=7}"
 DEST=org.freedesktop.machine1
 
-die() {
-    echo "bench-berthctl: $*" >&2
-    exit 1
-}
-
-[ "$(id -u)" -eq 0 ] || die "must run as root"
-for v in BENCH_MACHINES BENCH_RUNS; do
-    case ${!v} in ''|*[!0-9]*|0) die "$v must be a positive integer" ;; esac
-done
+case $BENCH_MACHINES in ''|*[!0-9]*|0) die "BENCH_MACHINES must be a positive integer" ;; esac
 [ -x "$BERTHD" ] || die "berthd not found at $BERTHD"
 [ -x "$BERTHCTL" ] || die "berthctl not found at $BERTHCTL"
 [ -n "$MACHINECTL" ] && [ -x "$MACHINECTL" ] || die "machinectl not found (apt-get install systemd-container)"
@@ -89,7 +81,7 @@ done
 cat >"$TMP/loop.sh" <<'LOOP'
 set -u
 mount -t tmpfs tmpfs /run/systemd && mkdir /run/systemd/system || exit 1
-for ((r = 0; r < BENCH_RUNS; r++)); do
+for ((r = 0; r < RUNS; r++)); do
     for tool in "$BERTHCTL" "$MACHINECTL"; do
         for args in "list" "list --max-addresses=0"; do
             t0=$EPOCHREALTIME
@@ -101,7 +93,8 @@ for ((r = 0; r < BENCH_RUNS; r++)); do
     done
 done
 LOOP
-export BERTHCTL MACHINECTL BENCH_RUNS TMP
+RUNS=$runs
+export BERTHCTL MACHINECTL RUNS TMP
 unshare --mount --propagation private -- bash "$TMP/loop.sh" >"$TMP/times" || { cat "$TMP/times" >&2; die "a client failed"; }
 
 median() {
@@ -113,7 +106,7 @@ bad=$(awk -F'|' -v w="$want" '$4 != w' "$TMP/times" | head -3)
 [ -z "$bad" ] || die "a client did not list $BENCH_MACHINES machines: $bad"
 
 echo
-echo "berthctl vs machinectl against berthd, $BENCH_MACHINES machines, median of $BENCH_RUNS runs ($(nproc) CPUs)"
+echo "berthctl vs machinectl against berthd, $BENCH_MACHINES machines, median of $runs runs ($(nproc) CPUs)"
 echo
 echo "| command | berthctl ms | machinectl ms | machinectl / berthctl |"
 echo "|---|---|---|---|"
