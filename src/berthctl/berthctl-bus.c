@@ -12,7 +12,7 @@
 #include "string-util.h"
 
 /* The D-Bus error's own text when there is one (it names the machine or image), else errno's. */
-static const char *bus_error_text(const sd_bus_error *e, int r) {
+const char *bus_error_text(const sd_bus_error *e, int r) {
         if (e && sd_bus_error_is_set(e) && !isempty(e->message))
                 return e->message;
         return strerror(ERRNO_VALUE(r));
@@ -250,34 +250,46 @@ static int property_print(sd_bus_message *m, const char *name, const char *conte
         return sd_bus_message_exit_container(m);
 }
 
-int print_properties(sd_bus *bus, const char *path) {
+int read_all_properties(sd_bus *bus, const char *path, const char *iface, PropertyReader reader, void *userdata) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *name;
         int r;
 
-        /* All interfaces at once (""), as machinectl asks. */
         r = sd_bus_call_method(bus, MACHINE1_BUS_NAME, path, "org.freedesktop.DBus.Properties", "GetAll",
-                               &error, &reply, "s", "");
+                               &error, &reply, "s", iface);
         if (r < 0)
                 return log_error_errno(r, "Could not get properties: %s", bus_error_text(&error, r));
 
         r = sd_bus_message_enter_container(reply, 'a', "{sv}");
         while (r >= 0 && (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
-                const char *name, *contents;
-                char type;
-
                 r = sd_bus_message_read(reply, "s", &name);
                 if (r >= 0)
-                        r = sd_bus_message_peek_type(reply, &type, &contents);
-                if (r >= 0)
-                        r = property_wanted(name) ? property_print(reply, name, contents)
-                                                  : sd_bus_message_skip(reply, "v");
+                        r = reader(reply, name, userdata);
                 if (r >= 0)
                         r = sd_bus_message_exit_container(reply);
         }
         if (r < 0)
                 return log_error_errno(r, "Could not parse properties of %s: %s", path, strerror(-r));
         return 0;
+}
+
+static int property_show(sd_bus_message *m, const char *name, void *userdata) {
+        const char *contents;
+        char type;
+        int r;
+
+        if (!property_wanted(name))
+                return sd_bus_message_skip(m, "v");
+        r = sd_bus_message_peek_type(m, &type, &contents);
+        if (r < 0)
+                return r;
+        return property_print(m, name, contents);
+}
+
+int print_properties(sd_bus *bus, const char *path) {
+        /* All interfaces at once (""), as machinectl asks. */
+        return read_all_properties(bus, path, "", property_show, NULL);
 }
 
 /* --- tables ------------------------------------------------------------------------- */

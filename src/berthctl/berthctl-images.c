@@ -63,7 +63,7 @@ static void image_status_done(ImageStatus *s) {
         free(s->type);
 }
 
-static int read_property(sd_bus_message *m, const char *name, ImageStatus *s) {
+static int image_status_read_one(sd_bus_message *m, const char *name, void *userdata) {
         static const struct {
                 const char *name;
                 size_t offset;
@@ -75,6 +75,7 @@ static int read_property(sd_bus_message *m, const char *name, ImageStatus *s) {
                 { "UsageExclusive",        offsetof(ImageStatus, usage_excl) },
                 { "LimitExclusive",        offsetof(ImageStatus, limit_excl) },
         };
+        ImageStatus *s = userdata;
         char **str = streq(name, "Name") ? &s->name : streq(name, "Path") ? &s->path :
                      streq(name, "Type") ? &s->type : NULL;
         const char *v;
@@ -92,30 +93,6 @@ static int read_property(sd_bus_message *m, const char *name, ImageStatus *s) {
                 if (streq(name, u64[i].name))
                         return sd_bus_message_read(m, "v", "t", (uint64_t *) ((uint8_t *) s + u64[i].offset));
         return sd_bus_message_skip(m, "v");
-}
-
-static int image_status_read(sd_bus *bus, const char *path, ImageStatus *s) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        const char *name;
-        int r;
-
-        r = sd_bus_call_method(bus, MACHINE1_BUS_NAME, path, "org.freedesktop.DBus.Properties", "GetAll",
-                               &error, &reply, "s", MACHINE1_IMAGE_IFACE);
-        if (r < 0)
-                return log_error_errno(r, "Could not get properties: %s",
-                                       sd_bus_error_is_set(&error) ? error.message : strerror(-r));
-        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
-        while (r >= 0 && (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
-                r = sd_bus_message_read(reply, "s", &name);
-                if (r >= 0)
-                        r = read_property(reply, name, s);
-                if (r >= 0)
-                        r = sd_bus_message_exit_container(reply);
-        }
-        if (r < 0)
-                return log_error_errno(r, "Could not parse properties of %s: %s", path, strerror(-r));
-        return 0;
 }
 
 /* Hostname, machine ID and deployment of the image: optional, quietly left out. */
@@ -207,8 +184,7 @@ static int print_pool_status(sd_bus *bus) {
                 r = sd_bus_get_property_trivial(bus, MACHINE1_BUS_NAME, MACHINE1_MANAGER_PATH,
                                                 MACHINE1_MANAGER_IFACE, "PoolLimit", &error, 't', &limit);
         if (r < 0)
-                return log_error_errno(r, "Could not get properties: %s",
-                                       sd_bus_error_is_set(&error) ? error.message : strerror(-r));
+                return log_error_errno(r, "Could not get properties: %s", bus_error_text(&error, r));
         if (!isempty(path))
                 fprintf(out, "\t    Path: %s\n", path);
         print_bytes_line("Usage", usage, UINT64_MAX);
@@ -230,7 +206,7 @@ int verb_image_status(sd_bus *bus, int argc, char **argv) {
                 r = get_object_path(bus, "GetImage", "Could not get path to image", argv[i], &path);
                 if (r < 0)
                         return r;
-                r = image_status_read(bus, path, &s);
+                r = read_all_properties(bus, path, MACHINE1_IMAGE_IFACE, image_status_read_one, &s);
                 if (r < 0)
                         return r;
                 if (i > 1)

@@ -216,7 +216,8 @@ static int read_array_property(sd_bus_message *m, char type, const void **ret, s
         return r;
 }
 
-static int machine_status_read_one(sd_bus_message *m, const char *name, MachineStatus *s) {
+static int machine_status_read_one(sd_bus_message *m, const char *name, void *userdata) {
+        MachineStatus *s = userdata;
         const void *p;
         size_t sz;
         int r;
@@ -256,31 +257,6 @@ static int machine_status_read_one(sd_bus_message *m, const char *name, MachineS
                 return 0;
         }
         return sd_bus_message_skip(m, "v");
-}
-
-static int machine_status_read(sd_bus *bus, const char *path, MachineStatus *s) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        const char *name;
-        int r;
-
-        r = sd_bus_call_method(bus, MACHINE1_BUS_NAME, path, "org.freedesktop.DBus.Properties", "GetAll",
-                               &error, &reply, "s", MACHINE1_MACHINE_IFACE);
-        if (r < 0)
-                return log_error_errno(r, "Could not get properties: %s",
-                                       sd_bus_error_is_set(&error) ? error.message : strerror(-r));
-
-        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
-        while (r >= 0 && (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
-                r = sd_bus_message_read(reply, "s", &name);
-                if (r >= 0)
-                        r = machine_status_read_one(reply, name, s);
-                if (r >= 0)
-                        r = sd_bus_message_exit_container(reply);
-        }
-        if (r < 0)
-                return log_error_errno(r, "Could not parse properties of %s: %s", path, strerror(-r));
-        return 0;
 }
 
 static void print_leader(uint32_t leader) {
@@ -393,7 +369,7 @@ int verb_status(sd_bus *bus, int argc, char **argv) {
                 r = get_object_path(bus, "GetMachine", "Could not get path to machine", argv[i], &path);
                 if (r < 0)
                         return r;
-                r = machine_status_read(bus, path, &s);
+                r = read_all_properties(bus, path, MACHINE1_MACHINE_IFACE, machine_status_read_one, &s);
                 if (r < 0)
                         return r;
                 if (i > 1)

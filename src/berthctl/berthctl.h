@@ -43,6 +43,12 @@ int get_os_release(sd_bus *bus, const char *method, const char *name, const char
 /* "192.0.2.2", "fe80::1%3" (scoped when ifindex > 0) from an a(iay) reply */
 int read_addresses(sd_bus_message *reply, int ifindex, char ***ret);
 void strv_array_free(char **values, size_t n);
+/* The D-Bus error's own message if there is one, else errno's text */
+const char *bus_error_text(const sd_bus_error *e, int r);
+/* Properties.GetAll(IFACE, "" for all) of PATH: READER gets each name with the message at
+ * its variant, and must read or skip that variant. Logs "Could not get properties: ...". */
+typedef int (*PropertyReader)(sd_bus_message *m, const char *name, void *userdata);
+int read_all_properties(sd_bus *bus, const char *path, const char *iface, PropertyReader reader, void *userdata);
 /* 'show': every property of PATH as NAME=VALUE (-p, -P, --value, -a respected) */
 int print_properties(sd_bus *bus, const char *path);
 /* Table output for list and list-images: text or JSON, legend, "N WORD listed." */
