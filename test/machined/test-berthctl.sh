@@ -5,8 +5,8 @@
 # (table columns, counts, alignment, JSON fields), the effect of terminate/kill/poweroff/
 # reboot on real leader processes, the image verbs' effect on a pool directory, and the
 # one-line errors with exit status 1.  Then the image verbs against the real
-# systemd-machined on the same kind of private bus, with a tmpfs over /var/lib/machines
-# in this test's own mount namespace.
+# systemd-machined on the same kind of private bus, with tmpfs over /var/lib/machines and
+# /run/systemd/machines in this test's own mount namespace.
 #
 # Environment: BERTHD, BERTHCTL (default build/src/berthctl/berthctl).
 
@@ -276,6 +276,7 @@ finish_extra() {
         wait "$MACHINED_PID" 2>/dev/null
     fi
     [ -n "${SDM_MOUNTED:-}" ] && umount /var/lib/machines && SDM_MOUNTED=
+    [ -n "${SDM_RUN_MOUNTED:-}" ] && umount /run/systemd/machines && SDM_RUN_MOUNTED=
 }
 emergency_extra() { finish_extra; }
 if [ ! -x "$SDM" ]; then
@@ -284,6 +285,8 @@ elif [ ! -d /var/lib/machines ]; then
     ok "systemd-machined # SKIP no /var/lib/machines to mount a tmpfs on"
 else
     mount -t tmpfs -o mode=0700 tmpfs /var/lib/machines && SDM_MOUNTED=1
+    # its state directory too, so that nothing it writes reaches the host
+    [ -d /run/systemd/machines ] && mount -t tmpfs tmpfs /run/systemd/machines && SDM_RUN_MOUNTED=1
     mkdir -p /var/lib/machines/img-a/etc /var/lib/machines/.hid
     printf 'ID=testos\nPRETTY_NAME="Test OS 1"\n' >/var/lib/machines/img-a/etc/os-release
     "$SDM" >"$TMP/machined.log" 2>&1 &
