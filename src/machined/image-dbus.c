@@ -17,14 +17,6 @@
 
 #define PRIVILEGED_WHAT "change images"
 
-static char *image_bus_path(const char *name) {
-        char *p = NULL;
-
-        if (sd_bus_path_encode(IMAGE_OBJECT_PREFIX, name, &p) < 0)
-                return NULL;
-        return p;
-}
-
 void manager_flush_image_cache(Manager *m) {
         image_list_free(m->image_cache, m->n_image_cache);
         m->image_cache = NULL;
@@ -90,7 +82,7 @@ int image_node_enumerator(sd_bus *bus, const char *path, void *userdata, char **
         if (r < 0)
                 return r;
         for (size_t k = 0; k < n; k++) {
-                char *p = image_bus_path(images[k]->name);
+                char *p = machine1_image_path(images[k]->name);
 
                 r = p ? strv_push(&l, p) : -ENOMEM;
                 if (r < 0)
@@ -598,7 +590,7 @@ int bus_method_list_images(sd_bus_message *message, void *userdata, sd_bus_error
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "(ssbttto)");
         for (size_t k = 0; r >= 0 && k < n; k++) {
-                _cleanup_free_ char *p = image_bus_path(images[k]->name);
+                _cleanup_free_ char *p = machine1_image_path(images[k]->name);
 
                 r = p ? sd_bus_message_append(reply, "(ssbttto)", images[k]->name,
                                               image_type_to_string(images[k]->type), images[k]->read_only,
@@ -621,7 +613,7 @@ int bus_method_get_image(sd_bus_message *message, void *userdata, sd_bus_error *
         r = read_image(message, userdata, &i, error);
         if (r < 0)
                 return r;
-        p = image_bus_path(i->name);
+        p = machine1_image_path(i->name);
         if (!p)
                 return -ENOMEM;
         return sd_bus_reply_method_return(message, "o", p);

@@ -4,15 +4,7 @@
 #include <systemd/sd-bus.h>
 
 #include "image.h"
-
-#define IMAGE_OBJECT_PREFIX "/org/freedesktop/machine1/image"
-
-#define BUS_ERROR_NO_SUCH_IMAGE "org.freedesktop.machine1.NoSuchImage"
-#define BUS_ERROR_IMAGE_EXISTS "org.freedesktop.machine1.ImageExists"
-#define BUS_ERROR_IMAGE_BUSY "org.freedesktop.machine1.ImageBusy"
-#define BUS_ERROR_IMAGE_IN_USE "org.freedesktop.machine1.ImageInUse"
-#define BUS_ERROR_IMAGE_READ_ONLY "org.freedesktop.machine1.ImageReadOnly"
-#define BUS_ERROR_QUOTAS_DISABLED "org.freedesktop.machine1.QuotasDisabled"
+#include "machine1-bus.h"
 
 typedef struct Manager Manager;
 

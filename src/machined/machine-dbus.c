@@ -12,11 +12,7 @@
 #include "string-util.h"
 
 char *machine_bus_path(const Machine *machine) {
-        char *p = NULL;
-
-        if (sd_bus_path_encode(MACHINE_OBJECT_PREFIX, machine->info.name, &p) < 0)
-                return NULL;
-        return p;
+        return machine1_machine_path(machine->info.name);
 }
 
 int machine_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
@@ -61,27 +57,6 @@ int bus_check_privileged(Manager *m, sd_bus_message *message, sd_bus_error *erro
 int bus_check_privileged_for(Manager *m, sd_bus_message *message, const char *action, const char *what,
                              sd_bus_error *error) {
         return bus_verify_polkit_async(m, message, action, what, error);
-}
-
-int bus_reply_os_release(sd_bus_message *message, char **l) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        int r;
-
-        r = sd_bus_message_new_method_return(message, &reply);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(reply, 'a', "{ss}");
-        if (r < 0)
-                return r;
-        for (size_t i = 0; l && l[i] && l[i + 1]; i += 2) {
-                r = sd_bus_message_append(reply, "{ss}", l[i], l[i + 1]);
-                if (r < 0)
-                        return r;
-        }
-        r = sd_bus_message_close_container(reply);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
 }
 
 int bus_machine_method_terminate(sd_bus_message *message, void *userdata, sd_bus_error *error) {

@@ -4,15 +4,7 @@
 #include <systemd/sd-bus.h>
 
 #include "machine.h"
-
-#define MACHINE_OBJECT_PREFIX "/org/freedesktop/machine1/machine"
-
-#define BUS_ERROR_NO_SUCH_MACHINE "org.freedesktop.machine1.NoSuchMachine"
-#define BUS_ERROR_MACHINE_EXISTS "org.freedesktop.machine1.MachineExists"
-#define BUS_ERROR_NO_MACHINE_FOR_PID "org.freedesktop.machine1.NoMachineForPID"
-#define BUS_ERROR_NO_PRIVATE_NETWORKING "org.freedesktop.machine1.NoPrivateNetworking"
-#define BUS_ERROR_NO_OS_RELEASE "org.freedesktop.machine1.NoOSReleaseInformation"
-#define BUS_ERROR_NO_UID_MAP "org.freedesktop.machine1.NoUIDMapping"
+#include "machine1-bus.h"
 
 extern const sd_bus_vtable machine_vtable[];
 
@@ -30,8 +22,6 @@ int machine_node_enumerator(sd_bus *bus, const char *path, void *userdata, char 
 int bus_check_privileged(Manager *m, sd_bus_message *message, sd_bus_error *error);
 int bus_check_privileged_for(Manager *m, sd_bus_message *message, const char *action, const char *what,
                              sd_bus_error *error);
-/* Reply with a{ss} from a strv of alternating keys and values. */
-int bus_reply_os_release(sd_bus_message *message, char **l);
 
 /* Shared by the Machine object and the Manager's *Machine(name, …) methods: the message
  * is positioned after the machine name (if any). */

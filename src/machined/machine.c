@@ -265,8 +265,8 @@ void machine_announce(Machine *machine) {
                 log_oom();
                 return;
         }
-        r = sd_bus_emit_signal(machine->manager->bus, "/org/freedesktop/machine1",
-                               "org.freedesktop.machine1.Manager", "MachineNew", "so",
+        r = sd_bus_emit_signal(machine->manager->bus, MACHINE1_MANAGER_PATH,
+                               MACHINE1_MANAGER_INTERFACE, "MachineNew", "so",
                                machine->info.name, path);
         if (r < 0)
                 log_warning_errno(r, "Failed to emit MachineNew for '%s', ignoring: %m", machine->info.name);
@@ -295,8 +295,8 @@ static void machine_finalize(Machine *machine, bool stop) {
                 log_warning_errno(errno, "Failed to remove state file of '%s', ignoring: %m", machine->info.name);
 
         if (path) {
-                r = sd_bus_emit_signal(m->bus, "/org/freedesktop/machine1",
-                                       "org.freedesktop.machine1.Manager", "MachineRemoved", "so",
+                r = sd_bus_emit_signal(m->bus, MACHINE1_MANAGER_PATH,
+                                       MACHINE1_MANAGER_INTERFACE, "MachineRemoved", "so",
                                        machine->info.name, path);
                 if (r < 0)
                         log_warning_errno(r, "Failed to emit MachineRemoved for '%s', ignoring: %m",
@@ -375,7 +375,7 @@ void machine_set_state(Machine *machine, MachineState state) {
         path = machine_bus_path(machine);
         if (path)
                 (void) sd_bus_emit_properties_changed(machine->manager->bus, path,
-                                                      "org.freedesktop.machine1.Machine", "State", NULL);
+                                                      MACHINE1_MACHINE_INTERFACE, "State", NULL);
 }
 
 void machine_remove(Machine *machine) {

@@ -462,18 +462,18 @@ static const sd_bus_vtable manager_vtable[] = {
 int manager_dbus_register(Manager *m) {
         int r;
 
-        r = sd_bus_add_object_vtable(m->bus, NULL, "/org/freedesktop/machine1",
-                                     "org.freedesktop.machine1.Manager", manager_vtable, m);
+        r = sd_bus_add_object_vtable(m->bus, NULL, MACHINE1_MANAGER_PATH,
+                                     MACHINE1_MANAGER_INTERFACE, manager_vtable, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to add manager object: %m");
-        r = sd_bus_add_fallback_vtable(m->bus, NULL, MACHINE_OBJECT_PREFIX, "org.freedesktop.machine1.Machine",
+        r = sd_bus_add_fallback_vtable(m->bus, NULL, MACHINE_OBJECT_PREFIX, MACHINE1_MACHINE_INTERFACE,
                                        machine_vtable, machine_object_find, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to add machine objects: %m");
         r = sd_bus_add_node_enumerator(m->bus, NULL, MACHINE_OBJECT_PREFIX, machine_node_enumerator, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to add machine enumerator: %m");
-        r = sd_bus_add_fallback_vtable(m->bus, NULL, IMAGE_OBJECT_PREFIX, "org.freedesktop.machine1.Image",
+        r = sd_bus_add_fallback_vtable(m->bus, NULL, IMAGE_OBJECT_PREFIX, MACHINE1_IMAGE_INTERFACE,
                                        image_vtable, image_object_find, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to add image objects: %m");

@@ -8,9 +8,10 @@
 #include "image.h"
 #include "cgroup-setup.h"
 #include "machine.h"
+#include "machine1-bus.h"
 #include "operation.h"
 
-#define MACHINED_DEFAULT_BUS_NAME "org.freedesktop.machine1"
+#define MACHINED_DEFAULT_BUS_NAME MACHINE1_BUS_NAME
 #define MACHINED_DEFAULT_STATE_DIR "/run/berth/machines"
 #define MACHINED_POOL_PATH IMAGE_POOL_DEFAULT
 #define MACHINED_IMAGE_LOCK_DIR "image-locks"   /* image name locks, next to the state directory */

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "machine1-bus.h"
 #include "spawn-register.h"
 #include "string-util.h"
 
@@ -58,8 +59,7 @@ static int call(const BusApi *api, sd_bus *bus, const char *method, sd_bus_error
         sd_bus_message *m = NULL, *reply = NULL;
         int r;
 
-        r = api->new_method_call(bus, &m, "org.freedesktop.machine1", "/org/freedesktop/machine1",
-                                 "org.freedesktop.machine1.Manager", method);
+        r = api->new_method_call(bus, &m, MACHINE1_BUS_NAME, MACHINE1_MANAGER_PATH, MACHINE1_MANAGER_INTERFACE, method);
         if (r < 0)
                 return r;
         if (leader > 0) {
@@ -117,7 +117,7 @@ int spawn_register_machine(const SpawnConfig *c, const char *root, pid_t leader,
                         api.error_free(&error);
                         return 0;
                 }
-                log_error_errno(r, "Failed to register machine '%s' with org.freedesktop.machine1: %s",
+                log_error_errno(r, "Failed to register machine '%s' with " MACHINE1_BUS_NAME ": %s",
                                 c->machine, error.message ?: "no registry on the bus");
                 api.error_free(&error);
                 return r;
@@ -136,7 +136,7 @@ void spawn_unregister_machine(const SpawnConfig *c, Registration *reg) {
         if (bus_api_load(reg->dl, &api) >= 0 && reg->bus) {
                 /* the registry also notices the leader's death; this just makes it prompt */
                 if (reg->registered && call(&api, reg->bus, "UnregisterMachine", &error, c, NULL, 0, 0) < 0 &&
-                    !api.error_has_name(&error, "org.freedesktop.machine1.NoSuchMachine"))
+                    !api.error_has_name(&error, BUS_ERROR_NO_SUCH_MACHINE))
                         log_debug("Failed to unregister machine '%s', ignoring: %s", c->machine, strempty(error.message));
                 api.error_free(&error);
                 api.flush_close_unref(reg->bus);
