@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -67,6 +68,28 @@ int chase_in_root(int rootfd, const char *path, ChaseFlags flags, int *ret_fd) {
         }
 
         return openat2_in_root(rootfd, path, ret_fd);
+}
+
+int read_regular_file_in_root(int rootfd, const char *path, size_t max, char **ret, size_t *ret_size) {
+        _cleanup_close_ int pathfd = -EBADF, fd = -EBADF;
+        char fn[64];
+        struct stat st;
+        int r;
+
+        r = chase_in_root(rootfd, path, 0, &pathfd);
+        if (r < 0)
+                return r;
+        if (fstat(pathfd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+
+        /* Reopen the O_PATH fd itself: resolving 'path' again could land elsewhere. */
+        snprintf(fn, sizeof(fn), "/proc/self/fd/%i", pathfd);
+        fd = open(fn, O_RDONLY|O_CLOEXEC|O_NOCTTY|O_NONBLOCK);
+        if (fd < 0)
+                return -errno;
+        return read_full_fd(fd, max, ret, ret_size);
 }
 
 static int fs_configure(int fsfd, const char *source, const char *options) {

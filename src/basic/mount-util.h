@@ -17,6 +17,11 @@ typedef enum ChaseFlags {
 
 /* Returns an O_PATH fd of 'path' resolved with 'rootfd' as the root. */
 int chase_in_root(int rootfd, const char *path, ChaseFlags flags, int *ret_fd);
+/* Read a regular file of at most 'max' bytes at 'path' resolved inside 'rootfd' (a tree
+ * that may be hostile): -EBADFD for anything else (FIFO, device, socket, directory),
+ * which is never opened for reading, so opening it has no side effects and nothing
+ * blocks. -EFBIG past 'max'. */
+int read_regular_file_in_root(int rootfd, const char *path, size_t max, char **ret, size_t *ret_size);
 
 /* Mount a fresh file system of 'fstype' on target_fd. 'options' is a comma-separated
  * list of key[=value] superblock options; 'attr' are MOUNT_ATTR_* flags. */

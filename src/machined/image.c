@@ -17,6 +17,7 @@
 #include "image.h"
 #include "image-pool.h"
 #include "machine-query.h"
+#include "os-release.h"
 #include "mount-util.h"
 #include "path-util.h"
 #include "string-util.h"

@@ -18,12 +18,8 @@
 int leader_open(pid_t pid, int *ret_pidfd, uint64_t *ret_starttime, uid_t *ret_uid, pid_t *ret_ppid);
 bool pidfd_is_alive(int pidfd);
 
-/* Parse os-release text into a strv of alternating keys and values. */
-int os_release_parse(const char *text, char ***ret);
 /* pid 0 and pidfd < 0: the host's own os-release. */
 int machine_read_os_release(pid_t leader, int leader_pidfd, char ***ret);
-/* os-release of the tree at rootfd, resolved inside it (an image). */
-int os_release_read_at(int rootfd, char ***ret);
 
 typedef struct MachineAddress {
         int family;

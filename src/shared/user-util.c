@@ -21,29 +21,6 @@ void user_record_done(UserRecord *u) {
         *u = (UserRecord) {};
 }
 
-/* Read a small regular file inside the machine, never blocking on a FIFO or device. */
-static int read_db(int rootfd, const char *path, char **ret) {
-        _cleanup_close_ int pfd = -EBADF, fd = -EBADF;
-        char fdpath[64];
-        struct stat st;
-        int r;
-
-        r = chase_in_root(rootfd, path, 0, &pfd);
-        if (r < 0)
-                return r;
-        if (fstat(pfd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode))
-                return -EBADFD;
-
-        snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%i", pfd);
-        /* Re-open the safely resolved O_PATH fd for reading (needs /proc). */
-        fd = open(fdpath, O_RDONLY|O_CLOEXEC|O_NOCTTY|O_NONBLOCK);
-        if (fd < 0)
-                return -errno;
-        return read_full_fd(fd, DB_SIZE_MAX, ret, NULL);
-}
-
 static char *next_field(char **p) {
         char *f = *p, *c;
 
@@ -101,7 +78,7 @@ static int groups_lookup(int rootfd, UserRecord *u) {
         char *saveptr = NULL;
         int r;
 
-        r = read_db(rootfd, "/etc/group", &db);
+        r = read_regular_file_in_root(rootfd, "/etc/group", DB_SIZE_MAX, &db, NULL);
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
@@ -137,7 +114,7 @@ int user_record_lookup(int rootfd, const char *user, UserRecord *ret) {
         char *saveptr = NULL;
         int r;
 
-        r = read_db(rootfd, "/etc/passwd", &db);
+        r = read_regular_file_in_root(rootfd, "/etc/passwd", DB_SIZE_MAX, &db, NULL);
         if (r < 0)
                 return r == -ENOENT ? -ESRCH : r;
 

@@ -17,21 +17,17 @@
 /* The machine ID the guest will use: its /etc/machine-id, or the one systemd derives
  * from $container_uuid when that file is empty. */
 static int machine_id_of(const SpawnConfig *c, const SpawnState *s, char ret[static 33]) {
-        _cleanup_close_ int rootfd = -EBADF, pfd = -EBADF, fd = -EBADF;
-        char buf[64], path[64];
-        ssize_t n;
+        _cleanup_close_ int rootfd = -EBADF;
+        _cleanup_free_ char *text = NULL;
+        Id128 id;
 
         rootfd = open(s->directory, O_PATH|O_DIRECTORY|O_CLOEXEC);
-        if (rootfd >= 0 && chase_in_root(rootfd, "/etc/machine-id", 0, &pfd) >= 0) {
-                snprintf(path, sizeof(path), "/proc/self/fd/%i", pfd);
-                fd = open(path, O_RDONLY|O_CLOEXEC|O_NOCTTY|O_NONBLOCK);
-                if (fd >= 0 && (n = read(fd, buf, sizeof(buf) - 1)) >= 32) {
-                        Id128 id;
-                        buf[32] = 0;
-                        if (id128_from_string(buf, &id) >= 0 && !id128_is_null(&id)) {
-                                memcpy(ret, buf, 33);
-                                return 0;
-                        }
+        if (rootfd >= 0 && read_regular_file_in_root(rootfd, "/etc/machine-id", 4096, &text, NULL) >= 0 &&
+            strlen(text) >= 32) {
+                text[32] = 0;
+                if (id128_from_string(text, &id) >= 0 && !id128_is_null(&id)) {
+                        memcpy(ret, text, 33);
+                        return 0;
                 }
         }
 

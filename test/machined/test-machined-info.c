@@ -11,6 +11,7 @@
 #include "machine-info.h"
 #include "machine-name.h"
 #include "machine-query.h"
+#include "os-release.h"
 #include "string-util.h"
 #include "tap.h"
 
