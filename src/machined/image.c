@@ -14,6 +14,7 @@
 #include "btrfs-util.h"
 #include "copy-util.h"
 #include "fd-util.h"
+#include "image-metadata.h"
 #include "image.h"
 #include "image-pool.h"
 #include "machine-query.h"
@@ -119,8 +120,10 @@ int image_remove(const ImagePool *pool, const Image *i) {
 int image_read_os_release(const Image *i, char ***ret) {
         _cleanup_close_ int fd = -EBADF;
 
+        if (i->type == IMAGE_RAW)
+                return image_raw_read_os_release(i->path, ret);
         if (i->type != IMAGE_DIRECTORY && i->type != IMAGE_SUBVOLUME)
-                return -EOPNOTSUPP;   /* raw images would need to be dissected */
+                return -EOPNOTSUPP;
         fd = open(i->path, O_PATH|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
         if (fd < 0)
                 return -errno;

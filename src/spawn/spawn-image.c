@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "cryptsetup-util.h"
-#include "dissect.h"
+#include "dissect-mount.h"
 #include "fd-util.h"
 #include "log.h"
 #include "loop-util.h"
@@ -27,17 +27,6 @@
 #include "spawn-image.h"
 #include "spawn-mount.h"
 #include "string-util.h"
-
-/* Where the image's file systems are assembled, in berth-spawn's own mount namespace
- * (invisible to the host; every machine can use the same empty directory). */
-#define IMAGE_MOUNT_POINT "/run/berth/image-root"
-
-/* Mount order: parents before children. The ESP goes to /efi, or to /boot when there is
- * no XBOOTLDR partition and the tree has /boot but no /efi. */
-static const PartitionDesignator mount_order[] = {
-        PARTITION_ROOT, PARTITION_USR, PARTITION_HOME, PARTITION_SRV, PARTITION_VAR, PARTITION_TMP,
-        PARTITION_XBOOTLDR, PARTITION_ESP,
-};
 
 /* IMAGE.raw → IMAGE.SUFFIX next to it, as systemd-nspawn looks for IMAGE.roothash. */
 static char *sidecar_path(const char *image, const char *suffix) {
@@ -108,8 +97,7 @@ static int image_hashes(const SpawnConfig *c, MountedImage *img) {
 }
 
 static int open_image(const SpawnConfig *c, MountedImage *img, uint64_t *ret_size) {
-        struct stat st;
-        int fd;
+        int fd, r;
 
         /* Never write to the image when the machine only sees an overlay of it. */
         img->read_only = c->read_only || c->ephemeral || c->volatile_mode != VOLATILE_NO;
@@ -123,15 +111,11 @@ static int open_image(const SpawnConfig *c, MountedImage *img, uint64_t *ret_siz
                 return log_error_errno(errno, "Failed to open image '%s': %m", c->image);
         img->fd = fd;
 
-        if (fstat(fd, &st) < 0)
-                return log_error_errno(errno, "Failed to stat image '%s': %m", c->image);
-        if (S_ISREG(st.st_mode))
-                *ret_size = (uint64_t) st.st_size;
-        else if (S_ISBLK(st.st_mode)) {
-                if (ioctl(fd, BLKGETSIZE64, ret_size) < 0)
-                        return log_error_errno(errno, "Failed to get the size of '%s': %m", c->image);
-        } else
-                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Image '%s' is neither a regular file nor a block device.", c->image);
+        r = image_fd_size(fd, ret_size);
+        if (r == -EINVAL)
+                return log_error_errno(r, "Image '%s' is neither a regular file nor a block device.", c->image);
+        if (r < 0)
+                return log_error_errno(r, "Failed to get the size of image '%s': %m", c->image);
         return 0;
 }
 
@@ -288,23 +272,6 @@ static int partition_verity(const SpawnConfig *c, MountedImage *img, PartitionDe
         return 0;
 }
 
-/* File systems that cannot be written at all. */
-static bool fstype_read_only(const char *fstype) {
-        return streq(fstype, "squashfs") || streq(fstype, "erofs");
-}
-
-static int probe_node(const char *node, char *fstype, size_t size) {
-        _cleanup_close_ int fd = -EBADF;
-        uint64_t bytes;
-
-        fd = open(node, O_RDONLY|O_CLOEXEC|O_NOCTTY);
-        if (fd < 0)
-                return -errno;
-        if (ioctl(fd, BLKGETSIZE64, &bytes) < 0)
-                return -errno;
-        return dissect_probe_fstype(fd, 0, bytes, fstype, size);
-}
-
 /* Where the partition goes, resolved inside the image's root; *ret_fd stays -EBADF if it
  * is to be skipped. Called again after mounting, it returns the new mount's root. */
 static int partition_target(const SpawnConfig *c, MountedImage *img, PartitionDesignator d, int rootfd, int *ret_fd) {
@@ -315,13 +282,8 @@ static int partition_target(const SpawnConfig *c, MountedImage *img, PartitionDe
         if (d == PARTITION_ROOT)
                 return RET_NERRNO(*ret_fd = open(IMAGE_MOUNT_POINT, O_PATH|O_DIRECTORY|O_CLOEXEC));
 
-        if (!img->where[d]) {
-                img->where[d] = partition_designator_mount_point(d);
-                if (d == PARTITION_ESP && !img->m.p[PARTITION_XBOOTLDR].found &&
-                    faccessat(rootfd, "efi", F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&
-                    faccessat(rootfd, "boot", F_OK, AT_SYMLINK_NOFOLLOW) >= 0)
-                        img->where[d] = "/boot";
-        }
+        if (!img->where[d])
+                img->where[d] = partition_where(&img->m, d, rootfd);
         r = chase_in_root(rootfd, img->where[d], writable || img->overlay ? CHASE_MKDIR : 0, ret_fd);
         if (r == -ENOENT) {
                 log_warning("Image '%s': no %s directory in the image to mount the %s partition on, skipping it.",
@@ -365,7 +327,7 @@ static int partition_mount(const SpawnConfig *c, MountedImage *img, PartitionDes
                         return r;
                 img->dm_names[img->n_dm++] = TAKE_PTR(crypt_name);
                 source = crypt_node;
-                r = probe_node(source, fstype, sizeof(fstype));
+                r = partition_probe_node(source, fstype, sizeof(fstype));
                 if (r < 0)
                         return log_error_errno(r, "Image '%s': failed to probe the decrypted %s partition: %m", c->image, name);
         }
@@ -510,8 +472,8 @@ int mounted_image_setup(const SpawnConfig *c, MountedImage *img, char **ret_dire
                   isempty(img->m.table) ? "bare file system" : img->m.table);
 
         img->overlay = c->ephemeral || c->volatile_mode == VOLATILE_OVERLAY;
-        for (size_t i = 0; i < ELEMENTSOF(mount_order); i++) {
-                PartitionDesignator d = mount_order[i];
+        for (size_t i = 0; i < partition_mount_order_n; i++) {
+                PartitionDesignator d = partition_mount_order[i];
 
                 if (!img->m.p[d].found)
                         continue;
