@@ -22,25 +22,32 @@ int parse_boolean(const char *s) {
         return -EINVAL;
 }
 
-static int parse_ulong(const char *s, int base, unsigned long *ret) {
-        char *end;
-        unsigned long v;
+/* Digits of 'base' (8 or 10) only: no sign, no whitespace, no prefix, at least one. */
+static int parse_digits(const char *s, unsigned base, uint64_t *ret) {
+        uint64_t v = 0;
 
-        if (isempty(s) || s[0] == '-' || s[0] == '+' || s[0] == ' ')
+        if (isempty(s))
                 return -EINVAL;
-        errno = 0;
-        v = strtoul(s, &end, base);
-        if (errno > 0)
-                return -errno;
-        if (*end)
-                return -EINVAL;
+        for (const char *p = s; *p; p++) {
+                unsigned d = (unsigned) (*p - '0');
+
+                if (*p < '0' || d >= base)
+                        return -EINVAL;
+                if (v > (UINT64_MAX - d) / base)
+                        return -ERANGE;
+                v = v * base + d;
+        }
         *ret = v;
         return 0;
 }
 
+int safe_atou64(const char *s, uint64_t *ret) {
+        return parse_digits(s, 10, ret);
+}
+
 int parse_uid(const char *s, uid_t *ret) {
-        unsigned long v;
-        int r = parse_ulong(s, 10, &v);
+        uint64_t v;
+        int r = parse_digits(s, 10, &v);
         if (r < 0)
                 return r;
         /* (uid_t) -1 and the 16-bit overflow id are never valid */
@@ -51,8 +58,8 @@ int parse_uid(const char *s, uid_t *ret) {
 }
 
 int parse_mode(const char *s, mode_t *ret) {
-        unsigned long v;
-        int r = parse_ulong(s, 8, &v);
+        uint64_t v;
+        int r = parse_digits(s, 8, &v);
         if (r < 0)
                 return r;
         if (v > 07777)
@@ -63,22 +70,22 @@ int parse_mode(const char *s, mode_t *ret) {
 
 int signal_from_string(const char *s) {
         const char *p, *name = startswith(s, "SIG") ?: s;
-        unsigned long n;
+        uint64_t n;
 
-        if (parse_ulong(s, 10, &n) >= 0)
-                return n > 0 && n <= (unsigned long) SIGRTMAX ? (int) n : -EINVAL;
+        if (safe_atou64(s, &n) >= 0)
+                return n > 0 && n <= (uint64_t) SIGRTMAX ? (int) n : -EINVAL;
 
         if ((p = startswith(name, "RTMIN"))) {
                 if (!*p)
                         return SIGRTMIN;
-                if (*p != '+' || parse_ulong(p + 1, 10, &n) < 0 || n > (unsigned long) (SIGRTMAX - SIGRTMIN))
+                if (*p != '+' || safe_atou64(p + 1, &n) < 0 || n > (uint64_t) (SIGRTMAX - SIGRTMIN))
                         return -EINVAL;
                 return SIGRTMIN + (int) n;
         }
         if ((p = startswith(name, "RTMAX"))) {
                 if (!*p)
                         return SIGRTMAX;
-                if (*p != '-' || parse_ulong(p + 1, 10, &n) < 0 || n > (unsigned long) (SIGRTMAX - SIGRTMIN))
+                if (*p != '-' || safe_atou64(p + 1, &n) < 0 || n > (uint64_t) (SIGRTMAX - SIGRTMIN))
                         return -EINVAL;
                 return SIGRTMAX - (int) n;
         }

@@ -7,6 +7,9 @@
 #include "macro.h"
 
 int parse_boolean(const char *s);
+/* Decimal digits only (no sign, whitespace or base prefix): -EINVAL, or -ERANGE past
+ * UINT64_MAX. For numbers from configuration, command lines and state files alike. */
+int safe_atou64(const char *s, uint64_t *ret);
 int parse_uid(const char *s, uid_t *ret);
 int parse_mode(const char *s, mode_t *ret);
 int signal_from_string(const char *s);       /* "TERM", "SIGTERM", "15", "RTMIN+3" */

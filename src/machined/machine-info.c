@@ -7,6 +7,7 @@
 
 #include "machine-info.h"
 #include "machine-name.h"
+#include "parse-util.h"
 #include "path-util.h"
 #include "string-util.h"
 
@@ -121,22 +122,6 @@ int machine_info_serialize(const MachineInfo *i, char **ret) {
         return 0;
 }
 
-static int parse_u64(const char *s, uint64_t *ret) {
-        uint64_t v = 0;
-
-        if (isempty(s) || strlen(s) > 20)
-                return -EINVAL;
-        for (const char *p = s; *p; p++) {
-                if (*p < '0' || *p > '9')
-                        return -EINVAL;
-                if (v > (UINT64_MAX - (uint64_t) (*p - '0')) / 10)
-                        return -ERANGE;
-                v = v * 10 + (uint64_t) (*p - '0');
-        }
-        *ret = v;
-        return 0;
-}
-
 static int parse_netif(const char *s, int **ret, size_t *ret_n) {
         _cleanup_free_ int *l = NULL;
         size_t n = 0;
@@ -152,7 +137,7 @@ static int parse_netif(const char *s, int **ret, size_t *ret_n) {
                         return -EINVAL;
                 memcpy(word, p, len);
                 word[len] = 0;
-                if (parse_u64(word, &v) < 0 || v == 0 || v > INT_MAX)
+                if (safe_atou64(word, &v) < 0 || v == 0 || v > INT_MAX)
                         return -EINVAL;
                 nl = realloc(l, (n + 1) * sizeof(int));
                 if (!nl)
@@ -224,30 +209,30 @@ static int parse_line(MachineInfo *i, const char *key, const char *value, unsign
         }
 
         if (streq(key, "LEADER")) {
-                if (parse_u64(value, &u) < 0 || u <= 1 || u > INT_MAX)
+                if (safe_atou64(value, &u) < 0 || u <= 1 || u > INT_MAX)
                         return -EBADMSG;
                 i->leader = (pid_t) u;
                 *seen |= 1;
                 return 0;
         }
         if (streq(key, "LEADER_STARTTIME")) {
-                if (parse_u64(value, &i->leader_starttime) < 0)
+                if (safe_atou64(value, &i->leader_starttime) < 0)
                         return -EBADMSG;
                 *seen |= 2;
                 return 0;
         }
         if (streq(key, "SUPERVISOR")) {
-                if (parse_u64(value, &u) < 0 || u <= 1 || u > INT_MAX)
+                if (safe_atou64(value, &u) < 0 || u <= 1 || u > INT_MAX)
                         return -EBADMSG;
                 i->supervisor = (pid_t) u;
                 return 0;
         }
         if (streq(key, "SUPERVISOR_STARTTIME"))
-                return parse_u64(value, &i->supervisor_starttime) < 0 ? -EBADMSG : 0;
+                return safe_atou64(value, &i->supervisor_starttime) < 0 ? -EBADMSG : 0;
         if (streq(key, "TIMESTAMP"))
-                return parse_u64(value, &i->timestamp_realtime) < 0 ? -EBADMSG : 0;
+                return safe_atou64(value, &i->timestamp_realtime) < 0 ? -EBADMSG : 0;
         if (streq(key, "TIMESTAMP_MONOTONIC"))
-                return parse_u64(value, &i->timestamp_monotonic) < 0 ? -EBADMSG : 0;
+                return safe_atou64(value, &i->timestamp_monotonic) < 0 ? -EBADMSG : 0;
 
         return 0;   /* unknown keys of the same version are ignored (forward compatible) */
 }
@@ -283,7 +268,7 @@ int machine_info_parse(const char *text, MachineInfo *ret) {
                 if (first) {
                         uint64_t v;
 
-                        if (!streq(line, "VERSION") || parse_u64(eq + 1, &v) < 0)
+                        if (!streq(line, "VERSION") || safe_atou64(eq + 1, &v) < 0)
                                 return -EBADMSG;
                         if (v != MACHINE_STATE_VERSION)
                                 return -EPROTONOSUPPORT;

@@ -16,13 +16,7 @@
 #include "machine-query.h"
 #include "manager-dbus.h"
 #include "string-util.h"
-
-static uint64_t now_usec(clockid_t clock) {
-        struct timespec ts;
-
-        clock_gettime(clock, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
-}
+#include "time-util.h"
 
 static int reply_machine_path(sd_bus_message *message, Machine *machine) {
         _cleanup_free_ char *p = machine_bus_path(machine);

@@ -21,17 +21,11 @@
 #include "manager.h"
 #include "path-util.h"
 #include "string-util.h"
+#include "time-util.h"
 
 #define STALE_CGROUP_INTERVAL_USEC (100ULL * 1000ULL)
 #define STALE_CGROUP_ATTEMPTS 100U
 #define DRAIN_CGROUP_INTERVAL_USEC (1000ULL * 1000ULL)
-
-static uint64_t now_usec(clockid_t clock) {
-        struct timespec ts;
-
-        clock_gettime(clock, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
-}
 
 static int manager_add_host(Manager *m) {
         MachineInfo info = {

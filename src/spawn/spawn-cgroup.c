@@ -20,20 +20,6 @@
 
 /* ---- --property= ---- */
 
-static int parse_u64(const char *s, uint64_t *ret) {
-        char *end;
-        unsigned long long v;
-
-        if (isempty(s) || s[0] == '-' || s[0] == '+')
-                return -EINVAL;
-        errno = 0;
-        v = strtoull(s, &end, 10);
-        if (errno > 0 || *end)
-                return -EINVAL;
-        *ret = v;
-        return 0;
-}
-
 int resource_parse_bytes(const char *s, uint64_t *ret) {
         static const struct { char suffix; uint64_t factor; } units[] = {
                 { 'K', 1ULL << 10 }, { 'M', 1ULL << 20 }, { 'G', 1ULL << 30 }, { 'T', 1ULL << 40 },
@@ -50,7 +36,7 @@ int resource_parse_bytes(const char *s, uint64_t *ret) {
                 struct sysinfo si;
 
                 n = strndup(s, l - 1);
-                if (!n || parse_u64(n, &v) < 0 || v > 100 || sysinfo(&si) < 0)
+                if (!n || safe_atou64(n, &v) < 0 || v > 100 || sysinfo(&si) < 0)
                         return -EINVAL;
                 *ret = (uint64_t) si.totalram * si.mem_unit / 100 * v;
                 return 0;
@@ -61,7 +47,7 @@ int resource_parse_bytes(const char *s, uint64_t *ret) {
                         l--;
                 }
         n = strndup(s, l);
-        if (!n || parse_u64(n, &v) < 0 || v > UINT64_MAX / f)
+        if (!n || safe_atou64(n, &v) < 0 || v > UINT64_MAX / f)
                 return -EINVAL;
         *ret = v * f;
         return 0;
@@ -90,7 +76,7 @@ int resource_limits_parse(ResourceLimits *l, const char *assignment) {
                 if (streq(v, "infinity")) {
                         l->tasks_max = UINT64_MAX;
                         r = 0;
-                } else if ((r = parse_u64(v, &x)) >= 0 && x > 0)
+                } else if ((r = safe_atou64(v, &x)) >= 0 && x > 0)
                         l->tasks_max = x;
                 else
                         r = -EINVAL;
@@ -99,13 +85,13 @@ int resource_limits_parse(ResourceLimits *l, const char *assignment) {
                 size_t n = strlen(v);
                 _cleanup_free_ char *p = n > 1 && v[n - 1] == '%' ? strndup(v, n - 1) : NULL;
 
-                if (p && (r = parse_u64(p, &x)) >= 0 && x > 0 && x <= 100000) {
+                if (p && (r = safe_atou64(p, &x)) >= 0 && x > 0 && x <= 100000) {
                         l->cpu_quota_per_sec_usec = x * 10000;
                         l->cpu_quota_set = true;
                 } else
                         r = -EINVAL;
         } else if (streq(name, "CPUWeight") || streq(name, "IOWeight")) {
-                if ((r = parse_u64(v, &x)) >= 0 && x >= 1 && x <= 10000)
+                if ((r = safe_atou64(v, &x)) >= 0 && x >= 1 && x <= 10000)
                         *(streq(name, "CPUWeight") ? &l->cpu_weight : &l->io_weight) = x;
                 else
                         r = -EINVAL;

@@ -19,6 +19,7 @@
 #include "lock-util.h"
 #include "log.h"
 #include "netlink-util.h"
+#include "parse-util.h"
 #include "spawn-network.h"
 #include "string-util.h"
 
@@ -26,14 +27,9 @@
 #define DEFAULT_POOL "10.231.0.0/16"
 
 static int parse_port(const char *s, uint16_t *ret) {
-        char *end;
-        unsigned long v;
+        uint64_t v;
 
-        if (isempty(s) || s[0] < '0' || s[0] > '9')
-                return -EINVAL;
-        errno = 0;
-        v = strtoul(s, &end, 10);
-        if (errno || *end || v == 0 || v > 65535)
+        if (safe_atou64(s, &v) < 0 || v == 0 || v > 65535)
                 return -EINVAL;
         *ret = (uint16_t) v;
         return 0;
@@ -72,9 +68,8 @@ bool network_has_links(const SpawnConfig *c) {
 int network_pool_parse(const char *cidr, NetworkPool *ret) {
         _cleanup_free_ char *addr = NULL;
         const char *slash = strchr(cidr, '/');
-        unsigned long len;
+        uint64_t len;
         struct in_addr a;
-        char *end;
 
         if (!slash)
                 return -EINVAL;
@@ -83,9 +78,7 @@ int network_pool_parse(const char *cidr, NetworkPool *ret) {
                 return -ENOMEM;
         if (inet_pton(AF_INET, addr, &a) != 1)
                 return -EINVAL;
-        errno = 0;
-        len = strtoul(slash + 1, &end, 10);
-        if (errno || *end || slash[1] == 0 || len < 8 || len > 24)
+        if (safe_atou64(slash + 1, &len) < 0 || len < 8 || len > 24)
                 return -EINVAL;
         /* the base must be the network address */
         if (ntohl(a.s_addr) & ((1U << (32 - len)) - 1))

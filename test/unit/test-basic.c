@@ -15,6 +15,7 @@
 #include "path-util.h"
 #include "string-util.h"
 #include "tap.h"
+#include "time-util.h"
 
 static void test_paths(void) {
         char a[] = "//usr/./lib//", b[] = "/", c[] = "/a/.";
@@ -95,6 +96,7 @@ static void test_parse(void) {
         char buf[37], sbuf[16];
         uid_t u;
         mode_t m;
+        uint64_t v;
 
         CHECK(parse_boolean("yes") == 1);
         CHECK(parse_boolean("OFF") == 0);
@@ -115,6 +117,16 @@ static void test_parse(void) {
         CHECK(parse_uid("12a", &u) < 0);
         CHECK(parse_mode("0755", &m) == 0 && m == 0755);
         CHECK(parse_mode("8", &m) < 0);
+        CHECK(safe_atou64("18446744073709551615", &v) == 0 && v == UINT64_MAX);
+        CHECK(safe_atou64("18446744073709551616", &v) == -ERANGE);
+        CHECK(safe_atou64("0", &v) == 0 && v == 0);
+        CHECK(safe_atou64("", &v) == -EINVAL);
+        CHECK(safe_atou64(" 1", &v) == -EINVAL);
+        CHECK(safe_atou64("+1", &v) == -EINVAL);
+        CHECK(safe_atou64("-1", &v) == -EINVAL);
+        CHECK(safe_atou64("1x", &v) == -EINVAL);
+        CHECK(safe_atou64("0x10", &v) == -EINVAL);
+        CHECK(now_usec(CLOCK_MONOTONIC) > 0 && now_usec(CLOCK_REALTIME) > 1600000000ULL * USEC_PER_SEC);
 
         CHECK(id128_from_string("0123456789abcdef0123456789ABCDEF", &id) == 0);
         CHECK_STREQ(id128_to_uuid_string(&id, buf), "01234567-89ab-cdef-0123-456789abcdef");
