@@ -552,8 +552,7 @@ static int parse_caps(const char *opt, const char *v, uint64_t *set) {
 static int parse_private_users(SpawnConfig *c, const char *arg) {
         _cleanup_free_ char *base = NULL;
         const char *colon;
-        unsigned long long b, n = 65536;
-        char *end;
+        uint64_t b, n = 65536;
         int r;
 
         if (streq(strempty(arg), "pick")) {
@@ -578,17 +577,10 @@ static int parse_private_users(SpawnConfig *c, const char *arg) {
         base = colon ? strndup(arg, (size_t) (colon - arg)) : strdup(arg);
         if (!base)
                 return log_oom();
-        errno = 0;
-        b = strtoull(base, &end, 10);
-        if (errno || *end || isempty(base) || base[0] == '-')
+        if (safe_atou64(base, &b) < 0 || (colon && safe_atou64(colon + 1, &n) < 0))
                 goto bad;
-        if (colon) {
-                n = strtoull(colon + 1, &end, 10);
-                if (errno || *end || isempty(colon + 1) || colon[1] == '-')
-                        goto bad;
-        }
         /* Host UID 0 is never mapped by a numeric range; UIDs must stay below 2^32-1. */
-        if (b == 0 || n == 0 || n > 65536 || b + n > UINT32_MAX)
+        if (b == 0 || n == 0 || n > 65536 || b > UINT32_MAX - n)
                 goto bad;
         c->private_users = PRIVATE_USERS_FIXED;
         c->uid_shift = (uint32_t) b;

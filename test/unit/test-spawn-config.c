@@ -56,7 +56,16 @@ static void test_argv(void) {
         spawn_config_done(&c);
         CHECK(parse(&c, (char *[]) { "berth-spawn", "--bogus", NULL }) < 0);
         spawn_config_done(&c);
+        /* BASE + RANGE must not wrap around 2^64 into something small */
+        CHECK(parse(&c, (char *[]) { "berth-spawn", "--private-users=18446744073709551615:10", NULL }) < 0);
+        spawn_config_done(&c);
+        CHECK(parse(&c, (char *[]) { "berth-spawn", "--private-users=4294901760:65536", NULL }) < 0);
+        spawn_config_done(&c);
         log_set_max_level(LOG_INFO);
+
+        CHECK(parse(&c, (char *[]) { "berth-spawn", "--private-users=4294836224:65536", NULL }) == 0);
+        CHECK(c.private_users == PRIVATE_USERS_FIXED && c.uid_shift == 4294836224U && c.uid_range == 65536);
+        spawn_config_done(&c);
 }
 
 static void test_binds(void) {
