@@ -23,6 +23,22 @@ void close_pair(int p[static 2]) {
         p[1] = safe_close(p[1]);
 }
 
+DIR *opendir_at(int dirfd, const char *path) {
+        int fd = openat(dirfd, path, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+        DIR *d;
+
+        if (fd < 0)
+                return NULL;
+        d = fdopendir(fd);
+        if (!d) {
+                int saved = errno;
+
+                safe_close(fd);
+                errno = saved;
+        }
+        return d;
+}
+
 int fd_cloexec(int fd, bool cloexec) {
         int flags = fcntl(fd, F_GETFD);
         if (flags < 0)

@@ -32,6 +32,18 @@ static inline void closedirp(DIR **d) {
 #define _cleanup_fclose_ _cleanup_(fclosep)
 #define _cleanup_closedir_ _cleanup_(closedirp)
 
+/* The directory 'path' below dirfd ("." for dirfd itself, which stays open and unused by
+ * the stream) as a DIR stream, not following a symlink in the last component. NULL with
+ * errno set on failure. */
+DIR *opendir_at(int dirfd, const char *path);
+/* The entries of a directory stream, without "." and "..". */
+static inline bool dot_or_dot_dot(const char *name) {
+        return name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0));
+}
+#define FOREACH_DIRENT(de, d) \
+        for (struct dirent *de; (de = readdir(d)); ) \
+                if (dot_or_dot_dot(de->d_name)) {} else
+
 int fd_cloexec(int fd, bool cloexec);
 int fd_nonblock(int fd, bool nonblock);
 int loop_write(int fd, const void *buf, size_t n);

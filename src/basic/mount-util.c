@@ -230,9 +230,7 @@ int mount_options_split(const char *options, char **ret_fs_options, unsigned *re
 }
 
 int rm_rf_at(int parent_fd, const char *name) {
-        _cleanup_close_ int fd = -EBADF;
         _cleanup_closedir_ DIR *d = NULL;
-        struct dirent *de;
         struct stat st;
 
         if (fstatat(parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -240,20 +238,14 @@ int rm_rf_at(int parent_fd, const char *name) {
         if (!S_ISDIR(st.st_mode))
                 return RET_NERRNO(unlinkat(parent_fd, name, 0));
 
-        fd = openat(parent_fd, name, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        d = fdopendir(fd);
+        d = opendir_at(parent_fd, name);
         if (!d)
                 return -errno;
-        fd = -EBADF;   /* owned by d now */
 
-        while ((de = readdir(d))) {
+        FOREACH_DIRENT(de, d) {
                 struct stat cst;
                 int r;
 
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
                 if (fstatat(dirfd(d), de->d_name, &cst, AT_SYMLINK_NOFOLLOW) < 0)
                         return -errno;
                 if (S_ISDIR(cst.st_mode) && cst.st_dev != st.st_dev)

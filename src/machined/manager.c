@@ -301,16 +301,10 @@ static int manager_load_one(Manager *m, const char *name) {
 
 static int manager_load(Manager *m) {
         _cleanup_closedir_ DIR *d = NULL;
-        int fd;
 
-        fd = openat(m->state_dir_fd, ".", O_RDONLY|O_DIRECTORY|O_CLOEXEC);
-        if (fd < 0)
+        d = opendir_at(m->state_dir_fd, ".");
+        if (!d)
                 return log_error_errno(errno, "Failed to open %s: %m", m->state_dir);
-        d = fdopendir(fd);
-        if (!d) {
-                safe_close(fd);
-                return log_error_errno(errno, "Failed to open %s: %m", m->state_dir);
-        }
 
         for (struct dirent *de; (de = readdir(d)); ) {
                 if (de->d_name[0] == '.') {

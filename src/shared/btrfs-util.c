@@ -77,15 +77,14 @@ int btrfs_snapshot(const char *source, const char *dest, bool read_only) {
 
 static int remove_nested_subvolumes(const char *path) {
         _cleanup_closedir_ DIR *d = opendir(path);
-        struct dirent *de;
         int r;
 
         if (!d)
                 return -errno;
-        while ((de = readdir(d))) {
+        FOREACH_DIRENT(de, d) {
                 _cleanup_free_ char *child = NULL;
 
-                if (de->d_type != DT_DIR || streq(de->d_name, ".") || streq(de->d_name, ".."))
+                if (de->d_type != DT_DIR)
                         continue;
                 child = path_join(path, de->d_name);
                 if (!child)

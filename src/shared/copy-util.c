@@ -164,22 +164,14 @@ static int copy_entry(CopyContext *cx, int from, int to, const char *rel, const 
 
 static int copy_dir_contents(CopyContext *cx, int from, int to, const char *rel) {
         _cleanup_closedir_ DIR *d = NULL;
-        struct dirent *de;
-        int fd, r;
+        int r;
 
-        fd = fcntl(from, F_DUPFD_CLOEXEC, 3);
-        if (fd < 0)
+        d = opendir_at(from, ".");
+        if (!d)
                 return -errno;
-        d = fdopendir(fd);
-        if (!d) {
-                safe_close(fd);
-                return -errno;
-        }
-        while ((de = readdir(d))) {
+        FOREACH_DIRENT(de, d) {
                 struct stat st;
 
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
                 if (fstatat(from, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                         return -errno;
                 r = copy_entry(cx, from, to, rel, de->d_name, &st);
