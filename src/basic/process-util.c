@@ -1,13 +1,19 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <errno.h>
+#include <fcntl.h>
 #include <linux/close_range.h>
 #include <linux/sched.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fd-util.h"
 #include "process-util.h"
 
 pid_t clone_with_flags(uint64_t flags, int cgroup_fd, int *ret_pidfd) {
@@ -86,4 +92,65 @@ void process_rename(const char *name) {
         avail = (size_t) (saved_argv[saved_argc - 1] + strlen(saved_argv[saved_argc - 1]) - saved_argv[0]);
         memset(saved_argv[0], 0, avail + 1);
         strncpy(saved_argv[0], name, avail);
+}
+
+static int child_wait(pid_t child, int *ret_status) {
+        while (waitpid(child, ret_status, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        return 0;
+}
+
+int fork_collect(ForkCollectFunc f, void *userdata, size_t max, int timeout_msec, char **ret, size_t *ret_size) {
+        _cleanup_close_pair_ int pair[2] = EBADF_PAIR;
+        _cleanup_free_ char *buf = NULL;
+        struct pollfd p = { .events = POLLIN };
+        pid_t parent = getpid(), child;
+        size_t size = 0;
+        int status, r;
+
+        if (pipe2(pair, O_CLOEXEC) < 0)
+                return -errno;
+        child = fork();
+        if (child < 0)
+                return -errno;
+        if (child == 0) {
+                sigset_t mask;
+
+                pair[0] = safe_close(pair[0]);
+                /* a daemon may block signals for its event loop: the child must stay killable */
+                sigemptyset(&mask);
+                (void) sigprocmask(SIG_SETMASK, &mask, NULL);
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                        _exit(EIO);
+                r = f(userdata, pair[1]);
+                /* the exit code carries the errno (they all fit in 1..255) */
+                _exit(r < 0 ? MIN(-r, 255) : EXIT_SUCCESS);
+        }
+
+        pair[1] = safe_close(pair[1]);
+        p.fd = pair[0];
+        r = poll(&p, 1, timeout_msec);
+        if (r == 0)
+                r = -ETIMEDOUT;
+        else if (r < 0)
+                r = -errno;
+        else
+                /* blocks until the child has written everything and exited */
+                r = read_full_fd(pair[0], max, &buf, &size);
+        if (r < 0)
+                (void) kill(child, SIGKILL);
+        if (child_wait(child, &status) < 0 && r >= 0)
+                r = -ECHILD;
+        if (r < 0)
+                return r;
+        if (!WIFEXITED(status))
+                return -EIO;
+        if (WEXITSTATUS(status) != 0)
+                return -WEXITSTATUS(status);
+
+        *ret = TAKE_PTR(buf);
+        if (ret_size)
+                *ret_size = size;
+        return 0;
 }

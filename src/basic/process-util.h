@@ -20,6 +20,15 @@ int pidfd_wait(int pidfd, siginfo_t *ret);
 /* Exit status convention for a child's end: the exit code, or 128+N for death by signal N. */
 int exit_status_from_siginfo(const siginfo_t *si);
 
+/* Run f(userdata, fd) in a forked child (killed if we die, signals unblocked) and collect
+ * what it writes to fd: at most 'max' bytes, within timeout_msec of the start (-1: no
+ * limit; on timeout the child is killed: -ETIMEDOUT). Returns f's negative errno (carried
+ * in the exit code) or -EIO if the child died otherwise. For daemons that must look at
+ * something from another namespace without entering it themselves; the caller must be
+ * single-threaded (fork()). */
+typedef int (*ForkCollectFunc)(void *userdata, int fd);
+int fork_collect(ForkCollectFunc f, void *userdata, size_t max, int timeout_msec, char **ret, size_t *ret_size);
+
 int close_all_fds_except(const int *keep, size_t n_keep);
 
 /* Remember main()'s argv so that a forked helper can show a name of its own in ps

@@ -155,47 +155,34 @@ static int collect_addresses(MachineAddress **ret, size_t *ret_n) {
         return 0;
 }
 
+/* In a child: enter the machine's network namespace and send its addresses. */
+static int send_addresses_of(void *userdata, int fd) {
+        _cleanup_free_ MachineAddress *l = NULL;
+        size_t n = 0;
+        int r;
+
+        if (setns(*(const int *) userdata, CLONE_NEWNET) < 0)
+                return -errno;
+        r = collect_addresses(&l, &n);
+        if (r < 0)
+                return r;
+        return n > 0 ? loop_write(fd, l, n * sizeof(MachineAddress)) : 0;
+}
+
 int machine_get_addresses(int leader_pidfd, MachineAddress **ret, size_t *ret_n) {
-        _cleanup_close_pair_ int pair[2] = EBADF_PAIR;
         _cleanup_free_ char *buf = NULL;
         size_t size = 0;
-        int status, r;
-        pid_t child;
+        int r;
 
         if (leader_pidfd < 0)
                 return collect_addresses(ret, ret_n);
 
         /* Enter the machine's network namespace in a short-lived child, so that the daemon
-         * itself never changes namespace. berthd is single-threaded, so fork() is safe. */
-        if (pipe2(pair, O_CLOEXEC) < 0)
-                return -errno;
-
-        child = fork();
-        if (child < 0)
-                return -errno;
-        if (child == 0) {
-                _cleanup_free_ MachineAddress *l = NULL;
-                size_t n = 0;
-
-                pair[0] = safe_close(pair[0]);
-                if (setns(leader_pidfd, CLONE_NEWNET) < 0)
-                        _exit(EXIT_FAILURE);
-                if (collect_addresses(&l, &n) < 0)
-                        _exit(EXIT_FAILURE);
-                if (n > 0 && loop_write(pair[1], l, n * sizeof(MachineAddress)) < 0)
-                        _exit(EXIT_FAILURE);
-                _exit(EXIT_SUCCESS);
-        }
-
-        pair[1] = safe_close(pair[1]);
-        r = read_full_fd(pair[0], 1024 * 1024, &buf, &size);
-
-        while (waitpid(child, &status, 0) < 0)
-                if (errno != EINTR)
-                        return -errno;
-        if (r < 0)
+         * itself never changes namespace. */
+        r = fork_collect(send_addresses_of, &leader_pidfd, 1024 * 1024, -1, &buf, &size);
+        if (r == -ENOMEM)
                 return r;
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        if (r < 0)
                 return pidfd_is_alive(leader_pidfd) ? -EIO : -ESRCH;
         if (size % sizeof(MachineAddress) != 0)
                 return -EIO;
