@@ -36,7 +36,7 @@ static int worker_read_os_release(void *userdata, int out_fd) {
         r = mkdir_parents_and_self(IMAGE_MOUNT_POINT, 0755);
         if (r < 0)
                 return r;
-        r = dissected_image_mount_read_only(image_fd, IMAGE_MOUNT_POINT, &rootfd);
+        r = dissected_image_mount_read_only(image_fd, IMAGE_MOUNT_POINT, DISSECT_MOUNT_ROOT_AND_USR, &rootfd);
         if (r < 0)
                 return r;
         r = os_release_read_at(rootfd, &l);

@@ -93,7 +93,7 @@ static int mount_partition_read_only(const DissectedImage *m, PartitionDesignato
         return mount_attach(mfd, target);
 }
 
-int dissected_image_mount_read_only(int image_fd, const char *where, int *ret_rootfd) {
+int dissected_image_mount_read_only(int image_fd, const char *where, DissectMountFlags flags, int *ret_rootfd) {
         _cleanup_(loop_device_done) LoopDevice loop = LOOP_DEVICE_NULL;
         _cleanup_close_ int rootfd = -EBADF;
         _cleanup_free_ char *error = NULL;
@@ -120,6 +120,8 @@ int dissected_image_mount_read_only(int image_fd, const char *where, int *ret_ro
                 PartitionDesignator d = partition_mount_order[i];
 
                 if (!m.p[d].found)
+                        continue;
+                if ((flags & DISSECT_MOUNT_ROOT_AND_USR) && d != PARTITION_ROOT && d != PARTITION_USR)
                         continue;
                 r = mount_partition_read_only(&m, d, &loop, where, rootfd);
                 if (r < 0)

@@ -30,6 +30,12 @@ int partition_probe_node(const char *node, char *fstype, size_t size);
  * /boot but no /efi. */
 const char *partition_where(const DissectedImage *m, PartitionDesignator d, int rootfd);
 
+typedef enum DissectMountFlags {
+        /* Only root and /usr: what os-release and the rest of /etc need, as systemd's
+         * image metadata readers do; the ESP's vfat may not even be in the kernel. */
+        DISSECT_MOUNT_ROOT_AND_USR = 1 << 0,
+} DissectMountFlags;
+
 /* Attach the image at image_fd to a read-only loop device and mount its plain file systems
  * read-only at 'where' (a directory in a private mount namespace) in mount order, each on
  * its directory resolved inside the image (skipped if the image has none). The loop device
@@ -37,4 +43,4 @@ const char *partition_where(const DissectedImage *m, PartitionDesignator d, int 
  * passphrase); verity data is not checked (nothing trusted to check it against). An image
  * that cannot be dissected, or a partition without a supported file system: -EBADMSG.
  * Returns an O_PATH fd of the mounted root. */
-int dissected_image_mount_read_only(int image_fd, const char *where, int *ret_rootfd);
+int dissected_image_mount_read_only(int image_fd, const char *where, DissectMountFlags flags, int *ret_rootfd);

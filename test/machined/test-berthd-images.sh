@@ -129,7 +129,8 @@ check_fails "GetImageOSRelease of a raw file that is no image" "Failed to read O
 # Raw images: berthd dissects them and mounts them read-only in a worker's own mount
 # namespace. A bare ext4 whose /etc/os-release is a symlink to /usr/lib/os-release, and a
 # GPT image whose os-release is on its /usr partition (this kernel has no partition
-# parser: the partitions are added with BLKPG). Added after the ListImages checks above.
+# parser: the partitions are added with BLKPG) and an ESP berthd need not mount. Added
+# after the ListImages checks above.
 if command -v mkfs.ext4 >/dev/null && command -v sfdisk >/dev/null; then
     case $(uname -m) in
         aarch64) ROOT_TYPE=b921b045-1df0-41c3-af44-4c6f280d3fae USR_TYPE=b0e01050-ee5f-4390-949a-9101b17104e9 ;;
@@ -143,11 +144,13 @@ if command -v mkfs.ext4 >/dev/null && command -v sfdisk >/dev/null; then
     truncate -s 8M "$TMP/root.ext4" "$TMP/usr.ext4" "$POOL/osbare.raw"
     mkfs.ext4 -q -F -d "$R/bare" "$POOL/osbare.raw" &&
         mkfs.ext4 -q -F -d "$R/root" "$TMP/root.ext4" && mkfs.ext4 -q -F -d "$R/usr" "$TMP/usr.ext4"
-    truncate -s 18M "$POOL/osgpt.raw"
+    # an ESP without a file system: reading os-release only mounts root and /usr
+    truncate -s 22M "$POOL/osgpt.raw"
     sfdisk -q --no-reread --no-tell-kernel "$POOL/osgpt.raw" >/dev/null <<SFDISK
 label: gpt
 start=2048, size=16384, type=$ROOT_TYPE
 start=18432, size=16384, type=$USR_TYPE
+start=34816, size=8192, type=c12a7328-f81f-11d2-ba4b-00a0c93ec93b
 SFDISK
     dd if="$TMP/root.ext4" of="$POOL/osgpt.raw" bs=1M seek=1 conv=notrunc status=none
     dd if="$TMP/usr.ext4" of="$POOL/osgpt.raw" bs=1M seek=9 conv=notrunc status=none
