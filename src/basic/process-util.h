@@ -21,8 +21,9 @@ int pidfd_wait(int pidfd, siginfo_t *ret);
 int exit_status_from_siginfo(const siginfo_t *si);
 
 /* Run f(userdata, fd) in a forked child (killed if we die, signals unblocked) and collect
- * what it writes to fd: at most 'max' bytes, within timeout_msec of the start (-1: no
- * limit; on timeout the child is killed: -ETIMEDOUT). Returns f's negative errno (carried
+ * what it writes to fd: at most 'max' bytes. The child has timeout_msec (-1: no limit)
+ * to write something or exit, else it is killed (-ETIMEDOUT); after that we wait for it
+ * to finish, so f should write all at once at its end. Returns f's negative errno (carried
  * in the exit code) or -EIO if the child died otherwise. For daemons that must look at
  * something from another namespace without entering it themselves; the caller must be
  * single-threaded (fork()). */
