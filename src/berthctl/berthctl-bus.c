@@ -26,7 +26,7 @@ int manager_call(sd_bus *bus, const char *what, uint64_t timeout_usec, sd_bus_me
         int r;
 
         r = sd_bus_message_new_method_call(bus, &m, MACHINE1_BUS_NAME, MACHINE1_MANAGER_PATH,
-                                           MACHINE1_MANAGER_IFACE, member);
+                                           MACHINE1_MANAGER_INTERFACE, member);
         if (r >= 0 && types) {
                 va_start(ap, types);
                 r = sd_bus_message_appendv(m, types, ap);

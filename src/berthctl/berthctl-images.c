@@ -175,14 +175,14 @@ static int print_pool_status(sd_bus *bus) {
         uint64_t usage = UINT64_MAX, limit = UINT64_MAX;
         int r;
 
-        r = sd_bus_get_property_string(bus, MACHINE1_BUS_NAME, MACHINE1_MANAGER_PATH, MACHINE1_MANAGER_IFACE,
+        r = sd_bus_get_property_string(bus, MACHINE1_BUS_NAME, MACHINE1_MANAGER_PATH, MACHINE1_MANAGER_INTERFACE,
                                        "PoolPath", &error, &path);
         if (r >= 0)
                 r = sd_bus_get_property_trivial(bus, MACHINE1_BUS_NAME, MACHINE1_MANAGER_PATH,
-                                                MACHINE1_MANAGER_IFACE, "PoolUsage", &error, 't', &usage);
+                                                MACHINE1_MANAGER_INTERFACE, "PoolUsage", &error, 't', &usage);
         if (r >= 0)
                 r = sd_bus_get_property_trivial(bus, MACHINE1_BUS_NAME, MACHINE1_MANAGER_PATH,
-                                                MACHINE1_MANAGER_IFACE, "PoolLimit", &error, 't', &limit);
+                                                MACHINE1_MANAGER_INTERFACE, "PoolLimit", &error, 't', &limit);
         if (r < 0)
                 return log_error_errno(r, "Could not get properties: %s", bus_error_text(&error, r));
         if (!isempty(path))
@@ -206,7 +206,7 @@ int verb_image_status(sd_bus *bus, int argc, char **argv) {
                 r = get_object_path(bus, "GetImage", "Could not get path to image", argv[i], &path);
                 if (r < 0)
                         return r;
-                r = read_all_properties(bus, path, MACHINE1_IMAGE_IFACE, image_status_read_one, &s);
+                r = read_all_properties(bus, path, MACHINE1_IMAGE_INTERFACE, image_status_read_one, &s);
                 if (r < 0)
                         return r;
                 if (i > 1)

@@ -60,7 +60,7 @@ static int list_send(sd_bus *bus, ListQuery *q, ListCall *c, const char *member,
         int r;
 
         r = sd_bus_message_new_method_call(bus, &m, MACHINE1_BUS_NAME, MACHINE1_MANAGER_PATH,
-                                           MACHINE1_MANAGER_IFACE, member);
+                                           MACHINE1_MANAGER_INTERFACE, member);
         if (r >= 0)
                 r = sd_bus_message_append(m, "s", c->row->name);
         if (r >= 0)
@@ -369,7 +369,7 @@ int verb_status(sd_bus *bus, int argc, char **argv) {
                 r = get_object_path(bus, "GetMachine", "Could not get path to machine", argv[i], &path);
                 if (r < 0)
                         return r;
-                r = read_all_properties(bus, path, MACHINE1_MACHINE_IFACE, machine_status_read_one, &s);
+                r = read_all_properties(bus, path, MACHINE1_MACHINE_INTERFACE, machine_status_read_one, &s);
                 if (r < 0)
                         return r;
                 if (i > 1)
