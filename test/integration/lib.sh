@@ -73,69 +73,20 @@ all_caps_mask() {
 
 # ---------------------------------------------------------------- TAP output
 
-_tap_n=0
-_tap_failed=0
+# pass, fail, skip, diag, ok_if, expect_eq, expect_fail, expect_match, expect_no_match,
+# tap_plan: the one vocabulary of all shell tests
+# shellcheck source=test/tap.sh
+. "$BERTH_SRCDIR/test/tap.sh"
 
-diag() {
-    local line
-    while IFS= read -r line; do
-        printf '# %s\n' "$line"
-    done <<<"$*"
-}
-
-_tap_desc() {
-    local d=${1//$'\n'/ }
-    printf '%s' "${d//#/no.}"
-}
-
-pass() {
-    _tap_n=$((_tap_n + 1))
-    printf 'ok %d - %s\n' "$_tap_n" "$(_tap_desc "$1")"
-}
-
-# fail DESC [DIAGNOSTIC...]
-fail() {
-    _tap_n=$((_tap_n + 1))
-    _tap_failed=$((_tap_failed + 1))
-    printf 'not ok %d - %s\n' "$_tap_n" "$(_tap_desc "$1")"
-    shift
-    [ "$#" -gt 0 ] && diag "$*"
-    return 0
-}
-
-skip() {
-    _tap_n=$((_tap_n + 1))
-    printf 'ok %d - %s # SKIP %s\n' "$_tap_n" "$(_tap_desc "$1")" "$(_tap_desc "${2:-}")"
+# every failure shows the last berth-spawn run
+tap_context() {
+    last_run
 }
 
 # last_run: diagnostic text about the last run_spawn
 last_run() {
     printf 'command: %s\nexit status: %s\nstdout:\n%s\nstderr:\n%s' \
         "${LAST_CMD:-}" "${RC:-}" "$(head -c 3000 <<<"${OUTPUT:-}")" "$(head -c 3000 <<<"${ERROUT:-}")"
-}
-
-# ok_if DESC COMMAND... : pass if COMMAND succeeds; on failure show its output and the
-# last run. COMMAND runs in this shell, its output kept off the TAP stream.
-ok_if() {
-    local desc=$1
-    shift
-    if "$@" >"$SCRATCH/state/ok_if.out" 2>&1; then
-        pass "$desc"
-    else
-        fail "$desc" "$(head -c 2000 "$SCRATCH/state/ok_if.out")
-$(last_run)"
-    fi
-}
-
-# expect_eq DESC EXPECTED ACTUAL
-expect_eq() {
-    if [ "$2" = "$3" ]; then
-        pass "$1"
-    else
-        fail "$1" "expected: '$2'
-got:      '$3'
-$(last_run)"
-    fi
 }
 
 # expect_rc DESC EXPECTED   (checks $RC of the last run)
@@ -162,26 +113,6 @@ $(last_run)"
 expect_no_line() {
     if grep -qFx -e "$2" <<<"${3-$OUTPUT}"; then
         fail "$1" "unexpected line: '$2'
-$(last_run)"
-    else
-        pass "$1"
-    fi
-}
-
-# expect_match DESC ERE [TEXT]: some line of TEXT (default $OUTPUT) matches ERE
-expect_match() {
-    if grep -qE -e "$2" <<<"${3-$OUTPUT}"; then
-        pass "$1"
-    else
-        fail "$1" "expected a line matching: $2
-$(last_run)"
-    fi
-}
-
-expect_no_match() {
-    if grep -qE -e "$2" <<<"${3-$OUTPUT}"; then
-        fail "$1" "unexpected line matching: $2
-$(grep -E -e "$2" <<<"${3-$OUTPUT}" | head -5)
 $(last_run)"
     else
         pass "$1"
@@ -475,6 +406,7 @@ setup() {
     SCRATCH=$(mktemp -d /tmp/berth-test.XXXXXX) || { echo "Bail out! mktemp failed"; exit 1; }
     chmod 0755 "$SCRATCH"
     mkdir "$SCRATCH/state"
+    TAP_SCRATCH=$SCRATCH/state
     export BERTH_TEST_MARKER=$SCRATCH
 
     host_mounts | sort >"$SCRATCH/state/mounts.before"

@@ -25,19 +25,9 @@ PROBE=$BERTH_FIREWALL_PROBE
 if [ -x /usr/bin/python3 ]; then PYTHON=/usr/bin/python3; else PYTHON=python3; fi
 SELF=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 
-N=0
-FAILED=0
-pass() { N=$((N + 1)); echo "ok $N - $1"; }
-fail() {
-    N=$((N + 1)); FAILED=$((FAILED + 1))
-    echo "not ok $N - $1"
-    [ -z "${2:-}" ] || printf '%s\n' "$2" | sed 's/^/#   /'
-}
-diag() { printf '%s\n' "$*" | sed 's/^/# /'; }
-expect_eq() { # DESC EXPECTED ACTUAL
-    if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "expected: '$2'
-actual:   '$3'"; fi
-}
+# the one TAP vocabulary of all shell tests (pass, fail, skip, diag, expect_eq, ...)
+# shellcheck source=test/tap.sh
+. "$SRCDIR/test/tap.sh"
 
 # ======================================================================= outer: real namespace
 if [ -z "${BERTH_FW_INNER:-}" ]; then
@@ -54,21 +44,21 @@ if [ -z "${BERTH_FW_INNER:-}" ]; then
     countfile=$(mktemp /tmp/berth-fw-count.XXXXXX)
     BERTH_FW_INNER=1 BERTH_FW_COUNT=$countfile BERTH_FW_OUTER_NETNS=$(readlink /proc/self/ns/net) \
         unshare --net --mount --propagation private -- bash "$SELF"
-    read -r N FAILED <"$countfile" || { N=0; FAILED=0; fail "the namespaced part ran to completion"; }
+    read -r _tap_n _tap_failed <"$countfile" || { _tap_n=0; _tap_failed=0; fail "the namespaced part ran to completion"; }
     rm -f "$countfile"
-    [ "$FAILED" = "${FAILED#*[!0-9]}" ] || FAILED=1
+    [ "$_tap_failed" = "${_tap_failed#*[!0-9]}" ] || _tap_failed=1
 
     expect_eq "the real namespace's 'table ip berth' is unchanged" "$host_before" \
         "$(nft list table ip berth 2>/dev/null)"
-    echo "1..$N"
-    [ "$FAILED" -eq 0 ]
+    echo "1..$_tap_n"
+    [ "$_tap_failed" -eq 0 ]
     exit
 fi
 
 # ======================================================================= inner: the test's "host"
 SCRATCH=
 BG_PIDS=()
-report() { echo "$N $FAILED" >"$BERTH_FW_COUNT"; }
+report() { echo "$_tap_n $_tap_failed" >"$BERTH_FW_COUNT"; }
 cleanup() {
     local p
     for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done

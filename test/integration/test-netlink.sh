@@ -24,28 +24,9 @@ SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 : "${BERTH_NETLINK_PROBE:=$SRCDIR/build/test/unit/netlink-probe}"
 PROBE=$BERTH_NETLINK_PROBE
 
-N=0
-FAILED=0
-pass() { N=$((N + 1)); echo "ok $N - $1"; }
-fail() {
-    N=$((N + 1)); FAILED=$((FAILED + 1))
-    echo "not ok $N - $1"
-    [ -z "${2:-}" ] || printf '%s\n' "$2" | sed 's/^/#   /'
-}
-skip() { N=$((N + 1)); echo "ok $N - $1 # SKIP ${2:-}"; }
-diag() { printf '%s\n' "$*" | sed 's/^/# /'; }
-expect_eq() { # DESC EXPECTED ACTUAL
-    if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "expected: '$2'
-actual:   '$3'"; fi
-}
-expect_match() { # DESC REGEX TEXT
-    if printf '%s\n' "$3" | grep -Eq -- "$2"; then pass "$1"; else fail "$1" "no match for /$2/ in:
-$3"; fi
-}
-expect_no_match() { # DESC REGEX TEXT
-    if printf '%s\n' "$3" | grep -Eq -- "$2"; then fail "$1" "unexpected match for /$2/ in:
-$3"; else pass "$1"; fi
-}
+# the one TAP vocabulary of all shell tests (pass, fail, skip, diag, expect_eq, ...)
+# shellcheck source=test/tap.sh
+. "$SRCDIR/test/tap.sh"
 
 if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null || ! command -v nsenter >/dev/null ||
    ! command -v ip >/dev/null; then
@@ -102,8 +83,8 @@ finish() {
     # the namespaces (and the veth/macvlan links in them) go away with their last user
     after=$(host_state)
     expect_eq "host links, named netns and nsfs mounts are unchanged" "$HOST_BEFORE" "$after"
-    echo "1..$N"
-    exit $((FAILED > 100 ? 100 : FAILED))
+    echo "1..$_tap_n"
+    exit $((_tap_failed > 100 ? 100 : _tap_failed))
 }
 trap finish EXIT
 

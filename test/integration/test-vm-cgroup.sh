@@ -35,7 +35,7 @@ if [ "${1:-}" = --in-vm ]; then
     }
     # eq DESC EXPECTED ACTUAL
     eq() {
-        if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "expected: '$2'" "got:      '$3'" "stderr: $(cat "$work/err")"; fi
+        if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "expected: '$2'" "got:      '$3'" "stderr: $(cat "$work/err")"; fi
     }
     # scopes NAME: the machine's cgroups, wherever they are
     scopes() { find "$cg" -type d -name "machine-$1.scope" 2>/dev/null; }
@@ -48,13 +48,13 @@ if [ "${1:-}" = --in-vm ]; then
         return 1
     }
 
-    check "/sys/fs/cgroup is the only cgroup hierarchy, cgroup2" test "$(stat -f -c %T $cg)" = cgroup2fs
+    ok_if "/sys/fs/cgroup is the only cgroup hierarchy, cgroup2" test "$(stat -f -c %T $cg)" = cgroup2fs
     echo "# controllers: $(cat $cg/cgroup.controllers)"
     if [ -z "${BERTH_SPAWN:-}" ] || ! [ -x "$BERTH_SPAWN" ]; then
-        not_ok "BERTH_SPAWN is set and executable in the VM" "${BERTH_SPAWN:-unset}"
+        fail "BERTH_SPAWN is set and executable in the VM" "${BERTH_SPAWN:-unset}"
         exit 1
     fi
-    sh "$BERTH_TOOLS/make-busybox-tree.sh" tree >/dev/null || { not_ok "make the busybox tree"; exit 1; }
+    sh "$BERTH_TOOLS/make-busybox-tree.sh" tree >/dev/null || { fail "make the busybox tree"; exit 1; }
 
     # ---- every property in its cgroup2 file
     "$BERTH_SPAWN" --register=no --console=pipe -D "$work/tree" -M lim \
@@ -62,7 +62,7 @@ if [ "${1:-}" = --in-vm ]; then
         --property=CPUQuota=50% --property=CPUWeight=200 --property=IOWeight=300 \
         /bin/sleep 3 >/dev/null 2>"$work/lim.err" &
     pid=$!
-    check "the limited machine's payload runs in machine.slice/machine-lim.scope" wait_scope lim
+    ok_if "the limited machine's payload runs in machine.slice/machine-lim.scope" wait_scope lim
     d=$cg/machine.slice/machine-lim.scope
     eq "MemoryMax=48M is memory.max" $((48 << 20)) "$(cat $d/memory.max 2>&1)"
     eq "MemoryHigh=40M is memory.high" $((40 << 20)) "$(cat $d/memory.high 2>&1)"
@@ -78,7 +78,7 @@ if [ "${1:-}" = --in-vm ]; then
         iowarn=1
     fi
     for c in memory pids cpu io; do
-        check "the $c controller is enabled in machine.slice" grep -qw "$c" $cg/machine.slice/cgroup.subtree_control
+        ok_if "the $c controller is enabled in machine.slice" grep -qw "$c" $cg/machine.slice/cgroup.subtree_control
     done
     wait "$pid"
     eq "the limited machine exits normally" 0 "$?"
@@ -108,20 +108,20 @@ berth-spawn: --property=CPUWeight=200 is not applied: the cpu controller cannot 
     eq "TasksMax=99999999 is refused with exit status 1" 1 "$RC"
     case $ERR in
         "berth-spawn: Failed to set --property=TasksMax=99999999 (pids.max in $cg/machine.slice/machine-badval.scope): Invalid argument")
-            ok "... in one line naming the property, the file and the kernel's reason" ;;
-        *) not_ok "... in one line naming the property, the file and the kernel's reason" "$ERR" ;;
+            pass "... in one line naming the property, the file and the kernel's reason" ;;
+        *) fail "... in one line naming the property, the file and the kernel's reason" "$ERR" ;;
     esac
     eq "... its cgroup is removed" "" "$(scopes badval)"
 
     # ---- an OOM kills only the machine
     spawn -M oom --property=MemoryMax=32M /bin/dd if=/dev/zero of=/dev/null bs=256M count=1
     eq "a 256 MiB buffer under MemoryMax=32M: the machine is OOM-killed (137)" 137 "$RC"
-    check "... berth-spawn reports it" grep -q "terminated by signal SIGKILL" "$work/err"
+    ok_if "... berth-spawn reports it" grep -q "terminated by signal SIGKILL" "$work/err"
     eq "... its cgroup is removed" "" "$(scopes oom)"
 
     cd /
     rm -rf "$work"
-    ok "the VM part ran to its end"
+    pass "the VM part ran to its end"
     exit "$failures"
 fi
 

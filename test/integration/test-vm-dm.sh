@@ -27,14 +27,14 @@ if [ "${1:-}" = --in-vm ]; then
     echo "to stderr from the VM" >&2
 
     # ---- the VM's environment
-    check "BERTH_VM is set in the VM" test "${BERTH_VM:-}" = 1
-    check "/tmp is a writable tmpfs" test "$(stat -f -c %T /tmp)" = tmpfs -a -w /tmp
-    check "/sys/fs/cgroup is cgroup2" test "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs
-    check "/dev/pts is mounted" test "$(stat -f -c %T /dev/pts)" = devpts
-    check "/dev/loop-control and /dev/mapper/control exist" test -c /dev/loop-control -a -c /dev/mapper/control
-    check "dm_verity and dm_crypt are loaded" test -d /sys/module/dm_verity -a -d /sys/module/dm_crypt
+    ok_if "BERTH_VM is set in the VM" test "${BERTH_VM:-}" = 1
+    ok_if "/tmp is a writable tmpfs" test "$(stat -f -c %T /tmp)" = tmpfs -a -w /tmp
+    ok_if "/sys/fs/cgroup is cgroup2" test "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs
+    ok_if "/dev/pts is mounted" test "$(stat -f -c %T /dev/pts)" = devpts
+    ok_if "/dev/loop-control and /dev/mapper/control exist" test -c /dev/loop-control -a -c /dev/mapper/control
+    ok_if "dm_verity and dm_crypt are loaded" test -d /sys/module/dm_verity -a -d /sys/module/dm_crypt
     if [ -n "${BERTH_SPAWN:-}" ] && [ -x "$BERTH_SPAWN" ]; then
-        check "the host's berth-spawn runs in the VM" "$BERTH_SPAWN" --help
+        ok_if "the host's berth-spawn runs in the VM" "$BERTH_SPAWN" --help
     fi
 
     # ---- dm-verity
@@ -42,47 +42,47 @@ if [ "${1:-}" = --in-vm ]; then
     mkdir src
     { echo "$marker"; head -c 12288 /dev/zero | tr '\0' x; echo; } >src/file
     expected=$(cat src/file)
-    check "mkfs.ext4 -d makes the data image" mkfs.ext4 -q -b 4096 -d src data.img 16M
-    check "veritysetup format" sh -c 'veritysetup format data.img hash.img >format.out'
+    ok_if "mkfs.ext4 -d makes the data image" mkfs.ext4 -q -b 4096 -d src data.img 16M
+    ok_if "veritysetup format" sh -c 'veritysetup format data.img hash.img >format.out'
     roothash=$(sed -n 's/^Root hash:[[:space:]]*//p' format.out 2>/dev/null)
-    check "veritysetup format printed a root hash" test "${#roothash}" -eq 64
+    ok_if "veritysetup format printed a root hash" test "${#roothash}" -eq 64
     mkdir mnt
-    check "veritysetup open" veritysetup open data.img vdata hash.img "$roothash"
-    check "the verity device is verified" sh -c 'veritysetup status vdata | grep -q "status: *verified"'
-    check "mount the verity device read-only" mount -o ro /dev/mapper/vdata mnt
+    ok_if "veritysetup open" veritysetup open data.img vdata hash.img "$roothash"
+    ok_if "the verity device is verified" sh -c 'veritysetup status vdata | grep -q "status: *verified"'
+    ok_if "mount the verity device read-only" mount -o ro /dev/mapper/vdata mnt
     if [ "$(cat mnt/file 2>&1)" = "$expected" ]; then
-        ok "read a file through dm-verity"
+        pass "read a file through dm-verity"
     else
-        not_ok "read a file through dm-verity" "$(head -c 300 mnt/file 2>&1)"
+        fail "read a file through dm-verity" "$(head -c 300 mnt/file 2>&1)"
     fi
-    check "umount" umount mnt
-    check "veritysetup close" veritysetup close vdata
+    ok_if "umount" umount mnt
+    ok_if "veritysetup close" veritysetup close vdata
 
     # corrupt the first data block of the file
     off=$(grep -obUa "$marker" data.img | head -n1 | cut -d: -f1)
     if [ -n "$off" ]; then
-        ok "found the file's data in the image (offset $off)"
+        pass "found the file's data in the image (offset $off)"
         printf 'CORRUPTED' | dd of=data.img bs=1 seek="$off" conv=notrunc status=none
     else
-        not_ok "found the file's data in the image"
+        fail "found the file's data in the image"
     fi
     echo 3 >/proc/sys/vm/drop_caches
-    check "veritysetup open (corrupted data, same root hash)" veritysetup open data.img vdata hash.img "$roothash"
-    check "mount the corrupted verity device read-only" mount -o ro /dev/mapper/vdata mnt
+    ok_if "veritysetup open (corrupted data, same root hash)" veritysetup open data.img vdata hash.img "$roothash"
+    ok_if "mount the corrupted verity device read-only" mount -o ro /dev/mapper/vdata mnt
     if out=$(cat mnt/file 2>&1); then
-        not_ok "reading the corrupted block fails" "read succeeded: $(head -c 100 <<<"$out")"
+        fail "reading the corrupted block fails" "read succeeded: $(head -c 100 <<<"$out")"
     elif grep -q "Input/output error" <<<"$out"; then
-        ok "reading the corrupted block fails with an I/O error"
+        pass "reading the corrupted block fails with an I/O error"
     else
-        not_ok "reading the corrupted block fails with an I/O error" "$out"
+        fail "reading the corrupted block fails with an I/O error" "$out"
     fi
-    check "the kernel logged the verity corruption" sh -c 'dmesg | grep -q "verity.*data block.*is corrupted"'
+    ok_if "the kernel logged the verity corruption" sh -c 'dmesg | grep -q "verity.*data block.*is corrupted"'
     umount mnt 2>/dev/null
-    check "veritysetup close (corrupted)" veritysetup close vdata
+    ok_if "veritysetup close (corrupted)" veritysetup close vdata
     if veritysetup verify data.img hash.img "$roothash" >/dev/null 2>&1; then
-        not_ok "veritysetup verify notices the corruption"
+        fail "veritysetup verify notices the corruption"
     else
-        ok "veritysetup verify notices the corruption"
+        pass "veritysetup verify notices the corruption"
     fi
 
     # ---- LUKS2
@@ -90,41 +90,41 @@ if [ "${1:-}" = --in-vm ]; then
     head -c 64 /dev/urandom >wrongkey
     truncate -s 32M luks.img
     # (PBKDF2 with few iterations: key derivation is slow without KVM)
-    check "cryptsetup luksFormat --type luks2 with a key file" \
+    ok_if "cryptsetup luksFormat --type luks2 with a key file" \
         cryptsetup luksFormat -q --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
         --key-file key luks.img
-    check "luksDump says LUKS version 2" sh -c 'cryptsetup luksDump luks.img | grep -q "^Version:[[:space:]]*2$"'
-    check "cryptsetup open with the key file" cryptsetup open --key-file key luks.img cdata
-    check "the crypt device is active" sh -c 'cryptsetup status cdata | grep -q "type: *LUKS2"'
-    check "mkfs.ext4 on the crypt device" mkfs.ext4 -q /dev/mapper/cdata
-    check "mount the crypt device" mount /dev/mapper/cdata mnt
+    ok_if "luksDump says LUKS version 2" sh -c 'cryptsetup luksDump luks.img | grep -q "^Version:[[:space:]]*2$"'
+    ok_if "cryptsetup open with the key file" cryptsetup open --key-file key luks.img cdata
+    ok_if "the crypt device is active" sh -c 'cryptsetup status cdata | grep -q "type: *LUKS2"'
+    ok_if "mkfs.ext4 on the crypt device" mkfs.ext4 -q /dev/mapper/cdata
+    ok_if "mount the crypt device" mount /dev/mapper/cdata mnt
     secret="berth-luks-secret-$RANDOM$RANDOM"
-    check "write a file on the crypt device" sh -c "echo $secret >mnt/secret && sync"
-    check "umount" umount mnt
-    check "cryptsetup close" cryptsetup close cdata
+    ok_if "write a file on the crypt device" sh -c "echo $secret >mnt/secret && sync"
+    ok_if "umount" umount mnt
+    ok_if "cryptsetup close" cryptsetup close cdata
     if grep -qa "$secret" luks.img; then
-        not_ok "the image does not contain the plaintext"
+        fail "the image does not contain the plaintext"
     else
-        ok "the image does not contain the plaintext"
+        pass "the image does not contain the plaintext"
     fi
     if cryptsetup open --key-file wrongkey luks.img cdata >/dev/null 2>&1; then
-        not_ok "cryptsetup open with a wrong key fails"
+        fail "cryptsetup open with a wrong key fails"
         cryptsetup close cdata
     else
-        ok "cryptsetup open with a wrong key fails"
+        pass "cryptsetup open with a wrong key fails"
     fi
-    check "cryptsetup open again" cryptsetup open --key-file key luks.img cdata
-    check "mount it again" mount /dev/mapper/cdata mnt
-    check "read the file back" test "$(cat mnt/secret 2>&1)" = "$secret"
+    ok_if "cryptsetup open again" cryptsetup open --key-file key luks.img cdata
+    ok_if "mount it again" mount /dev/mapper/cdata mnt
+    ok_if "read the file back" test "$(cat mnt/secret 2>&1)" = "$secret"
     umount mnt
-    check "cryptsetup close" cryptsetup close cdata
+    ok_if "cryptsetup close" cryptsetup close cdata
 
     # ---- everything released
-    check "no device-mapper devices left" test -z "$(ls -d /sys/block/dm-* 2>/dev/null)"
-    check "no loop devices left" test -z "$(losetup -a)"
+    ok_if "no device-mapper devices left" test -z "$(ls -d /sys/block/dm-* 2>/dev/null)"
+    ok_if "no loop devices left" test -z "$(losetup -a)"
     cd /
     rm -rf "$work"
-    ok "the VM part ran to its end"
+    pass "the VM part ran to its end"
     exit "$failures"
 fi
 

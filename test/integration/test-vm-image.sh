@@ -33,16 +33,16 @@ if [ "${1:-}" = --in-vm ]; then
         ERR=$(cat "$work/err")
     }
     expect_run() {
-        if [ "$RC" = 0 ]; then ok "$1"; else not_ok "$1" "exit status $RC" "$ERR" "$OUT"; fi
+        if [ "$RC" = 0 ]; then pass "$1"; else fail "$1" "exit status $RC" "$ERR" "$OUT"; fi
     }
     # expect_fail ERE DESC: exit status 1, one line on stderr matching ERE
     expect_fail() {
         local n
         n=$(grep -c '' <<<"$ERR")
         if [ "$RC" = 1 ] && [ "$n" = 1 ] && grep -qE "$1" <<<"$ERR"; then
-            ok "$2: $ERR"
+            pass "$2: $ERR"
         else
-            not_ok "$2" "exit status $RC, $n lines on stderr, expected /$1/" "$ERR"
+            fail "$2" "exit status $RC, $n lines on stderr, expected /$1/" "$ERR"
         fi
     }
     # released DESC: no berth dm device and no loop device left (polled: both go with the
@@ -54,7 +54,7 @@ if [ "${1:-}" = --in-vm ]; then
             [ -z "$left" ] && break
             sleep 0.1
         done
-        if [ -z "$left" ]; then ok "$1: no loop or dm device left"; else not_ok "$1: no loop or dm device left" "$left"; fi
+        if [ -z "$left" ]; then pass "$1: no loop or dm device left"; else fail "$1: no loop or dm device left" "$left"; fi
     }
     # "FSTYPE SOURCE rw|ro" of the machine's /, from its mountinfo
     mountinfo_root() {
@@ -86,73 +86,73 @@ if [ "${1:-}" = --in-vm ]; then
     cd "$work" || exit 99
     echo "to stderr from the VM" >&2
     if [ -z "${BERTH_SPAWN:-}" ] || ! [ -x "$BERTH_SPAWN" ]; then
-        not_ok "BERTH_SPAWN is set and executable in the VM" "${BERTH_SPAWN:-unset}"
+        fail "BERTH_SPAWN is set and executable in the VM" "${BERTH_SPAWN:-unset}"
         exit 1
     fi
 
-    sh "$BERTH_TOOLS/make-busybox-tree.sh" tree >/dev/null || { not_ok "make the busybox tree"; exit 1; }
+    sh "$BERTH_TOOLS/make-busybox-tree.sh" tree >/dev/null || { fail "make the busybox tree"; exit 1; }
     marker="berth-vm-image-marker-$RANDOM$RANDOM"
     { echo "$marker"; head -c 16384 /dev/zero | tr '\0' v; echo; } >tree/file
     mkdir -p tree/efi
     PROBE='cat /proc/self/mountinfo; echo "FILE $(head -n1 /file)"'
 
     # ---- plain GPT: the kernel finds the partition itself (this kernel has the parser)
-    check "mkfs.ext4 the root file system" mkfs.ext4 -q -b 4096 -d tree root.ext4 24M
-    check "a GPT image with a root partition" gpt plain.raw "root.ext4:$ROOT_TYPE"
+    ok_if "mkfs.ext4 the root file system" mkfs.ext4 -q -b 4096 -d tree root.ext4 24M
+    ok_if "a GPT image with a root partition" gpt plain.raw "root.ext4:$ROOT_TYPE"
     spawn -i plain.raw /bin/sh -c "$PROBE"
     expect_run "plain GPT image runs"
     if grep -q "^FILE $marker" <<<"$OUT" && [[ "$(mountinfo_root)" == "ext4 /dev/loop"*"p1 rw" ]]; then
-        ok "plain GPT: / is the root partition as the kernel's scan found it ($(mountinfo_root))"
+        pass "plain GPT: / is the root partition as the kernel's scan found it ($(mountinfo_root))"
     else
-        not_ok "plain GPT: / is the root partition" "$(mountinfo_root)" "$OUT"
+        fail "plain GPT: / is the root partition" "$(mountinfo_root)" "$OUT"
     fi
     released "plain GPT"
 
     # ---- an ESP (vfat: this host's own kernel has none) goes to /efi
     if command -v mkfs.vfat >/dev/null; then
         truncate -s 8M esp.vfat && mkfs.vfat -n ESP esp.vfat >/dev/null
-        check "a GPT image with root and an ESP" gpt esp.raw "root.ext4:$ROOT_TYPE" "esp.vfat:$ESP_TYPE"
+        ok_if "a GPT image with root and an ESP" gpt esp.raw "root.ext4:$ROOT_TYPE" "esp.vfat:$ESP_TYPE"
         spawn -i esp.raw /bin/sh -c "$PROBE"
         expect_run "GPT image with an ESP runs"
         if grep -qE '^[0-9]+ [0-9]+ [0-9:]+ / /efi .* - vfat ' <<<"$OUT"; then
-            ok "the ESP is mounted on /efi (vfat)"
+            pass "the ESP is mounted on /efi (vfat)"
         else
-            not_ok "the ESP is mounted on /efi (vfat)" "$OUT"
+            fail "the ESP is mounted on /efi (vfat)" "$OUT"
         fi
         released "ESP"
     fi
 
     # ---- dm-verity: a GPT with root + root-verity, found by the root hash
     cp root.ext4 vroot.ext4
-    check "veritysetup format" sh -c 'veritysetup format vroot.ext4 vhash.img >vformat.out'
+    ok_if "veritysetup format" sh -c 'veritysetup format vroot.ext4 vhash.img >vformat.out'
     roothash=$(sed -n 's/^Root hash:[[:space:]]*//p' vformat.out)
-    check "a GPT image with root and root-verity named by the root hash" \
+    ok_if "a GPT image with root and root-verity named by the root hash" \
         gpt verity.raw "vroot.ext4:$ROOT_TYPE:$(uuid "${roothash:0:32}")" "vhash.img:$ROOT_VERITY_TYPE:$(uuid "${roothash:32:32}")"
     echo "$roothash" >verity.roothash
     spawn -i verity.raw /bin/sh -c "$PROBE; touch /x 2>/dev/null && echo WRITABLE || echo READONLY"
     if [ "$RC" = 0 ] && grep -q "^FILE $marker" <<<"$OUT" && grep -qx READONLY <<<"$OUT"; then
-        ok "verity image (IMAGE.roothash) runs, reads its files, cannot write them"
+        pass "verity image (IMAGE.roothash) runs, reads its files, cannot write them"
     else
-        not_ok "verity image (IMAGE.roothash) runs and reads its files" "exit status $RC" "$ERR" "$OUT"
+        fail "verity image (IMAGE.roothash) runs and reads its files" "exit status $RC" "$ERR" "$OUT"
     fi
     if [[ "$(mountinfo_root)" == "ext4 /dev/mapper/berth-verity-root-verity-"*" ro" ]]; then
-        ok "verity: / is read-only on the dm-verity device ($(mountinfo_root))"
+        pass "verity: / is read-only on the dm-verity device ($(mountinfo_root))"
     else
-        not_ok "verity: / is read-only on the dm-verity device" "$(mountinfo_root)"
+        fail "verity: / is read-only on the dm-verity device" "$(mountinfo_root)"
     fi
     released "verity"
 
     cp verity.raw verity2.raw
     spawn -i verity2.raw --root-hash="$roothash" /bin/sh -c "$PROBE"
     if [ "$RC" = 0 ] && [[ "$(mountinfo_root)" == "ext4 /dev/mapper/berth-"* ]]; then
-        ok "verity with --root-hash= (no IMAGE.roothash)"
+        pass "verity with --root-hash= (no IMAGE.roothash)"
     else
-        not_ok "verity with --root-hash= (no IMAGE.roothash)" "exit status $RC" "$ERR" "$(mountinfo_root)"
+        fail "verity with --root-hash= (no IMAGE.roothash)" "exit status $RC" "$ERR" "$(mountinfo_root)"
     fi
     released "verity --root-hash="
 
     spawn -i verity2.raw -x /bin/sh -c 'echo w >/written && cat /written'
-    if [ "$RC" = 0 ] && [ "$OUT" = w ]; then ok "verity image with --ephemeral: writable overlay"; else not_ok "verity image with --ephemeral" "$RC" "$ERR" "$OUT"; fi
+    if [ "$RC" = 0 ] && [ "$OUT" = w ]; then pass "verity image with --ephemeral: writable overlay"; else fail "verity image with --ephemeral" "$RC" "$ERR" "$OUT"; fi
     released "verity --ephemeral"
 
     spawn -i verity2.raw --root-hash="$(printf '%064d' 7)" /bin/true
@@ -165,25 +165,25 @@ if [ "${1:-}" = --in-vm ]; then
         echo 3 >/proc/sys/vm/drop_caches
         spawn -i verity2.raw --root-hash="$roothash" /bin/sh -c 'cat /file; echo "cat: $?"'
         if grep -q "Input/output error" <<<"$OUT$ERR" && ! grep -q CORRUPTED <<<"$OUT" && grep -q 'cat: 1' <<<"$OUT"; then
-            ok "verity: a corrupted block reads as an I/O error inside the machine"
+            pass "verity: a corrupted block reads as an I/O error inside the machine"
         else
-            not_ok "verity: a corrupted block reads as an I/O error inside the machine" "$OUT" "$ERR"
+            fail "verity: a corrupted block reads as an I/O error inside the machine" "$OUT" "$ERR"
         fi
         released "verity, corrupted"
     else
-        not_ok "found /file's data in the verity image"
+        fail "found /file's data in the verity image"
     fi
 
     # ---- a bare file system with its hash tree beside it (IMAGE.verity)
     cp root.ext4 bare.raw
-    check "veritysetup format a bare image" sh -c 'veritysetup format bare.raw bare.verity >bformat.out'
+    ok_if "veritysetup format a bare image" sh -c 'veritysetup format bare.raw bare.verity >bformat.out'
     bhash=$(sed -n 's/^Root hash:[[:space:]]*//p' bformat.out)
     echo "$bhash" >bare.roothash
     spawn -i bare.raw /bin/sh -c "$PROBE"
     if [ "$RC" = 0 ] && [[ "$(mountinfo_root)" == "ext4 /dev/mapper/berth-"*" ro" ]]; then
-        ok "bare image with IMAGE.verity and IMAGE.roothash runs on dm-verity"
+        pass "bare image with IMAGE.verity and IMAGE.roothash runs on dm-verity"
     else
-        not_ok "bare image with IMAGE.verity and IMAGE.roothash runs on dm-verity" "exit status $RC" "$ERR" "$(mountinfo_root)"
+        fail "bare image with IMAGE.verity and IMAGE.roothash runs on dm-verity" "exit status $RC" "$ERR" "$(mountinfo_root)"
     fi
     released "bare verity"
     rm -f bare.roothash
@@ -195,17 +195,17 @@ if [ "${1:-}" = --in-vm ]; then
     head -c 64 /dev/urandom >key
     head -c 64 /dev/urandom >wrongkey
     truncate -s 40M luks.part
-    check "luksFormat a LUKS2 root partition" cryptsetup luksFormat -q --type luks2 --pbkdf pbkdf2 \
+    ok_if "luksFormat a LUKS2 root partition" cryptsetup luksFormat -q --type luks2 --pbkdf pbkdf2 \
         --pbkdf-force-iterations 1000 --key-file key luks.part
-    check "open it" cryptsetup open --key-file key luks.part mkluks
-    check "mkfs.ext4 -d the tree inside" mkfs.ext4 -q -d tree /dev/mapper/mkluks
-    check "close it" cryptsetup close mkluks
-    check "a GPT image with the LUKS2 root partition" gpt luks.raw "luks.part:$ROOT_TYPE"
+    ok_if "open it" cryptsetup open --key-file key luks.part mkluks
+    ok_if "mkfs.ext4 -d the tree inside" mkfs.ext4 -q -d tree /dev/mapper/mkluks
+    ok_if "close it" cryptsetup close mkluks
+    ok_if "a GPT image with the LUKS2 root partition" gpt luks.raw "luks.part:$ROOT_TYPE"
     spawn -i luks.raw --key-file=key /bin/sh -c "$PROBE"
     if [ "$RC" = 0 ] && grep -q "^FILE $marker" <<<"$OUT" && [[ "$(mountinfo_root)" == "ext4 /dev/mapper/berth-luks-root-crypt-"*" rw" ]]; then
-        ok "LUKS2 root with --key-file= runs on dm-crypt ($(mountinfo_root))"
+        pass "LUKS2 root with --key-file= runs on dm-crypt ($(mountinfo_root))"
     else
-        not_ok "LUKS2 root with --key-file= runs on dm-crypt" "exit status $RC" "$ERR" "$(mountinfo_root)"
+        fail "LUKS2 root with --key-file= runs on dm-crypt" "exit status $RC" "$ERR" "$(mountinfo_root)"
     fi
     released "LUKS2"
     spawn -i luks.raw --key-file=wrongkey /bin/true
@@ -225,20 +225,20 @@ if [ "${1:-}" = --in-vm ]; then
     released "SIGKILL of berth-spawn"
 
     # ---- a stale dm device of a killed run is removed by the next start that uses dm
-    check "a stale berth verity device" veritysetup open vroot.ext4 berth-stale-root-verity-00000000 vhash.img "$roothash"
+    ok_if "a stale berth verity device" veritysetup open vroot.ext4 berth-stale-root-verity-00000000 vhash.img "$roothash"
     spawn -i verity.raw /bin/true
     expect_run "a verity image runs next to a stale device"
     if ! [ -e /dev/mapper/berth-stale-root-verity-00000000 ]; then
-        ok "the next start removed the stale device"
+        pass "the next start removed the stale device"
     else
-        not_ok "the next start removed the stale device" "$(ls /dev/mapper)"
+        fail "the next start removed the stale device" "$(ls /dev/mapper)"
         veritysetup close berth-stale-root-verity-00000000
     fi
     released "stale device sweep"
 
     cd /
     rm -rf "$work"
-    ok "the VM part ran to its end"
+    pass "the VM part ran to its end"
     exit "$failures"
 fi
 

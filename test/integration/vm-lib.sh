@@ -3,26 +3,27 @@
 #
 # vm-lib.sh — for tests that run their checks in a qemu VM (tools/vm-run.sh). Such a test
 # is one script with two parts: run with --in-vm (inside the VM) it prints "ok - DESC" /
-# "not ok - DESC" lines and exits with the number of failures; run normally (on the host)
+# "not ok - DESC" lines (pass, fail, ok_if) and exits with the number of failures; run normally (on the host)
 # it calls vm_host_main, which boots one VM running the script with --in-vm, numbers its
 # results as TAP and checks the harness: exit status, stderr apart from stdout, nothing
 # left behind on the host.
 
 # ---------------------------------------------------------------- in the VM
 
+# pass, fail and ok_if, as in test/tap.sh, but unnumbered: the host numbers the VM's lines
 failures=0
-ok() { echo "ok - $1"; }
-not_ok() {
+pass() { echo "ok - $1"; }
+fail() {
     echo "not ok - $1"
     shift
     [ "$#" -eq 0 ] || printf '%s\n' "$@" | sed 's/^/# /'
     failures=$((failures + 1))
 }
-# check DESC COMMAND...: ok if COMMAND succeeds (its output is shown otherwise)
-check() {
+# ok_if DESC COMMAND...: pass if COMMAND succeeds (its output is shown otherwise)
+ok_if() {
     local desc=$1 out
     shift
-    if out=$("$@" 2>&1); then ok "$desc"; else not_ok "$desc" "command: $*" "$out"; fi
+    if out=$("$@" 2>&1); then pass "$desc"; else fail "$desc" "command: $*" "$out"; fi
 }
 
 # ---------------------------------------------------------------- on the host

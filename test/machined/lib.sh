@@ -24,8 +24,6 @@ MGR_PATH=/org/freedesktop/machine1
 MGR=org.freedesktop.machine1.Manager
 MACH=org.freedesktop.machine1.Machine
 
-TAP_N=0
-TAP_FAILED=0
 LEADERS=()
 DBUS_PID=
 BERTHD_PID=
@@ -34,54 +32,10 @@ FINISHED=
 # Names are unique per test run so leak checks only look at what this run made.
 P=bt$$
 
-ok() {
-    TAP_N=$((TAP_N + 1))
-    echo "ok $TAP_N - $*"
-}
-
-not_ok() {
-    TAP_N=$((TAP_N + 1))
-    TAP_FAILED=$((TAP_FAILED + 1))
-    echo "not ok $TAP_N - $*"
-}
-
-# check DESCRIPTION COMMAND...: ok if the command succeeds
-check() {
-    local desc=$1 out
-    shift
-    if out=$("$@" 2>&1); then
-        ok "$desc"
-    else
-        not_ok "$desc"
-        printf '%s\n' "$out" | sed 's/^/# /' | head -20
-    fi
-}
-
-# check_fails DESCRIPTION PATTERN COMMAND...: ok if the command fails with PATTERN in its output
-check_fails() {
-    local desc=$1 pattern=$2 out
-    shift 2
-    if out=$("$@" 2>&1); then
-        not_ok "$desc (unexpectedly succeeded)"
-        printf '%s\n' "$out" | sed 's/^/# /' | head -20
-    elif grep -qE -- "$pattern" <<<"$out"; then
-        ok "$desc"
-    else
-        not_ok "$desc (expected /$pattern/)"
-        printf '%s\n' "$out" | sed 's/^/# /' | head -20
-    fi
-}
-
-# check_eq DESCRIPTION EXPECTED ACTUAL
-check_eq() {
-    if [ "$2" = "$3" ]; then
-        ok "$1"
-    else
-        not_ok "$1"
-        echo "# expected: $2"
-        echo "#      got: $3"
-    fi
-}
+# pass, fail, skip, diag, ok_if, expect_eq, expect_fail, ...: the one vocabulary of all
+# shell tests
+# shellcheck source=../tap.sh
+. "$MD_SRCDIR/test/tap.sh"
 
 skip_all() {
     echo "1..0 # SKIP $*"
@@ -109,6 +63,7 @@ setup() {
 
     TMP=$(mktemp -d /tmp/berthd-test.XXXXXX)
     chmod 755 "$TMP"
+    TAP_SCRATCH=$TMP
     trap emergency_cleanup EXIT
 
     # shellcheck source=../../tools/private-bus.sh
@@ -267,22 +222,21 @@ finish() {
         rmdir "$CGROOT/machine.slice" /sys/fs/cgroup/systemd/machine.slice 2>/dev/null
     fi
     if [ -z "$leaks" ]; then
-        ok "nothing leaked (processes, cgroups)"
+        pass "nothing leaked (processes, cgroups)"
     else
-        not_ok "nothing leaked:$leaks"
+        fail "nothing leaked:$leaks"
     fi
 
     kill "$DBUS_PID" 2>/dev/null
     wait "$DBUS_PID" 2>/dev/null
     DBUS_PID=
-    if [ "$TAP_FAILED" -gt 0 ]; then
+    if [ "$_tap_failed" -gt 0 ]; then
         echo "# berthd log:"
         sed 's/^/# /' "$TMP/berthd.log" | tail -40
     fi
     rm -rf "$TMP"
     FINISHED=1
-    echo "1..$TAP_N"
-    [ "$TAP_FAILED" -eq 0 ]
+    tap_plan
     exit $?
 }
 
@@ -295,6 +249,6 @@ emergency_cleanup() {
     [ -n "$DBUS_PID" ] && kill "$DBUS_PID" 2>/dev/null
     for p in $(leaked_scopes); do rmdir "$p" 2>/dev/null; done
     [ -n "$TMP" ] && rm -rf "$TMP"
-    echo "not ok $((TAP_N + 1)) - test script aborted"
-    echo "1..$((TAP_N + 1))"
+    fail "test script aborted"
+    tap_plan
 }

@@ -32,9 +32,9 @@ check_error() {
     "$@" >"$TMP/err.out" 2>"$TMP/err.err"
     rc=$?
     if [ $rc = 1 ] && [ "$(cat "$TMP/err.err")" = "$want" ] && [ ! -s "$TMP/err.out" ]; then
-        ok "$desc"
+        pass "$desc"
     else
-        not_ok "$desc (rc=$rc)"
+        fail "$desc (rc=$rc)"
         echo "# expected: $want"
         sed 's/^/#   stderr: /' "$TMP/err.err"
         sed 's/^/#   stdout: /' "$TMP/err.out"
@@ -60,7 +60,7 @@ printf 'ID=testos\nPRETTY_NAME="Test OS 1"\n' >"$POOL/img-a/etc/os-release"
 echo hello >"$POOL/img-a/marker"
 head -c 102400 /dev/urandom >"$POOL/disk.raw"
 
-if start_berthd --pool="$POOL"; then ok "berthd starts"; else not_ok "berthd starts"; finish; fi
+if start_berthd --pool="$POOL"; then pass "berthd starts"; else fail "berthd starts"; finish; fi
 
 # --- machines
 start_leader
@@ -71,74 +71,74 @@ L2=$LEADER
 mgr RegisterMachineWithNetwork sayssusai "$P-two" 0 "" vm "$L2" / 0 >/dev/null
 
 out=$(ctl list)
-check_eq "list: header" "MACHINE CLASS SERVICE OS VERSION ADDRESSES" "$(head -1 <<<"$out" | tr -s ' ')"
-check_eq "list: one row per machine, .host hidden" "$P-one $P-two" "$(sed -n '2,3p' <<<"$out" | awk '{ print $1 }' | xargs)"
-check_eq "list: class and service of a container" "container berth-test" \
+expect_eq "list: header" "MACHINE CLASS SERVICE OS VERSION ADDRESSES" "$(head -1 <<<"$out" | tr -s ' ')"
+expect_eq "list: one row per machine, .host hidden" "$P-one $P-two" "$(sed -n '2,3p' <<<"$out" | awk '{ print $1 }' | xargs)"
+expect_eq "list: class and service of a container" "container berth-test" \
     "$(awk -v n="$P-one" '$1 == n { print $2, $3 }' <<<"$out")"
-check_eq "list: empty service shown as -" "vm -" "$(awk -v n="$P-two" '$1 == n { print $2, $3 }' <<<"$out")"
-check_eq "list: OS and version from the machine's os-release" "$HOST_ID ${HOST_VERSION:--}" \
+expect_eq "list: empty service shown as -" "vm -" "$(awk -v n="$P-two" '$1 == n { print $2, $3 }' <<<"$out")"
+expect_eq "list: OS and version from the machine's os-release" "$HOST_ID ${HOST_VERSION:--}" \
     "$(awk -v n="$P-one" '$1 == n { print $4, $5 }' <<<"$out")"
-check_eq "list: footer" "2 machines listed." "$(tail -1 <<<"$out")"
-check_eq "list: blank line before the footer" "" "$(tail -2 <<<"$out" | head -1)"
+expect_eq "list: footer" "2 machines listed." "$(tail -1 <<<"$out")"
+expect_eq "list: blank line before the footer" "" "$(tail -2 <<<"$out" | head -1)"
 row=$(grep "^$P-one " <<<"$out")
-check_eq "list: columns aligned with the header (CLASS)" "$(col "$(head -1 <<<"$out")" CLASS)" "$(col "$row" container)"
-check_eq "list: columns aligned with the header (SERVICE)" "$(col "$(head -1 <<<"$out")" SERVICE)" "$(col "$row" berth-test)"
-check "list: no trailing blanks" bash -c '! grep -q " $" <<<"$1"' _ "$out"
+expect_eq "list: columns aligned with the header (CLASS)" "$(col "$(head -1 <<<"$out")" CLASS)" "$(col "$row" container)"
+expect_eq "list: columns aligned with the header (SERVICE)" "$(col "$(head -1 <<<"$out")" SERVICE)" "$(col "$row" berth-test)"
+ok_if "list: no trailing blanks" bash -c '! grep -q " $" <<<"$1"' _ "$out"
 out=$(ctl list -a)
-check_eq "list -a: .host shown, sorted first" ".host host" "$(sed -n 2p <<<"$out" | awk '{ print $1, $2 }')"
-check_eq "list -a: footer" "3 machines listed." "$(tail -1 <<<"$out")"
+expect_eq "list -a: .host shown, sorted first" ".host host" "$(sed -n 2p <<<"$out" | awk '{ print $1, $2 }')"
+expect_eq "list -a: footer" "3 machines listed." "$(tail -1 <<<"$out")"
 out=$(ctl list --no-legend)
-check_eq "list --no-legend: rows only" "$P-one $P-two" "$(awk '{ print $1 }' <<<"$out" | xargs)"
-check_eq "list --max-addresses=0: no ADDRESSES column" "MACHINE CLASS SERVICE OS VERSION" \
+expect_eq "list --no-legend: rows only" "$P-one $P-two" "$(awk '{ print $1 }' <<<"$out" | xargs)"
+expect_eq "list --max-addresses=0: no ADDRESSES column" "MACHINE CLASS SERVICE OS VERSION" \
     "$(ctl list --max-addresses=0 | head -1 | tr -s ' ')"
 naddr=$(mgr GetMachineAddresses s "$P-one" | awk '{ print $2 }')
 if [ "${naddr:-0}" -gt 1 ]; then
-    check "list: more addresses than --max-addresses end in …" bash -c 'grep -q "…$" <<<"$1"' _ "$row"
-    check_eq "list --max-addresses=all: one line per address" "$naddr" \
+    ok_if "list: more addresses than --max-addresses end in …" bash -c 'grep -q "…$" <<<"$1"' _ "$row"
+    expect_eq "list --max-addresses=all: one line per address" "$naddr" \
         "$(ctl list --max-addresses=all --no-legend | awk -v n="$P-two" '$1 == n { p = 1; c = 0 } p { c++ } END { print c }')"
 else
-    ok "address ellipsis # SKIP the host has $naddr addresses"
-    ok "--max-addresses=all # SKIP the host has $naddr addresses"
+    skip "address ellipsis" "the host has $naddr addresses"
+    skip "--max-addresses=all" "the host has $naddr addresses"
 fi
 
 ctl list -o json >"$TMP/list.json"
-check "list -o json is valid JSON" python3 -m json.tool "$TMP/list.json"
-check_eq "list -o json: one line" 1 "$(wc -l <"$TMP/list.json")"
-check_eq "list -o json: the machines, sorted" "['$P-one', '$P-two']" "$(json "$TMP/list.json" '[m["machine"] for m in d]')"
-check_eq "list -o json: every column" "['addresses', 'class', 'machine', 'os', 'service', 'version']" \
+ok_if "list -o json is valid JSON" python3 -m json.tool "$TMP/list.json"
+expect_eq "list -o json: one line" 1 "$(wc -l <"$TMP/list.json")"
+expect_eq "list -o json: the machines, sorted" "['$P-one', '$P-two']" "$(json "$TMP/list.json" '[m["machine"] for m in d]')"
+expect_eq "list -o json: every column" "['addresses', 'class', 'machine', 'os', 'service', 'version']" \
     "$(json "$TMP/list.json" 'sorted(d[0].keys())')"
-check_eq "list -o json: fields" "container berth-test $HOST_ID None" \
+expect_eq "list -o json: fields" "container berth-test $HOST_ID None" \
     "$(json "$TMP/list.json" '" ".join(str(x) for x in [d[0]["class"], d[0]["service"], d[0]["os"], d[1]["service"]])')"
-check_eq "list -o json: every address, as a list" "${naddr:-0}" "$(json "$TMP/list.json" 'len(d[0]["addresses"])')"
+expect_eq "list -o json: every address, as a list" "${naddr:-0}" "$(json "$TMP/list.json" 'len(d[0]["addresses"])')"
 ctl list -o json-pretty >"$TMP/pretty.json"
-check "list -o json-pretty is valid JSON" python3 -m json.tool "$TMP/pretty.json"
-check_eq "json-pretty carries the same data as json" True \
+ok_if "list -o json-pretty is valid JSON" python3 -m json.tool "$TMP/pretty.json"
+expect_eq "json-pretty carries the same data as json" True \
     "$(json "$TMP/pretty.json" 'd == json.load(open("'"$TMP/list.json"'"))')"
-check "json-pretty is indented" grep -q $'^\t\t"machine" : ' "$TMP/pretty.json"
+ok_if "json-pretty is indented" grep -q $'^\t\t"machine" : ' "$TMP/pretty.json"
 ctl list -o json-short >"$TMP/short.json"
-check_eq "json-short carries the same data" True "$(json "$TMP/short.json" 'd == json.load(open("'"$TMP/list.json"'"))')"
+expect_eq "json-short carries the same data" True "$(json "$TMP/short.json" 'd == json.load(open("'"$TMP/list.json"'"))')"
 
 out=$(ctl status "$P-one")
-check_eq "status: name and machine ID" "$P-one(0102030405060708090a0b0c0d0e0f10)" "$(head -1 <<<"$out")"
-check "status: leader PID and command" grep -qxF $'\t  Leader: '"$L1 (sleep)" <<<"$out"
-check "status: service and class" grep -qxF $'\t Service: berth-test; class container' <<<"$out"
-check "status: root" grep -qxF $'\t    Root: /' <<<"$out"
-check "status: since, with a relative time" grep -qE $'^\t   Since: .+; .+ ago$' <<<"$out"
-check "status: OS from GetMachineOSRelease" grep -qxF $'\t      OS: '"$PRETTY_NAME" <<<"$out"
+expect_eq "status: name and machine ID" "$P-one(0102030405060708090a0b0c0d0e0f10)" "$(head -1 <<<"$out")"
+ok_if "status: leader PID and command" grep -qxF $'\t  Leader: '"$L1 (sleep)" <<<"$out"
+ok_if "status: service and class" grep -qxF $'\t Service: berth-test; class container' <<<"$out"
+ok_if "status: root" grep -qxF $'\t    Root: /' <<<"$out"
+ok_if "status: since, with a relative time" grep -qE $'^\t   Since: .+; .+ ago$' <<<"$out"
+ok_if "status: OS from GetMachineOSRelease" grep -qxF $'\t      OS: '"$PRETTY_NAME" <<<"$out"
 out=$(ctl status "$P-one" "$P-two")
-check_eq "status of two machines: a blank line between" 1 "$(grep -c '^$' <<<"$out")"
-check "status: class alone without a service" grep -qxF $'\t   Class: vm' <<<"$out"
+expect_eq "status of two machines: a blank line between" 1 "$(grep -c '^$' <<<"$out")"
+ok_if "status: class alone without a service" grep -qxF $'\t   Class: vm' <<<"$out"
 
 out=$(ctl show "$P-one")
-check "show: Leader" grep -qxF "Leader=$L1" <<<"$out"
-check "show: State" grep -qxF "State=running" <<<"$out"
-check "show: Id in hex" grep -qxF "Id=0102030405060708090a0b0c0d0e0f10" <<<"$out"
-check "show: empty Unit left out" bash -c '! grep -q "^Unit=" <<<"$1"' _ "$out"
-check "show -a: empty Unit shown" bash -c 'ctl() { "$BERTHCTL" --no-pager "$@"; }; ctl show -a "$1" | grep -qx "Unit="' _ "$P-one"
-check_eq "show -p Leader" "Leader=$L1" "$(ctl show -p Leader "$P-one")"
-check_eq "show -P Leader" "$L1" "$(ctl show -P Leader "$P-one")"
-check_eq "show --value -p Name -p Class" "$P-one container" "$(ctl show --value -p Name -p Class "$P-one" | xargs)"
-check_eq "show (no name): the manager's properties" "PoolPath=$POOL" "$(ctl show | grep '^PoolPath=')"
+ok_if "show: Leader" grep -qxF "Leader=$L1" <<<"$out"
+ok_if "show: State" grep -qxF "State=running" <<<"$out"
+ok_if "show: Id in hex" grep -qxF "Id=0102030405060708090a0b0c0d0e0f10" <<<"$out"
+ok_if "show: empty Unit left out" bash -c '! grep -q "^Unit=" <<<"$1"' _ "$out"
+ok_if "show -a: empty Unit shown" bash -c 'ctl() { "$BERTHCTL" --no-pager "$@"; }; ctl show -a "$1" | grep -qx "Unit="' _ "$P-one"
+expect_eq "show -p Leader" "Leader=$L1" "$(ctl show -p Leader "$P-one")"
+expect_eq "show -P Leader" "$L1" "$(ctl show -P Leader "$P-one")"
+expect_eq "show --value -p Name -p Class" "$P-one container" "$(ctl show --value -p Name -p Class "$P-one" | xargs)"
+expect_eq "show (no name): the manager's properties" "PoolPath=$POOL" "$(ctl show | grep '^PoolPath=')"
 
 check_error "status of an unknown machine" "Could not get path to machine: No machine 'nosuch' known." ctl status nosuch
 check_error "show of an unknown machine" "Could not get path to machine: No machine 'nosuch' known." ctl show nosuch
@@ -151,7 +151,7 @@ check_error "bad --max-addresses" "Invalid number of addresses: lots" ctl --max-
 check_error "kill with a bad whom: the daemon's message" \
     'Could not kill machine: Invalid kill target, expected "leader" or "all".' \
     ctl kill --kill-whom=everybody "$P-one"
-check "an unknown option fails" bash -c '! "$BERTHCTL" --frobnicate list 2>/dev/null'
+ok_if "an unknown option fails" bash -c '! "$BERTHCTL" --frobnicate list 2>/dev/null'
 
 # signals: a leader that records each signal it gets (python, not bash: a background
 # bash starts with SIGINT ignored and cannot trap it)
@@ -172,98 +172,98 @@ while True:
 LS=$LEADER
 wait_until 5 test -e "$SIGS.ready"
 register "$P-sig" "$LS" >/dev/null
-check "kill --kill-whom=leader -s SIGUSR1" ctl kill --kill-whom=leader -s SIGUSR1 "$P-sig"
-check "the leader got SIGUSR1" wait_until 2 grep -qx USR1 "$SIGS"
-check "kill -s HUP (name without SIG)" ctl kill --kill-whom=leader -s HUP "$P-sig"
-check "the leader got SIGHUP" wait_until 2 grep -qx HUP "$SIGS"
-check "reboot" ctl reboot "$P-sig"
-check "reboot sent SIGINT to the leader" wait_until 2 grep -qx INT "$SIGS"
-check "the machine survived its signals" mgr GetMachine s "$P-sig"
-check "poweroff" ctl poweroff "$P-sig"
-check "poweroff sent SIGRTMIN+4 to the leader" wait_until 2 grep -qx 'RTMIN+4' "$SIGS"
-check "the leader exited on poweroff" wait_until 2 dead "$LS"
-check "the powered-off machine is gone" wait_until 2 machine_gone "$P-sig"
-check_eq "no other signal reached the leader" "USR1 HUP INT RTMIN+4" "$(xargs <"$SIGS")"
+ok_if "kill --kill-whom=leader -s SIGUSR1" ctl kill --kill-whom=leader -s SIGUSR1 "$P-sig"
+ok_if "the leader got SIGUSR1" wait_until 2 grep -qx USR1 "$SIGS"
+ok_if "kill -s HUP (name without SIG)" ctl kill --kill-whom=leader -s HUP "$P-sig"
+ok_if "the leader got SIGHUP" wait_until 2 grep -qx HUP "$SIGS"
+ok_if "reboot" ctl reboot "$P-sig"
+ok_if "reboot sent SIGINT to the leader" wait_until 2 grep -qx INT "$SIGS"
+ok_if "the machine survived its signals" mgr GetMachine s "$P-sig"
+ok_if "poweroff" ctl poweroff "$P-sig"
+ok_if "poweroff sent SIGRTMIN+4 to the leader" wait_until 2 grep -qx 'RTMIN+4' "$SIGS"
+ok_if "the leader exited on poweroff" wait_until 2 dead "$LS"
+ok_if "the powered-off machine is gone" wait_until 2 machine_gone "$P-sig"
+expect_eq "no other signal reached the leader" "USR1 HUP INT RTMIN+4" "$(xargs <"$SIGS")"
 
 start_leader
 LK=$LEADER
 register "$P-kill" "$LK" >/dev/null
-check "kill (default: all, SIGTERM)" ctl kill "$P-kill"
-check "killed leader is gone" wait_until 2 dead "$LK"
-check "killed machine is gone" wait_until 2 machine_gone "$P-kill"
+ok_if "kill (default: all, SIGTERM)" ctl kill "$P-kill"
+ok_if "killed leader is gone" wait_until 2 dead "$LK"
+ok_if "killed machine is gone" wait_until 2 machine_gone "$P-kill"
 
-check "terminate two machines at once" ctl terminate "$P-one" "$P-two"
-check "terminated leaders are gone" wait_until 2 dead "$L1" "$L2"
-check "terminated machines are gone" wait_until 2 bash -c "! busctl call $DEST $MGR_PATH $MGR GetMachine s $P-one && ! busctl call $DEST $MGR_PATH $MGR GetMachine s $P-two"
-check_eq "list after terminate" "No machines." "$(ctl list)"
+ok_if "terminate two machines at once" ctl terminate "$P-one" "$P-two"
+ok_if "terminated leaders are gone" wait_until 2 dead "$L1" "$L2"
+ok_if "terminated machines are gone" wait_until 2 bash -c "! busctl call $DEST $MGR_PATH $MGR GetMachine s $P-one && ! busctl call $DEST $MGR_PATH $MGR GetMachine s $P-two"
+expect_eq "list after terminate" "No machines." "$(ctl list)"
 check_error "terminate of an unknown machine" "Could not terminate machine: No machine 'nosuch' known." ctl terminate nosuch
-check_eq "list -o json with no machines" "[]" "$(ctl list -o json)"
+expect_eq "list -o json with no machines" "[]" "$(ctl list -o json)"
 
 # --- images
 out=$(ctl list-images)
-check_eq "list-images: header" "NAME TYPE RO USAGE CREATED MODIFIED" "$(head -1 <<<"$out" | tr -s ' ')"
-check_eq "list-images: rows, hidden ones left out" "disk raw no|img-a directory no" \
+expect_eq "list-images: header" "NAME TYPE RO USAGE CREATED MODIFIED" "$(head -1 <<<"$out" | tr -s ' ')"
+expect_eq "list-images: rows, hidden ones left out" "disk raw no|img-a directory no" \
     "$(sed -n '2,3p' <<<"$out" | awk '{ print $1, $2, $3 }' | paste -sd'|')"
-check_eq "list-images: footer" "2 images listed." "$(tail -1 <<<"$out")"
-check "list-images: usage of the raw image" grep -qE "^disk +raw +no +[0-9.]+K " <<<"$out"
+expect_eq "list-images: footer" "2 images listed." "$(tail -1 <<<"$out")"
+ok_if "list-images: usage of the raw image" grep -qE "^disk +raw +no +[0-9.]+K " <<<"$out"
 usage=$(awk '$1 == "disk" { print $4 }' <<<"$out")
-check_eq "list-images: USAGE right-aligned" "$(( $(col "$(head -1 <<<"$out")" USAGE) + 4 ))" \
+expect_eq "list-images: USAGE right-aligned" "$(( $(col "$(head -1 <<<"$out")" USAGE) + 4 ))" \
     "$(( $(col "$(grep '^disk ' <<<"$out")" " $usage ") + ${#usage} ))"
 out=$(ctl list-images -a)
-check_eq "list-images -a: hidden images and .host" ".hid .host disk img-a" "$(sed -n '2,5p' <<<"$out" | awk '{ print $1 }' | xargs)"
-check_eq "list-images -a: footer" "4 images listed." "$(tail -1 <<<"$out")"
+expect_eq "list-images -a: hidden images and .host" ".hid .host disk img-a" "$(sed -n '2,5p' <<<"$out" | awk '{ print $1 }' | xargs)"
+expect_eq "list-images -a: footer" "4 images listed." "$(tail -1 <<<"$out")"
 ctl list-images -o json >"$TMP/images.json"
-check "list-images -o json is valid JSON" python3 -m json.tool "$TMP/images.json"
-check_eq "list-images -o json: fields" "['disk', 'img-a'] raw False $(( $(stat -c %b "$POOL/disk.raw") * 512 )) None" \
+ok_if "list-images -o json is valid JSON" python3 -m json.tool "$TMP/images.json"
+expect_eq "list-images -o json: fields" "['disk', 'img-a'] raw False $(( $(stat -c %b "$POOL/disk.raw") * 512 )) None" \
     "$(json "$TMP/images.json" '" ".join(str(x) for x in [[i["name"] for i in d], d[0]["type"], d[0]["ro"], d[0]["usage"], d[1]["usage"]])')"
-check_eq "list-images -o json: timestamps in µs" True \
+expect_eq "list-images -o json: timestamps in µs" True \
     "$(json "$TMP/images.json" 'abs(d[1]["created"] / 1e6 - '"$(date +%s)"') < 600')"
 
 out=$(ctl image-status img-a)
-check_eq "image-status: name" "img-a" "$(head -1 <<<"$out")"
-check "image-status: type" grep -qxF $'\t    Type: directory' <<<"$out"
-check "image-status: path" grep -qxF $'\t    Path: '"$POOL/img-a" <<<"$out"
-check "image-status: OS" grep -qxF $'\t      OS: Test OS 1' <<<"$out"
-check "image-status: writable" grep -qxF $'\t      RO: writable' <<<"$out"
-check "image-status (no name): the pool" grep -qxF $'\t    Path: '"$POOL" <<<"$(ctl image-status)"
+expect_eq "image-status: name" "img-a" "$(head -1 <<<"$out")"
+ok_if "image-status: type" grep -qxF $'\t    Type: directory' <<<"$out"
+ok_if "image-status: path" grep -qxF $'\t    Path: '"$POOL/img-a" <<<"$out"
+ok_if "image-status: OS" grep -qxF $'\t      OS: Test OS 1' <<<"$out"
+ok_if "image-status: writable" grep -qxF $'\t      RO: writable' <<<"$out"
+ok_if "image-status (no name): the pool" grep -qxF $'\t    Path: '"$POOL" <<<"$(ctl image-status)"
 out=$(ctl show-image img-a)
-check "show-image: Type" grep -qxF "Type=directory" <<<"$out"
-check "show-image: ReadOnly" grep -qxF "ReadOnly=no" <<<"$out"
-check "show-image: Path" grep -qxF "Path=$POOL/img-a" <<<"$out"
-check_eq "show-image -P Name" "img-a" "$(ctl show-image -P Name img-a)"
+ok_if "show-image: Type" grep -qxF "Type=directory" <<<"$out"
+ok_if "show-image: ReadOnly" grep -qxF "ReadOnly=no" <<<"$out"
+ok_if "show-image: Path" grep -qxF "Path=$POOL/img-a" <<<"$out"
+expect_eq "show-image -P Name" "img-a" "$(ctl show-image -P Name img-a)"
 
-check "clone" ctl clone img-a img-b
-check "clone: the copy is on disk, identical" diff -r "$POOL/img-a" "$POOL/img-b"
-check "rename" ctl rename img-b img-c
-check "rename: old name gone from disk" test ! -e "$POOL/img-b"
-check "rename: new name on disk" test -f "$POOL/img-c/marker"
-check "read-only" ctl read-only img-c
-check_eq "read-only: marked" "yes" "$(ctl show-image -P ReadOnly img-c)"
+ok_if "clone" ctl clone img-a img-b
+ok_if "clone: the copy is on disk, identical" diff -r "$POOL/img-a" "$POOL/img-b"
+ok_if "rename" ctl rename img-b img-c
+ok_if "rename: old name gone from disk" test ! -e "$POOL/img-b"
+ok_if "rename: new name on disk" test -f "$POOL/img-c/marker"
+ok_if "read-only" ctl read-only img-c
+expect_eq "read-only: marked" "yes" "$(ctl show-image -P ReadOnly img-c)"
 check_error "remove of a read-only image: the daemon's reason" \
     "Could not remove image: Image 'img-c' is read-only and cannot be removed; mark it writable first." \
     ctl remove img-c
-check "read-only img-c no" ctl read-only img-c no
-check_eq "read-only no: unmarked" "no" "$(ctl show-image -P ReadOnly img-c)"
+ok_if "read-only img-c no" ctl read-only img-c no
+expect_eq "read-only no: unmarked" "no" "$(ctl show-image -P ReadOnly img-c)"
 check_error "read-only with a bad boolean" "Failed to parse boolean argument: maybe" ctl read-only img-c maybe
-check "clone --read-only" ctl clone --read-only img-a img-ro
-check_eq "clone --read-only: read-only" "yes" "$(ctl show-image -P ReadOnly img-ro)"
+ok_if "clone --read-only" ctl clone --read-only img-a img-ro
+expect_eq "clone --read-only: read-only" "yes" "$(ctl show-image -P ReadOnly img-ro)"
 ctl read-only img-ro no
-check "remove two images" ctl remove img-c img-ro
-check "removed images gone from disk" test ! -e "$POOL/img-c" -a ! -e "$POOL/img-ro"
-check "the source image is untouched" test -f "$POOL/img-a/marker"
+ok_if "remove two images" ctl remove img-c img-ro
+ok_if "removed images gone from disk" test ! -e "$POOL/img-c" -a ! -e "$POOL/img-ro"
+ok_if "the source image is untouched" test -f "$POOL/img-a/marker"
 check_error "remove of an unknown image" "Could not remove image: No image 'nosuch' known." ctl remove nosuch
 check_error "image-status of an unknown image" "Could not get path to image: No image 'nosuch' known." ctl image-status nosuch
 check_error "clone of an unknown image" "Could not clone image: No image 'nosuch' known." ctl clone nosuch x
 check_error "set-limit with a bad size" "Failed to parse size: lots" ctl set-limit img-a lots
-check_fails "set-limit on a directory: the daemon refuses" "^Could not set limit: " ctl set-limit img-a 1G
-check_eq "set-limit error is one line" 1 "$(ctl set-limit img-a 1G 2>&1 | wc -l)"
+expect_fail "set-limit on a directory: the daemon refuses" "^Could not set limit: " ctl set-limit img-a 1G
+expect_eq "set-limit error is one line" 1 "$(ctl set-limit img-a 1G 2>&1 | wc -l)"
 out=$(ctl clean 2>&1)
-check "clean removes hidden images" test ! -e "$POOL/.hid"
-check "clean reports what it removed" grep -qxF "Removed image '.hid'" <<<"$out"
-check "clean keeps the others" test -d "$POOL/img-a" -a -f "$POOL/disk.raw"
-check_eq "clean -q is silent" "" "$(ctl -q clean 2>&1)"
+ok_if "clean removes hidden images" test ! -e "$POOL/.hid"
+ok_if "clean reports what it removed" grep -qxF "Removed image '.hid'" <<<"$out"
+ok_if "clean keeps the others" test -d "$POOL/img-a" -a -f "$POOL/disk.raw"
+expect_eq "clean -q is silent" "" "$(ctl -q clean 2>&1)"
 
-check "berthd still running" kill -0 "$BERTHD_PID"
+ok_if "berthd still running" kill -0 "$BERTHD_PID"
 stop_berthd TERM
 
 # --- the real systemd-machined: it runs without systemd as PID 1, with its pool fixed at
@@ -280,9 +280,9 @@ finish_extra() {
 }
 emergency_extra() { finish_extra; }
 if [ ! -x "$SDM" ]; then
-    ok "systemd-machined # SKIP $SDM not installed"
+    skip "systemd-machined" "$SDM not installed"
 elif [ ! -d /var/lib/machines ]; then
-    ok "systemd-machined # SKIP no /var/lib/machines to mount a tmpfs on"
+    skip "systemd-machined" "no /var/lib/machines to mount a tmpfs on"
 else
     mount -t tmpfs -o mode=0700 tmpfs /var/lib/machines && SDM_MOUNTED=1
     # its state directory too, so that nothing it writes reaches the host
@@ -292,31 +292,31 @@ else
     "$SDM" >"$TMP/machined.log" 2>&1 &
     MACHINED_PID=$!
     if wait_until 5 busctl status "$DEST"; then
-        ok "systemd-machined starts on the private bus"
+        pass "systemd-machined starts on the private bus"
         out=$(ctl list-images)
-        check_eq "machined: list-images" "img-a directory no" "$(sed -n 2p <<<"$out" | awk '{ print $1, $2, $3 }')"
-        check_eq "machined: footer" "1 images listed." "$(tail -1 <<<"$out")"
-        check "machined: image-status" grep -qxF $'\t      OS: Test OS 1' <<<"$(ctl image-status img-a)"
-        check "machined: clone" ctl clone img-a img-b
-        check "machined: clone on disk" diff -r /var/lib/machines/img-a /var/lib/machines/img-b
-        check "machined: rename" ctl rename img-b img-c
-        check "machined: rename on disk" test -d /var/lib/machines/img-c -a ! -e /var/lib/machines/img-b
-        check "machined: read-only" ctl read-only img-c yes
-        check_eq "machined: show-image -P ReadOnly" yes "$(ctl show-image -P ReadOnly img-c)"
-        check "machined: read-only no" ctl read-only img-c no
-        check "machined: remove" ctl remove img-c
-        check "machined: remove on disk" test ! -e /var/lib/machines/img-c
+        expect_eq "machined: list-images" "img-a directory no" "$(sed -n 2p <<<"$out" | awk '{ print $1, $2, $3 }')"
+        expect_eq "machined: footer" "1 images listed." "$(tail -1 <<<"$out")"
+        ok_if "machined: image-status" grep -qxF $'\t      OS: Test OS 1' <<<"$(ctl image-status img-a)"
+        ok_if "machined: clone" ctl clone img-a img-b
+        ok_if "machined: clone on disk" diff -r /var/lib/machines/img-a /var/lib/machines/img-b
+        ok_if "machined: rename" ctl rename img-b img-c
+        ok_if "machined: rename on disk" test -d /var/lib/machines/img-c -a ! -e /var/lib/machines/img-b
+        ok_if "machined: read-only" ctl read-only img-c yes
+        expect_eq "machined: show-image -P ReadOnly" yes "$(ctl show-image -P ReadOnly img-c)"
+        ok_if "machined: read-only no" ctl read-only img-c no
+        ok_if "machined: remove" ctl remove img-c
+        ok_if "machined: remove on disk" test ! -e /var/lib/machines/img-c
         check_error "machined: unknown image" "Could not remove image: No image 'nosuch' known" ctl remove nosuch
-        check "machined: clean" ctl -q clean
-        check "machined: clean on disk" test ! -e /var/lib/machines/.hid
-        check_eq "machined: list" "No machines." "$(ctl list)"
+        ok_if "machined: clean" ctl -q clean
+        ok_if "machined: clean on disk" test ! -e /var/lib/machines/.hid
+        expect_eq "machined: list" "No machines." "$(ctl list)"
     else
-        not_ok "systemd-machined starts on the private bus"
+        fail "systemd-machined starts on the private bus"
         sed 's/^/# /' "$TMP/machined.log" | tail -10
     fi
     kill "$MACHINED_PID"
     wait "$MACHINED_PID" 2>/dev/null
-    check "systemd-machined stopped" dead "$MACHINED_PID"
+    ok_if "systemd-machined stopped" dead "$MACHINED_PID"
     MACHINED_PID=
 fi
 

@@ -77,7 +77,7 @@ raw "$POOL/disk.raw" disk
 tree "$POOL/eph" eph
 tree "$POOL/tmpl" tmpl
 
-if start_berthd; then ok "berthd starts with the default pool"; else not_ok "berthd starts"; finish; fi
+if start_berthd; then pass "berthd starts with the default pool"; else fail "berthd starts"; finish; fi
 
 ipath() { mgr GetImage s "$1" | awk '{ print $2 }' | tr -d '"'; }
 iprop() { busctl get-property "$DEST" "$(ipath "$1")" "$IMG" "$2"; }
@@ -94,9 +94,9 @@ spawn_bg() {
     SPAWNS[$name]=$!
     LEADERS+=("$!")
     if wait_until 20 test -e "$TMP/marks/$name"; then
-        ok "berth-spawn $* runs unregistered"
+        pass "berth-spawn $* runs unregistered"
     else
-        not_ok "berth-spawn $* runs unregistered"
+        fail "berth-spawn $* runs unregistered"
         sed 's/^/# /' "$TMP/$name.out"
     fi
 }
@@ -110,29 +110,29 @@ spawn_bg busy -D "$POOL/busy"
 spawn_bg disk -i "$POOL/disk.raw"
 spawn_bg eph -D "$POOL/eph" --ephemeral
 spawn_bg fromtmpl -D "$POOL/fromtmpl" --template="$POOL/tmpl"
-check "none of them is registered" bash -c "! busctl call $DEST $MGR_PATH $MGR ListMachines | grep -q '$P-'"
+ok_if "none of them is registered" bash -c "! busctl call $DEST $MGR_PATH $MGR ListMachines | grep -q '$P-'"
 
 for i in busy disk eph fromtmpl tmpl; do
-    check_fails "RemoveImage $i while a machine uses it: ImageInUse" "is being used" mgr RemoveImage s "$i"
-    check_fails "RenameImage $i while a machine uses it: ImageInUse" "is being used" mgr RenameImage ss "$i" "$i-2"
-    check_fails "MarkImageReadOnly $i while a machine uses it: ImageInUse" "is being used" \
+    expect_fail "RemoveImage $i while a machine uses it: ImageInUse" "is being used" mgr RemoveImage s "$i"
+    expect_fail "RenameImage $i while a machine uses it: ImageInUse" "is being used" mgr RenameImage ss "$i" "$i-2"
+    expect_fail "MarkImageReadOnly $i while a machine uses it: ImageInUse" "is being used" \
         mgr MarkImageReadOnly sb "$i" true
-    check_eq "$i is still writable" "b false" "$(iprop "$i" ReadOnly)"
+    expect_eq "$i is still writable" "b false" "$(iprop "$i" ReadOnly)"
 done
-check_fails "Image.Remove of a busy raw image: ImageInUse" "ImageInUse|is being used" \
+expect_fail "Image.Remove of a busy raw image: ImageInUse" "ImageInUse|is being used" \
     busctl call "$DEST" "$(ipath disk)" "$IMG" Remove
 out=$(mgr CleanPool s all 2>&1)
-check "CleanPool all removes none of the busy images" bash -c "! grep -qE '\"(busy|disk|eph|fromtmpl|tmpl)\"' <<<'$out'"
-check "busy images are all still there" test -f "$POOL/busy/etc/marker" -a -f "$POOL/disk.raw" \
+ok_if "CleanPool all removes none of the busy images" bash -c "! grep -qE '\"(busy|disk|eph|fromtmpl|tmpl)\"' <<<'$out'"
+ok_if "busy images are all still there" test -f "$POOL/busy/etc/marker" -a -f "$POOL/disk.raw" \
     -a -f "$POOL/eph/etc/marker" -a -f "$POOL/fromtmpl/etc/marker" -a -f "$POOL/tmpl/etc/marker"
-check "no rename happened" test ! -e "$POOL/busy-2" -a ! -e "$POOL/disk-2.raw" -a ! -e "$POOL/eph-2"
+ok_if "no rename happened" test ! -e "$POOL/busy-2" -a ! -e "$POOL/disk-2.raw" -a ! -e "$POOL/eph-2"
 list=$(mgr ListImages)
-check "ListImages still lists them" grep -q '"busy".*"disk".*"eph"' <<<"$(tr '\n' ' ' <<<"$list")"
+ok_if "ListImages still lists them" grep -q '"busy".*"disk".*"eph"' <<<"$(tr '\n' ' ' <<<"$list")"
 
 # the lock is systemd-nspawn's: a POSIX lock held elsewhere conflicts with it
 lockfile() { echo "$LOCKS/inode-$(stat -Lc %d "$1"):$(stat -Lc %i "$1")"; }
-check "the shared lock of -D is $(lockfile "$POOL/busy")" test -f "$(lockfile "$POOL/busy")"
-check "the shared lock of -i is $(lockfile "$POOL/disk.raw")" test -f "$(lockfile "$POOL/disk.raw")"
+ok_if "the shared lock of -D is $(lockfile "$POOL/busy")" test -f "$(lockfile "$POOL/busy")"
+ok_if "the shared lock of -i is $(lockfile "$POOL/disk.raw")" test -f "$(lockfile "$POOL/disk.raw")"
 # descendants PID: every process below PID
 descendants() {
     local c
@@ -145,13 +145,13 @@ descendants() {
 holds_fd() {
     find /proc/"$1"/fd -lname "$2" 2>/dev/null | grep -q .
 }
-check "the supervisor of -D holds the lock" holds_fd "${SPAWNS[busy]}" "$(lockfile "$POOL/busy")"
+ok_if "the supervisor of -D holds the lock" holds_fd "${SPAWNS[busy]}" "$(lockfile "$POOL/busy")"
 kids=$(descendants "${SPAWNS[busy]}")
-check "the machine's processes are found ($(echo $kids))" test -n "$kids"
-check "none of the machine's processes has the lock's fd" \
+ok_if "the machine's processes are found ($(echo $kids))" test -n "$kids"
+ok_if "none of the machine's processes has the lock's fd" \
     bash -c "$(declare -f holds_fd); for k in $(echo $kids); do holds_fd \$k '$(lockfile "$POOL/busy")' && exit 1; done; exit 0"
-check "--ephemeral locks the original" test -f "$(lockfile "$POOL/eph")"
-check "--template locks the template" test -f "$(lockfile "$POOL/tmpl")"
+ok_if "--ephemeral locks the original" test -f "$(lockfile "$POOL/eph")"
+ok_if "--template locks the template" test -f "$(lockfile "$POOL/tmpl")"
 tree "$POOL/held" held
 mkdir -p "$LOCKS"
 python3 -c 'import fcntl, os, sys, time
@@ -162,29 +162,29 @@ time.sleep(600)' "$(lockfile "$POOL/held")" "$TMP/held-ready" &
 HOLDER=$!
 LEADERS+=("$HOLDER")
 wait_until 5 test -e "$TMP/held-ready"
-check_fails "berth-spawn refuses an image someone holds exclusively" "busy" \
+expect_fail "berth-spawn refuses an image someone holds exclusively" "busy" \
     timeout 20 "$BERTH_SPAWN" -q --register=no -D "$POOL/held" /bin/true
-check_fails "RemoveImage of an image someone holds exclusively: ImageInUse" "is being used" mgr RemoveImage s held
+expect_fail "RemoveImage of an image someone holds exclusively: ImageInUse" "is being used" mgr RemoveImage s held
 kill "$HOLDER"
 wait "$HOLDER" 2>/dev/null
-check "after the holder is gone, berth-spawn runs on it" timeout 20 "$BERTH_SPAWN" -q --register=no -D "$POOL/held" /bin/true
+ok_if "after the holder is gone, berth-spawn runs on it" timeout 20 "$BERTH_SPAWN" -q --register=no -D "$POOL/held" /bin/true
 
 # --- the machines end: the images can be changed again
 for i in busy disk eph fromtmpl; do
     spawn_stop "$i"
 done
-check "RenameImage busy after its machine ended" mgr RenameImage ss busy busy-2
-check "MarkImageReadOnly busy-2" mgr MarkImageReadOnly sb busy-2 true
-check_eq "busy-2 is read-only" "b true" "$(iprop busy-2 ReadOnly)"
-check "MarkImageReadOnly busy-2 false" mgr MarkImageReadOnly sb busy-2 false
-check "RemoveImage busy-2" mgr RemoveImage s busy-2
-check "busy-2 is gone" test ! -e "$POOL/busy-2" -a ! -e "$POOL/busy"
-check "RemoveImage of the raw image" mgr RemoveImage s disk
-check "disk.raw is gone" test ! -e "$POOL/disk.raw"
+ok_if "RenameImage busy after its machine ended" mgr RenameImage ss busy busy-2
+ok_if "MarkImageReadOnly busy-2" mgr MarkImageReadOnly sb busy-2 true
+expect_eq "busy-2 is read-only" "b true" "$(iprop busy-2 ReadOnly)"
+ok_if "MarkImageReadOnly busy-2 false" mgr MarkImageReadOnly sb busy-2 false
+ok_if "RemoveImage busy-2" mgr RemoveImage s busy-2
+ok_if "busy-2 is gone" test ! -e "$POOL/busy-2" -a ! -e "$POOL/busy"
+ok_if "RemoveImage of the raw image" mgr RemoveImage s disk
+ok_if "disk.raw is gone" test ! -e "$POOL/disk.raw"
 out=$(mgr CleanPool s all 2>&1)
-check "CleanPool all now removes the others" bash -c "grep -q '\"eph\"' <<<'$out' && grep -q '\"fromtmpl\"' <<<'$out' && grep -q '\"tmpl\"' <<<'$out' && grep -q '\"held\"' <<<'$out'"
-check "... and they are gone" test ! -e "$POOL/eph" -a ! -e "$POOL/fromtmpl" -a ! -e "$POOL/tmpl" -a ! -e "$POOL/held"
-check_eq "every lock file was removed by its last holder" "" "$(ls -A "$LOCKS" 2>/dev/null)"
+ok_if "CleanPool all now removes the others" bash -c "grep -q '\"eph\"' <<<'$out' && grep -q '\"fromtmpl\"' <<<'$out' && grep -q '\"tmpl\"' <<<'$out' && grep -q '\"held\"' <<<'$out'"
+ok_if "... and they are gone" test ! -e "$POOL/eph" -a ! -e "$POOL/fromtmpl" -a ! -e "$POOL/tmpl" -a ! -e "$POOL/held"
+expect_eq "every lock file was removed by its last holder" "" "$(ls -A "$LOCKS" 2>/dev/null)"
 
 # --- systemd-nspawn and berth keep off each other's images (where nspawn runs here)
 nspawn() {
@@ -194,7 +194,7 @@ nspawn() {
 tree "$POOL/shared" shared
 if command -v systemd-nspawn >/dev/null && nspawn -D "$POOL/shared" /bin/true >/dev/null 2>&1; then
     spawn_bg shared -D "$POOL/shared"
-    check_fails "systemd-nspawn refuses a tree berth-spawn runs (its writable machines lock exclusively)" \
+    expect_fail "systemd-nspawn refuses a tree berth-spawn runs (its writable machines lock exclusively)" \
         "busy" nspawn -D "$POOL/shared" /bin/true
     spawn_stop shared
     timeout 60 systemd-nspawn -q --register=no --keep-unit -D "$POOL/shared" \
@@ -202,14 +202,14 @@ if command -v systemd-nspawn >/dev/null && nspawn -D "$POOL/shared" /bin/true >/
     NSPAWN=$!
     LEADERS+=("$NSPAWN")
     wait_until 10 test -e "$POOL/shared/nspawn-running"
-    check_fails "berth-spawn refuses a tree systemd-nspawn runs" "busy" \
+    expect_fail "berth-spawn refuses a tree systemd-nspawn runs" "busy" \
         timeout 20 "$BERTH_SPAWN" -q --register=no -D "$POOL/shared" /bin/true
-    check_fails "RemoveImage of a tree systemd-nspawn runs: ImageInUse" "is being used" mgr RemoveImage s shared
+    expect_fail "RemoveImage of a tree systemd-nspawn runs: ImageInUse" "is being used" mgr RemoveImage s shared
     kill -TERM "$NSPAWN"
     wait "$NSPAWN" 2>/dev/null
-    check "RemoveImage once systemd-nspawn is gone" mgr RemoveImage s shared
+    ok_if "RemoveImage once systemd-nspawn is gone" mgr RemoveImage s shared
 else
-    ok "systemd-nspawn interplay # SKIP systemd-nspawn does not run here"
+    skip "systemd-nspawn interplay" "systemd-nspawn does not run here"
     rm -rf "$POOL/shared"
 fi
 
@@ -221,21 +221,21 @@ ln -s "$TMP/linked" /etc/machines/linked
 tree "$POOL/etcimg" pool                     # the same name later in the search path
 tree /run/machines/.hidden hidden
 list=$(mgr ListImages)
-check "ListImages lists a directory in /etc/machines" grep -q '"etcimg" "directory"' <<<"$list"
-check "ListImages lists a raw image in /run/machines" grep -q '"runimg" "raw"' <<<"$list"
-check "ListImages lists a symlink in /etc/machines (where systemd wants them)" grep -q '"linked" "directory"' <<<"$list"
-check "ListImages lists a hidden image in /run/machines" grep -q '"\.hidden" "directory"' <<<"$list"
-check_eq "a name in /etc/machines hides the pool's" "s \"/etc/machines/etcimg\"" "$(iprop etcimg Path)"
-check_eq "... and is listed once" 1 "$(grep -o '"etcimg"' <<<"$list" | wc -l)"
-check_eq "runimg's path" "s \"/run/machines/runimg.raw\"" "$(iprop runimg Path)"
-check_eq "images outside the pool are read-only to berthd" "b true" "$(iprop runimg ReadOnly)"
-check_fails "RemoveImage of an image in /etc/machines: read-only" "read-only" mgr RemoveImage s etcimg
-check "... it is still there" test -f /etc/machines/etcimg/etc/marker
-check "... and so is the pool's image of that name" test -f "$POOL/etcimg/etc/marker"
+ok_if "ListImages lists a directory in /etc/machines" grep -q '"etcimg" "directory"' <<<"$list"
+ok_if "ListImages lists a raw image in /run/machines" grep -q '"runimg" "raw"' <<<"$list"
+ok_if "ListImages lists a symlink in /etc/machines (where systemd wants them)" grep -q '"linked" "directory"' <<<"$list"
+ok_if "ListImages lists a hidden image in /run/machines" grep -q '"\.hidden" "directory"' <<<"$list"
+expect_eq "a name in /etc/machines hides the pool's" "s \"/etc/machines/etcimg\"" "$(iprop etcimg Path)"
+expect_eq "... and is listed once" 1 "$(grep -o '"etcimg"' <<<"$list" | wc -l)"
+expect_eq "runimg's path" "s \"/run/machines/runimg.raw\"" "$(iprop runimg Path)"
+expect_eq "images outside the pool are read-only to berthd" "b true" "$(iprop runimg ReadOnly)"
+expect_fail "RemoveImage of an image in /etc/machines: read-only" "read-only" mgr RemoveImage s etcimg
+ok_if "... it is still there" test -f /etc/machines/etcimg/etc/marker
+ok_if "... and so is the pool's image of that name" test -f "$POOL/etcimg/etc/marker"
 for i in etcimg:etc runimg:run linked:linked; do
     out=$(timeout 30 "$BERTH_SPAWN" -q --register=no -M "${i%%:*}" /bin/cat /etc/marker 2>&1)
-    check_eq "berth-spawn -M ${i%%:*} boots the image ListImages shows" "${i#*:}" "$out"
+    expect_eq "berth-spawn -M ${i%%:*} boots the image ListImages shows" "${i#*:}" "$out"
 done
 
-check "berthd still running" kill -0 "$BERTHD_PID"
+ok_if "berthd still running" kill -0 "$BERTHD_PID"
 finish

@@ -10,36 +10,36 @@ source "$(dirname "$0")/lib.sh"
 setup
 [ -n "$CGROOT" ] || skip_all "no cgroup2 hierarchy"
 
-if start_berthd; then ok "berthd started"; else not_ok "berthd started"; finish; fi
+if start_berthd; then pass "berthd started"; else fail "berthd started"; finish; fi
 
 # --- CreateMachine: a scope of our own
 monitor_start "$TMP/mon"
 # the leader forks its child only once it is in the scope (cgroup moves do not move children)
 start_leader bash -c 'while [ ! -e "$1" ]; do sleep 0.02; done; sleep 1000 & wait' _ "$TMP/go"
 LC=$LEADER
-check "CreateMachine" create "$P-c" "$LC"
+ok_if "CreateMachine" create "$P-c" "$LC"
 touch "$TMP/go"
 scope=$CGROOT/machine.slice/$(scope $P-c)
-check "leader moved into $scope" grep -qx "$LC" "$scope/cgroup.procs"
+ok_if "leader moved into $scope" grep -qx "$LC" "$scope/cgroup.procs"
 if [ -d /sys/fs/cgroup/systemd ] && [ "$CGROOT" != /sys/fs/cgroup ]; then
-    check "name=systemd v1 scope too" grep -qx "$LC" "/sys/fs/cgroup/systemd/machine.slice/$(scope $P-c)/cgroup.procs"
+    ok_if "name=systemd v1 scope too" grep -qx "$LC" "/sys/fs/cgroup/systemd/machine.slice/$(scope $P-c)/cgroup.procs"
 fi
 # (busctl prints a backslash doubled)
-check_eq "Unit is the scope, escaped as systemd escapes unit names" "s \"$(scope $P-c | sed 's/\\/\\\\/g')\"" "$(mprop $P-c Unit)"
+expect_eq "Unit is the scope, escaped as systemd escapes unit names" "s \"$(scope $P-c | sed 's/\\/\\\\/g')\"" "$(mprop $P-c Unit)"
 wait_until 1 pgrep -P "$LC" -f "sleep 1000"
 child=$(pgrep -P "$LC" -f "sleep 1000")
-check "GetMachineByPID(child in scope)" bash -c "busctl call $DEST $MGR_PATH $MGR GetMachineByPID u $child | grep -q ${P}_2dc"
+ok_if "GetMachineByPID(child in scope)" bash -c "busctl call $DEST $MGR_PATH $MGR GetMachineByPID u $child | grep -q ${P}_2dc"
 start_leader
-check_eq "CreateMachineWithNetwork" "o \"/org/freedesktop/machine1/machine/${P}_2dcn\"" \
+expect_eq "CreateMachineWithNetwork" "o \"/org/freedesktop/machine1/machine/${P}_2dcn\"" \
     "$(mgr CreateMachineWithNetwork "sayssusaia(sv)" "$P-cn" 0 svc vm "$LEADER" / 1 3 1 Description s hello 2>&1)"
-check_eq "CreateMachineWithNetwork ifindices" "ai 1 3" "$(mprop $P-cn NetworkInterfaces)"
-check "unit properties without systemd are ignored with a warning" grep -q "unit property 'Description' needs systemd" "$TMP/berthd.log"
+expect_eq "CreateMachineWithNetwork ifindices" "ai 1 3" "$(mprop $P-cn NetworkInterfaces)"
+ok_if "unit properties without systemd are ignored with a warning" grep -q "unit property 'Description' needs systemd" "$TMP/berthd.log"
 
 # KillMachine all reaches every process of the scope
-check "KillMachine all SIGTERM" mgr KillMachine ssi "$P-c" all 15
-check "leader and child died" wait_until 1 dead "$child" "$LC"
-check "machine removed" wait_until 1 machine_gone "$P-c"
-check "scope removed" wait_until 1 test ! -d "$scope"
+ok_if "KillMachine all SIGTERM" mgr KillMachine ssi "$P-c" all 15
+ok_if "leader and child died" wait_until 1 dead "$child" "$LC"
+ok_if "machine removed" wait_until 1 machine_gone "$P-c"
+ok_if "scope removed" wait_until 1 test ! -d "$scope"
 
 # Terminate of a created machine: State closing, everything in the scope goes
 start_leader bash -c 'trap "" TERM; while [ ! -e "$1" ]; do sleep 0.02; done; (trap - TERM; exec sleep 1000) & while :; do sleep 0.2; done' _ "$TMP/go2"
@@ -48,21 +48,21 @@ create "$P-t" "$LT" >/dev/null
 touch "$TMP/go2"
 wait_until 1 pgrep -P "$LT" -f "sleep 1000"
 tchild=$(pgrep -P "$LT" -f "sleep 1000")
-check "TerminateMachine" mgr TerminateMachine s "$P-t"
-check_eq "State closing while the leader ignores SIGTERM" 's "closing"' "$(mprop $P-t State)"
-check "child got SIGTERM" wait_until 1 dead "$tchild"
-check "KillMachine leader SIGKILL" mgr KillMachine ssi "$P-t" leader 9
-check "machine removed" wait_until 1 machine_gone "$P-t"
-check "scope removed" wait_until 1 test ! -d "$CGROOT/machine.slice/$(scope $P-t)"
+ok_if "TerminateMachine" mgr TerminateMachine s "$P-t"
+expect_eq "State closing while the leader ignores SIGTERM" 's "closing"' "$(mprop $P-t State)"
+ok_if "child got SIGTERM" wait_until 1 dead "$tchild"
+ok_if "KillMachine leader SIGKILL" mgr KillMachine ssi "$P-t" leader 9
+ok_if "machine removed" wait_until 1 machine_gone "$P-t"
+ok_if "scope removed" wait_until 1 test ! -d "$CGROOT/machine.slice/$(scope $P-t)"
 
 # Unregister of a created machine leaves its processes alone
 start_leader
 LU=$LEADER
 create "$P-u" "$LU" >/dev/null
-check "UnregisterMachine (created)" mgr UnregisterMachine s "$P-u"
-check "its leader still runs" kill -0 "$LU"
+ok_if "UnregisterMachine (created)" mgr UnregisterMachine s "$P-u"
+ok_if "its leader still runs" kill -0 "$LU"
 kill "$LU"; wait "$LU" 2>/dev/null
-check "its scope goes once empty" wait_until 3 test ! -d "$CGROOT/machine.slice/$(scope $P-u)"
+ok_if "its scope goes once empty" wait_until 3 test ! -d "$CGROOT/machine.slice/$(scope $P-u)"
 
 # --- pidfd tracking: SIGKILL a leader, the machine goes within a second
 start_leader
@@ -71,13 +71,13 @@ register "$P-k" "$LK" >/dev/null
 t0=$(date +%s%N)
 kill -KILL "$LK"
 if wait_until 1 machine_gone "$P-k"; then
-    ok "SIGKILLed leader: machine gone after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+    pass "SIGKILLed leader: machine gone after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 else
-    not_ok "SIGKILLed leader: machine still there after 1 s"
+    fail "SIGKILLed leader: machine still there after 1 s"
 fi
 monitor_stop
-check "MachineRemoved for the killed leader" grep -q "$P-k" "$TMP/mon"
-check "PropertiesChanged for State" grep -q "Member=PropertiesChanged" "$TMP/mon"
+ok_if "MachineRemoved for the killed leader" grep -q "$P-k" "$TMP/mon"
+ok_if "PropertiesChanged for State" grep -q "Member=PropertiesChanged" "$TMP/mon"
 
 # --- restart and SIGKILL recovery
 start_leader
@@ -96,14 +96,14 @@ props() {
     done
 }
 before1=$(props $P-r1); before2=$(props $P-r2); before3=$(props $P-r3)
-check "state files written" test -f "$STATE/$P-r1" -a -f "$STATE/$P-r2" -a -f "$STATE/$P-r3"
+ok_if "state files written" test -f "$STATE/$P-r1" -a -f "$STATE/$P-r2" -a -f "$STATE/$P-r3"
 stop_berthd TERM
-check "leaders survive a berthd stop" kill -0 "$LR1" "$LR2" "$LR3"
-check "scope survives a berthd stop" test -d "$CGROOT/machine.slice/$(scope $P-r3)"
+ok_if "leaders survive a berthd stop" kill -0 "$LR1" "$LR2" "$LR3"
+ok_if "scope survives a berthd stop" test -d "$CGROOT/machine.slice/$(scope $P-r3)"
 start_berthd
-check_eq "after restart: same properties (registered)" "$before1" "$(props $P-r1)"
-check_eq "after restart: same properties (with network)" "$before2" "$(props $P-r2)"
-check_eq "after restart: same properties (created)" "$before3" "$(props $P-r3)"
+expect_eq "after restart: same properties (registered)" "$before1" "$(props $P-r1)"
+expect_eq "after restart: same properties (with network)" "$before2" "$(props $P-r2)"
+expect_eq "after restart: same properties (created)" "$before3" "$(props $P-r3)"
 
 stop_berthd KILL
 kill -KILL "$LR2"; wait "$LR2" 2>/dev/null
@@ -113,18 +113,18 @@ printf 'garbage\n' >"$STATE/$P-bad"
 printf 'VERSION=99\nNAME=%s-future\n' "$P" >"$STATE/$P-future"
 printf 'VERSION=1\nNAME=%s-torn\nCLASS=container\nLEADER=%s' "$P" "$LR3" >"$STATE/$P-torn"
 start_berthd
-check_eq "after SIGKILL: created machine has same properties" "$before3" "$(props $P-r3)"
-check "machine whose leader died meanwhile dropped" machine_gone "$P-r2"
-check "its state file removed" test ! -e "$STATE/$P-r2"
-check "leader with another start time not adopted" machine_gone "$P-r1"
-check "corrupt state file skipped with a warning" grep -q "$P-bad is corrupt, skipping" "$TMP/berthd.log"
-check "torn state file skipped with a warning" grep -q "$P-torn is corrupt, skipping" "$TMP/berthd.log"
-check "unknown-version state file skipped with a warning" grep -q "$P-future has an unknown version" "$TMP/berthd.log"
-check "berthd serves after bad state files" mgr ListMachines
+expect_eq "after SIGKILL: created machine has same properties" "$before3" "$(props $P-r3)"
+ok_if "machine whose leader died meanwhile dropped" machine_gone "$P-r2"
+ok_if "its state file removed" test ! -e "$STATE/$P-r2"
+ok_if "leader with another start time not adopted" machine_gone "$P-r1"
+ok_if "corrupt state file skipped with a warning" grep -q "$P-bad is corrupt, skipping" "$TMP/berthd.log"
+ok_if "torn state file skipped with a warning" grep -q "$P-torn is corrupt, skipping" "$TMP/berthd.log"
+ok_if "unknown-version state file skipped with a warning" grep -q "$P-future has an unknown version" "$TMP/berthd.log"
+ok_if "berthd serves after bad state files" mgr ListMachines
 rm -f "$STATE/$P-bad" "$STATE/$P-future" "$STATE/$P-torn"
 mgr TerminateMachine s "$P-r3" >/dev/null
-check "restored machine can be terminated" wait_until 1 machine_gone "$P-r3"
-check "restored scope removed" wait_until 1 test ! -d "$CGROOT/machine.slice/$(scope $P-r3)"
+ok_if "restored machine can be terminated" wait_until 1 machine_gone "$P-r3"
+ok_if "restored scope removed" wait_until 1 test ! -d "$CGROOT/machine.slice/$(scope $P-r3)"
 
 # --- reading from inside a machine
 root=$TMP/root
@@ -136,26 +136,26 @@ start_leader python3 -c 'import os, sys, time; os.chroot(sys.argv[1]); os.chdir(
 LO=$LEADER
 wait_until 2 test "$(readlink /proc/$LO/root)" = "$root"
 register "$P-os" "$LO" container "$root" >/dev/null
-check_eq "os-release read inside the machine's root" 'a{ss} 2 "ID" "inside" "NAME" "Inside OS"' \
+expect_eq "os-release read inside the machine's root" 'a{ss} 2 "ID" "inside" "NAME" "Inside OS"' \
     "$(mgr GetMachineOSRelease s $P-os)"
 rm "$root/etc/os-release"
 ln -s /usr/lib/os-release "$root/etc/os-release"
-check_eq "absolute symlink resolved inside the root" 'a{ss} 2 "ID" "inside" "NAME" "Inside OS"' \
+expect_eq "absolute symlink resolved inside the root" 'a{ss} 2 "ID" "inside" "NAME" "Inside OS"' \
     "$(mgr GetMachineOSRelease s $P-os)"
 rm "$root/etc/os-release" "$root/usr/lib/os-release"
 ln -s /etc/os-release "$root/usr/lib/os-release"
-check_fails "no os-release inside: NoOSReleaseInformation, not the host's" "does not contain" \
+expect_fail "no os-release inside: NoOSReleaseInformation, not the host's" "does not contain" \
     mgr GetMachineOSRelease s "$P-os"
 rm -f "$root/etc/os-release"
 mkfifo "$root/etc/os-release"
-check_fails "a FIFO as os-release is refused, not read" "." timeout 5 busctl call $DEST $MGR_PATH $MGR GetMachineOSRelease s "$P-os"
-check "berthd still serving" mgr ListMachines
+expect_fail "a FIFO as os-release is refused, not read" "." timeout 5 busctl call $DEST $MGR_PATH $MGR GetMachineOSRelease s "$P-os"
+ok_if "berthd still serving" mgr ListMachines
 
 start_leader unshare -n --map-root-user sh -c 'ip link add va type veth peer name vb && ip addr add 10.99.0.7/24 dev va && exec sleep 1000'
 LN=$LEADER
 wait_until 2 bash -c "ip -n 2>/dev/null; [ \"\$(readlink /proc/$LN/ns/net)\" != \"\$(readlink /proc/self/ns/net)\" ] && [ \"\$(cat /proc/$LN/comm)\" = sleep ]"
 register "$P-net" "$LN" >/dev/null
-check_eq "GetMachineAddresses from the machine's netns" "a(iay) 1 2 4 10 99 0 7" "$(mgr GetMachineAddresses s $P-net)"
-check_eq "UID shift of a user-namespaced machine" "u 0" "$(mgr GetMachineUIDShift s $P-net)"
+expect_eq "GetMachineAddresses from the machine's netns" "a(iay) 1 2 4 10 99 0 7" "$(mgr GetMachineAddresses s $P-net)"
+expect_eq "UID shift of a user-namespaced machine" "u 0" "$(mgr GetMachineUIDShift s $P-net)"
 
 finish

@@ -103,7 +103,7 @@ stop_polkitd() {
 finish_extra() {
     local p=$POLKIT_PID
     stop_polkitd
-    if [ "$TAP_FAILED" -gt 0 ]; then
+    if [ "$_tap_failed" -gt 0 ]; then
         echo "# polkitd log:"
         sed 's/^/# /' "$POLKIT_LOG" | tail -30
     fi
@@ -137,13 +137,13 @@ POOL=$TMP/pool
 mkdir -p "$POOL/img/etc"
 echo hello >"$POOL/img/etc/marker"
 
-if start_berthd --pool="$POOL"; then ok "berthd starts"; else not_ok "berthd starts"; finish; fi
-if start_polkitd; then ok "polkitd starts on the private bus and owns $PK"; else not_ok "polkitd starts"; finish; fi
+if start_berthd --pool="$POOL"; then pass "berthd starts"; else fail "berthd starts"; finish; fi
+if start_polkitd; then pass "polkitd starts on the private bus and owns $PK"; else fail "polkitd starts"; finish; fi
 
 # polkitd loads our actions (its own answer; an unknown action would be an error)
-check "polkitd knows org.freedesktop.machine1.manage-machines" bash -c \
+ok_if "polkitd knows org.freedesktop.machine1.manage-machines" bash -c \
     "busctl call $PK /org/freedesktop/PolicyKit1/Authority $PK.Authority EnumerateActions s '' | grep -q org.freedesktop.machine1.manage-machines"
-check "polkitd knows org.freedesktop.machine1.manage-images" bash -c \
+ok_if "polkitd knows org.freedesktop.machine1.manage-images" bash -c \
     "busctl call $PK /org/freedesktop/PolicyKit1/Authority $PK.Authority EnumerateActions s '' | grep -q org.freedesktop.machine1.manage-images"
 
 # --- nobody, authorized by the rule for manage-machines
@@ -154,24 +154,24 @@ start_leader
 RL=$LEADER
 wait_until 2 bash -c "[ \"\$(stat -c %u /proc/$NL)\" = 65534 ]"
 
-check "nobody registers a leader it owns (polkit: yes)" nobody_register "$P-own" "$NL"
-check_eq "the machine's leader is nobody's process" "u $NL" "$(mprop "$P-own" Leader)"
-check_fails "nobody cannot register a root-owned leader" "Leader PID $RL is not owned by the caller" \
+ok_if "nobody registers a leader it owns (polkit: yes)" nobody_register "$P-own" "$NL"
+expect_eq "the machine's leader is nobody's process" "u $NL" "$(mprop "$P-own" Leader)"
+expect_fail "nobody cannot register a root-owned leader" "Leader PID $RL is not owned by the caller" \
     nobody_send RegisterMachine string:$P-root array:byte: string: string:container uint32:$RL string:/
-check "… and no machine was registered for it" machine_gone "$P-root"
-check "nobody may Kill its machine (polkit: yes)" \
+ok_if "… and no machine was registered for it" machine_gone "$P-root"
+ok_if "nobody may Kill its machine (polkit: yes)" \
     nobody busctl call $DEST "$(mpath "$P-own")" $MACH Kill si leader 18
-check "nobody may KillMachine (polkit: yes)" nobody busctl call $DEST $MGR_PATH $MGR KillMachine ssi "$P-own" all 18
+ok_if "nobody may KillMachine (polkit: yes)" nobody busctl call $DEST $MGR_PATH $MGR KillMachine ssi "$P-own" all 18
 
 # --- images: the rule says no
-check_fails "nobody cannot CloneImage (polkit: no)" "AccessDenied.*polkit does not authorize.*manage-images" \
+expect_fail "nobody cannot CloneImage (polkit: no)" "AccessDenied.*polkit does not authorize.*manage-images" \
     nobody_send CloneImage string:img string:$P-clone boolean:false
-check_fails "nobody cannot RemoveImage (polkit: no)" "AccessDenied.*polkit does not authorize.*manage-images" \
+expect_fail "nobody cannot RemoveImage (polkit: no)" "AccessDenied.*polkit does not authorize.*manage-images" \
     nobody_send RemoveImage string:img
-check_fails "nobody cannot RemoveImage through the Image object either" "Access denied" \
+expect_fail "nobody cannot RemoveImage through the Image object either" "Access denied" \
     nobody busctl call $DEST /org/freedesktop/machine1/image/img org.freedesktop.machine1.Image Remove
-check "… the image is still there" test -f "$POOL/img/etc/marker"
-check "… and no clone was made" test ! -e "$POOL/$P-clone"
+ok_if "… the image is still there" test -f "$POOL/img/etc/marker"
+ok_if "… and no clone was made" test ! -e "$POOL/$P-clone"
 
 # a user no rule speaks for (daemon) gets the action's default, auth_admin: a challenge.
 # The flags follow the call's allow-interactive-authorization (dbus-send: no; busctl: yes).
@@ -179,12 +179,12 @@ daemon_user() { setpriv --reuid=1 --regid=1 --clear-groups "$@"; }
 timeout 20 busctl monitor $PK >"$TMP/mon-flags" 2>&1 &
 MON_PID=$!
 wait_until 2 grep -q "Monitoring" "$TMP/mon-flags" || sleep 0.3
-check_fails "another user without a rule: InteractiveAuthorizationRequired" \
+expect_fail "another user without a rule: InteractiveAuthorizationRequired" \
     "InteractiveAuthorizationRequired.*manage-machines" \
     daemon_user dbus-send --system --print-reply --dest=$DEST $MGR_PATH $MGR.TerminateMachine string:$P-own
-check_fails "… also when it allows interactive authorization (no agent here)" "Interactive authentication required" \
+expect_fail "… also when it allows interactive authorization (no agent here)" "Interactive authentication required" \
     daemon_user busctl --allow-interactive-authorization=yes call $DEST $MGR_PATH $MGR TerminateMachine s $P-own
-check "… and the machine is still there" mgr GetMachine s "$P-own"
+ok_if "… and the machine is still there" mgr GetMachine s "$P-own"
 sleep 0.2
 kill "$MON_PID" 2>/dev/null
 wait "$MON_PID" 2>/dev/null
@@ -192,7 +192,7 @@ MON_PID=
 # the flags argument of each CheckAuthorization, in order
 flags=$(awk '/^>/ { pk = 0 } /Member=CheckAuthorization/ { pk = 1 } pk && /ARRAY "\{ss\}"/ { f = 1 }
              pk && f && /UINT32/ { v = $2; sub(/;/, "", v); printf "%s ", v; f = 0 }' "$TMP/mon-flags")
-check_eq "CheckAuthorization flags: 0 for dbus-send, 1 (AllowUserInteraction) for busctl" "0 1 " "$flags"
+expect_eq "CheckAuthorization flags: 0 for dbus-send, 1 (AllowUserInteraction) for busctl" "0 1 " "$flags"
 
 # --- root: never asks polkit
 timeout 20 busctl monitor $PK >"$TMP/mon-root" 2>&1 &
@@ -200,19 +200,19 @@ MON_PID=$!
 wait_until 2 grep -q "Monitoring" "$TMP/mon-root" || sleep 0.3
 start_leader
 RL2=$LEADER
-check "root registers a machine" register "$P-rootm" "$RL2"
-check "root clones an image" mgr CloneImage ssb img "$P-clone" false
-check "root removes the clone" mgr RemoveImage s "$P-clone"
-check "root unregisters nobody's machine" mgr UnregisterMachine s "$P-own"
+ok_if "root registers a machine" register "$P-rootm" "$RL2"
+ok_if "root clones an image" mgr CloneImage ssb img "$P-clone" false
+ok_if "root removes the clone" mgr RemoveImage s "$P-clone"
+ok_if "root unregisters nobody's machine" mgr UnregisterMachine s "$P-own"
 # control: nobody's call is checked by polkit, and the monitor sees that
 nobody_register "$P-own" "$NL" >/dev/null 2>&1
 sleep 0.2
 kill "$MON_PID" 2>/dev/null
 wait "$MON_PID" 2>/dev/null
 MON_PID=
-check_eq "polkit was asked once, for nobody's call only (root: never)" 1 \
+expect_eq "polkit was asked once, for nobody's call only (root: never)" 1 \
     "$(grep -c "Member=CheckAuthorization" "$TMP/mon-root")"
-check "… nobody's registration went through" mgr GetMachine s "$P-own"
+ok_if "… nobody's registration went through" mgr GetMachine s "$P-own"
 
 # --- berthd answers while polkit thinks (the rule sleeps 2 s)
 touch "$TMP/slow"
@@ -223,48 +223,48 @@ sleep 0.5
 lm_start=$(date +%s%N)
 lm=$(mgr ListMachines)
 lm_ms=$(( ($(date +%s%N) - lm_start) / 1000000 ))
-check "ListMachines answers while a polkit check is outstanding (${lm_ms} ms)" \
+ok_if "ListMachines answers while a polkit ok_if is outstanding (${lm_ms} ms)" \
     bash -c "grep -q '$P-rootm' <<<'$lm' && [ $lm_ms -lt 1000 ]"
-check "… and the nobody call is still waiting for polkit" kill -0 "$SLOW_PID"
+ok_if "… and the nobody call is still waiting for polkit" kill -0 "$SLOW_PID"
 k_start=$(date +%s%N)
 mgr KillMachine ssi "$P-rootm" leader 18 >/dev/null 2>&1; k_rc=$?
 k_ms=$(( ($(date +%s%N) - k_start) / 1000000 ))
-check "meanwhile root's KillMachine does not wait for polkit (rc=$k_rc, ${k_ms} ms)" \
+ok_if "meanwhile root's KillMachine does not wait for polkit (rc=$k_rc, ${k_ms} ms)" \
     bash -c "[ $k_rc = 0 ] && [ $k_ms -lt 1000 ]"
 wait "$SLOW_PID"; slow_rc=$?
 slow_ms=$(( ($(date +%s%N) - start) / 1000000 ))
-check "the slow call completes with polkit's yes (rc=$slow_rc, ${slow_ms} ms)" \
+ok_if "the slow call completes with polkit's yes (rc=$slow_rc, ${slow_ms} ms)" \
     bash -c "[ $slow_rc = 0 ] && [ $slow_ms -ge 1500 ]"
-check "… and terminated the machine" wait_until 5 machine_gone "$P-rootm"
+ok_if "… and terminated the machine" wait_until 5 machine_gone "$P-rootm"
 # the machine goes away while polkit thinks: the call, run again with polkit's yes,
 # finds no machine (and berthd drops the unused answer)
 start_leader
 RL4=$LEADER
-check "root registers another machine" register "$P-gone" "$RL4"
+ok_if "root registers another machine" register "$P-gone" "$RL4"
 nobody dbus-send --system --print-reply --reply-timeout=30000 --dest=$DEST $MGR_PATH $MGR.KillMachine \
     string:$P-gone string:all int32:15 >"$TMP/gone-out" 2>&1 &
 GONE_PID=$!
 sleep 0.5
-check "root unregisters it while nobody's KillMachine waits for polkit" mgr UnregisterMachine s "$P-gone"
+ok_if "root unregisters it while nobody's KillMachine waits for polkit" mgr UnregisterMachine s "$P-gone"
 wait "$GONE_PID"
-check "… nobody's call then fails with NoSuchMachine" grep -q "NoSuchMachine" "$TMP/gone-out"
-check "… and killed nothing" kill -0 "$RL4"
+ok_if "… nobody's call then fails with NoSuchMachine" grep -q "NoSuchMachine" "$TMP/gone-out"
+ok_if "… and killed nothing" kill -0 "$RL4"
 rm -f "$TMP/slow"
 
 # --- without polkitd, nobody is refused again
-check "nobody unregisters its machine (polkit: yes)" \
+ok_if "nobody unregisters its machine (polkit: yes)" \
     nobody busctl call $DEST $MGR_PATH $MGR UnregisterMachine s "$P-own"
 stop_polkitd
-check "polkitd is gone" bash -c "! busctl status $PK"
-check_fails "without polkit, nobody cannot register its own leader" "AccessDenied.*Only root may register.*polkit.*not running" \
+ok_if "polkitd is gone" bash -c "! busctl status $PK"
+expect_fail "without polkit, nobody cannot register its own leader" "AccessDenied.*Only root may register.*polkit.*not running" \
     nobody_send RegisterMachine string:$P-own array:byte: string: string:container uint32:$NL string:/
-check "… and no machine was registered" machine_gone "$P-own"
-check_fails "without polkit, nobody cannot CloneImage" "AccessDenied.*Only root may change images" \
+ok_if "… and no machine was registered" machine_gone "$P-own"
+expect_fail "without polkit, nobody cannot CloneImage" "AccessDenied.*Only root may change images" \
     nobody_send CloneImage string:img string:$P-clone boolean:false
 start_leader
 RL3=$LEADER
-check "without polkit, root still registers" register "$P-root3" "$RL3"
-check "without polkit, root still terminates" mgr TerminateMachine s "$P-root3"
-check "berthd is still running" kill -0 "$BERTHD_PID"
+ok_if "without polkit, root still registers" register "$P-root3" "$RL3"
+ok_if "without polkit, root still terminates" mgr TerminateMachine s "$P-root3"
+ok_if "berthd is still running" kill -0 "$BERTHD_PID"
 
 finish
