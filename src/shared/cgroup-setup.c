@@ -382,17 +382,21 @@ static int cgroup_remove_tree(const char *path) {
         return rmdir(path) < 0 && errno != ENOENT ? -errno : 0;
 }
 
-static int cgroup_kill_procs(const char *path) {
-        _cleanup_free_ char *kill_file = strjoin(path, "/cgroup.kill");
+int cgroup_write_attr(const char *dir, const char *attr, const char *value) {
+        _cleanup_free_ char *f = strjoin(dir, "/", attr);
         _cleanup_close_ int fd = -EBADF;
 
-        if (!kill_file)
+        if (!f)
                 return -ENOMEM;
-        /* cgroup.kill (Linux 5.14) kills the whole subtree atomically. */
-        fd = open(kill_file, O_WRONLY|O_CLOEXEC);
+        fd = open(f, O_WRONLY|O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        return write_string_fd(fd, "1");
+        return write_string_fd(fd, value);
+}
+
+static int cgroup_kill_procs(const char *path) {
+        /* cgroup.kill (Linux 5.14) kills the whole subtree atomically. */
+        return cgroup_write_attr(path, "cgroup.kill", "1");
 }
 
 int cgroup_destroy(const char *path) {

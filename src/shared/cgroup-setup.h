@@ -42,6 +42,9 @@ int cgroup_create(const char *path, int *ret_fd);
 /* By absolute path, v2 or v1: cgroup_create(), but a leftover of that name is removed and
  * made anew if no process runs in it; -EBUSY if one does. ret_fd may be NULL. */
 int cgroup_create_fresh(const char *path, bool v2, int *ret_fd);
+/* By absolute path: write value to the cgroup's file attr; -ENOENT if the kernel has no
+ * such file there. */
+int cgroup_write_attr(const char *dir, const char *attr, const char *value);
 /* By absolute path: kill everything in the cgroup, wait for it, remove it with its children. */
 int cgroup_destroy(const char *path);
 /* By absolute path: cgroup2 "populated" (processes in it or below). */

@@ -173,18 +173,6 @@ static int v1_caller_cgroup(const char *controller, char **ret_mount, char **ret
         return -EOPNOTSUPP;
 }
 
-static int write_attr(const char *dir, const char *attr, const char *value) {
-        _cleanup_free_ char *f = strjoin(dir, "/", attr);
-        _cleanup_close_ int fd = -EBADF;
-
-        if (!f)
-                return -ENOMEM;
-        fd = open(f, O_WRONLY|O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        return write_string_fd(fd, value);
-}
-
 static int create_fresh(const SpawnConfig *c, const char *path, bool v2, int *ret_fd) {
         int r;
 
@@ -215,7 +203,7 @@ static int v2_enable_controller(const char *root, const char *slice_path, const 
                 if (seg && !cgroup_has_no_procs(dir))
                         r = -EBUSY;
                 else
-                        r = write_attr(dir, "cgroup.subtree_control", plus);
+                        r = cgroup_write_attr(dir, "cgroup.subtree_control", plus);
                 if (r < 0) {
                         *ret_where = TAKE_PTR(dir);
                         return r;
@@ -250,7 +238,7 @@ static int write_first(const char *dir, const char * const *files, const char *v
         int r = -ENOENT;
 
         for (; *files; files++) {
-                r = write_attr(dir, *files, value);
+                r = cgroup_write_attr(dir, *files, value);
                 if (r != -ENOENT) {
                         *ret_file = *files;
                         return r;
@@ -537,7 +525,7 @@ void machine_cgroup_destroy(MachineCGroup *g) {
 
 int machine_cgroup_join_v1(char * const *paths) {
         STRV_FOREACH(p, paths) {
-                int r = write_attr(*p, "cgroup.procs", "0");
+                int r = cgroup_write_attr(*p, "cgroup.procs", "0");
                 if (r < 0)
                         return log_error_errno(r, "Failed to join cgroup %s: %m", *p);
         }
