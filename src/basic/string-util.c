@@ -140,13 +140,17 @@ int strv_extend(char ***l, const char *value) {
 
 char **strv_copy(char * const *l) {
         _cleanup_strv_free_ char **c = NULL;
+        size_t n = strv_length(l);
 
-        c = calloc(1, sizeof(char *));
+        /* One allocation for the array: strv_extend() per element would be quadratic. */
+        c = calloc(n + 1, sizeof(char *));
         if (!c)
                 return NULL;
-        STRV_FOREACH(s, l)
-                if (strv_extend(&c, *s) < 0)
+        for (size_t k = 0; k < n; k++) {
+                c[k] = strdup(l[k]);
+                if (!c[k])
                         return NULL;
+        }
         return TAKE_PTR(c);
 }
 
