@@ -72,26 +72,17 @@ int image_object_find(sd_bus *bus, const char *path, const char *interface, void
 }
 
 int image_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
-        _cleanup_strv_free_ char **l = NULL;
         Manager *m = userdata;
-        Image **images;
-        size_t n;
+        char **l;
         int r;
 
-        r = image_discover(&m->pool, &images, &n);
+        r = image_listing_update(&m->image_listing, &m->pool);
         if (r < 0)
                 return r;
-        for (size_t k = 0; k < n; k++) {
-                char *p = machine1_image_path(images[k]->name);
-
-                r = p ? strv_push(&l, p) : -ENOMEM;
-                if (r < 0)
-                        break;
-        }
-        image_list_free(images, n);
-        if (r < 0)
-                return r;
-        *nodes = TAKE_PTR(l);
+        l = strv_copy(m->image_listing.bus_paths);
+        if (!l)
+                return -ENOMEM;
+        *nodes = l;
         return 1;
 }
 
@@ -335,6 +326,7 @@ static int image_method_rename(sd_bus_message *message, Manager *m, Image *i, sd
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Failed to rename image '%s' to '%s': %m",
                                                locked->name, new_name);
+        manager_images_changed(m);
         log_info("Renamed image '%s' to '%s'.", locked->name, new_name);
         return sd_bus_reply_method_return(message, NULL);
 }
@@ -421,6 +413,7 @@ static int image_method_mark_read_only(sd_bus_message *message, Manager *m, Imag
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Failed to mark image '%s' %s: %m", i->name,
                                                b ? "read-only" : "writable");
+        manager_images_changed(m);
         log_info("Marked image '%s' %s.", i->name, b ? "read-only" : "writable");
         return sd_bus_reply_method_return(message, NULL);
 }
@@ -472,6 +465,7 @@ static int image_method_set_limit(sd_bus_message *message, Manager *m, Image *i,
                         return -ENOMEM;
                 return reply_limit_error(r, what, error);
         }
+        manager_images_changed(m);
         return sd_bus_reply_method_return(message, NULL);
 }
 
@@ -575,34 +569,129 @@ const sd_bus_vtable image_vtable[] = {
 
 /* --- the Manager's image methods */
 
-int bus_method_list_images(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+void manager_images_changed(Manager *m) {
+        image_listing_invalidate(&m->image_listing);
+}
+
+static int reply_list_images(Manager *m, sd_bus_message *message) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        Manager *m = userdata;
-        Image **images;
-        size_t n;
+        ImageListing *l = &m->image_listing;
         int r;
 
-        r = image_discover(&m->pool, &images, &n);
+        r = image_listing_update(l, &m->pool);
         if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Failed to list images in %s: %m", m->pool.path);
+                return sd_bus_reply_method_errnof(message, r, "Failed to list images in %s: %m", m->pool.path);
 
         r = sd_bus_message_new_method_return(message, &reply);
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "(ssbttto)");
-        for (size_t k = 0; r >= 0 && k < n; k++) {
-                _cleanup_free_ char *p = machine1_image_path(images[k]->name);
+        for (size_t k = 0; r >= 0 && k < l->n; k++) {
+                const Image *i = l->images[k];
 
-                r = p ? sd_bus_message_append(reply, "(ssbttto)", images[k]->name,
-                                              image_type_to_string(images[k]->type), images[k]->read_only,
-                                              images[k]->crtime, images[k]->mtime, images[k]->usage, p)
-                      : -ENOMEM;
+                r = sd_bus_message_append(reply, "(ssbttto)", i->name, image_type_to_string(i->type),
+                                          i->read_only, i->crtime, i->mtime, i->usage, l->bus_paths[k]);
         }
-        image_list_free(images, n);
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
         if (r < 0)
                 return r;
         return sd_bus_send(NULL, reply, NULL);
+}
+
+typedef struct DeferredCall {
+        Manager *manager;
+        sd_bus_message *message;
+        sd_event_source *timer;
+        uid_t uid;
+        struct DeferredCall *next, **prev;
+} DeferredCall;
+
+static DeferredCall *deferred_call_free(DeferredCall *d) {
+        if (!d)
+                return NULL;
+        *d->prev = d->next;
+        if (d->next)
+                d->next->prev = d->prev;
+        caller_limit_release(&d->manager->list_limit, d->uid);
+        sd_event_source_disable_unref(d->timer);
+        sd_bus_message_unref(d->message);
+        free(d);
+        return NULL;
+}
+
+void deferred_calls_free(Manager *m) {
+        while (m->deferred_calls)
+                deferred_call_free(m->deferred_calls);
+}
+
+static int on_deferred_call(sd_event_source *s, uint64_t usec, void *userdata) {
+        DeferredCall *d = userdata;
+        int r;
+
+        r = reply_list_images(d->manager, d->message);
+        if (r < 0)
+                log_debug_errno(r, "Failed to answer a deferred ListImages call, ignoring: %m");
+        deferred_call_free(d);
+        return 0;
+}
+
+static int defer_call(Manager *m, sd_bus_message *message, uid_t uid, uint64_t delay_usec) {
+        DeferredCall *d;
+        uint64_t now;
+        int r;
+
+        d = calloc(1, sizeof(DeferredCall));
+        if (!d) {
+                caller_limit_release(&m->list_limit, uid);
+                return -ENOMEM;
+        }
+        *d = (DeferredCall) { .manager = m, .message = sd_bus_message_ref(message), .uid = uid };
+        d->next = m->deferred_calls;
+        if (d->next)
+                d->next->prev = &d->next;
+        d->prev = &m->deferred_calls;
+        m->deferred_calls = d;
+
+        r = sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+        if (r >= 0)
+                r = sd_event_add_time(m->event, &d->timer, CLOCK_MONOTONIC, now + delay_usec, 0,
+                                      on_deferred_call, d);
+        if (r < 0) {
+                deferred_call_free(d);
+                return r;
+        }
+        return 1;
+}
+
+/* The answer is the same for everyone; only how soon differs. Unprivileged callers are
+ * limited per UID (see LIST_IMAGES_RATE), so a flood waits, not root. */
+int bus_method_list_images(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        Manager *m = userdata;
+        uint64_t now, delay;
+        uid_t uid;
+        int r;
+
+        r = sd_bus_query_sender_creds(message, SD_BUS_CREDS_EUID, &creds);
+        if (r >= 0)
+                r = sd_bus_creds_get_euid(creds, &uid);
+        if (r < 0)
+                return r;
+        if (uid != 0) {
+                r = sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+                if (r < 0)
+                        return r;
+                r = caller_limit_admit(&m->list_limit, uid, now, &delay);
+                if (r == -EBUSY)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                                 "Too many ListImages calls of UID %u waiting; try again later.",
+                                                 (unsigned) uid);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        return defer_call(m, message, uid, delay);
+        }
+        return reply_list_images(m, message);
 }
 
 int bus_method_get_image(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -688,6 +777,7 @@ int bus_method_clean_pool(sd_bus_message *message, void *userdata, sd_bus_error 
                         log_warning_errno(q, "Failed to remove image '%s' while cleaning the pool: %m", i->name);
                         continue;
                 }
+                manager_images_changed(m);
                 log_info("Removed image '%s' while cleaning the pool.", i->name);
                 r = sd_bus_message_append(reply, "(st)", i->name, i->usage);
         }

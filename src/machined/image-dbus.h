@@ -6,6 +6,13 @@
 #include "image.h"
 #include "machine1-bus.h"
 
+/* Unprivileged callers' ListImages calls, per UID: LIST_IMAGES_RATE a second with bursts
+ * of LIST_IMAGES_BURST; more wait (at most LIST_IMAGES_MAX_PENDING of them, 8 s), beyond
+ * that they fail with LimitsExceeded. */
+#define LIST_IMAGES_RATE 4.0
+#define LIST_IMAGES_BURST 8.0
+#define LIST_IMAGES_MAX_PENDING 32
+
 typedef struct Manager Manager;
 
 extern const sd_bus_vtable image_vtable[];
@@ -32,3 +39,7 @@ int image_node_enumerator(sd_bus *bus, const char *path, void *userdata, char **
 
 /* Images looked up for one D-Bus call live until the event loop is idle again. */
 void manager_flush_image_cache(Manager *m);
+/* berthd changed an image: the next listing looks at the pool again. */
+void manager_images_changed(Manager *m);
+/* ListImages calls still waiting for their turn (on exit). */
+void deferred_calls_free(Manager *m);

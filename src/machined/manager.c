@@ -87,6 +87,12 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
                 return log_oom();
         m->state_dir_fd = -EBADF;
         m->cgroups = (CgroupLayout) CGROUP_LAYOUT_NULL;
+        image_listing_init(&m->image_listing);
+        m->list_limit = (CallerLimit) {
+                .rate_per_sec = LIST_IMAGES_RATE,
+                .burst = LIST_IMAGES_BURST,
+                .max_pending = LIST_IMAGES_MAX_PENDING,
+        };
 
         m->bus_name = strdup(config->bus_name ?: MACHINED_DEFAULT_BUS_NAME);
         m->state_dir = strdup(config->state_dir ?: MACHINED_DEFAULT_STATE_DIR);
@@ -134,6 +140,9 @@ Manager *manager_free(Manager *m) {
                 machine_free(m->machines);
         manager_flush_image_cache(m);
         sd_event_source_disable_unref(m->image_cache_flush);
+        deferred_calls_free(m);
+        image_listing_done(&m->image_listing);
+        caller_limit_done(&m->list_limit);
         image_pool_done(&m->pool);
 
         sd_event_source_disable_unref(m->stale_timer);

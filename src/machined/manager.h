@@ -5,7 +5,9 @@
 #include <systemd/sd-event.h>
 
 #include "bus-polkit.h"
+#include "caller-limit.h"
 #include "image.h"
+#include "image-listing.h"
 #include "cgroup-setup.h"
 #include "machine.h"
 #include "machine1-bus.h"
@@ -47,6 +49,9 @@ struct Manager {
         Image **image_cache;          /* images looked up for the current D-Bus call */
         size_t n_image_cache;
         sd_event_source *image_cache_flush;
+        ImageListing image_listing;   /* what ListImages answers, while it is current */
+        CallerLimit list_limit;       /* unprivileged ListImages calls per UID */
+        struct DeferredCall *deferred_calls; /* over the limit: answered later */
 
         PolkitQuery *polkit_queries;  /* authorization checks of non-root callers */
         unsigned n_polkit_queries;

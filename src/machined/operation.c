@@ -59,6 +59,8 @@ Operation *operation_free(Operation *o) {
                 if (o->next)
                         o->next->prev = o->prev;
                 o->manager->n_operations--;
+                /* Whatever the worker did (or left undone), the pool may look different. */
+                image_listing_invalidate(&o->manager->image_listing);
                 operation_remove_tmp(o);
         }
         sd_bus_message_unref(o->message);
