@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "caller-limit.h"
 #include "machine-info.h"
 #include "machine-name.h"
 #include "machine-query.h"
@@ -196,7 +197,28 @@ static void test_uid_map(void) {
         CHECK(uid_map_parse_shift(NULL, &s) == -EBADMSG);
 }
 
+/* 2 a second, bursts of 3, 2 waiting at most; UIDs do not share a bucket. */
+static void test_caller_limit(void) {
+        CallerLimit l = { .rate_per_sec = 2, .burst = 3, .max_pending = 2 };
+        uint64_t delay = 0, t = 1000000;
+
+        for (int k = 0; k < 3; k++)
+                CHECK(caller_limit_admit(&l, 1000, t, &delay) == 0);
+        CHECK(caller_limit_admit(&l, 1000, t, &delay) == 1 && delay == 500000);
+        CHECK(caller_limit_admit(&l, 1000, t, &delay) == 1 && delay == 1000000);   /* the token after */
+        CHECK(caller_limit_admit(&l, 1000, t, &delay) == -EBUSY);
+        CHECK(caller_limit_admit(&l, 1001, t, &delay) == 0);                        /* another UID */
+        caller_limit_release(&l, 1000);
+        caller_limit_release(&l, 1000);
+        /* 1.5 s later: the two reserved tokens are back, one more is free */
+        CHECK(caller_limit_admit(&l, 1000, t + 1500000, &delay) == 0);
+        CHECK(caller_limit_admit(&l, 1000, t + 1500000, &delay) == 1);
+        caller_limit_done(&l);
+        CHECK(l.n_buckets == 0);
+}
+
 int main(void) {
+        test_caller_limit();
         test_names();
         test_classes();
         test_fields();
