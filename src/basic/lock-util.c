@@ -71,6 +71,19 @@ int lock_path(const char *path, bool wait, int *ret_fd) {
         return lock_path_fd(path, LOCK_EX | (wait ? 0 : LOCK_NB), false, ret_fd);
 }
 
+int lock_path_reclaim(const char *path) {
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        if (access(path, F_OK) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        r = lock_path(path, false, &fd);
+        if (r < 0)
+                return r;
+        /* unlinked under the lock (step 2 of the protocol) */
+        return unlink(path) < 0 && errno != ENOENT ? -errno : 1;
+}
+
 int lock_file_acquire(const char *path, int operation, bool ofd, LockFile *ret) {
         _cleanup_free_ char *p = strdup(path);
         int fd, r;

@@ -10,6 +10,10 @@
  * longer at 'path' protects nothing: the lock is taken again until it is on the file that
  * is there. Returns 0 with the fd, -EBUSY if held elsewhere (non-blocking), or -errno. */
 int lock_path(const char *path, bool wait, int *ret_fd);
+/* Remove the lock file at 'path' if nobody holds it (its holder died): a free flock does not
+ * block reuse, but the file is litter. Returns 1 if removed, 0 if there was none, -EBUSY if
+ * it is held, or -errno. */
+int lock_path_reclaim(const char *path);
 
 /* A lock that may also be shared, and may be an OFD lock (fcntl F_OFD_SETLK) instead of a
  * flock(): systemd's lock files (make_lock_file()) are OFD locks, and OFD and flock locks

@@ -360,7 +360,7 @@ bool cgroup_is_populated(const char *path) {
         return false;
 }
 
-static int cgroup_remove_tree(const char *path) {
+int cgroup_remove_tree(const char *path) {
         _cleanup_closedir_ DIR *d = opendir(path);
         struct dirent *de;
 

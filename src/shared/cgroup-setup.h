@@ -47,6 +47,9 @@ int cgroup_create_fresh(const char *path, bool v2, int *ret_fd);
 int cgroup_write_attr(const char *dir, const char *attr, const char *value);
 /* By absolute path: kill everything in the cgroup, wait for it, remove it with its children. */
 int cgroup_destroy(const char *path);
+/* By absolute path, v2 or v1: remove the cgroup with its children, killing nothing (a
+ * cgroup with processes fails with -EBUSY). Gone already is success. */
+int cgroup_remove_tree(const char *path);
 /* By absolute path: cgroup2 "populated" (processes in it or below). */
 bool cgroup_is_populated(const char *path);
 /* By absolute path, v1 or v2: no process in the cgroup itself. */

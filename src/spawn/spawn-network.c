@@ -177,22 +177,30 @@ static int pool_get(NetworkPool *ret) {
         return 0;
 }
 
+int host_network_reclaim_machine(const char *machine) {
+        _cleanup_free_ char *p = strjoin(NET_DIR "/machine-", machine, ".lock");
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        if (!p)
+                return -ENOMEM;
+        r = lock_path(p, false, &fd);
+        if (r < 0)
+                return r;
+        r = fw_remove_machine(machine);
+        (void) unlink(p);       /* under the lock, as lock-util.c wants */
+        return r;
+}
+
 /* Rules of machines whose berth-spawn is gone (SIGKILL): their machine lock is free. */
 static void host_network_remove_stale_rules(void) {
         _cleanup_strv_free_ char **names = NULL;
 
         if (fw_list_machines(&names) < 0)
                 return;
-        STRV_FOREACH(name, names) {
-                _cleanup_free_ char *p = strjoin(NET_DIR "/machine-", *name, ".lock");
-                _cleanup_close_ int fd = -EBADF;
-
-                if (p && lock_path(p, false, &fd) >= 0) {
-                        log_debug("Removing stale firewall rules of machine %s.", *name);
-                        (void) fw_remove_machine(*name);
-                        (void) unlink(p);
-                }
-        }
+        STRV_FOREACH(name, names)
+                if (host_network_reclaim_machine(*name) > 0)
+                        log_debug("Removed stale firewall rules of machine %s.", *name);
 }
 
 static int check_port_free(const PortForward *p) {

@@ -402,6 +402,7 @@ static int spawn_once(const SpawnConfig *c, SpawnState *st, int sigfd, bool anno
 static int spawn_prepare(const SpawnConfig *c, SpawnState *s) {
         int r;
 
+        spawn_reclaim_stale();
         r = spawn_state_claim(c, s);
         if (r < 0)
                 return r;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -8,9 +9,11 @@
 #include "fd-util.h"
 #include "lock-util.h"
 #include "log.h"
+#include "parse-util.h"
 #include "path-util.h"
 #include "spawn-state.h"
 #include "string-util.h"
+#include "cgroup-setup.h"
 
 #define STATE_DIR "/run/berth/spawn"
 
@@ -94,6 +97,7 @@ static void put_network(FILE *f, const SpawnConfig *c, const HostNetwork *n) {
         put_address(f, "SUBNET", n->subnet, n->prefixlen);
         put_address(f, "GATEWAY", n->gateway, 0);
         put_address(f, "ADDRESS", n->address, 0);
+        put(f, "ADDRESS_LOCK", n->address_lock_path);
         put_list(f, "INTERFACES", c->network_interfaces, SIZE_MAX);
         /* the rules carry the machine's name; fw_remove_machine(NAME) removes them */
         if (n->firewall)
@@ -193,4 +197,181 @@ void spawn_state_remove(SpawnState *s) {
         s->file_lock = safe_close(s->file_lock);
         s->file_path = (free(s->file_path), NULL);
         s->file_lock_path = (free(s->file_lock_path), NULL);
+}
+
+/* put_escaped() undone, on the n bytes at v. */
+static char *unescape_value(const char *v, size_t n) {
+        char *ret = malloc(n + 1), *o = ret;
+
+        if (!ret)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                int a, b;
+
+                if (v[i] == '\\' && i + 3 < n && v[i + 1] == 'x' &&
+                    (a = unhexchar(v[i + 2])) >= 0 && (b = unhexchar(v[i + 3])) >= 0) {
+                        *o++ = (char) (a << 4 | b);
+                        i += 3;
+                } else
+                        *o++ = v[i];
+        }
+        *o = 0;
+        return ret;
+}
+
+/* The space-separated values of KEY in the file's text (one for a single value); an empty
+ * list if the key is absent. */
+static int state_values(const char *text, const char *key, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        size_t k = strlen(key);
+
+        for (const char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+                const char *v, *end;
+
+                if (strncmp(line, key, k) != 0 || line[k] != '=')
+                        continue;
+                for (v = line + k + 1; *v && *v != '\n'; v = *end == ' ' ? end + 1 : end) {
+                        end = v + strcspn(v, " \n");
+                        if (end > v && strv_push(&l, unescape_value(v, end - v)) < 0)
+                                return -ENOMEM;
+                }
+                break;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+static const char *first(char **l) {
+        return l && l[0] ? l[0] : NULL;
+}
+
+static bool cgroups_in_use(char **v2, char **v1) {
+        STRV_FOREACH(p, v2)
+                if (cgroup_is_populated(*p))
+                        return true;
+        STRV_FOREACH(p, v1)
+                if (!cgroup_has_no_procs(*p))
+                        return true;
+        return false;
+}
+
+static void reclaim_lock_file(const char *name, const char *what, const char *path) {
+        int r;
+
+        if (!path)
+                return;
+        r = lock_path_reclaim(path);
+        if (r < 0)
+                log_debug_errno(r, "Failed to reclaim %s %s of machine '%s', ignoring: %m", what, path, name);
+        else if (r > 0)
+                log_debug("Removed %s %s of machine '%s'.", what, path, name);
+}
+
+static void reclaim_cgroup(const char *name, const char *path) {
+        int r;
+
+        r = cgroup_remove_tree(path);           /* kills nothing: -EBUSY if a process is in it */
+        if (r < 0)
+                log_debug_errno(r, "Failed to remove cgroup %s of machine '%s', ignoring: %m", path, name);
+        else
+                log_debug("Removed cgroup %s of machine '%s'.", path, name);
+}
+
+/* Everything the state file 'file' lists, newest first (rules, cgroups, address lock,
+ * UID-range lock), then the file itself. Called with
+ * the file's lock held. Returns 1 if the machine's leftovers were removed, 0 if its
+ * processes still run (its cgroups are populated; nothing is touched then). */
+static int reclaim_one(int dfd, const char *file, const char *lock) {
+        _cleanup_strv_free_ char **name = NULL, **cg = NULL, **cg1 = NULL, **uid_lock = NULL,
+                                 **addr_lock = NULL, **fw = NULL, **ifname = NULL;
+        _cleanup_free_ char *text = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        const char *n;
+        int r;
+
+        fd = openat(dfd, file, O_RDONLY|O_CLOEXEC|O_NOFOLLOW);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno;   /* removed meanwhile */
+        r = read_full_fd(fd, 1 << 20, &text, NULL);
+        if (r >= 0)
+                r = state_values(text, "NAME", &name);
+        if (r >= 0)
+                r = state_values(text, "CGROUP", &cg);
+        if (r >= 0)
+                r = state_values(text, "CGROUP_V1", &cg1);
+        if (r >= 0)
+                r = state_values(text, "UID_RANGE_LOCK", &uid_lock);
+        if (r >= 0)
+                r = state_values(text, "ADDRESS_LOCK", &addr_lock);
+        if (r >= 0)
+                r = state_values(text, "FIREWALL", &fw);
+        if (r >= 0)
+                r = state_values(text, "HOST_IFNAME", &ifname);
+        if (r < 0)
+                return r;
+        n = first(name) ?: file;
+
+        /* A killed berth-spawn takes its machine along (PR_SET_PDEATHSIG, then the PID
+         * namespace goes), but not always at once: come back at the next start. */
+        if (cgroups_in_use(cg, cg1)) {
+                log_debug("Machine '%s' of stale state file %s still has processes, leaving it.", n, file);
+                return 0;
+        }
+
+        if (fw || addr_lock || ifname) {
+                r = host_network_reclaim_machine(n);
+                if (r < 0)
+                        log_debug_errno(r, "Failed to remove the firewall rules of machine '%s', ignoring: %m", n);
+                else if (r > 0)
+                        log_debug("Removed %i firewall rules of machine '%s'.", r, n);
+        }
+        STRV_FOREACH(p, cg)
+                reclaim_cgroup(n, *p);
+        STRV_FOREACH(p, cg1)
+                reclaim_cgroup(n, *p);
+        reclaim_lock_file(n, "address lock", first(addr_lock));
+        reclaim_lock_file(n, "UID range lock", first(uid_lock));
+
+        if (unlinkat(dfd, file, 0) < 0 && errno != ENOENT)
+                log_debug_errno(errno, "Failed to remove stale state file %s, ignoring: %m", file);
+        (void) unlinkat(dfd, lock, 0);          /* under its lock */
+        log_warning("Reclaimed the leftovers of machine '%s' (its berth-spawn was killed).", n);
+        return 1;
+}
+
+void spawn_reclaim_stale(void) {
+        _cleanup_closedir_ DIR *d = NULL;
+        struct dirent *de;
+
+        d = opendir(STATE_DIR);
+        if (!d) {
+                if (errno != ENOENT)
+                        log_debug_errno(errno, "Failed to open " STATE_DIR ", not reclaiming: %m");
+                return;
+        }
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *lock = NULL, *lock_abs = NULL;
+                _cleanup_close_ int fd = -EBADF;
+                int r;
+
+                /* .NAME.lock and .#NAME (a temporary file) are not state files */
+                if (de->d_name[0] == '.' || de->d_type != DT_REG)
+                        continue;
+                lock = strjoin(".", de->d_name, ".lock");
+                lock_abs = strjoin(STATE_DIR "/.", de->d_name, ".lock");
+                if (!lock || !lock_abs)
+                        return (void) log_oom();
+                /* Held while reclaiming: a machine of that name that starts meanwhile finds it
+                 * taken (and runs without a state file), and so does a second reclaimer. */
+                r = lock_path(lock_abs, false, &fd);
+                if (r == -EBUSY)
+                        continue;               /* its machine runs */
+                if (r < 0) {
+                        log_debug_errno(r, "Failed to lock %s, ignoring: %m", lock_abs);
+                        continue;
+                }
+                r = reclaim_one(dirfd(d), de->d_name, lock);
+                if (r < 0)
+                        log_debug_errno(r, "Failed to read stale state file %s/%s, ignoring: %m", STATE_DIR, de->d_name);
+        }
 }

@@ -49,6 +49,11 @@ typedef struct SpawnState {
 void spawn_state_init(SpawnState *s);
 void spawn_state_done(SpawnState *s);
 
+/* Remove the leftovers of every machine whose berth-spawn was killed (the lock of its state
+ * file is free): its firewall rules, address and UID-range locks, cgroups (if empty) and
+ * state file. Best effort; one warning per machine reclaimed. Cheap when nothing is stale. */
+void spawn_reclaim_stale(void);
+
 /* Take the name's state file: reclaims a stale one left by a berth-spawn that was killed.
  * Without it (another berth-spawn runs a machine of that name) the machine runs without
  * a state file. Logs; never fails the launch except for -ENOMEM. */
