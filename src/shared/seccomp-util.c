@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <linux/capability.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "fd-util.h"
 #include "seccomp-util.h"
 #include "string-util.h"
 
@@ -305,36 +308,61 @@ static int filter_new(uint32_t default_action, scmp_filter_ctx *ret) {
         return 0;
 }
 
-/* The allow list: the defaults for these capabilities plus 'allow', minus 'deny'. */
-static int load_allow_list(uint64_t capabilities, char * const *allow, char * const *deny) {
-        _cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
-        _cleanup_strv_free_ char **defaults = NULL;
+/* The names the allow list gets rules for, in the order they are added: the defaults for
+ * these capabilities plus 'allow', minus 'deny'. With the ABIs and the code that compiles
+ * them, this is everything the program depends on (the cache's key). */
+int seccomp_filter_rules(uint64_t capabilities, char * const *allow, char * const *deny, char ***ret) {
+        _cleanup_strv_free_ char **defaults = NULL, **l = NULL;
         int r;
 
-        r = filter_new(SCMP_ACT_ERRNO(EPERM), &ctx);
-        if (r < 0)
-                return r;
         r = seccomp_default_allow(capabilities, &defaults);
         if (r < 0)
                 return r;
         STRV_FOREACH(s, defaults)
                 if (!strv_contains(deny, *s)) {
-                        r = add_rule(ctx, SCMP_ACT_ALLOW, *s);
+                        r = strv_extend(&l, *s);
                         if (r < 0)
                                 return r;
                 }
         STRV_FOREACH(s, allow)
                 if (!strv_contains(deny, *s)) {
-                        r = add_rule(ctx, SCMP_ACT_ALLOW, *s);
+                        r = strv_extend(&l, *s);
                         if (r < 0)
                                 return r;
                 }
-        return seccomp_load(ctx);
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+const char *seccomp_filter_abis(void) {
+#if defined(__x86_64__)
+        return x32_supported() ? "x86_64 x86 x32" : "x86_64 x86";
+#elif defined(__aarch64__)
+        return "aarch64 arm";
+#else
+        return "native";
+#endif
+}
+
+static int allow_list_new(char * const *rules, scmp_filter_ctx *ret) {
+        _cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
+        int r;
+
+        r = filter_new(SCMP_ACT_ERRNO(EPERM), &ctx);
+        if (r < 0)
+                return r;
+        STRV_FOREACH(s, rules) {
+                r = add_rule(ctx, SCMP_ACT_ALLOW, *s);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(ctx);
+        return 0;
 }
 
 /* ioctl() is allowed as a whole above; two of its requests are refused by a second,
  * small filter, since the kernel applies every filter loaded and the strictest wins. */
-static int load_ioctl_deny(void) {
+static int ioctl_deny_new(scmp_filter_ctx *ret) {
         _cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
         int r;
 
@@ -350,15 +378,105 @@ static int load_ioctl_deny(void) {
                              SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, (scmp_datum_t) TIOCLINUX));
         if (r < 0)
                 return r;
-        return seccomp_load(ctx);
+        *ret = TAKE_PTR(ctx);
+        return 0;
 }
 
-int seccomp_load_filter(uint64_t capabilities, char * const *allow, char * const *deny) {
+/* Both contexts in load order: the allow list last, since it may deny seccomp() itself
+ * (--system-call-filter=~seccomp). */
+static int filter_contexts_new(char * const *rules, scmp_filter_ctx ret[static SECCOMP_FILTER_PROGRAMS]) {
         int r;
 
-        /* the allow list last: it may deny seccomp() itself (--system-call-filter=~seccomp) */
-        r = load_ioctl_deny();
+        r = ioctl_deny_new(&ret[0]);
         if (r < 0)
                 return r;
-        return load_allow_list(capabilities, allow, deny);
+        r = allow_list_new(rules, &ret[1]);
+        if (r < 0) {
+                seccomp_release(ret[0]);
+                ret[0] = NULL;
+        }
+        return r;
+}
+
+static void filter_contexts_release(scmp_filter_ctx ctx[static SECCOMP_FILTER_PROGRAMS]) {
+        for (size_t k = 0; k < SECCOMP_FILTER_PROGRAMS; k++)
+                seccomp_releasep(&ctx[k]);
+}
+
+int seccomp_load_filter_libseccomp(char * const *rules) {
+        scmp_filter_ctx ctx[SECCOMP_FILTER_PROGRAMS] = {};
+        int r;
+
+        r = filter_contexts_new(rules, ctx);
+        for (size_t k = 0; r >= 0 && k < SECCOMP_FILTER_PROGRAMS; k++)
+                r = seccomp_load(ctx[k]);
+        filter_contexts_release(ctx);
+        return r;
+}
+
+void seccomp_filter_done(SeccompFilter *f) {
+        for (size_t k = 0; k < SECCOMP_FILTER_PROGRAMS; k++) {
+                free(f->insns[k]);
+                f->insns[k] = NULL;
+                f->n_insns[k] = 0;
+        }
+}
+
+/* libseccomp 2.5 exports only to a file descriptor. */
+static int export_program(scmp_filter_ctx ctx, struct sock_filter **ret, size_t *ret_n) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *buf = NULL;
+        size_t size;
+        int r;
+
+        fd = memfd_create("berth-seccomp", MFD_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        r = seccomp_export_bpf(ctx, fd);
+        if (r < 0)
+                return r;
+        if (lseek(fd, 0, SEEK_SET) < 0)
+                return -errno;
+        r = read_full_fd(fd, SECCOMP_PROGRAM_MAX * sizeof(struct sock_filter), &buf, &size);
+        if (r < 0)
+                return r;
+        if (size == 0 || size % sizeof(struct sock_filter) != 0)
+                return -EBADMSG;
+        *ret = (struct sock_filter *) TAKE_PTR(buf);
+        *ret_n = size / sizeof(struct sock_filter);
+        return 0;
+}
+
+int seccomp_filter_build(char * const *rules, SeccompFilter *ret) {
+        scmp_filter_ctx ctx[SECCOMP_FILTER_PROGRAMS] = {};
+        SeccompFilter f = SECCOMP_FILTER_NULL;
+        int r;
+
+        r = filter_contexts_new(rules, ctx);
+        for (size_t k = 0; r >= 0 && k < SECCOMP_FILTER_PROGRAMS; k++)
+                r = export_program(ctx[k], &f.insns[k], &f.n_insns[k]);
+        filter_contexts_release(ctx);
+        if (r < 0) {
+                seccomp_filter_done(&f);
+                return r;
+        }
+        *ret = f;
+        return 0;
+}
+
+/* What seccomp_load() does for the contexts above (libseccomp 2.5: no_new_privs off, no
+ * TSYNC, no log, no SPEC_ALLOW, no listener): SECCOMP_SET_MODE_FILTER without flags. */
+int seccomp_filter_load(const SeccompFilter *f) {
+        for (size_t k = 0; k < SECCOMP_FILTER_PROGRAMS; k++) {
+                struct sock_fprog prog = {
+                        .len = (unsigned short) f->n_insns[k],
+                        .filter = f->insns[k],
+                };
+
+                if (f->n_insns[k] == 0 || f->n_insns[k] > SECCOMP_PROGRAM_MAX)
+                        return -EINVAL;
+                if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+                        return -errno;
+        }
+        return 0;
 }

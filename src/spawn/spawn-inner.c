@@ -461,12 +461,12 @@ static int inner_change_user(Inner *i) {
  * calls. The bounding set is cut while CAP_SETPCAP is still held, then the user changes. */
 static int inner_drop_privileges(Inner *i, bool stub) {
         const SpawnConfig *c = i->config;
-        uint64_t bounding = stub ? UINT64_C(1) << CAP_KILL : spawn_config_bounding_set(c);
+        uint64_t bounding = stub ? STUB_BOUNDING_SET : spawn_config_bounding_set(c);
         bool nnp = stub || c->no_new_privileges;
         int r;
 
         if (!nnp) {
-                r = seccomp_load_filter(bounding, c->syscall_allow, c->syscall_deny);
+                r = seccomp_filter_load(&i->state->seccomp_payload);
                 if (r < 0)
                         return log_error_errno(r, "Failed to load the system call filter: %m");
         }
@@ -488,7 +488,7 @@ static int inner_drop_privileges(Inner *i, bool stub) {
         if (nnp) {
                 if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                         return log_error_errno(errno, "Failed to set no_new_privs: %m");
-                r = seccomp_load_filter(bounding, stub ? NULL : c->syscall_allow, stub ? NULL : c->syscall_deny);
+                r = seccomp_filter_load(stub ? &i->state->seccomp_stub : &i->state->seccomp_payload);
                 if (r < 0)
                         return log_error_errno(r, "Failed to load the system call filter: %m");
         }

@@ -15,6 +15,7 @@
 #include "notify-util.h"
 #include "process-util.h"
 #include "pty-forward.h"
+#include "seccomp-cache.h"
 #include "spawn-cgroup.h"
 #include "spawn-ephemeral.h"
 #include "spawn-image.h"
@@ -397,6 +398,27 @@ static int spawn_once(const SpawnConfig *c, SpawnState *st, int sigfd, bool anno
         return supervisor_result(&s, ret_reboot);
 }
 
+/* Compiled here, once for every boot, and loaded by the child at the very end: compiling
+ * the allow list for every ABI is the slowest part of a start, so the programs come from
+ * the cache in SECCOMP_CACHE_DIR after the first start with the same filter. */
+static int seccomp_prepare(const SpawnConfig *c, SpawnState *s) {
+        _cleanup_strv_free_ char **rules = NULL, **stub_rules = NULL;
+        int r;
+
+        r = seccomp_filter_rules(spawn_config_bounding_set(c), c->syscall_allow, c->syscall_deny, &rules);
+        if (r >= 0)
+                r = seccomp_filter_get(SECCOMP_CACHE_DIR, rules, &s->seccomp_payload);
+        if (r >= 0 && c->as_pid2) {
+                /* the stub init keeps CAP_KILL only and ignores --system-call-filter= */
+                r = seccomp_filter_rules(STUB_BOUNDING_SET, NULL, NULL, &stub_rules);
+                if (r >= 0)
+                        r = seccomp_filter_get(SECCOMP_CACHE_DIR, stub_rules, &s->seccomp_stub);
+        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to compile the system call filter: %m");
+        return 0;
+}
+
 /* Everything the machine needs before its first start, in order; each step logs its
  * failure. What they pick and make goes into 's'. */
 static int spawn_prepare(const SpawnConfig *c, SpawnState *s) {
@@ -439,6 +461,9 @@ static int spawn_prepare(const SpawnConfig *c, SpawnState *s) {
         if (r < 0)
                 return r;
         r = overlay_workdirs_create(c, s);
+        if (r < 0)
+                return r;
+        r = seccomp_prepare(c, s);
         if (r < 0)
                 return r;
         s->wait_for_go = registration_wanted(c);

@@ -40,6 +40,8 @@ void spawn_state_done(SpawnState *s) {
         safe_close(s->file_lock);
         free(s->file_path);
         free(s->file_lock_path);
+        seccomp_filter_done(&s->seccomp_payload);
+        seccomp_filter_done(&s->seccomp_stub);
         spawn_state_init(s);
 }
 

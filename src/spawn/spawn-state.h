@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include "seccomp-util.h"
 #include "spawn-cgroup.h"
 #include "spawn-config.h"
 #include "spawn-ephemeral.h"
@@ -40,6 +41,8 @@ typedef struct SpawnState {
         UserNamespace userns;
         HostNetwork net;
         MachineCGroup cgroup;       /* the current boot's */
+        SeccompFilter seccomp_payload; /* the compiled system call filters the child loads */
+        SeccompFilter seccomp_stub;    /* with --as-pid2: the stub init's */
 
         int file_lock;              /* held while the file is ours */
         char *file_lock_path;       /* /run/berth/spawn/.NAME.lock */
