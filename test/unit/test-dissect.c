@@ -57,11 +57,6 @@
 static char tmpdir[4096];
 static unsigned n_image = 0;
 
-static void tap_skip(const char *what, const char *why) {
-        tap_n++;
-        printf("ok %u - %s # SKIP %s\n", tap_n, what, why);
-}
-
 /* --- tools ------------------------------------------------------------------------- */
 
 /* sfdisk and mkfs live in /usr/sbin, which a user's PATH may lack. */
