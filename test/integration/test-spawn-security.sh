@@ -176,6 +176,62 @@ fi
 run_payload --as-pid2 -- syscall keyctl bpf
 expect_eq "--as-pid2: the payload has the filter too" "keyctl=EPERM bpf=EPERM" "$(echo $OUTPUT)"
 
+# ---- the compiled filter is cached in /run/berth/seccomp (root's, 0700; files 0600)
+CACHE=/run/berth/seccomp
+rm -rf "$CACHE"
+# cache_state: "inode mtime size checksum" of the only entry, or why there is none
+cache_state() {
+    local f n
+    n=$(find "$CACHE" -maxdepth 1 -name '*.bpf' | wc -l)
+    [ "$n" = 1 ] || { echo "$n entries"; return; }
+    f=$(find "$CACHE" -maxdepth 1 -name '*.bpf')
+    echo "$(stat -c '%i %y %s' "$f") $(sha256sum <"$f" | cut -d' ' -f1)"
+}
+run_payload -- syscall fanotify_init getpid
+expect_eq "first start: the filter denies fanotify_init" "fanotify_init=EPERM getpid=ok" "$(echo $OUTPUT)"
+expect_eq "first start: the cache directory is root's, mode 0700" "700 root" "$(stat -c '%a %U' "$CACHE" 2>&1)"
+ENTRY=$(find "$CACHE" -maxdepth 1 -name '*.bpf' 2>/dev/null)
+expect_eq "first start: one entry, a 0600 file of root's" "600 root regular file" \
+    "$(stat -c '%a %U %F' "$ENTRY" 2>&1)"
+FIRST=$(cache_state)
+
+if command -v strace >/dev/null 2>&1; then
+    LAST_CMD="strace berth-spawn -P -D TREE payload syscall fanotify_init getpid"
+    OUTPUT=$(strace -f -qq -e trace=openat,rename -o "$SCRATCH/state/strace" \
+        "$BERTH_SPAWN" -P -D "$TREE" "$PAYLOAD" syscall fanotify_init getpid 2>&1 </dev/null)
+    expect_eq "second start: the filter still denies fanotify_init" "fanotify_init=EPERM getpid=ok" "$(echo $OUTPUT)"
+    ok_if "second start: the entry is read" grep -q "openat(.*\"$ENTRY\", O_RDONLY" "$SCRATCH/state/strace"
+    ok_if "second start: nothing is written to the cache" \
+        bash -c "! grep -E 'rename\\(|$CACHE/[^\"]*\\.bpf\\.' '$SCRATCH/state/strace'"
+else
+    skip "second start: the entry is read" "strace not installed"
+fi
+run_payload -- status
+expect_match "second start: two filters are installed (Seccomp_filters: 2)" '^Seccomp_filters:[[:space:]]+2$'
+expect_eq "second start: the entry is unchanged (same inode, mtime, content)" "$FIRST" "$(cache_state)"
+
+# a damaged entry is never loaded: it is rebuilt, and the machine still gets the filter
+python3 - "$ENTRY" <<'PY'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    data = bytearray(f.read())
+    data[-3] ^= 0x40   # inside the allow list program
+    f.seek(0)
+    f.write(data)
+PY
+run_payload -- syscall fanotify_init getpid keyctl
+expect_eq "damaged entry: the filter still denies fanotify_init and keyctl" \
+    "fanotify_init=EPERM getpid=ok keyctl=EPERM" "$(echo $OUTPUT)"
+expect_eq "damaged entry: rewritten with the original content" "$(cut -d' ' -f5- <<<"$FIRST")" \
+    "$(cache_state | cut -d' ' -f5-)"
+ok_if "damaged entry: replaced by a new file" test "$(cut -d' ' -f1 <<<"$FIRST")" != "$(cache_state | cut -d' ' -f1)"
+head -c 100 "$ENTRY" >"$ENTRY.cut" && mv "$ENTRY.cut" "$ENTRY"
+run_payload -- syscall fanotify_init getpid
+expect_eq "truncated entry: the filter still denies fanotify_init" "fanotify_init=EPERM getpid=ok" "$(echo $OUTPUT)"
+expect_eq "truncated entry: rewritten with the original content" "$(cut -d' ' -f5- <<<"$FIRST")" \
+    "$(cache_state | cut -d' ' -f5-)"
+rm -rf "$CACHE"
+
 # --system-call-filter=NAMES: allow names that are denied by default
 ALLOWABLE=
 for p in $DENIED; do
