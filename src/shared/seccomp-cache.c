@@ -164,7 +164,7 @@ static int check_private(int fd, mode_t type) {
         return 0;
 }
 
-static int cache_read(const char *path, const char *key, SeccompFilter *ret) {
+static int cache_read(int dir_fd, const char *name, const char *key, SeccompFilter *ret) {
         _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *buf = NULL;
         SeccompFilter f = SECCOMP_FILTER_NULL;
@@ -173,7 +173,7 @@ static int cache_read(const char *path, const char *key, SeccompFilter *ret) {
         CacheHeader h;
         int r;
 
-        fd = open(path, O_RDONLY|O_CLOEXEC|O_NOFOLLOW|O_NOCTTY);
+        fd = openat(dir_fd, name, O_RDONLY|O_CLOEXEC|O_NOFOLLOW|O_NOCTTY);
         if (fd < 0)
                 return -errno;
         r = check_private(fd, S_IFREG);
@@ -247,8 +247,8 @@ static int cache_dir_open(const char *cache_dir) {
 
 /* Written under a temporary name and renamed: a reader sees the old file or the whole
  * new one, never a part. */
-static int cache_write(const char *cache_dir, const char *path, const char *key, const SeccompFilter *f) {
-        _cleanup_close_ int dir_fd = -EBADF, fd = -EBADF;
+static int cache_write(int dir_fd, const char *name, const char *key, const SeccompFilter *f) {
+        _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *tmp = NULL;
         CacheHeader h = {
                 .format = CACHE_FORMAT,
@@ -257,16 +257,15 @@ static int cache_write(const char *cache_dir, const char *path, const char *key,
         };
         int r;
 
-        dir_fd = cache_dir_open(cache_dir);
-        if (dir_fd < 0)
-                return dir_fd;
         memcpy(h.magic, CACHE_MAGIC, sizeof(h.magic));
         for (size_t k = 0; k < SECCOMP_FILTER_PROGRAMS; k++)
                 h.n_insns[k] = (uint32_t) f->n_insns[k];
 
-        if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
+        /* a name nobody else uses; O_EXCL, mode 0600 */
+        if (asprintf(&tmp, "%s.%d.tmp", name, (int) getpid()) < 0)
                 return -ENOMEM;
-        fd = mkostemp(tmp, O_CLOEXEC);   /* mode 0600 */
+        (void) unlinkat(dir_fd, tmp, 0);
+        fd = openat(dir_fd, tmp, O_WRONLY|O_CREAT|O_EXCL|O_CLOEXEC|O_NOFOLLOW|O_NOCTTY, 0600);
         if (fd < 0)
                 return -errno;
         r = loop_write(fd, &h, sizeof(h));
@@ -274,26 +273,31 @@ static int cache_write(const char *cache_dir, const char *path, const char *key,
                 r = loop_write(fd, key, h.key_size);
         for (size_t k = 0; r >= 0 && k < SECCOMP_FILTER_PROGRAMS; k++)
                 r = loop_write(fd, f->insns[k], f->n_insns[k] * sizeof(struct sock_filter));
-        if (r >= 0 && rename(tmp, path) < 0)
+        if (r >= 0 && renameat(dir_fd, tmp, dir_fd, name) < 0)
                 r = -errno;
         if (r < 0)
-                (void) unlink(tmp);
+                (void) unlinkat(dir_fd, tmp, 0);
         return r;
 }
 
 int seccomp_filter_get(const char *cache_dir, char * const *rules, SeccompFilter *ret) {
         _cleanup_free_ char *key = NULL, *path = NULL;
+        _cleanup_close_ int dir_fd = -EBADF;
+        const char *name;
         int r;
 
         r = cache_key(rules, &key);
         if (r >= 0)
                 r = cache_path_for_key(cache_dir, key, &path);
+        if (r >= 0)
+                r = dir_fd = cache_dir_open(cache_dir);
         if (r < 0) {
-                log_debug_errno(r, "Not caching the system call filter: %m");
+                log_debug_errno(r, "Not caching the system call filter in %s: %m", cache_dir);
                 return seccomp_filter_build(rules, ret);
         }
+        name = strrchr(path, '/') + 1;
 
-        r = cache_read(path, key, ret);
+        r = cache_read(dir_fd, name, key, ret);
         if (r >= 0)
                 return 0;
         if (r != -ENOENT)
@@ -302,8 +306,8 @@ int seccomp_filter_get(const char *cache_dir, char * const *rules, SeccompFilter
         r = seccomp_filter_build(rules, ret);
         if (r < 0)
                 return r;
-        r = cache_write(cache_dir, path, key, ret);
+        r = cache_write(dir_fd, name, key, ret);
         if (r < 0)
-                log_debug_errno(r, "Could not cache the system call filter in %s, ignoring: %m", cache_dir);
+                log_debug_errno(r, "Could not cache the system call filter in %s, ignoring: %m", path);
         return 0;
 }
