@@ -13,8 +13,8 @@ apt-get update -q
 # fdisk (sfdisk), e2fsprogs, squashfs-tools, dosfstools, cryptsetup-bin: the disk images of
 # test-dissect, test-spawn-image and of the fuzz seeds; erofs-utils, xfsprogs: those of
 # test-spawn-image; clang + libclang-rt-dev: the libFuzzer build of tools/run-fuzzers.sh
-# (meson suite 'fuzz'); hyperfine: tools/bench-*.sh; strace: test-spawn-security checks that a
-# start reads the cached system call filter.
+# (meson suite 'fuzz'); hyperfine (and bubblewrap, crun: the peers): tools/bench-*.sh;
+# strace: test-spawn-security checks that a start reads the cached system call filter.
 apt-get install -y -q --no-install-recommends \
         meson ninja-build pkg-config gcc libc6-dev python3 \
         libsystemd-dev libmount-dev libblkid-dev libfdisk-dev libcryptsetup-dev \
@@ -24,4 +24,4 @@ apt-get install -y -q --no-install-recommends \
         qemu-system-x86 kmod xz-utils \
         fdisk e2fsprogs squashfs-tools dosfstools cryptsetup-bin erofs-utils xfsprogs \
         clang libclang-rt-dev \
-        hyperfine strace
+        hyperfine strace bubblewrap crun

@@ -106,7 +106,10 @@ static int add_build_ids(struct dl_phdr_info *info, size_t size, void *userdata)
         return 0;
 }
 
-static int cache_key(char * const *rules, char **ret) {
+/* The inputs, not the rule list they expand to: the expansion (the default table, names
+ * resolved by libseccomp) is fixed by the build IDs, and skipping it keeps a start with a
+ * cached filter from touching libseccomp's tables at all (0.3 MiB of RSS, 0.3 ms). */
+static int cache_key(uint64_t capabilities, char * const *allow, char * const *deny, char **ret) {
         _cleanup_free_ char *key = NULL;
         const struct scmp_version *v = seccomp_version();
         int r;
@@ -120,8 +123,13 @@ static int cache_key(char * const *rules, char **ret) {
                 return r;
         if (!strstr(key, "object (main) "))
                 return -ENOPKG;   /* no build ID: nothing tells an upgraded binary apart */
-        r = append(&key, "rules");
-        STRV_FOREACH(s, rules)
+        r = append(&key, "capabilities %016" PRIx64 "\nallow", capabilities);
+        STRV_FOREACH(s, allow)
+                if (r >= 0)
+                        r = append(&key, " %s", *s);
+        if (r >= 0)
+                r = append(&key, "\ndeny");
+        STRV_FOREACH(s, deny)
                 if (r >= 0)
                         r = append(&key, " %s", *s);
         if (r < 0)
@@ -135,11 +143,12 @@ static int cache_path_for_key(const char *cache_dir, const char *key, char **ret
                         fnv1a64(FNV1A64_INIT, key, strlen(key))) < 0 ? -ENOMEM : 0;
 }
 
-int seccomp_cache_path(const char *cache_dir, char * const *rules, char **ret) {
+int seccomp_cache_path(const char *cache_dir, uint64_t capabilities, char * const *allow, char * const *deny,
+                       char **ret) {
         _cleanup_free_ char *key = NULL;
         int r;
 
-        r = cache_key(rules, &key);
+        r = cache_key(capabilities, allow, deny, &key);
         if (r < 0)
                 return r;
         return cache_path_for_key(cache_dir, key, ret);
@@ -280,20 +289,31 @@ static int cache_write(int dir_fd, const char *name, const char *key, const Secc
         return r;
 }
 
-int seccomp_filter_get(const char *cache_dir, char * const *rules, SeccompFilter *ret) {
+static int filter_build(uint64_t capabilities, char * const *allow, char * const *deny, SeccompFilter *ret) {
+        _cleanup_strv_free_ char **rules = NULL;
+        int r;
+
+        r = seccomp_filter_rules(capabilities, allow, deny, &rules);
+        if (r < 0)
+                return r;
+        return seccomp_filter_build(rules, ret);
+}
+
+int seccomp_filter_get(const char *cache_dir, uint64_t capabilities, char * const *allow, char * const *deny,
+                       SeccompFilter *ret) {
         _cleanup_free_ char *key = NULL, *path = NULL;
         _cleanup_close_ int dir_fd = -EBADF;
         const char *name;
         int r;
 
-        r = cache_key(rules, &key);
+        r = cache_key(capabilities, allow, deny, &key);
         if (r >= 0)
                 r = cache_path_for_key(cache_dir, key, &path);
         if (r >= 0)
                 r = dir_fd = cache_dir_open(cache_dir);
         if (r < 0) {
                 log_debug_errno(r, "Not caching the system call filter in %s: %m", cache_dir);
-                return seccomp_filter_build(rules, ret);
+                return filter_build(capabilities, allow, deny, ret);
         }
         name = strrchr(path, '/') + 1;
 
@@ -303,7 +323,7 @@ int seccomp_filter_get(const char *cache_dir, char * const *rules, SeccompFilter
         if (r != -ENOENT)
                 log_debug_errno(r, "Ignoring the cached system call filter %s: %m", path);
 
-        r = seccomp_filter_build(rules, ret);
+        r = filter_build(capabilities, allow, deny, ret);
         if (r < 0)
                 return r;
         r = cache_write(dir_fd, name, key, ret);

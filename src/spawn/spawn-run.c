@@ -402,18 +402,13 @@ static int spawn_once(const SpawnConfig *c, SpawnState *st, int sigfd, bool anno
  * the allow list for every ABI is the slowest part of a start, so the programs come from
  * the cache in SECCOMP_CACHE_DIR after the first start with the same filter. */
 static int seccomp_prepare(const SpawnConfig *c, SpawnState *s) {
-        _cleanup_strv_free_ char **rules = NULL, **stub_rules = NULL;
         int r;
 
-        r = seccomp_filter_rules(spawn_config_bounding_set(c), c->syscall_allow, c->syscall_deny, &rules);
-        if (r >= 0)
-                r = seccomp_filter_get(SECCOMP_CACHE_DIR, rules, &s->seccomp_payload);
-        if (r >= 0 && c->as_pid2) {
-                /* the stub init keeps CAP_KILL only and ignores --system-call-filter= */
-                r = seccomp_filter_rules(STUB_BOUNDING_SET, NULL, NULL, &stub_rules);
-                if (r >= 0)
-                        r = seccomp_filter_get(SECCOMP_CACHE_DIR, stub_rules, &s->seccomp_stub);
-        }
+        r = seccomp_filter_get(SECCOMP_CACHE_DIR, spawn_config_bounding_set(c), c->syscall_allow, c->syscall_deny,
+                               &s->seccomp_payload);
+        /* the stub init keeps CAP_KILL only and ignores --system-call-filter= */
+        if (r >= 0 && c->as_pid2)
+                r = seccomp_filter_get(SECCOMP_CACHE_DIR, STUB_BOUNDING_SET, NULL, NULL, &s->seccomp_stub);
         if (r < 0)
                 return log_error_errno(r, "Failed to compile the system call filter: %m");
         return 0;

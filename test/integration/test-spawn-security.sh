@@ -196,9 +196,13 @@ expect_eq "first start: one entry, a 0600 file of root's" "600 root regular file
 FIRST=$(cache_state)
 
 if command -v strace >/dev/null 2>&1; then
-    LAST_CMD="strace berth-spawn -P -D TREE payload syscall fanotify_init getpid"
-    OUTPUT=$(strace -f -qq -e trace=openat,rename,renameat,renameat2 -o "$SCRATCH/state/strace" \
-        "$BERTH_SPAWN" -P -D "$TREE" "$PAYLOAD" syscall fanotify_init getpid 2>&1 </dev/null)
+    LAST_CMD="strace -o TRACE berth-spawn -P -D TREE payload syscall fanotify_init getpid"
+    strace -f -qq -e trace=openat,rename,renameat,renameat2 -o "$SCRATCH/state/strace" \
+        "$BERTH_SPAWN" -P -D "$TREE" "$PAYLOAD" syscall fanotify_init getpid \
+        </dev/null >"$SCRATCH/state/out" 2>"$SCRATCH/state/err"
+    RC=$?
+    OUTPUT=$(tr -d '\r' <"$SCRATCH/state/out")
+    ERROUT=$(tr -d '\r' <"$SCRATCH/state/err")
     expect_eq "second start: the filter still denies fanotify_init" "fanotify_init=EPERM getpid=ok" "$(echo $OUTPUT)"
     ok_if "second start: the entry is read" grep -q "openat(.*\"$(basename "$ENTRY")\", O_RDONLY" "$SCRATCH/state/strace"
     ok_if "second start: nothing is written to the cache" \
