@@ -314,3 +314,24 @@ int show_table(Table *t, const char *word) {
         }
         return 0;
 }
+
+int print_objects_properties(sd_bus *bus, int argc, char **argv, const char *getter, const char *what) {
+        int r;
+
+        if (argc <= 1)
+                return print_properties(bus, MACHINE1_MANAGER_PATH);
+
+        for (int i = 1; i < argc; i++) {
+                _cleanup_free_ char *path = NULL;
+
+                r = get_object_path(bus, getter, what, argv[i], &path);
+                if (r < 0)
+                        return r;
+                if (i > 1)
+                        fputc('\n', out);
+                r = print_properties(bus, path);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}

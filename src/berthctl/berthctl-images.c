@@ -217,24 +217,7 @@ int verb_image_status(sd_bus *bus, int argc, char **argv) {
 }
 
 int verb_show_image(sd_bus *bus, int argc, char **argv) {
-        int r;
-
-        if (argc <= 1)
-                return print_properties(bus, MACHINE1_MANAGER_PATH);
-
-        for (int i = 1; i < argc; i++) {
-                _cleanup_free_ char *path = NULL;
-
-                r = get_object_path(bus, "GetImage", "Could not get path to image", argv[i], &path);
-                if (r < 0)
-                        return r;
-                if (i > 1)
-                        fputc('\n', out);
-                r = print_properties(bus, path);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        return print_objects_properties(bus, argc, argv, "GetImage", "Could not get path to image");
 }
 
 /* --- changes ------------------------------------------------------------------------ */

@@ -382,25 +382,7 @@ int verb_status(sd_bus *bus, int argc, char **argv) {
 /* --- show ---------------------------------------------------------------------------- */
 
 int verb_show(sd_bus *bus, int argc, char **argv) {
-        int r;
-
-        /* Without a name: the manager's own properties. */
-        if (argc <= 1)
-                return print_properties(bus, MACHINE1_MANAGER_PATH);
-
-        for (int i = 1; i < argc; i++) {
-                _cleanup_free_ char *path = NULL;
-
-                r = get_object_path(bus, "GetMachine", "Could not get path to machine", argv[i], &path);
-                if (r < 0)
-                        return r;
-                if (i > 1)
-                        fputc('\n', out);
-                r = print_properties(bus, path);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        return print_objects_properties(bus, argc, argv, "GetMachine", "Could not get path to machine");
 }
 
 /* --- terminate, kill, poweroff, reboot ----------------------------------------------- */

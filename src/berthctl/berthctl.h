@@ -51,6 +51,9 @@ typedef int (*PropertyReader)(sd_bus_message *m, const char *name, void *userdat
 int read_all_properties(sd_bus *bus, const char *path, const char *iface, PropertyReader reader, void *userdata);
 /* 'show': every property of PATH as NAME=VALUE (-p, -P, --value, -a respected) */
 int print_properties(sd_bus *bus, const char *path);
+/* show, show-image: the properties of each named object (found with the Manager's method
+ * getter), a blank line between them; without names, the Manager's own. */
+int print_objects_properties(sd_bus *bus, int argc, char **argv, const char *getter, const char *what);
 /* Table output for list and list-images: text or JSON, legend, "N WORD listed." */
 int show_table(Table *t, const char *word);
 
