@@ -180,6 +180,17 @@ run_pty() {
     return 0
 }
 
+# leader_of PID: the machine's PID 1, the first child of berth-spawn PID (waits up to 5 s)
+leader_of() {
+    local i l
+    for i in $(seq 1 100); do
+        l=$(awk '{print $1}' /proc/"$1"/task/"$1"/children 2>/dev/null)
+        [ -n "$l" ] && { echo "$l"; return 0; }
+        sleep 0.05
+    done
+    return 1
+}
+
 # spawn_bg OUT ERR ARGS... : start berth-spawn in the background (SIGINT/SIGQUIT are
 # reset to default, since bash ignores them for background jobs). Sets BG_PID.
 spawn_bg() {

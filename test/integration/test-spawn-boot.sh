@@ -18,17 +18,6 @@ MID_BEFORE=$(cat "$DEB/etc/machine-id")
 CGROOT=/sys/fs/cgroup/unified
 [ -d "$CGROOT/machine.slice" ] || [ "$(stat -fc %T /sys/fs/cgroup)" != cgroup2fs ] || CGROOT=/sys/fs/cgroup
 
-# leader_of PID: the machine's PID 1 (the child of berth-spawn)
-leader_of() {
-    local i l
-    for i in $(seq 1 100); do
-        l=$(awk '{print $1}' /proc/"$1"/task/"$1"/children 2>/dev/null)
-        [ -n "$l" ] && { echo "$l"; return 0; }
-        sleep 0.05
-    done
-    return 1
-}
-
 # in_machine LEADER CMD...: run CMD inside the machine's namespaces and root
 in_machine() {
     local l=$1

@@ -21,14 +21,6 @@ nsenter -t "$UPSTREAM" -n sh -c 'ip addr add 10.99.0.2/24 dev up1 && ip link set
 HOST_ADDR=10.99.0.1
 
 in_ns() { local p=$1; shift; nsenter -t "$p" -n "$@"; }
-leader_of() {
-    local i l
-    for i in $(seq 1 200); do
-        l=$(awk '{print $1}' /proc/"$1"/task/"$1"/children 2>/dev/null)
-        [ -n "$l" ] && { echo "$l"; return 0; }
-        sleep 0.02
-    done
-}
 # wait until the machine's host0 has an IPv4 address; print it
 machine_addr() {
     local i a

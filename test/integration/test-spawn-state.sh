@@ -11,14 +11,6 @@ ip link set lo up
 
 STATE_DIR=/run/berth/spawn
 
-leader_of() {
-    local i l
-    for i in $(seq 1 200); do
-        l=$(awk '{print $1}' /proc/"$1"/task/"$1"/children 2>/dev/null)
-        [ -n "$l" ] && { echo "$l"; return 0; }
-        sleep 0.02
-    done
-}
 # field NAME KEY: a value of the state file of machine NAME, its \xHH escapes undone
 field() { printf '%b' "$(sed -n "s/^$2=//p" "$STATE_DIR/$1" 2>/dev/null)"; }
 RUNNING='echo started; sleep 30'

@@ -154,6 +154,35 @@ scope() {
     printf 'machine-%s.scope\n' "$(sed 's/-/\\x2d/g' <<<"$1")"
 }
 
+# btrfs_pool: make $POOL, a 1 GiB btrfs loop file in $TMP mounted at $TMP/pool (skips the
+# test without btrfs); finish unmounts it and reports a mount or loop device left behind
+btrfs_pool() {
+    local tool
+    for tool in mkfs.btrfs btrfs losetup lsattr; do
+        command -v $tool >/dev/null || skip_all "no $tool"
+    done
+    grep -qw btrfs /proc/filesystems || modprobe btrfs 2>/dev/null || skip_all "no btrfs in the kernel"
+    POOL=$TMP/pool
+    truncate -s 1G "$TMP/pool.img"
+    mkfs.btrfs -q "$TMP/pool.img" >/dev/null 2>&1 || skip_all "mkfs.btrfs failed"
+    mkdir "$POOL"
+    mount -o loop "$TMP/pool.img" "$POOL" || skip_all "cannot mount a btrfs loop file"
+    POOL_MOUNTED=1
+}
+
+# for finish and emergency_cleanup: unmount the btrfs pool, adding what stays to $leaks
+_btrfs_pool_release() {
+    local i
+    [ -n "${POOL_MOUNTED:-}" ] || return 0
+    for i in $(seq 50); do umount "$POOL" 2>/dev/null && break; sleep 0.1; done
+    mountpoint -q "$POOL" && { leaks+=" mount:$POOL"; umount -l "$POOL" 2>/dev/null; }
+    POOL_MOUNTED=
+    # mount -o loop sets autoclear: the loop device goes with the mount
+    wait_until 2 test -z "$(losetup -j "$TMP/pool.img")"
+    [ -n "$(losetup -j "$TMP/pool.img")" ] && leaks+=" loop:$(losetup -j "$TMP/pool.img" | cut -d: -f1)"
+    return 0
+}
+
 machine_gone() {
     ! mgr GetMachine s "$1" >/dev/null 2>&1
 }
@@ -202,6 +231,7 @@ finish() {
     stop_berthd TERM
     # a test's own teardown (unmounting a pool...), which may add to $leaks
     if declare -F finish_extra >/dev/null; then finish_extra; fi
+    _btrfs_pool_release
 
     # every berthd of this test (also one a check started by mistake) must be gone
     for p in $(pgrep -f -- "--state-dir=$TMP/" 2>/dev/null); do
@@ -245,6 +275,7 @@ emergency_cleanup() {
     [ -n "$BERTHD_PID" ] && kill -KILL "$BERTHD_PID" 2>/dev/null
     kill_leaders
     if declare -F emergency_extra >/dev/null; then emergency_extra; fi
+    [ -n "${POOL_MOUNTED:-}" ] && umount -l "$POOL" 2>/dev/null
     [ -n "${MON_PID:-}" ] && kill "$MON_PID" 2>/dev/null
     [ -n "$DBUS_PID" ] && kill "$DBUS_PID" 2>/dev/null
     for p in $(leaked_scopes); do rmdir "$p" 2>/dev/null; done

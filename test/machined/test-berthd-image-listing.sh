@@ -18,10 +18,9 @@ fi
 
 source "$(dirname "$0")/lib.sh"
 setup
-for tool in mkfs.btrfs btrfs losetup setpriv chattr; do
+for tool in setpriv chattr; do
     command -v $tool >/dev/null || skip_all "no $tool"
 done
-grep -qw btrfs /proc/filesystems || modprobe btrfs 2>/dev/null || skip_all "no btrfs in the kernel"
 : "${LISTING_IMAGES:=3000}"
 : "${LISTING_FLOODERS:=4}"
 : "${LISTING_FLOOD_SECONDS:=6}"
@@ -33,12 +32,7 @@ BOUND_LIST_MED_MS=150
 BOUND_GET_MED_MS=60
 BOUND_GET_MAX_MS=120
 
-POOL=$TMP/pool
-truncate -s 1G "$TMP/pool.img"
-mkfs.btrfs -q "$TMP/pool.img" >/dev/null 2>&1 || skip_all "mkfs.btrfs failed"
-mkdir "$POOL"
-mount -o loop "$TMP/pool.img" "$POOL" || skip_all "cannot mount a btrfs loop file"
-POOL_MOUNTED=1
+btrfs_pool
 FLOOD_PIDS=()
 
 stop_flood() {
@@ -52,21 +46,11 @@ stop_flood() {
     FLOOD_PIDS=()
 }
 finish_extra() {
-    local i
     stop_flood
     chattr -i "$POOL/img1" 2>/dev/null
-    if [ -n "${POOL_MOUNTED:-}" ]; then
-        for i in $(seq 50); do umount "$POOL" 2>/dev/null && break; sleep 0.1; done
-        mountpoint -q "$POOL" && leaks+=" mount:$POOL"
-        POOL_MOUNTED=
-    fi
-    wait_until 2 test -z "$(losetup -j "$TMP/pool.img")"
-    [ -n "$(losetup -j "$TMP/pool.img")" ] && leaks+=" loop:$(losetup -j "$TMP/pool.img" | cut -d: -f1)"
 }
 emergency_extra() {
-    stop_flood
-    chattr -i "$POOL/img1" 2>/dev/null
-    [ -n "${POOL_MOUNTED:-}" ] && umount -l "$POOL" 2>/dev/null
+    finish_extra
 }
 
 # --- the pool: LISTING_IMAGES directories, a subvolume, a raw image

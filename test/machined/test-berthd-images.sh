@@ -17,34 +17,9 @@ fi
 
 source "$(dirname "$0")/lib.sh"
 setup
-for tool in mkfs.btrfs btrfs losetup lsattr; do
-    command -v $tool >/dev/null || skip_all "no $tool"
-done
-grep -qw btrfs /proc/filesystems || modprobe btrfs 2>/dev/null || skip_all "no btrfs in the kernel"
+btrfs_pool
 TOOLS=$(cd "$(dirname "$0")/../../tools" && pwd)
 IMG=org.freedesktop.machine1.Image
-
-POOL=$TMP/pool
-truncate -s 1G "$TMP/pool.img"
-mkfs.btrfs -q "$TMP/pool.img" >/dev/null 2>&1 || skip_all "mkfs.btrfs failed"
-mkdir "$POOL"
-mount -o loop "$TMP/pool.img" "$POOL" || skip_all "cannot mount a btrfs loop file"
-POOL_MOUNTED=1
-
-finish_extra() {
-    local i
-    if [ -n "${POOL_MOUNTED:-}" ]; then
-        for i in $(seq 50); do umount "$POOL" 2>/dev/null && break; sleep 0.1; done
-        mountpoint -q "$POOL" && leaks+=" mount:$POOL"
-        POOL_MOUNTED=
-    fi
-    # mount -o loop sets autoclear: the loop device goes with the mount
-    wait_until 2 test -z "$(losetup -j "$TMP/pool.img")"
-    [ -n "$(losetup -j "$TMP/pool.img")" ] && leaks+=" loop:$(losetup -j "$TMP/pool.img" | cut -d: -f1)"
-}
-emergency_extra() {
-    [ -n "${POOL_MOUNTED:-}" ] && umount -l "$POOL" 2>/dev/null
-}
 
 # --- the images
 btrfs -q subvolume create "$POOL/sub" >/dev/null
