@@ -228,6 +228,7 @@ static int v2_enable_controller(const char *root, const char *slice_path, const 
 typedef struct Controller {
         const char *name;          /* cgroup2 name; v1 is the same but io, which is blkio */
         bool wanted;
+        bool v2;                   /* found in cgroup2, else in its v1 hierarchy */
         const char *dir;           /* the machine's cgroup holding its files; NULL: unavailable */
         char *why;                 /* when unavailable: the reason, for the warning */
 } Controller;
@@ -347,14 +348,14 @@ static void property_skip(const ResourceLimits *l, unsigned p, const char *why) 
 /* Write every requested property into the machine's cgroups. A property whose controller
  * or file the kernel lacks is skipped with one warning line, as systemd does; a value the
  * kernel refuses is an error. */
-static int cgroup_limits_apply(const ResourceLimits *l, const Controller *ctrl, const bool *v2_of) {
+static int cgroup_limits_apply(const ResourceLimits *l, const Controller *ctrl) {
         static const char *const period_files[] = { "cpu.cfs_period_us", NULL };
         char buf[64], why[PATH_MAX + 128];
         int r;
 
         for (unsigned p = 0; p < _PROP_MAX; p++) {
                 const Controller *k = ctrl + properties[p].controller;
-                bool v2 = v2_of[properties[p].controller];
+                bool v2 = k->v2;
                 const char *const *files = v2 ? properties[p].v2_files : properties[p].v1_files, *file = NULL;
 
                 if (!property_is_set(l, p))
@@ -403,7 +404,6 @@ int machine_cgroup_create(const SpawnConfig *c, MachineCGroup *g) {
                 [CTRL_CPU]    = { "cpu",    l->cpu_quota_set || l->cpu_weight > 0 },
                 [CTRL_IO]     = { "io",     l->io_weight > 0 },
         };
-        bool v2_of[_CTRL_MAX] = {};
         _cleanup_(cgroup_layout_done) CgroupLayout layout = CGROUP_LAYOUT_NULL;
         _cleanup_free_ char *slice = NULL, *scope = NULL;
         const char *root;
@@ -449,7 +449,7 @@ int machine_cgroup_create(const SpawnConfig *c, MachineCGroup *g) {
                 if (!ctrl[i].wanted)
                         continue;
                 if (v2_has_controller(root, ctrl[i].name)) {
-                        v2_of[i] = true;
+                        ctrl[i].v2 = true;
                         r = v2_enable_controller(root, slice, ctrl[i].name, &where);
                         if (r == -ENOMEM)
                                 return log_oom();
@@ -497,7 +497,7 @@ int machine_cgroup_create(const SpawnConfig *c, MachineCGroup *g) {
                 g->v2_path = (free(g->v2_path), NULL);
                 goto finish;
         }
-        r = cgroup_limits_apply(l, ctrl, v2_of);
+        r = cgroup_limits_apply(l, ctrl);
 finish:
         for (size_t i = 0; i < _CTRL_MAX; i++)
                 free(ctrl[i].why);
