@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "hash-util.h"
 #include "netlink-util.h"
 
 #ifndef ALTIFNAMSIZ
@@ -71,16 +72,6 @@ bool altifname_valid(const char *name) {
         return name_valid(name, ALTIFNAMSIZ - 1);
 }
 
-static uint32_t fnv1a32(const char *s) {
-        uint32_t h = 2166136261U;
-
-        for (; *s; s++) {
-                h ^= (uint8_t) *s;
-                h *= 16777619U;
-        }
-        return h;
-}
-
 int ifname_for_machine(const char *prefix, const char *machine, char ret[static IFNAMSIZ]) {
         size_t lp, lm, keep;
         uint32_t h;
@@ -116,7 +107,7 @@ int ifname_for_machine(const char *prefix, const char *machine, char ret[static 
                 return -EINVAL;
         keep = IFNAMSIZ - 1 - lp - IFNAME_HASH_DIGITS;
 
-        h = fnv1a32(machine);
+        h = fnv1a32_str(FNV1A32_INIT, machine);
         h = (h ^ (h >> 24)) & 0xffffffU;
         memcpy(ret, prefix, lp);
         memcpy(ret + lp, machine, keep);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "fd-util.h"
+#include "hash-util.h"
 #include "log.h"
 #include "seccomp-cache.h"
 #include "string-util.h"
@@ -37,18 +38,8 @@ typedef struct CacheHeader {
         uint64_t checksum;
 } CacheHeader;
 
-/* FNV-1a, 64 bits: detects a damaged or truncated file; the cache directory is root's
- * alone, so this guards against accidents, not against root. */
-static uint64_t fnv1a64(uint64_t h, const void *p, size_t n) {
-        const unsigned char *b = p;
-
-        for (size_t i = 0; i < n; i++) {
-                h ^= b[i];
-                h *= UINT64_C(0x100000001b3);
-        }
-        return h;
-}
-#define FNV1A64_INIT UINT64_C(0xcbf29ce484222325)
+/* FNV-1a (hash-util.h), 64 bits, detects a damaged or truncated file; the cache directory
+ * is root's alone, so this guards against accidents, not against root. */
 
 static int append(char **s, const char *fmt, ...) _printf_(2, 3);
 static int append(char **s, const char *fmt, ...) {

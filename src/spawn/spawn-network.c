@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "fd-util.h"
+#include "hash-util.h"
 #include "firewall-util.h"
 #include "lock-util.h"
 #include "log.h"
@@ -100,12 +101,9 @@ int network_pool_subnet(const NetworkPool *p, unsigned prefixlen, uint32_t n, st
 }
 
 void network_host0_mac(const char *machine, uint8_t ret[static 6]) {
-        uint64_t h = UINT64_C(0xcbf29ce484222325);     /* FNV-1a, then splitmix64's finaliser */
+        /* FNV-1a, then splitmix64's finaliser */
+        uint64_t h = fnv1a64_str(fnv1a64_str(FNV1A64_INIT, "berth-host0:"), machine);
 
-        for (const char *p = "berth-host0:"; *p; p++)
-                h = (h ^ (uint8_t) *p) * UINT64_C(0x100000001b3);
-        for (const char *p = machine; *p; p++)
-                h = (h ^ (uint8_t) *p) * UINT64_C(0x100000001b3);
         h = (h ^ (h >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
         h = (h ^ (h >> 27)) * UINT64_C(0x94d049bb133111eb);
         h ^= h >> 31;

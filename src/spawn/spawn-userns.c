@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "fd-util.h"
+#include "hash-util.h"
 #include "lock-util.h"
 #include "log.h"
 #include "mount-util.h"
@@ -36,13 +37,6 @@ static int lock_range(uint32_t base, UserNamespace *u) {
         return u->lock_path ? 0 : -ENOMEM;
 }
 
-static uint32_t name_hash(const char *s) {
-        uint32_t h = 2166136261u;              /* FNV-1a */
-        for (; *s; s++)
-                h = (h ^ (uint8_t) *s) * 16777619u;
-        return h;
-}
-
 static int pick_range(const SpawnConfig *c, SpawnState *s, uint32_t tree_owner) {
         const uint32_t n = (PICK_LAST - PICK_FIRST) / RANGE_SIZE;
         uint32_t start;
@@ -60,7 +54,7 @@ static int pick_range(const SpawnConfig *c, SpawnState *s, uint32_t tree_owner) 
                 return 0;
         }
 
-        start = name_hash(c->machine) % n;
+        start = fnv1a32_str(FNV1A32_INIT, c->machine) % n;
         for (uint32_t i = 0; i < n; i++) {
                 uint32_t base = PICK_FIRST + ((start + i) % n) * RANGE_SIZE;
 
