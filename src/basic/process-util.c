@@ -101,6 +101,16 @@ static int child_wait(pid_t child, int *ret_status) {
         return 0;
 }
 
+int worker_child_setup(pid_t parent) {
+        sigset_t mask;
+
+        sigemptyset(&mask);
+        (void) sigprocmask(SIG_SETMASK, &mask, NULL);
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                return -EIO;
+        return 0;
+}
+
 int fork_collect(ForkCollectFunc f, void *userdata, size_t max, int timeout_msec, char **ret, size_t *ret_size) {
         _cleanup_close_pair_ int pair[2] = EBADF_PAIR;
         _cleanup_free_ char *buf = NULL;
@@ -115,13 +125,8 @@ int fork_collect(ForkCollectFunc f, void *userdata, size_t max, int timeout_msec
         if (child < 0)
                 return -errno;
         if (child == 0) {
-                sigset_t mask;
-
                 pair[0] = safe_close(pair[0]);
-                /* a daemon may block signals for its event loop: the child must stay killable */
-                sigemptyset(&mask);
-                (void) sigprocmask(SIG_SETMASK, &mask, NULL);
-                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                if (worker_child_setup(parent) < 0)
                         _exit(EIO);
                 r = f(userdata, pair[1]);
                 /* the exit code carries the errno (they all fit in 1..255) */

@@ -28,6 +28,10 @@ int exit_status_from_siginfo(const siginfo_t *si);
  * something from another namespace without entering it themselves; the caller must be
  * single-threaded (fork()). */
 typedef int (*ForkCollectFunc)(void *userdata, int fd);
+
+/* In a daemon's forked worker, first thing: signals unblocked (the daemon may block them
+ * for its event loop, the worker must stay killable) and death with the parent. */
+int worker_child_setup(pid_t parent);
 int fork_collect(ForkCollectFunc f, void *userdata, size_t max, int timeout_msec, char **ret, size_t *ret_size);
 
 int close_all_fds_except(const int *keep, size_t n_keep);

@@ -418,21 +418,27 @@ static int image_method_mark_read_only(sd_bus_message *message, Manager *m, Imag
         return sd_bus_reply_method_return(message, NULL);
 }
 
-static int image_method_get_os_release(sd_bus_message *message, Manager *m, Image *i, sd_bus_error *error) {
+static int image_os_release_worker(void *userdata, int out_fd) {
         _cleanup_strv_free_ char **l = NULL;
         int r;
 
-        r = image_read_os_release(i, &l);
-        if (r == -ENOENT)
-                return sd_bus_error_setf(error, BUS_ERROR_NO_OS_RELEASE,
-                                         "Image '%s' does not contain OS release information.", i->name);
-        if (r == -EOPNOTSUPP)
+        r = image_read_os_release(userdata, &l);
+        if (r < 0)
+                return r;
+        return strv_write_nul(out_fd, l);
+}
+
+/* In a worker: the image may sit on a file system that never answers (bus-worker.h). */
+static int image_method_get_os_release(sd_bus_message *message, Manager *m, Image *i, sd_bus_error *error) {
+        _cleanup_free_ char *subject = NULL;
+
+        if (i->type != IMAGE_RAW && i->type != IMAGE_DIRECTORY && i->type != IMAGE_SUBVOLUME)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_NOT_SUPPORTED,
                                          "Reading OS release information of %s images is not supported.",
                                          image_type_to_string(i->type));
-        if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Failed to read OS release of image '%s': %m", i->name);
-        return bus_reply_os_release(message, l);
+        if (asprintf(&subject, "image '%s'", i->name) < 0)
+                return -ENOMEM;
+        return bus_worker_start_os_release(m, message, image_os_release_worker, i, subject, error);
 }
 
 static int reply_limit_error(int r, const char *what, sd_bus_error *error) {

@@ -2,10 +2,10 @@
 #pragma once
 
 /* What is inside a raw image, for GetImageOSRelease: the image is dissected and mounted
- * read-only in a private mount namespace of a short-lived worker process, never in
- * berthd's own, and what was read there comes back over a pipe. */
-
-/* os-release of the raw image at 'path' as a strv of alternating keys and values.
+ * read-only in a private mount namespace of the calling process, so only ever call this
+ * in a short-lived worker (bus-worker.h), never in berthd itself.
+ *
+ * os-release of the raw image at 'path' as a strv of alternating keys and values.
  * -ENOENT: the image has no os-release; -EOPNOTSUPP: its root is encrypted; -EBADMSG:
- * not an image berthd can mount; -ETIMEDOUT: the worker took too long (and was killed). */
+ * not an image berthd can mount. */
 int image_raw_read_os_release(const char *path, char ***ret);

@@ -15,6 +15,7 @@ int image_rename(const ImagePool *pool, const Image *i, const char *new_name);
 int image_set_read_only(const Image *i, bool read_only);
 /* Remove an image's tree or file (a read-only one too: callers check the rules). */
 int image_remove(const ImagePool *pool, const Image *i);
+/* In a worker only (it may block on the image's file system, and mounts raw images). */
 int image_read_os_release(const Image *i, char ***ret);
 int image_set_limit(const Image *i, uint64_t limit);
 

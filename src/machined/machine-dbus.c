@@ -150,21 +150,34 @@ int bus_machine_method_get_addresses(sd_bus_message *message, void *userdata, sd
         return sd_bus_send(NULL, reply, NULL);
 }
 
-int bus_machine_method_get_os_release(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+static int machine_os_release_worker(void *userdata, int out_fd) {
+        const Machine *machine = userdata;
         _cleanup_strv_free_ char **l = NULL;
+        int r;
+
+        r = machine_read_os_release(machine->info.leader, machine->leader_pidfd, &l);
+        if (r < 0)
+                return r;
+        return strv_write_nul(out_fd, l);
+}
+
+/* The host's own /etc is read here; a machine's in a worker: its payload may have mounted
+ * a FUSE file system over its /etc that never answers (bus-worker.h). */
+int bus_machine_method_get_os_release(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ char *subject = NULL;
         Machine *machine = userdata;
         int r;
 
-        if (machine_is_host(machine))
-                r = machine_read_os_release(0, -EBADF, &l);
-        else
-                r = machine_read_os_release(machine->info.leader, machine->leader_pidfd, &l);
-        if (r == -ENOENT)
-                return sd_bus_error_setf(error, BUS_ERROR_NO_OS_RELEASE,
-                                         "Machine '%s' does not contain OS release information.", machine->info.name);
+        if (asprintf(&subject, "machine '%s'", machine->info.name) < 0)
+                return -ENOMEM;
+        if (!machine_is_host(machine))
+                return bus_worker_start_os_release(machine->manager, message, machine_os_release_worker,
+                                                   machine, subject, error);
+
+        _cleanup_strv_free_ char **l = NULL;
+        r = machine_read_os_release(0, -EBADF, &l);
         if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Failed to read OS release of machine '%s': %m",
-                                               machine->info.name);
+                return bus_worker_reply_os_release(message, r, NULL, 0, subject);
         return bus_reply_os_release(message, l);
 }
 

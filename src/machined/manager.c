@@ -136,6 +136,7 @@ Manager *manager_free(Manager *m) {
         polkit_queries_free(m);
         while (m->operations)
                 operation_free(m->operations);
+        bus_workers_free(m);
         while (m->machines)
                 machine_free(m->machines);
         manager_flush_image_cache(m);

@@ -5,6 +5,7 @@
 #include <systemd/sd-event.h>
 
 #include "bus-polkit.h"
+#include "bus-worker.h"
 #include "caller-limit.h"
 #include "image.h"
 #include "image-listing.h"
@@ -46,6 +47,8 @@ struct Manager {
         ImagePool pool;
         Operation *operations;        /* image workers in progress */
         unsigned n_operations;
+        BusWorker *bus_workers;       /* calls answered from a worker's output (bus-worker.h) */
+        unsigned n_bus_workers;
         Image **image_cache;          /* images looked up for the current D-Bus call */
         size_t n_image_cache;
         sd_event_source *image_cache_flush;

@@ -115,13 +115,9 @@ static int on_worker_exit(sd_event_source *s, int fd, uint32_t revents, void *us
 
 static _noreturn_ void worker_run(int msg_fd, pid_t parent, OperationWork work, void *userdata) {
         OperationResult res = {};
-        sigset_t mask;
         int r;
 
-        /* berthd blocks SIGTERM for its event loop: the worker must stay killable. */
-        sigemptyset(&mask);
-        (void) sigprocmask(SIG_SETMASK, &mask, NULL);
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+        if (worker_child_setup(parent) < 0)
                 _exit(EXIT_FAILURE);
 
         r = work(userdata, res.msg, sizeof(res.msg));

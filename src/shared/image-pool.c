@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <libmount.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -95,8 +96,9 @@ static ImageType image_type_of(int fd, const struct statx *sx, bool is_raw_name,
         int r;
 
         if (S_ISDIR(sx->stx_mode) && !is_raw_name) {
-                /* Only a subvolume's root directory has inode 256: skip the syscalls for the rest. */
-                if ((sx->stx_mask & STATX_INO) && sx->stx_ino != BTRFS_SUBVOLUME_ROOT_INO)
+                /* Only a subvolume's root directory has inode 256: skip the syscalls for the rest
+                 * (and for an entry left unopened, fd < 0). */
+                if (fd < 0 || ((sx->stx_mask & STATX_INO) && sx->stx_ino != BTRFS_SUBVOLUME_ROOT_INO))
                         return IMAGE_DIRECTORY;
                 r = btrfs_subvolume_get_read_only_fd(fd);
                 *ret_subvolume_read_only = r > 0;
@@ -109,7 +111,33 @@ static ImageType image_type_of(int fd, const struct statx *sx, bool is_raw_name,
         return _IMAGE_TYPE_INVALID;
 }
 
-/* Look at dir/entry and describe it as image 'name', or return -ENOENT if it is no image. */
+/* Whether the mount with this ID is a network or FUSE file system: one whose server may
+ * never answer, so that even opening its root can block for ever. /proc/self/mountinfo
+ * says so without touching the file system itself. */
+static bool mount_may_hang(uint64_t mnt_id) {
+        struct libmnt_table *t = mnt_new_table_from_file("/proc/self/mountinfo");
+        struct libmnt_iter *it = mnt_new_iter(MNT_ITER_FORWARD);
+        struct libmnt_fs *fs;
+        bool r = false;
+
+        while (t && it && mnt_table_next_fs(t, it, &fs) == 0) {
+                const char *type;
+
+                if ((uint64_t) mnt_fs_get_id(fs) != mnt_id)
+                        continue;
+                type = mnt_fs_get_fstype(fs) ?: "";
+                r = mnt_fs_is_netfs(fs) || startswith(type, "fuse") || streq(type, "virtiofs");
+                break;
+        }
+        mnt_free_iter(it);
+        mnt_unref_table(t);
+        return r;
+}
+
+/* Look at dir/entry and describe it as image 'name', or return -ENOENT if it is no image.
+ * An entry that is the root of a network or FUSE mount is described from what the kernel
+ * has cached (AT_STATX_DONT_SYNC asks no server) and never opened: listing the pool must
+ * not hang on a server that does not answer. */
 static int image_make_at(int dirfd, const char *dir, const char *entry, const char *name, bool in_pool,
                          Image **ret) {
         _cleanup_(image_freep) Image *i = NULL;
@@ -119,17 +147,22 @@ static int image_make_at(int dirfd, const char *dir, const char *entry, const ch
         bool is_raw_name = !streq(entry, name), subvolume_read_only = false;
         struct statvfs sv;
         struct statx sx;
+        bool unopened;
 
         if (is_raw_name && (!endswith(entry, ".raw") || strlen(entry) != strlen(name) + STRLEN(".raw")))
                 return -ENOENT;
-        if (statx(dirfd, entry, in_pool ? AT_SYMLINK_NOFOLLOW : 0,
-                  STATX_TYPE|STATX_MODE|STATX_INO|STATX_BTIME|STATX_MTIME|STATX_BLOCKS, &sx) < 0)
+        if (statx(dirfd, entry, (in_pool ? AT_SYMLINK_NOFOLLOW : 0)|AT_STATX_DONT_SYNC,
+                  STATX_TYPE|STATX_MODE|STATX_INO|STATX_BTIME|STATX_MTIME|STATX_BLOCKS|STATX_MNT_ID, &sx) < 0)
                 return -errno;
         if (!S_ISDIR(sx.stx_mode) && !S_ISREG(sx.stx_mode) && !S_ISBLK(sx.stx_mode))
                 return -ENOENT;
-        fd = openat(dirfd, entry, (S_ISDIR(sx.stx_mode) ? O_DIRECTORY : 0)|O_RDONLY|nofollow|O_CLOEXEC|O_NOCTTY|O_NONBLOCK);
-        if (fd < 0)
-                return errno == ELOOP ? -ENOENT : -errno;
+        unopened = (sx.stx_attributes_mask & sx.stx_attributes & STATX_ATTR_MOUNT_ROOT) &&
+                   (sx.stx_mask & STATX_MNT_ID) && mount_may_hang(sx.stx_mnt_id);
+        if (!unopened) {
+                fd = openat(dirfd, entry, (S_ISDIR(sx.stx_mode) ? O_DIRECTORY : 0)|O_RDONLY|nofollow|O_CLOEXEC|O_NOCTTY|O_NONBLOCK);
+                if (fd < 0)
+                        return errno == ELOOP ? -ENOENT : -errno;
+        }
 
         i = calloc(1, sizeof(Image));
         if (!i)
@@ -165,11 +198,13 @@ static int image_make_at(int dirfd, const char *dir, const char *entry, const ch
         }
 
         /* statx() reports the immutable flag where the file system supports it: no ioctl. */
-        if (i->type != IMAGE_BLOCK &&
+        if (unopened)
+                ;
+        else if (i->type != IMAGE_BLOCK &&
             ((sx.stx_attributes_mask & STATX_ATTR_IMMUTABLE) ? (sx.stx_attributes & STATX_ATTR_IMMUTABLE)
                                                               : fd_get_immutable(fd) > 0))
                 i->read_only = true;
-        if (fstatvfs(fd, &sv) >= 0 && (sv.f_flag & ST_RDONLY))
+        if (!unopened && fstatvfs(fd, &sv) >= 0 && (sv.f_flag & ST_RDONLY))
                 i->read_only = true;
 
         i->name = strdup(name);

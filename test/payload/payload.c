@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -910,13 +911,40 @@ static int cmd_sleep(const char *arg) {
         return 0;
 }
 
+/* A hostile payload's FUSE mount over DIR that never answers: the kernel's FUSE_INIT is
+ * left unread, so every lookup below DIR blocks for as long as this process lives. Tests
+ * that berthd, reading the machine's files from the host, does not hang with it. */
+static int cmd_fuse_hang(const char *dir) {
+        char opts[128];
+        int fd;
+
+        if (mknod("/dev/berth-fuse", S_IFCHR|0600, makedev(10, 229)) < 0 && errno != EEXIST) {
+                fprintf(stderr, "berth-payload: mknod /dev/berth-fuse: %s\n", strerror(errno));
+                return 1;
+        }
+        fd = open("/dev/berth-fuse", O_RDWR|O_CLOEXEC);
+        if (fd < 0) {
+                fprintf(stderr, "berth-payload: open /dev/berth-fuse: %s\n", strerror(errno));
+                return 1;
+        }
+        snprintf(opts, sizeof(opts), "fd=%i,rootmode=40000,user_id=0,group_id=0", fd);
+        if (mount("berth-fuse", dir, "fuse", MS_NOSUID|MS_NODEV, opts) < 0) {
+                fprintf(stderr, "berth-payload: mount fuse on %s: %s\n", dir, strerror(errno));
+                return 1;
+        }
+        printf("fuse mounted\n");
+        fflush(stdout);
+        for (;;)
+                pause();
+}
+
 static void usage(void) {
         fprintf(stderr,
                 "usage: berth-payload COMMAND [ARGS]\n"
                 "commands: pid hostname caps status fds uid nnp env cwd ns mounts tiocsti tioclinux\n"
                 "          syscall NAME... | write PATH [CONTENT] | read PATH | stat PATH... | ls DIR\n"
                 "          tty | winsize [wait [TIMEOUT]] | sleep SECS | exit N | kill-self SIG\n"
-                "          zombies | sigwait [COUNT [TIMEOUT]] | echo WORDS...\n");
+                "          zombies | sigwait [COUNT [TIMEOUT]] | echo WORDS... | fuse-hang DIR\n");
 }
 
 int main(int argc, char **argv) {
@@ -994,6 +1022,9 @@ int main(int argc, char **argv) {
         } else if (strcmp(cmd, "forkbomb") == 0) {
                 NEED(1);
                 r = cmd_forkbomb(argv[0]);
+        } else if (strcmp(cmd, "fuse-hang") == 0) {
+                NEED(1);
+                r = cmd_fuse_hang(argv[0]);
         } else if (strcmp(cmd, "zombies") == 0)
                 r = cmd_zombies();
         else if (strcmp(cmd, "sigwait") == 0)
