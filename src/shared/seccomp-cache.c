@@ -9,8 +9,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fd-util.h"
@@ -26,6 +28,11 @@
  *
  * The header's checksum covers the key and the programs; its sizes must add up to the
  * file's size exactly, and the stored key must equal the one computed now. */
+struct CacheEntry {
+        struct timespec mtime;
+        char name[64];
+};
+
 #define CACHE_MAGIC "BERTHSCF"
 #define CACHE_FORMAT 1u
 #define CACHE_FILE_MAX (64u * 1024u + SECCOMP_FILTER_PROGRAMS * SECCOMP_PROGRAM_MAX * sizeof(struct sock_filter))
@@ -280,6 +287,59 @@ static int cache_write(int dir_fd, const char *name, const char *key, const Secc
         return r;
 }
 
+static int entry_cmp(const void *a, const void *b) {
+        const struct timespec *x = &((const struct CacheEntry *) a)->mtime, *y = &((const struct CacheEntry *) b)->mtime;
+
+        if (x->tv_sec != y->tv_sec)
+                return x->tv_sec < y->tv_sec ? -1 : 1;
+        return x->tv_nsec < y->tv_nsec ? -1 : x->tv_nsec > y->tv_nsec;
+}
+
+/* Every new set of options adds an entry and nothing else removes one: past
+ * SECCOMP_CACHE_ENTRIES_MAX, remove the oldest (by when they were written) down to
+ * SECCOMP_CACHE_ENTRIES_KEEP, and temporaries a killed writer left behind. An entry
+ * removed while still in use is rebuilt once at its next start. */
+static void cache_prune(int dir_fd) {
+        _cleanup_closedir_ DIR *d = NULL;
+        _cleanup_free_ struct CacheEntry *l = NULL;
+        size_t n = 0, allocated = 0;
+        int fd;
+
+        fd = openat(dir_fd, ".", O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        if (fd < 0 || !(d = fdopendir(fd))) {
+                safe_close(fd);
+                return;
+        }
+        FOREACH_DIRENT(de, d) {
+                struct stat st;
+
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+                        continue;
+                if (endswith(de->d_name, ".tmp")) {
+                        if (st.st_mtim.tv_sec + 60 < time(NULL))
+                                (void) unlinkat(dirfd(d), de->d_name, 0);
+                        continue;
+                }
+                if (!endswith(de->d_name, ".bpf") || strlen(de->d_name) >= sizeof(l[0].name))
+                        continue;
+                if (n == allocated) {
+                        struct CacheEntry *p = reallocarray(l, allocated * 2 + 16, sizeof(*l));
+                        if (!p)
+                                return;
+                        l = p;
+                        allocated = allocated * 2 + 16;
+                }
+                l[n].mtime = st.st_mtim;
+                strcpy(l[n].name, de->d_name);
+                n++;
+        }
+        if (n <= SECCOMP_CACHE_ENTRIES_MAX)
+                return;
+        qsort(l, n, sizeof(*l), entry_cmp);
+        for (size_t i = 0; i < n - SECCOMP_CACHE_ENTRIES_KEEP; i++)
+                (void) unlinkat(dirfd(d), l[i].name, 0);
+}
+
 static int filter_build(uint64_t capabilities, char * const *allow, char * const *deny, SeccompFilter *ret) {
         _cleanup_strv_free_ char **rules = NULL;
         int r;
@@ -320,5 +380,7 @@ int seccomp_filter_get(const char *cache_dir, uint64_t capabilities, char * cons
         r = cache_write(dir_fd, name, key, ret);
         if (r < 0)
                 log_debug_errno(r, "Could not cache the system call filter in %s, ignoring: %m", path);
+        else
+                cache_prune(dir_fd);
         return 0;
 }

@@ -4,6 +4,9 @@
 #include "seccomp-util.h"
 
 #define SECCOMP_CACHE_DIR "/run/berth/seccomp"
+/* After storing an entry beyond this many, the oldest go, down to the second number. */
+#define SECCOMP_CACHE_ENTRIES_MAX 64U
+#define SECCOMP_CACHE_ENTRIES_KEEP 48U
 
 /* The compiled filter for a bounding set and --system-call-filter='s additions and removals
  * (see seccomp_filter_rules()): read from the cache in 'cache_dir' if a valid entry exists,

@@ -4,6 +4,7 @@
  * kernel ends up with the same filters, with the same flags, as libseccomp's own
  * seccomp_load() gives it. */
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <signal.h>
@@ -11,6 +12,7 @@
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fd-util.h"
@@ -211,6 +213,61 @@ static void test_kernel_equal(char * const *rules) {
         seccomp_filter_done(&b);
 }
 
+static size_t count_suffix(const char *suffix) {
+        _cleanup_closedir_ DIR *d = opendir(cache_dir);
+        size_t n = 0;
+
+        CHECK(d);
+        FOREACH_DIRENT(de, d)
+                if (endswith(de->d_name, suffix))
+                        n++;
+        return n;
+}
+
+static void make_file(const char *name, time_t mtime) {
+        _cleanup_free_ char *p = strjoin(cache_dir, "/", name);
+        struct timespec ts[2] = { { .tv_sec = mtime }, { .tv_sec = mtime } };
+        int fd;
+
+        CHECK(p);
+        fd = open(p, O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC, 0600);
+        CHECK(fd >= 0);
+        safe_close(fd);
+        CHECK(utimensat(AT_FDCWD, p, ts, 0) == 0);
+}
+
+/* The cache does not grow for ever: past SECCOMP_CACHE_ENTRIES_MAX entries, storing one
+ * removes the oldest down to SECCOMP_CACHE_ENTRIES_KEEP, and a writer's stale temporary. */
+static void test_prune(void) {
+        SeccompFilter f = SECCOMP_FILTER_NULL;
+        _cleanup_free_ char *path = NULL, *oldest = NULL;
+        time_t now = time(NULL);
+        struct stat st;
+
+        for (unsigned i = 0; i < SECCOMP_CACHE_ENTRIES_MAX + 16; i++) {
+                char name[32];
+
+                snprintf(name, sizeof(name), "%016x.bpf", i);
+                make_file(name, now - 10000 + i);
+        }
+        make_file("old.bpf.1.tmp", now - 3600);
+        make_file("new.bpf.2.tmp", now);
+        oldest = strjoin(cache_dir, "/0000000000000000.bpf");
+        CHECK(oldest && stat(oldest, &st) == 0);
+
+        /* a key not stored yet: it is written, then the cache is pruned */
+        CHECK(seccomp_cache_path(cache_dir, CAPS | (UINT64_C(1) << CAP_SYS_MODULE), NULL, NULL, &path) == 0);
+        CHECK(stat(path, &st) < 0);
+        CHECK(seccomp_filter_get(cache_dir, CAPS | (UINT64_C(1) << CAP_SYS_MODULE), NULL, NULL, &f) == 0);
+        /* pruned to SECCOMP_CACHE_ENTRIES_KEEP; the entry just stored stays, the oldest goes;
+         * a stale temporary is removed, a fresh one kept */
+        CHECK(count_suffix(".bpf") == SECCOMP_CACHE_ENTRIES_KEEP);
+        CHECK(stat(path, &st) == 0);
+        CHECK(stat(oldest, &st) < 0 && errno == ENOENT);
+        CHECK(count_suffix(".tmp") == 1);
+        seccomp_filter_done(&f);
+}
+
 int main(void) {
         _cleanup_strv_free_ char **rules = NULL;
         _cleanup_free_ char *cmd = NULL;
@@ -222,6 +279,7 @@ int main(void) {
         test_cache(rules);
         test_keys();
         test_kernel_equal(rules);
+        test_prune();
 
         cmd = strjoin("rm -rf ", tmpdir);
         CHECK(cmd && system(cmd) == 0);
