@@ -13,6 +13,14 @@ static inline const char *strempty(const char *s) {
         return s ?: "";
 }
 
+static inline const char *strna(const char *s) {
+        return s ?: "n/a";
+}
+
+static inline bool streq_ptr(const char *a, const char *b) {
+        return a && b ? streq(a, b) : a == b;
+}
+
 const char *startswith(const char *s, const char *prefix) _pure_;
 bool endswith(const char *s, const char *suffix) _pure_;
 char *strjoin_internal(const char *x, ...);

@@ -8,10 +8,6 @@
 #include "manager.h"
 #include "string-util.h"
 
-static const char *strna(const char *s) {
-        return s ?: "n/a";
-}
-
 static PolkitQuery *polkit_query_free(PolkitQuery *q) {
         Manager *m;
 

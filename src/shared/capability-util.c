@@ -69,6 +69,16 @@ int capability_from_name(const char *s) {
         return v;
 }
 
+void capability_dump_names(void) {
+        for (unsigned c = 0; c <= capability_last_cap(); c++) {
+                char *n = cap_to_name((cap_value_t) c);
+
+                if (n)
+                        puts(n);
+                cap_free(n);
+        }
+}
+
 int capability_set_from_string(const char *list, uint64_t *ret, char **ret_bad) {
         _cleanup_strv_free_ char **l = NULL;
         uint64_t s = 0;
@@ -122,4 +132,22 @@ int capability_set_final(uint64_t keep) {
         d[0].effective = d[0].permitted = (uint32_t) keep;
         d[1].effective = d[1].permitted = (uint32_t) (keep >> 32);
         return RET_NERRNO((int) syscall(SYS_capset, &h, d));
+}
+
+int capability_ambient_raise(uint64_t ambient) {
+        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct d[2] = {};
+
+        if (ambient == 0)
+                return 0;
+        if (syscall(SYS_capget, &h, d) < 0)
+                return -errno;
+        d[0].inheritable |= (uint32_t) ambient;
+        d[1].inheritable |= (uint32_t) (ambient >> 32);
+        if (syscall(SYS_capset, &h, d) < 0)
+                return -errno;
+        for (unsigned c = 0; c <= capability_last_cap(); c++)
+                if ((ambient & (UINT64_C(1) << c)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
+                        return -errno;
+        return 0;
 }

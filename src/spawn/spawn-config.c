@@ -4,6 +4,7 @@
 #include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/personality.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -321,6 +322,7 @@ static void help(void) {
                "  -h --help                 Show this help\n"
                "     --version              Print version\n"
                "  -q --quiet                Do not show status information\n"
+               "     --no-pager             Accepted; berth-spawn never starts a pager\n"
                "\nImage:\n"
                "  -D --directory=PATH       Root directory of the machine\n"
                "  -i --image=PATH           Raw disk image or block device of the machine\n"
@@ -337,7 +339,7 @@ static void help(void) {
                "  -u --user=USER            Run the command as this user of the machine\n"
                "     --chdir=PATH           Working directory inside the machine\n"
                "  -E --setenv=NAME[=VALUE]  Pass an environment variable to the payload\n"
-               "     --as-pid2              Run a stub init as PID 1, the command as PID 2\n"
+               "  -a --as-pid2              Run a stub init as PID 1, the command as PID 2\n"
                "     --kill-signal=SIGNAL   Signal PID 1 gets when berth-spawn is asked to stop\n"
                "\nIdentity:\n"
                "  -M --machine=NAME         Machine name (default: directory name)\n"
@@ -356,6 +358,8 @@ static void help(void) {
                "                            Set PR_SET_NO_NEW_PRIVS for the payload\n"
                "     --system-call-filter=LIST\n"
                "                            Allow (or with '~' deny) system calls and @groups\n"
+               "     --ambient-capability=CAP,...\n"
+               "                            Keep these capabilities across execve() (also for -u)\n"
                "\nMounts:\n"
                "     --bind=SRC[:DST[:OPTS]]     Bind-mount a host path (OPTS: rbind, norbind)\n"
                "     --bind-ro=SRC[:DST[:OPTS]]  Same, read-only\n"
@@ -368,7 +372,12 @@ static void help(void) {
                "\nResources:\n"
                "     --property=NAME=VALUE  MemoryMax, MemoryHigh, TasksMax, CPUQuota, CPUWeight,\n"
                "                            IOWeight for the machine's cgroup\n"
-               "     --slice=SLICE          Place the machine's cgroup in this slice\n"
+               "  -S --slice=SLICE          Place the machine's cgroup in this slice\n"
+               "     --rlimit=NAME=SOFT[:HARD]\n"
+               "                            Set a resource limit for the payload\n"
+               "     --oom-score-adjust=N   OOM score adjustment of the payload (-1000..1000)\n"
+               "     --cpu-affinity=CPUS    CPUs the machine runs on (e.g. 0-3,6)\n"
+               "     --personality=ARCH     Execution domain: x86 or x86-64 on an x86-64 host\n"
                "\nNetworking:\n"
                "     --private-network      Own network namespace with only loopback\n"
                "  -n --network-veth         A veth link to the host (ve-NAME / host0)\n"
@@ -394,7 +403,8 @@ static void help(void) {
                "  -j                        Same as --link-journal=try-guest\n"
                "     --console=MODE         interactive, read-only, passive, pipe, autopipe\n"
                "  -P --pipe                 Same as --console=pipe\n"
-               "\nSee the berth-spawn(1) man page for details.\n",
+               "\nOptions with a fixed set of values list them with OPTION=help.\n"
+               "See the berth-spawn(1) man page for details.\n",
                program_invocation_short_name);
 }
 
@@ -439,6 +449,12 @@ enum {
         ARG_NETWORK_MACVLAN,
         ARG_NETWORK_IPVLAN,
         ARG_NETWORK_VETH_EXTRA,
+        ARG_RLIMIT,
+        ARG_OOM_SCORE_ADJUST,
+        ARG_CPU_AFFINITY,
+        ARG_PERSONALITY,
+        ARG_AMBIENT_CAPABILITY,
+        ARG_NO_PAGER,
 };
 
 static const struct option options[] = {
@@ -494,6 +510,12 @@ static const struct option options[] = {
         { "slice",              required_argument, NULL, ARG_SLICE              },
         { "volatile",           optional_argument, NULL, ARG_VOLATILE           },
         { "notify-ready",       required_argument, NULL, ARG_NOTIFY_READY       },
+        { "rlimit",             required_argument, NULL, ARG_RLIMIT             },
+        { "oom-score-adjust",   required_argument, NULL, ARG_OOM_SCORE_ADJUST   },
+        { "cpu-affinity",       required_argument, NULL, ARG_CPU_AFFINITY       },
+        { "personality",        required_argument, NULL, ARG_PERSONALITY        },
+        { "ambient-capability", required_argument, NULL, ARG_AMBIENT_CAPABILITY },
+        { "no-pager",           no_argument,       NULL, ARG_NO_PAGER           },
         {}
 };
 
@@ -591,8 +613,76 @@ bad:
                                "Invalid --private-users= value '%s': expected yes, no, pick, identity or BASE[:RANGE] with BASE > 0.", arg);
 }
 
+static void dump_table(const char *const *table, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (table[i])
+                        puts(table[i]);
+}
+
+static void dump_signals(void) {
+        for (int sig = 1; sig < SIGRTMIN; sig++) {
+                char buf[16];
+                const char *n = signal_to_string(sig, buf);
+
+                puts(startswith(n, "SIG") ?: n);
+        }
+        for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+                printf("RTMIN+%i\n", sig - SIGRTMIN);
+}
+
+/* OPTION=help lists the choices one a line and exits 0, for the options systemd-nspawn
+ * has it for (and --link-journal= and --personality=, where it has a fixed list too).
+ * Returns 1 when it listed them, 0 when 'opt' has no such list. */
+static int dump_choices(int opt) {
+        switch (opt) {
+        case ARG_CAPABILITY:
+        case ARG_DROP_CAPABILITY:
+        case ARG_AMBIENT_CAPABILITY:
+                capability_dump_names();
+                return 1;
+        case ARG_RESOLV_CONF:
+                dump_table(resolv_conf_mode_table, _RESOLV_CONF_MODE_MAX);
+                return 1;
+        case ARG_TIMEZONE:
+                dump_table(timezone_mode_table, _TIMEZONE_MODE_MAX);
+                return 1;
+        case ARG_VOLATILE:
+                dump_table(volatile_mode_table, _VOLATILE_MODE_MAX);
+                return 1;
+        case ARG_CONSOLE:
+                dump_table(console_mode_table, _CONSOLE_MODE_MAX);
+                return 1;
+        case ARG_PRIVATE_USERS_OWNERSHIP:
+                dump_table(users_ownership_table, _USERS_OWNERSHIP_MAX);
+                return 1;
+        case ARG_LINK_JOURNAL:
+                dump_table(link_journal_table, _LINK_JOURNAL_MAX);
+                return 1;
+        case ARG_RLIMIT:
+                for (int i = 0; i < RLIM_NLIMITS; i++)
+                        puts(rlimit_to_name(i));
+                return 1;
+        case ARG_PERSONALITY:
+                puts(strna(personality_to_name(PER_LINUX)));
+                if (personality_to_name(PER_LINUX32))
+                        puts(personality_to_name(PER_LINUX32));
+                return 1;
+        case ARG_KILL_SIGNAL:
+                dump_signals();
+                return 1;
+        default:
+                return 0;
+        }
+}
+
 static int parse_one(SpawnConfig *c, int opt, const char *arg) {
         int r;
+
+        if (streq_ptr(arg, "help")) {
+                r = dump_choices(opt);
+                if (r != 0)
+                        return r;
+        }
 
         switch (opt) {
         case 'q':
@@ -637,6 +727,7 @@ static int parse_one(SpawnConfig *c, int opt, const char *arg) {
                 return set_string(&c->chdir, arg);
         case 'E':
                 return parse_setenv(c, arg);
+        case 'a':
         case ARG_AS_PID2:
                 c->as_pid2 = true;
                 return 0;
@@ -805,6 +896,7 @@ static int parse_one(SpawnConfig *c, int opt, const char *arg) {
                 if (c->users_ownership < 0)
                         return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --private-users-ownership= mode '%s'.", arg);
                 return 0;
+        case 'S':
         case ARG_SLICE: {
                 _cleanup_free_ char *p = NULL;
 
@@ -822,6 +914,19 @@ static int parse_one(SpawnConfig *c, int opt, const char *arg) {
                 if (c->volatile_mode < 0)
                         return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --volatile= mode '%s'.", arg);
                 return 0;
+        case ARG_RLIMIT:
+                return process_parse_rlimit(&c->process, arg);
+        case ARG_OOM_SCORE_ADJUST:
+                return process_parse_oom_score_adjust(&c->process, arg);
+        case ARG_CPU_AFFINITY:
+                return process_parse_cpu_affinity(&c->process, arg);
+        case ARG_PERSONALITY:
+                return process_parse_personality(&c->process, arg);
+        case ARG_AMBIENT_CAPABILITY:
+                return parse_caps("--ambient-capability", arg, &c->process.capability_ambient);
+        case ARG_NO_PAGER:
+                /* berth-spawn never starts a pager; accepted for systemd-nspawn command lines */
+                return 0;
         case ARG_NOTIFY_READY:
                 r = parse_boolean(arg);
                 if (r < 0)
@@ -837,6 +942,7 @@ int spawn_config_parse_argv(SpawnConfig *c, int argc, char *argv[]) {
         int opt, r;
 
         c->kill_signal = -1;
+        c->process = (ProcessSettings) PROCESS_SETTINGS_NULL;
         c->console = _CONSOLE_MODE_INVALID;
         c->limits = (ResourceLimits) RESOURCE_LIMITS_NULL;
         c->users_ownership = _USERS_OWNERSHIP_INVALID;
@@ -848,7 +954,7 @@ int spawn_config_parse_argv(SpawnConfig *c, int argc, char *argv[]) {
         /* '+' : stop at the first non-option, which starts the payload's command line. */
         optind = 0;
         opterr = 0;
-        while ((opt = getopt_long(argc, argv, "+hqbxUjnD:i:M:u:E:Pp:", options, NULL)) >= 0) {
+        while ((opt = getopt_long(argc, argv, "+hqabxUjnD:i:M:u:E:S:Pp:", options, NULL)) >= 0) {
                 switch (opt) {
                 case 'h':
                         help();
@@ -862,8 +968,8 @@ int spawn_config_parse_argv(SpawnConfig *c, int argc, char *argv[]) {
                         return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Unknown or incomplete option '%s'.", argv[optind - 1]);
                 default:
                         r = parse_one(c, opt, optarg);
-                        if (r < 0)
-                                return r;
+                        if (r != 0)
+                                return r;      /* an error, or 1 after OPTION=help */
                 }
         }
 
@@ -1034,6 +1140,16 @@ int spawn_config_finalize(SpawnConfig *c) {
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--boot and --as-pid2 cannot be combined: the init is PID 1.");
         if (c->boot && c->user)
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--boot and --user cannot be combined: the init runs as root.");
+
+        if (c->process.capability_ambient != 0) {
+                if (c->process.capability_ambient == capability_all())
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--ambient-capability= does not support the value all.");
+                if ((c->process.capability_ambient & spawn_config_bounding_set(c)) != c->process.capability_ambient)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                               "--ambient-capability= is not fully covered by the bounding set (see --capability=).");
+                if (c->boot)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--ambient-capability= is not useful with --boot.");
+        }
 
         /* A booted systemd powers off cleanly on SIGRTMIN+3. */
         if (c->kill_signal <= 0)

@@ -5,6 +5,7 @@
 
 #include "macro.h"
 #include "parse-util.h"
+#include "spawn-process.h"
 
 typedef enum ConsoleMode {
         CONSOLE_INTERACTIVE,
@@ -154,6 +155,8 @@ typedef struct SpawnConfig {
         uint64_t capability_add;
         uint64_t capability_drop;
         bool no_new_privileges;
+        ProcessSettings process; /* --rlimit=, --oom-score-adjust=, --cpu-affinity=, --personality=,
+                                  * --ambient-capability= */
         char **syscall_allow;
         char **syscall_deny;
         int kill_signal;

@@ -28,6 +28,7 @@
 #include "spawn-inner.h"
 #include "spawn-mount.h"
 #include "spawn-network.h"
+#include "spawn-process.h"
 #include "spawn-state.h"
 #include "spawn-sync.h"
 #include "string-util.h"
@@ -475,15 +476,24 @@ static int inner_drop_privileges(Inner *i, bool stub) {
         if (r < 0)
                 return log_error_errno(r, "Failed to restrict the capability bounding set: %m");
 
+        /* the ambient capabilities must stay permitted across the change of user */
+        if (!stub && c->process.capability_ambient != 0 && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+                return log_error_errno(errno, "Failed to keep capabilities across the change of user: %m");
         if (!stub) {
                 r = inner_change_user(i);
                 if (r < 0)
                         return r;
         }
 
-        r = capability_set_final(!stub && i->have_user && i->user.uid != 0 ? 0 : bounding);
+        /* a non-root payload keeps only its ambient capabilities (--ambient-capability=) */
+        r = capability_set_final(!stub && i->have_user && i->user.uid != 0 ? c->process.capability_ambient : bounding);
         if (r < 0)
                 return log_error_errno(r, "Failed to set capabilities: %m");
+        if (!stub) {
+                r = capability_ambient_raise(c->process.capability_ambient);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to raise the ambient capabilities: %m");
+        }
 
         if (nnp) {
                 if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
@@ -627,6 +637,8 @@ void spawn_inner(const SpawnConfig *c, const SpawnState *s, int sock) {
         if (r >= 0)
                 r = inner_setup_console(&i);
         if (r >= 0)
+                r = process_apply_limits(&c->process);  /* still allowed to raise limits */
+        if (r >= 0)
                 r = inner_enter_userns(&i);
         if (r >= 0)
                 r = inner_setup_network(&i);
@@ -646,6 +658,8 @@ void spawn_inner(const SpawnConfig *c, const SpawnState *s, int sock) {
                 r = inner_drop_privileges(&i, false);
         if (r >= 0)
                 r = inner_enter_workdir(&i);     /* as the payload's user; before "started" */
+        if (r >= 0)
+                r = process_apply_personality(&c->process);
         if (r < 0)
                 _exit(EXIT_FAILURE);
 
