@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "parse-util.h"
 #include "string-util.h"
 
 const char *startswith(const char *s, const char *prefix) {
@@ -225,4 +226,57 @@ const char *strv_env_get(char * const *env, const char *name) {
                 if (strneq(*i, name, l) && (*i)[l] == '=')
                         return *i + l + 1;
         return NULL;
+}
+
+static int unescape_one(const char *p, char *ret_c) {
+        static const char simple[] = "a\ab\bf\fn\nr\rt\tv\v\\\\\"\"''";
+        int v = 0, n;
+
+        for (size_t i = 0; simple[i]; i += 2)
+                if (*p == simple[i]) {
+                        *ret_c = simple[i + 1];
+                        return 1;
+                }
+        if (*p == 'x') {
+                int a = unhexchar(p[1]), b = a >= 0 ? unhexchar(p[2]) : -EINVAL;
+
+                if (b < 0)
+                        return -EINVAL;
+                *ret_c = (char) (a << 4 | b);
+                return 3;
+        }
+        for (n = 0; n < 3 && p[n] >= '0' && p[n] <= '7'; n++)
+                v = v * 8 + (p[n] - '0');
+        if (n != 3 && !(n == 1 && v == 0))      /* \NNN, or \0 alone */
+                return -EINVAL;
+        if (v > 255)
+                return -EINVAL;
+        *ret_c = (char) v;
+        return n;
+}
+
+ssize_t cunescape(const char *s, char **ret) {
+        size_t l = strlen(s), n = 0;
+        char *r = malloc(l + 1);
+
+        if (!r)
+                return -ENOMEM;
+        for (const char *p = s; *p; ) {
+                int k;
+
+                if (*p != '\\') {
+                        r[n++] = *p++;
+                        continue;
+                }
+                k = unescape_one(p + 1, &r[n]);
+                if (k < 0) {
+                        free(r);
+                        return -EINVAL;
+                }
+                n++;
+                p += 1 + k;
+        }
+        r[n] = 0;
+        *ret = r;
+        return (ssize_t) n;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string.h>
+#include <sys/types.h>
 
 #include "macro.h"
 
@@ -30,6 +31,9 @@ bool string_is_safe(const char *s) _pure_;
  * ("\\n", "\\x1b"). NULL on OOM. */
 char *string_escape_controls(const char *s);
 bool utf8_is_valid(const char *s) _pure_;
+/* Undo C escapes (\n \t \\ \" \xHH \NNN octal...): the result may contain NUL bytes, so its
+ * length is returned (or -EINVAL for a bad escape, -ENOMEM). */
+ssize_t cunescape(const char *s, char **ret);
 
 /* strv: NULL-terminated arrays of strings */
 char **strv_free(char **l);

@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <fcntl.h>
 #include <getopt.h>
+#include <linux/nsfs.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,6 +13,7 @@
 #include <unistd.h>
 
 #include "capability-util.h"
+#include "fd-util.h"
 #include "image-pool.h"
 #include "log.h"
 #include "machine-name.h"
@@ -135,6 +140,8 @@ void spawn_config_done(SpawnConfig *c) {
         strv_free(c->network_macvlan);
         strv_free(c->network_ipvlan);
         strv_free(c->network_veth_extra);
+        free(c->network_namespace_path);
+        credential_set_done(&c->credentials);
         free(c->ports);
         strv_free(c->setenv);
         for (size_t i = 0; i < c->n_mounts; i++)
@@ -339,6 +346,10 @@ static void help(void) {
                "  -u --user=USER            Run the command as this user of the machine\n"
                "     --chdir=PATH           Working directory inside the machine\n"
                "  -E --setenv=NAME[=VALUE]  Pass an environment variable to the payload\n"
+               "     --set-credential=ID:VALUE\n"
+               "                            Pass a credential with this value to the payload\n"
+               "     --load-credential=ID:PATH\n"
+               "                            Pass a credential read from a file or AF_UNIX socket\n"
                "  -a --as-pid2              Run a stub init as PID 1, the command as PID 2\n"
                "     --kill-signal=SIGNAL   Signal PID 1 gets when berth-spawn is asked to stop\n"
                "\nIdentity:\n"
@@ -389,6 +400,8 @@ static void help(void) {
                "     --network-ipvlan=IF    An ipvlan link iv-IF on host interface IF\n"
                "     --network-veth-extra=HOSTIF[:MACHINEIF]\n"
                "                            An additional veth pair\n"
+               "     --network-namespace-path=PATH\n"
+               "                            Join an existing network namespace\n"
                "  -p --port=[PROTO:]HOSTPORT[:MACHINEPORT]\n"
                "                            Forward a tcp/udp port of the host's addresses\n"
                "\nRegistration:\n"
@@ -455,6 +468,9 @@ enum {
         ARG_PERSONALITY,
         ARG_AMBIENT_CAPABILITY,
         ARG_NO_PAGER,
+        ARG_SET_CREDENTIAL,
+        ARG_LOAD_CREDENTIAL,
+        ARG_NETWORK_NAMESPACE_PATH,
 };
 
 static const struct option options[] = {
@@ -516,6 +532,9 @@ static const struct option options[] = {
         { "personality",        required_argument, NULL, ARG_PERSONALITY        },
         { "ambient-capability", required_argument, NULL, ARG_AMBIENT_CAPABILITY },
         { "no-pager",           no_argument,       NULL, ARG_NO_PAGER           },
+        { "set-credential",     required_argument, NULL, ARG_SET_CREDENTIAL     },
+        { "load-credential",    required_argument, NULL, ARG_LOAD_CREDENTIAL    },
+        { "network-namespace-path", required_argument, NULL, ARG_NETWORK_NAMESPACE_PATH },
         {}
 };
 
@@ -924,6 +943,15 @@ static int parse_one(SpawnConfig *c, int opt, const char *arg) {
                 return process_parse_personality(&c->process, arg);
         case ARG_AMBIENT_CAPABILITY:
                 return parse_caps("--ambient-capability", arg, &c->process.capability_ambient);
+        case ARG_SET_CREDENTIAL:
+                return credential_parse_set(&c->credentials, arg);
+        case ARG_LOAD_CREDENTIAL:
+                return credential_parse_load(&c->credentials, arg);
+        case ARG_NETWORK_NAMESPACE_PATH:
+                if (check_path(arg, false) < 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                               "Invalid --network-namespace-path= '%s': must be absolute and normalized.", arg);
+                return set_string(&c->network_namespace_path, arg);
         case ARG_NO_PAGER:
                 /* berth-spawn never starts a pager; accepted for systemd-nspawn command lines */
                 return 0;
@@ -1093,6 +1121,22 @@ static int finalize_image(SpawnConfig *c) {
         return 0;
 }
 
+static int check_network_namespace(const char *path) {
+        _cleanup_close_ int fd = open(path, O_RDONLY|O_CLOEXEC|O_NOCTTY);
+        int t;
+
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to open network namespace '%s': %m", path);
+        t = ioctl(fd, NS_GET_NSTYPE);
+        if (t < 0 && errno == ENOTTY)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "'%s' is not a namespace file.", path);
+        if (t < 0)
+                return log_error_errno(errno, "Failed to check namespace '%s': %m", path);
+        if (t != CLONE_NEWNET)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "'%s' is not a network namespace.", path);
+        return 0;
+}
+
 int spawn_config_finalize(SpawnConfig *c) {
         struct stat st;
         int r;
@@ -1121,6 +1165,16 @@ int spawn_config_finalize(SpawnConfig *c) {
 
         if (c->n_ports > 0 && !c->network_veth && !c->network_zone)
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--port= needs -n/--network-veth or --network-zone=.");
+        /* as systemd-nspawn 252: the joined namespace is configured by whoever made it */
+        if (c->network_namespace_path &&
+            (c->private_network || c->network_veth || c->network_zone || c->network_bridge || c->network_interfaces ||
+             c->network_macvlan || c->network_ipvlan || c->network_veth_extra))
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--network-namespace-path= cannot be combined with other network options.");
+        if (c->network_namespace_path) {
+                r = check_network_namespace(c->network_namespace_path);
+                if (r < 0)
+                        return r;
+        }
         if (!!c->network_veth + !!c->network_zone + !!c->network_bridge > 1)
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
                                        "Only one of --network-veth, --network-zone= and --network-bridge= can be given.");

@@ -5,6 +5,7 @@
 
 #include "macro.h"
 #include "parse-util.h"
+#include "spawn-creds.h"
 #include "spawn-process.h"
 
 typedef enum ConsoleMode {
@@ -142,6 +143,7 @@ typedef struct SpawnConfig {
         char *user;
         char *chdir;
         char **setenv;           /* NAME=VALUE */
+        CredentialSet credentials; /* --set-credential=, --load-credential= */
         bool as_pid2;
         bool boot;               /* run the tree's init; command holds its arguments */
         bool notify_ready;       /* wait for the guest's READY=1 before telling our supervisor */
@@ -176,6 +178,7 @@ typedef struct SpawnConfig {
         char **network_macvlan;  /* host links to derive mv-LINK from */
         char **network_ipvlan;   /* host links to derive iv-LINK from */
         char **network_veth_extra; /* "HOST:MACHINE" extra veth pairs */
+        char *network_namespace_path; /* join this existing network namespace */
         PortForward *ports;
         size_t n_ports;
         RegisterMode register_mode;

@@ -75,6 +75,22 @@ static int inner_prepare_process(Inner *i) {
         return 0;
 }
 
+/* --network-namespace-path=: joined first, while the path is the host's, so that /sys is
+ * mounted for this namespace's devices. */
+static int inner_join_netns(Inner *i) {
+        const char *path = i->config->network_namespace_path;
+        _cleanup_close_ int fd = -EBADF;
+
+        if (!path)
+                return 0;
+        fd = open(path, O_RDONLY|O_CLOEXEC|O_NOCTTY);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to open network namespace '%s': %m", path);
+        if (setns(fd, CLONE_NEWNET) < 0)
+                return log_error_errno(errno, "Failed to join network namespace '%s': %m", path);
+        return 0;
+}
+
 static int inner_open_host_resources(Inner *i) {
         int r;
 
@@ -434,6 +450,8 @@ static int inner_build_environment(Inner *i) {
                 ENV_ADD("TERM=", getenv("TERM") ?: "vt220");
         if (c->boot)
                 ENV_ADD("NOTIFY_SOCKET=/run/host/notify");
+        if (c->credentials.n > 0)
+                ENV_ADD("CREDENTIALS_DIRECTORY=" CREDENTIALS_DIRECTORY);
 #undef ENV_ADD
 
         STRV_FOREACH(e, c->setenv) {
@@ -621,6 +639,8 @@ void spawn_inner(const SpawnConfig *c, const SpawnState *s, int sock) {
 
         r = inner_prepare_process(&i);
         if (r >= 0)
+                r = inner_join_netns(&i);
+        if (r >= 0)
                 r = inner_open_host_resources(&i);     /* host paths, before they vanish */
         if (r >= 0)
                 r = mount_switch_root(c, s, &i.mounts);
@@ -648,6 +668,8 @@ void spawn_inner(const SpawnConfig *c, const SpawnState *s, int sock) {
                 r = host_files_apply(c, &i.files, i.mounts.rootfd);
         if (r >= 0)
                 r = host_files_apply_run_host(c, &i.files, i.mounts.rootfd);
+        if (r >= 0)
+                r = credentials_mount(&c->credentials, i.mounts.rootfd);
         if (r >= 0)
                 r = inner_setup_notify(&i);
         if (r >= 0)

@@ -152,3 +152,73 @@ run_spawn -D "$TREE" -b --ambient-capability=CAP_NET_RAW
 expect_rc "--ambient-capability with --boot is refused" 1
 run_spawn -D "$TREE" --ambient-capability=all true
 expect_rc "--ambient-capability=all is refused" 1
+
+# ---- --set-credential / --load-credential
+printf 'from a file\n' >"$SCRATCH/cred-file"
+chmod 0600 "$SCRATCH/cred-file"
+in_machine --set-credential=plain:hello --set-credential='esc:a\nb\x41' --load-credential=file:"$SCRATCH/cred-file" -- \
+    'echo "dir=$CREDENTIALS_DIRECTORY"; cd "$CREDENTIALS_DIRECTORY" && for f in *; do echo "$f=$(od -An -c "$f" | tr -s " " | tr -d "\n")"; done; stat -c "%a %U" plain; touch new 2>/dev/null && echo writable || echo read-only'
+expect_line "credentials: \$CREDENTIALS_DIRECTORY=/run/host/credentials" dir=/run/host/credentials
+expect_line "--set-credential=plain:hello" "plain= h e l l o"
+expect_line "--set-credential with C escapes" "esc= a \\n b A"
+expect_line "--load-credential from a file" "file= f r o m a f i l e \\n"
+expect_line "credential files are 0400 root" "400 root"
+expect_line "the credentials directory is read-only" read-only
+in_machine -U --set-credential=k:v -- 'cat "$CREDENTIALS_DIRECTORY/k"; echo; stat -c %U "$CREDENTIALS_DIRECTORY/k"'
+expect_eq "credentials with -U: readable, owned by the machine's root" "v
+root" "$OUTPUT"
+in_machine -- 'echo "dir=${CREDENTIALS_DIRECTORY-unset}"; ls /run/host/credentials 2>&1 >/dev/null | head -c 0; [ -e /run/host/credentials ] && echo exists || echo absent'
+expect_eq "no credentials: no \$CREDENTIALS_DIRECTORY, no directory" "dir=unset
+absent" "$OUTPUT"
+# a relative path is taken from berth-spawn's own $CREDENTIALS_DIRECTORY (as under systemd)
+mkdir "$SCRATCH/mycreds"
+printf 'relayed' >"$SCRATCH/mycreds/token"
+CREDENTIALS_DIRECTORY=$SCRATCH/mycreds in_machine --load-credential=tok:token -- 'cat "$CREDENTIALS_DIRECTORY/tok"'
+expect_eq "--load-credential=ID:RELATIVE reads berth-spawn's \$CREDENTIALS_DIRECTORY" relayed "$OUTPUT"
+# an AF_UNIX stream socket: what the peer sends
+sock=$SCRATCH/cred.sock
+"$PYTHON" -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.bind(sys.argv[1]); s.listen(1)
+open(sys.argv[1] + ".ready", "w").close()
+c, _ = s.accept(); c.sendall(b"from a socket"); c.close()' "$sock" &
+sockpid=$!
+wait_for_file() { local i; for i in $(seq 1 100); do [ -e "$1" ] && return 0; sleep 0.05; done; return 1; }
+wait_for_file "$sock.ready"
+in_machine --load-credential=sock:"$sock" -- 'cat "$CREDENTIALS_DIRECTORY/sock"'
+expect_eq "--load-credential from an AF_UNIX socket" "from a socket" "$OUTPUT"
+kill "$sockpid" 2>/dev/null; wait "$sockpid" 2>/dev/null
+run_spawn -D "$TREE" --set-credential=a:1 --set-credential=a:2 true
+expect_rc "a duplicate credential is refused" 1
+run_spawn -D "$TREE" --set-credential=../x:1 true
+expect_rc "a credential name with a slash is refused" 1
+run_spawn -D "$TREE" --load-credential=x:/nonexistent true
+expect_rc "a missing credential file is refused" 1
+
+# ---- --network-namespace-path
+netns=$SCRATCH/netns
+touch "$netns"
+if unshare --net="$netns" true 2>/dev/null; then
+    # (a veth pair: the dummy driver is not available on every kernel)
+    nsenter --net="$netns" ip link add berthns0 type veth peer name berthns1
+    want=net:[$(stat -L -c %i "$netns")]
+    run_payload --network-namespace-path="$netns" -- ns
+    expect_line "--network-namespace-path: the payload is in that namespace" "net=$want"
+    in_machine --network-namespace-path="$netns" -- 'ls /sys/class/net; grep -c berthns0 /proc/net/dev'
+    expect_line "--network-namespace-path: its links are seen in /sys/class/net" berthns0
+    expect_no_line "... and not the host's" "$(ip -o link show | awk -F': ' '$2 != "lo" { sub(/@.*/, "", $2); print $2; exit }')"
+    in_machine -U --network-namespace-path="$netns" -- 'readlink /proc/self/ns/net'
+    expect_eq "--network-namespace-path with -U" "$want" "$OUTPUT"
+    for o in --private-network -n --network-zone=z --network-veth-extra=a:b --network-interface=lo; do
+        run_spawn -D "$TREE" --network-namespace-path="$netns" "$o" true
+        expect_rc "--network-namespace-path with $o is refused (as nspawn 252)" 1
+    done
+    expect_match "... with nspawn's message" 'cannot be combined with other network options' "$ERROUT"
+    run_spawn -D "$TREE" --network-namespace-path=/proc/self/ns/mnt true
+    expect_rc "--network-namespace-path= of a mount namespace is refused" 1
+    run_spawn -D "$TREE" --network-namespace-path="$SCRATCH/cred-file" true
+    expect_rc "--network-namespace-path= of a plain file is refused" 1
+    umount "$netns"
+else
+    skip "--network-namespace-path" "cannot create a persistent network namespace here"
+fi
