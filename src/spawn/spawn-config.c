@@ -185,6 +185,7 @@ int custom_mount_parse_bind(SpawnConfig *c, const char *spec, bool read_only) {
         const char *opt = read_only ? "--bind-ro" : "--bind";
         _cleanup_strv_free_ char **parts = NULL;
         bool recursive = true;
+        BindIdmap idmap = BIND_IDMAP_NO;
         CustomMount *m;
         size_t n;
         int r;
@@ -213,18 +214,28 @@ int custom_mount_parse_bind(SpawnConfig *c, const char *spec, bool read_only) {
                                 recursive = true;
                         else if (streq(*o, "norbind"))
                                 recursive = false;
+                        else if (streq(*o, "idmap"))
+                                idmap = BIND_IDMAP_YES;
+                        else if (streq(*o, "noidmap"))
+                                idmap = BIND_IDMAP_NO;
+                        else if (streq(*o, "rootidmap"))
+                                idmap = BIND_IDMAP_ROOT;
                         else
                                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
-                                                       "Invalid %s= mount option '%s' in '%s': supported are rbind and norbind.",
-                                                       opt, *o, spec);
+                                                       "Invalid %s= mount option '%s' in '%s': supported are rbind, norbind, "
+                                                       "idmap, noidmap and rootidmap.", opt, *o, spec);
                 }
         }
+        if (idmap != BIND_IDMAP_NO && parts[0][0] == '+')
+                return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
+                                       "Invalid %s=%s: idmap and rootidmap are supported for host paths only.", opt, spec);
 
         m = custom_mount_add(c, CUSTOM_MOUNT_BIND);
         if (!m)
                 return log_oom();
         m->read_only = read_only;
         m->recursive = recursive;
+        m->idmap = idmap;
         m->source_in_tree = parts[0][0] == '+';
         r = simplified(parts[0] + m->source_in_tree, &m->source);
         if (r < 0)
@@ -372,7 +383,8 @@ static void help(void) {
                "     --ambient-capability=CAP,...\n"
                "                            Keep these capabilities across execve() (also for -u)\n"
                "\nMounts:\n"
-               "     --bind=SRC[:DST[:OPTS]]     Bind-mount a host path (OPTS: rbind, norbind)\n"
+               "     --bind=SRC[:DST[:OPTS]]     Bind-mount a host path (OPTS: rbind, norbind,\n"
+               "                                 idmap, noidmap, rootidmap)\n"
                "     --bind-ro=SRC[:DST[:OPTS]]  Same, read-only\n"
                "     --tmpfs=PATH[:OPTIONS] Mount a tmpfs\n"
                "     --overlay=PATH[:PATH...]:UPPER:DEST\n"
@@ -1137,6 +1149,64 @@ static int check_network_namespace(const char *path) {
         return 0;
 }
 
+/* An environment variable as a boolean; 'def' when unset, -EINVAL (logged) when invalid. */
+static int getenv_bool(const char *name, int def) {
+        const char *v = getenv(name);
+        int r;
+
+        if (!v)
+                return def;
+        r = parse_boolean(v);
+        if (r < 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid $%s value '%s': expected a boolean.", name, v);
+        return r;
+}
+
+/* The debugging variables of systemd-nspawn that change the machine's set-up, with its
+ * meaning and the combinations it refuses. */
+static int read_nspawn_environment(SpawnConfig *c) {
+        const char *v = getenv("SYSTEMD_NSPAWN_API_VFS_WRITABLE");
+        int r;
+
+        if (streq_ptr(v, "network"))
+                c->api_vfs = API_VFS_NETWORK;
+        else {
+                r = getenv_bool("SYSTEMD_NSPAWN_API_VFS_WRITABLE", false);
+                if (r < 0)
+                        return r;
+                c->api_vfs = r ? API_VFS_WRITABLE : API_VFS_READ_ONLY;
+        }
+        if (c->api_vfs == API_VFS_WRITABLE && c->private_users != PRIVATE_USERS_NO)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Cannot combine --private-users with read-write mounts ($SYSTEMD_NSPAWN_API_VFS_WRITABLE).");
+        if (c->api_vfs == API_VFS_NETWORK && c->private_users != PRIVATE_USERS_NO && !c->private_network)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "Invalid namespacing settings. Mounting sysfs with --private-users requires --private-network.");
+
+        r = getenv_bool("SYSTEMD_NSPAWN_TMPFS_TMP", true);
+        if (r < 0)
+                return r;
+        c->no_tmpfs_tmp = !r;
+        r = getenv_bool("SYSTEMD_NSPAWN_LOCK", true);
+        if (r < 0)
+                return r;
+        c->no_image_lock = !r;
+
+        /* berth-spawn gives every machine a cgroup namespace on a cgroup2 hierarchy: the
+         * other setups these select are not implemented, and silently ignoring them would
+         * run something else than asked for. */
+        r = getenv_bool("SYSTEMD_NSPAWN_USE_CGNS", true);
+        if (r < 0)
+                return r;
+        if (!r)
+                return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
+                                       "$SYSTEMD_NSPAWN_USE_CGNS=0 is not supported: every machine gets a cgroup namespace.");
+        v = getenv("SYSTEMD_NSPAWN_UNIFIED_HIERARCHY");
+        if (v && parse_boolean(v) != 1)
+                return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
+                                       "$SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=%s is not supported: machines get a cgroup2 (unified) hierarchy.", v);
+        return 0;
+}
+
 int spawn_config_finalize(SpawnConfig *c) {
         struct stat st;
         int r;
@@ -1159,6 +1229,10 @@ int spawn_config_finalize(SpawnConfig *c) {
                 if (r < 0)
                         return log_error_errno(r, "Failed to generate a machine UUID: %m");
         }
+        r = read_nspawn_environment(c);
+        if (r < 0)
+                return r;
+
         /* as systemd-nspawn: ownership adapts by default only for picked ranges */
         if (c->users_ownership < 0)
                 c->users_ownership = c->private_users == PRIVATE_USERS_PICK ? USERS_OWNERSHIP_AUTO : USERS_OWNERSHIP_OFF;

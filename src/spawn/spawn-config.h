@@ -88,6 +88,12 @@ typedef enum LinkJournal {
         _LINK_JOURNAL_INVALID = -EINVAL,
 } LinkJournal;
 
+typedef enum ApiVfsMode {
+        API_VFS_READ_ONLY,       /* the default: /sys and /proc/sys read-only */
+        API_VFS_WRITABLE,        /* $SYSTEMD_NSPAWN_API_VFS_WRITABLE=yes */
+        API_VFS_NETWORK,         /* =network: /sys writable with a network namespace of its own */
+} ApiVfsMode;
+
 typedef enum RegisterMode {
         REGISTER_NO,
         REGISTER_YES,
@@ -102,8 +108,15 @@ typedef enum CustomMountType {
         _CUSTOM_MOUNT_TYPE_MAX,
 } CustomMountType;
 
+typedef enum BindIdmap {
+        BIND_IDMAP_NO,           /* noidmap: files keep their host owners */
+        BIND_IDMAP_YES,          /* idmap: UID N on disk is N inside */
+        BIND_IDMAP_ROOT,         /* rootidmap: the source's owner is root inside */
+} BindIdmap;
+
 typedef struct CustomMount {
         CustomMountType type;
+        BindIdmap idmap;         /* bind: idmap, noidmap, rootidmap */
         bool read_only;
         bool recursive;          /* bind: rbind (default) or norbind */
         char *source;            /* bind: host path, or tree-relative when source_in_tree */
@@ -186,6 +199,10 @@ typedef struct SpawnConfig {
         LinkJournal link_journal;
         ResourceLimits limits;   /* --property= */
         char *slice;             /* --slice=, default machine.slice */
+        /* systemd-nspawn's environment variables (spawn_config_finalize() reads them) */
+        ApiVfsMode api_vfs;      /* $SYSTEMD_NSPAWN_API_VFS_WRITABLE */
+        bool no_tmpfs_tmp;       /* $SYSTEMD_NSPAWN_TMPFS_TMP=0: the tree's own /tmp */
+        bool no_image_lock;      /* $SYSTEMD_NSPAWN_LOCK=0: no lock on the image or tree */
         char **command;
 } SpawnConfig;
 

@@ -252,7 +252,7 @@ int host_files_apply(const SpawnConfig *c, HostFiles *h, int rootfd) {
 }
 
 int host_files_apply_run_host(const SpawnConfig *c, HostFiles *h, int rootfd) {
-        _cleanup_close_ int pfd = -EBADF, dfd = -EBADF;
+        _cleanup_close_ int pfd = -EBADF, dfd = -EBADF, mfd = -EBADF, ffd = -EBADF;
         int r;
 
         r = chase_in_root(rootfd, "/run/host", CHASE_MKDIR, &pfd);
@@ -267,5 +267,16 @@ int host_files_apply_run_host(const SpawnConfig *c, HostFiles *h, int rootfd) {
                 r = write_if_changed(dfd, "os-release", h->os_release, strlen(h->os_release), true);
         if (r < 0)
                 return log_error_errno(r, "Failed to populate /run/host: %m");
+        if (!h->os_release)
+                return 0;
+
+        /* the host's os-release is read-only inside, as systemd-nspawn's bind mount is */
+        r = mount_clone_detached(dfd, "os-release", false, true, &mfd);
+        if (r >= 0)
+                r = chase_in_root(dfd, "os-release", 0, &ffd);
+        if (r >= 0)
+                r = mount_attach(mfd, ffd);
+        if (r < 0)
+                return log_error_errno(r, "Failed to make /run/host/os-release read-only: %m");
         return 0;
 }

@@ -20,13 +20,15 @@ static int hold_one(const char *path, LockFile *ret) {
 }
 
 int image_hold_acquire(const SpawnConfig *c, ImageHold *h) {
+        if (c->no_image_lock)
+                return 0;       /* $SYSTEMD_NSPAWN_LOCK=0 */
         if (c->image)
                 return hold_one(c->image, &h->original);
         return hold_one(c->from_template ? c->template : c->directory, &h->original);
 }
 
 int image_hold_acquire_made(const SpawnConfig *c, ImageHold *h) {
-        if (!c->from_template)
+        if (!c->from_template || c->no_image_lock)
                 return 0;
         return hold_one(c->directory, &h->made);
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <ctype.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <sched.h>
@@ -21,6 +22,7 @@
 #include "fd-util.h"
 #include "log.h"
 #include "mount-util.h"
+#include "os-release.h"
 #include "process-util.h"
 #include "seccomp-util.h"
 #include "spawn-cgroup.h"
@@ -312,10 +314,8 @@ static int inner_setup_notify(Inner *i) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = "/run/host/notify" };
         int r;
 
-        if (!i->config->boot)
-                return 0;
-
-        /* Bound inside the machine (its own /run), read by the parent. */
+        /* Bound inside the machine (its own /run), read by the parent; in every machine,
+         * as with systemd-nspawn, so that any payload can report READY=1 and STATUS=. */
         fd = socket(AF_UNIX, SOCK_DGRAM|SOCK_CLOEXEC|SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return log_error_errno(errno, "Failed to create the notification socket: %m");
@@ -385,7 +385,7 @@ static int inner_setup_network(Inner *i) {
         r = chase_in_root(i->mounts.rootfd, "/sys", 0, &target);
         if (r >= 0)
                 r = mount_fs_fd(target, "sysfs", "sysfs", NULL,
-                                MOUNT_ATTR_RDONLY|MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV|MOUNT_ATTR_NOEXEC);
+                                (mount_sysfs_writable(c) ? 0 : MOUNT_ATTR_RDONLY)|MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV|MOUNT_ATTR_NOEXEC);
         if (r < 0)
                 return log_error_errno(r, "Failed to mount /sys for the machine's network namespace: %m");
         if (cg >= 0) {
@@ -418,6 +418,36 @@ static int inner_set_hostname(Inner *i) {
         return 0;
 }
 
+/* $container_host_id, _version_id, _build_id, _variant_id: the host's os-release ID fields,
+ * as systemd-nspawn passes them (systemd's CONTAINER_INTERFACE). */
+static int inner_add_host_os_release(Inner *i) {
+        static const char *const keys[] = { "ID", "VERSION_ID", "BUILD_ID", "VARIANT_ID" };
+        _cleanup_strv_free_ char **kv = NULL;
+        int r;
+
+        if (!i->files.os_release)
+                return 0;
+        r = os_release_parse(i->files.os_release, &kv);
+        if (r < 0)
+                return r == -ENOMEM ? log_oom() : 0;
+        for (size_t k = 0; k < ELEMENTSOF(keys); k++)
+                for (char **p = kv; p && p[0] && p[1]; p += 2) {
+                        _cleanup_free_ char *lower = NULL, *a = NULL;
+
+                        if (!streq(p[0], keys[k]) || isempty(p[1]))
+                                continue;
+                        lower = strdup(keys[k]);
+                        if (!lower)
+                                return log_oom();
+                        for (char *x = lower; *x; x++)
+                                *x = (char) tolower((unsigned char) *x);
+                        a = strjoin("container_host_", lower, "=", p[1]);
+                        if (!a || strv_push(&i->env, TAKE_PTR(a)) < 0)
+                                return log_oom();
+                }
+        return 0;
+}
+
 static int inner_build_environment(Inner *i) {
         const SpawnConfig *c = i->config;
         char uuid[37];
@@ -442,14 +472,20 @@ static int inner_build_environment(Inner *i) {
                 ENV_ADD("USER=", i->user.name);
                 ENV_ADD("LOGNAME=", i->user.name);
                 ENV_ADD("SHELL=", i->user.shell);
-        } else
-                ENV_ADD("HOME=/");
+        } else {
+                /* no passwd entry for root: what systemd-nspawn sets */
+                ENV_ADD("HOME=/root");
+                ENV_ADD("USER=root");
+                ENV_ADD("LOGNAME=root");
+        }
         /* Only a terminal on the other side makes TERM meaningful; without one,
          * programs should not emit escape sequences into a pipe or a log. */
         if (c->console == CONSOLE_INTERACTIVE)
                 ENV_ADD("TERM=", getenv("TERM") ?: "vt220");
-        if (c->boot)
-                ENV_ADD("NOTIFY_SOCKET=/run/host/notify");
+        ENV_ADD("NOTIFY_SOCKET=/run/host/notify");
+        r = inner_add_host_os_release(i);
+        if (r < 0)
+                return r;
         if (c->credentials.n > 0)
                 ENV_ADD("CREDENTIALS_DIRECTORY=" CREDENTIALS_DIRECTORY);
 #undef ENV_ADD

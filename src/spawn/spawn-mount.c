@@ -137,6 +137,23 @@ static int prepare_tmpfs(const CustomMount *cm, int *ret) {
         return 0;
 }
 
+/* idmap: the machine's own namespace, so that UID N on disk is N inside; rootidmap: the
+ * bind's own (userns_setup_bind_idmaps()). Without -U, idmap is the identity anyway. */
+static int bind_idmap(const CustomMount *cm, const SpawnState *s, size_t i, int fd) {
+        struct mount_attr a = { .attr_set = MOUNT_ATTR_IDMAP };
+
+        if (cm->idmap == BIND_IDMAP_YES && s->userns_fd >= 0)
+                a.userns_fd = (uint64_t) s->userns_fd;
+        else if (cm->idmap == BIND_IDMAP_ROOT)
+                a.userns_fd = (uint64_t) s->bind_userns_fds[i];
+        else
+                return 0;
+        if (mount_setattr(fd, "", AT_EMPTY_PATH | (cm->recursive ? AT_RECURSIVE : 0), &a, sizeof(a)) < 0)
+                return log_error_errno(errno, "Failed to create an idmapped mount of '%s' (%s): %m", cm->source,
+                                       cm->idmap == BIND_IDMAP_ROOT ? "rootidmap" : "idmap");
+        return 0;
+}
+
 int mount_prepare_custom(const SpawnConfig *c, const SpawnState *s, MountContext *m) {
         _cleanup_close_ int treefd = -EBADF;
         int r;
@@ -165,6 +182,9 @@ int mount_prepare_custom(const SpawnConfig *c, const SpawnState *s, MountContext
                         r = mount_clone_detached(AT_FDCWD, cm->source, cm->recursive, cm->read_only, &m->custom_fds[i]);
                         if (r < 0)
                                 return log_error_errno(r, "Failed to clone bind mount source '%s': %m", cm->source);
+                        r = bind_idmap(cm, s, i, m->custom_fds[i]);
+                        if (r < 0)
+                                return r;
                 } else if (cm->type == CUSTOM_MOUNT_OVERLAY) {
                         r = prepare_overlay(cm, s->overlay_work_dirs ? s->overlay_work_dirs[i] : NULL, treefd, &m->custom_fds[i]);
                         if (r < 0)
@@ -534,11 +554,25 @@ static int mount_proc_sys_net(MountContext *m) {
         return 0;
 }
 
+/* $SYSTEMD_NSPAWN_API_VFS_WRITABLE: whether /sys (and /proc/sys, for "yes") is writable */
+bool mount_sysfs_writable(const SpawnConfig *c) {
+        return c->api_vfs == API_VFS_WRITABLE || (c->api_vfs == API_VFS_NETWORK && c->private_network);
+}
+
 int mount_api_filesystems(const SpawnConfig *c, MountContext *m) {
         int r;
 
         for (size_t i = 0; i < ELEMENTSOF(api_table); i++) {
-                r = mount_entry_apply(m, &api_table[i]);
+                MountEntry e = api_table[i];
+
+                /* as systemd-nspawn's $SYSTEMD_NSPAWN_TMPFS_TMP=0 and _API_VFS_WRITABLE=yes */
+                if (c->no_tmpfs_tmp && streq(e.where, "/tmp"))
+                        continue;
+                if (c->api_vfs == API_VFS_WRITABLE && e.kind == MOUNT_READ_ONLY)
+                        continue;
+                if (streq(e.where, "/sys") && mount_sysfs_writable(c))
+                        e.attr &= ~A_RO;
+                r = mount_entry_apply(m, &e);
                 if (r < 0)
                         return r;
                 if (c->private_network && streq(api_table[i].where, "/proc/sys")) {

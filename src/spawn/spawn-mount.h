@@ -25,6 +25,7 @@ typedef struct MountEntry {
 } MountEntry;
 
 const MountEntry *mount_api_table(size_t *ret_n);
+bool mount_sysfs_writable(const SpawnConfig *c);
 
 typedef struct MountContext {
         int rootfd;         /* the machine's root, after pivot_root */

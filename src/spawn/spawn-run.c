@@ -41,7 +41,7 @@ typedef struct Supervisor {
         int pidfd;
         int sock;
         int sigfd;
-        int notify_fd;           /* --boot: the guest's /run/host/notify */
+        int notify_fd;           /* the machine's /run/host/notify */
         PtyForward console;
         bool setup_failed;       /* the child reported an error before exec */
         bool stub_reported;
@@ -383,7 +383,7 @@ static int spawn_once(const SpawnConfig *c, SpawnState *st, int sigfd, bool anno
         s.pidfd = pidfd;
         s.pid = pid;
         s.sock = pair[0];
-        if (!(c->boot && c->notify_ready)) {
+        if (!c->notify_ready) {
                 s.ready_sent = true;
                 (void) notify_send("READY=1");
         }
@@ -449,6 +449,9 @@ static int spawn_prepare(const SpawnConfig *c, SpawnState *s) {
         r = userns_setup(c, s);
         if (r < 0)
                 return r;
+        r = userns_setup_bind_idmaps(c, s);
+        if (r < 0)
+                return r;
         r = link_journal_setup(c, s);
         if (r < 0)
                 return r;
@@ -498,6 +501,7 @@ int spawn_run(const SpawnConfig *c) {
 
         host_network_teardown(c, &s.net);
         overlay_workdirs_remove(c, &s);
+        userns_bind_idmaps_done(c, &s);
         userns_done(&s);
         ephemeral_cleanup(&s.ephemeral);
         mounted_image_done(&s.image);

@@ -26,6 +26,8 @@ typedef struct SpawnState {
         int userns_fd;              /* the machine's user namespace, or -EBADF */
         UsersOwnership users_ownership; /* the config's, with auto resolved */
         bool idmap_root;            /* the root is an idmapped mount */
+        int *bind_userns_fds;       /* per custom mount (c->mounts[i]): the user namespace
+                                     * of its idmapped mount (rootidmap), or -EBADF */
 
         char *journal_bind_source;  /* --link-journal: host directory bound into the machine */
         char *journal_bind_target;

@@ -14,7 +14,7 @@ typedef enum SyncType {
         SYNC_LOG = 1,         /* level, error, text */
         SYNC_PTY_MASTER,      /* carries the console's pty master fd */
         SYNC_EXIT_STATUS,     /* from the --as-pid2 stub: the payload's si_code/si_status */
-        SYNC_NOTIFY_SOCKET,   /* carries the bound /run/host/notify socket (--boot) */
+        SYNC_NOTIFY_SOCKET,   /* carries the bound /run/host/notify socket */
         SYNC_STARTED,         /* every check passed; the payload is being executed */
         SYNC_GO,              /* parent -> child: registered, go ahead and execute */
         SYNC_NETNS,           /* child -> parent: the machine's network namespace exists */

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -101,24 +102,23 @@ static int userns_helper_wait(int sock) {
 
 /* A user namespace with the machine's mapping, held open by fd: a helper process
  * unshares and says so, we write its maps, keep /proc/PID/ns/user, and let it go. */
-static int userns_create(const SpawnState *s, int *ret_fd) {
+static int userns_create_map(const char *map, int *ret_fd) {
         _cleanup_close_pair_ int p[2] = EBADF_PAIR;
-        char path[64], map[64];
+        char path[64];
         pid_t pid;
         int r, fd = -EBADF;
 
         if (socketpair(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC, 0, p) < 0)
-                return log_error_errno(errno, "Failed to create a socket pair: %m");
+                return -errno;
         pid = fork();
         if (pid < 0)
-                return log_error_errno(errno, "Failed to fork: %m");
+                return -errno;
         if (pid == 0) {
                 p[0] = safe_close(p[0]);
                 userns_helper(p[1]);
         }
         p[1] = safe_close(p[1]);        /* so that a dead helper reads as EOF */
 
-        snprintf(map, sizeof(map), "0 %u %u\n", s->uid_shift, s->uid_range);
         r = userns_helper_wait(p[0]);
         if (r >= 0) {
                 snprintf(path, sizeof(path), "/proc/%i/uid_map", (int) pid);
@@ -137,9 +137,50 @@ static int userns_create(const SpawnState *s, int *ret_fd) {
         p[0] = safe_close(p[0]);        /* releases the helper */
         (void) waitpid(pid, NULL, 0);
         if (r < 0)
+                return r;
+        *ret_fd = fd;
+        return 0;
+}
+
+static int userns_create(const SpawnState *s, int *ret_fd) {
+        char map[64];
+        int r;
+
+        snprintf(map, sizeof(map), "0 %u %u\n", s->uid_shift, s->uid_range);
+        r = userns_create_map(map, ret_fd);
+        if (r < 0)
                 return log_error_errno(r, "Failed to set up the machine's user namespace (UID %u...%u): %m",
                                        s->uid_shift, s->uid_shift + s->uid_range - 1);
-        *ret_fd = fd;
+        return 0;
+}
+
+/* rootidmap binds: a namespace mapping the source's owner P (as on disk) to the machine's
+ * root, for the bind's idmapped mount; everything else shows as nobody. Without -U the
+ * machine's root is the host's (shift 0). */
+int userns_setup_bind_idmaps(const SpawnConfig *c, SpawnState *s) {
+        int r;
+
+        for (size_t i = 0; i < c->n_mounts; i++) {
+                const CustomMount *cm = &c->mounts[i];
+                struct stat st;
+                char map[64];
+
+                if (cm->type != CUSTOM_MOUNT_BIND || cm->idmap != BIND_IDMAP_ROOT)
+                        continue;
+                if (!s->bind_userns_fds) {
+                        s->bind_userns_fds = malloc(sizeof(int) * c->n_mounts);
+                        if (!s->bind_userns_fds)
+                                return log_oom();
+                        for (size_t k = 0; k < c->n_mounts; k++)
+                                s->bind_userns_fds[k] = -EBADF;
+                }
+                if (stat(cm->source, &st) < 0)
+                        return log_error_errno(errno, "Failed to access bind mount source '%s': %m", cm->source);
+                snprintf(map, sizeof(map), "%u %u 1\n", (unsigned) st.st_uid, s->uid_shift);
+                r = userns_create_map(map, &s->bind_userns_fds[i]);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to create the user namespace for rootidmap of '%s': %m", cm->source);
+        }
         return 0;
 }
 
@@ -280,6 +321,15 @@ int userns_setup(const SpawnConfig *c, SpawnState *s) {
         log_debug("User namespace: UID %u...%u, ownership %s.", s->uid_shift, s->uid_shift + s->uid_range - 1,
                   users_ownership_to_string(s->users_ownership));
         return 0;
+}
+
+void userns_bind_idmaps_done(const SpawnConfig *c, SpawnState *s) {
+        if (!s->bind_userns_fds)
+                return;
+        for (size_t i = 0; i < c->n_mounts; i++)
+                safe_close(s->bind_userns_fds[i]);
+        free(s->bind_userns_fds);
+        s->bind_userns_fds = NULL;
 }
 
 void userns_done(SpawnState *s) {

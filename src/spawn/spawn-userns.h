@@ -24,6 +24,9 @@ typedef struct SpawnState SpawnState;
 /* Pick the range, create the namespace (SpawnState.userns_fd) and resolve the ownership. */
 int userns_setup(const SpawnConfig *c, SpawnState *s);
 void userns_done(SpawnState *s);
+/* --bind=...:rootidmap: one user namespace per such bind (SpawnState.bind_userns_fds). */
+int userns_setup_bind_idmaps(const SpawnConfig *c, SpawnState *s);
+void userns_bind_idmaps_done(const SpawnConfig *c, SpawnState *s);
 
 /* Hand a cgroup directory (and the files a delegate writes) to the machine's root. */
 int userns_chown_cgroup(const SpawnState *s, const char *path);

@@ -222,3 +222,157 @@ if unshare --net="$netns" true 2>/dev/null; then
 else
     skip "--network-namespace-path" "cannot create a persistent network namespace here"
 fi
+
+# ---- the environment and /run/host/os-release, as systemd-nspawn provides them
+host_os_release=/etc/os-release
+[ -r "$host_os_release" ] || host_os_release=/usr/lib/os-release
+# the host's ID fields, as the shell sees them
+host_field() { (. "$host_os_release" && eval "printf '%s' \"\${$1-}\""); }
+run_payload -- env
+for f in ID VERSION_ID BUILD_ID VARIANT_ID; do
+    lower=$(tr 'A-Z' 'a-z' <<<"$f")
+    v=$(host_field "$f")
+    if [ -n "$v" ]; then
+        expect_line "\$container_host_$lower is the host's $f" "container_host_$lower=$v"
+    else
+        expect_no_match "no \$container_host_$lower: the host's os-release has no $f" "^container_host_$lower=" "$OUTPUT"
+    fi
+done
+in_machine -- 'md5sum </run/host/os-release; echo x >>/run/host/os-release && echo writable || echo read-only'
+expect_eq "/run/host/os-release is the host's, read-only" "$(md5sum <"$host_os_release")
+read-only" "$OUTPUT"
+in_machine -U -- 'echo x >>/run/host/os-release && echo writable || echo read-only'
+expect_eq "/run/host/os-release is read-only with -U too" read-only "$OUTPUT"
+
+# no user database in the tree: root's variables as systemd-nspawn sets them
+nopw=$(new_tree nopasswd)
+rm -f "$nopw/etc/passwd" "$nopw/etc/group"
+RUN_TREE=$nopw run_payload -- env
+expect_line "no /etc/passwd: HOME=/root" HOME=/root
+expect_line "no /etc/passwd: USER=root" USER=root
+expect_line "no /etc/passwd: LOGNAME=root" LOGNAME=root
+
+# ---- /run/host/notify in every machine, not only with --boot
+run_payload -- env
+expect_line "NOTIFY_SOCKET is set without --boot" NOTIFY_SOCKET=/run/host/notify
+# notify_collect SOCKET SECONDS: a private supervisor socket; every message received within
+# SECONDS goes to SOCKET.log, one assignment a line
+notify_collect() {
+    rm -f "$1" "$1.log"
+    "$PYTHON" - "$1" "$2" <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+end = time.time() + float(sys.argv[2])
+with open(sys.argv[1] + ".log", "w") as log:
+    while time.time() < end:
+        s.settimeout(max(0.01, end - time.time()))
+        try:
+            m = s.recv(4096).decode()
+        except socket.timeout:
+            break
+        log.write(m + "\n")
+        log.flush()
+PY
+    COLLECT_PID=$!
+    for i in $(seq 1 100); do [ -S "$1" ] && break; sleep 0.02; done
+}
+nsock=$SCRATCH/state/notify.sock
+notify_collect "$nsock" 6
+NOTIFY_SOCKET=$nsock in_machine --notify-ready=yes -- \
+    "berth-payload notify 'STATUS=half way'; sleep 1; berth-payload notify 'READY=1'; sleep 1"
+wait "$COLLECT_PID"
+expect_rc "payload notifying without --boot runs" 0
+expect_line "the payload's STATUS= is relayed" "STATUS=Container running: half way" "$(cat "$nsock.log")"
+expect_line "--notify-ready=yes without --boot: the payload's READY=1 is relayed" READY=1 "$(cat "$nsock.log")"
+notify_collect "$nsock" 4
+NOTIFY_SOCKET=$nsock in_machine --notify-ready=yes -- 'sleep 1'
+wait "$COLLECT_PID"
+expect_no_line "--notify-ready=yes: no READY=1 while the payload sends none" READY=1 "$(cat "$nsock.log")"
+notify_collect "$nsock" 4
+NOTIFY_SOCKET=$nsock in_machine -- 'sleep 1'
+wait "$COLLECT_PID"
+expect_line "--notify-ready=no: READY=1 once the machine started" READY=1 "$(cat "$nsock.log")"
+
+# ---- systemd-nspawn's environment variables
+in_machine -- 'grep " /tmp " /proc/self/mountinfo | grep -c tmpfs'
+expect_eq "by default /tmp is a tmpfs" 1 "$OUTPUT"
+echo "tree's own" >"$TREE/tmp/berth-marker"
+SYSTEMD_NSPAWN_TMPFS_TMP=0 in_machine -- 'cat /tmp/berth-marker; grep -c " /tmp " /proc/self/mountinfo'
+expect_eq "\$SYSTEMD_NSPAWN_TMPFS_TMP=0: the tree's own /tmp" "tree's own
+0" "$OUTPUT"
+rm -f "$TREE/tmp/berth-marker"
+in_machine -- 'awk "\$5 == \"/sys\" || \$5 == \"/proc/sys\" { print \$5, substr(\$6, 1, 2) }" /proc/self/mountinfo | sort -u'
+expect_eq "by default /sys and /proc/sys are read-only" "/proc/sys ro
+/sys ro" "$OUTPUT"
+SYSTEMD_NSPAWN_API_VFS_WRITABLE=1 in_machine -- 'awk "\$5 == \"/sys\" || \$5 == \"/proc/sys\" { print \$5, substr(\$6, 1, 2) }" /proc/self/mountinfo | sort -u'
+expect_eq "\$SYSTEMD_NSPAWN_API_VFS_WRITABLE=1: /sys writable, /proc/sys not a read-only mount" "/sys rw" "$OUTPUT"
+SYSTEMD_NSPAWN_API_VFS_WRITABLE=network in_machine --private-network -- 'awk "\$5 == \"/sys\" { print \$5, substr(\$6, 1, 2) }" /proc/self/mountinfo | sort -u'
+expect_eq "\$SYSTEMD_NSPAWN_API_VFS_WRITABLE=network with --private-network: /sys writable" "/sys rw" "$OUTPUT"
+SYSTEMD_NSPAWN_API_VFS_WRITABLE=1 run_spawn -D "$TREE" -U true
+expect_rc "\$SYSTEMD_NSPAWN_API_VFS_WRITABLE=1 with -U is refused, as by nspawn" 1
+expect_match "... with nspawn's message" 'Cannot combine --private-users with read-write mounts' "$ERROUT"
+SYSTEMD_NSPAWN_API_VFS_WRITABLE=network run_spawn -D "$TREE" -U true
+expect_rc "\$SYSTEMD_NSPAWN_API_VFS_WRITABLE=network with -U but no network namespace is refused" 1
+SYSTEMD_NSPAWN_API_VFS_WRITABLE=maybe run_spawn -D "$TREE" true
+expect_rc "an invalid \$SYSTEMD_NSPAWN_API_VFS_WRITABLE is refused" 1
+SYSTEMD_NSPAWN_USE_CGNS=0 run_spawn -D "$TREE" true
+expect_rc "\$SYSTEMD_NSPAWN_USE_CGNS=0 is refused (not implemented), not ignored" 1
+SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=0 run_spawn -D "$TREE" true
+expect_rc "\$SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=0 is refused (no legacy hierarchy)" 1
+SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 in_machine -- 'true'
+expect_rc "\$SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 is what berth-spawn does anyway" 0
+# the image lock: a tree locked exclusively (as berthd does to remove it) is refused...
+lockfile=/run/systemd/nspawn/locks/inode-$(stat -c %d:%i "$TREE")
+mkdir -p /run/systemd/nspawn/locks
+"$PYTHON" -c '
+import fcntl, sys, time
+f = open(sys.argv[1], "a")
+fcntl.lockf(f, fcntl.LOCK_EX)
+open(sys.argv[1] + ".held", "w").close()
+time.sleep(4)' "$lockfile" &
+lockpid=$!
+for i in $(seq 1 100); do [ -e "$lockfile.held" ] && break; sleep 0.05; done
+run_payload -- pid
+expect_rc "a tree locked exclusively is refused" 1
+expect_match "... as busy" 'is busy' "$ERROUT"
+# ... unless $SYSTEMD_NSPAWN_LOCK=0
+SYSTEMD_NSPAWN_LOCK=0 run_payload -- pid
+expect_rc "\$SYSTEMD_NSPAWN_LOCK=0: no lock is taken or checked" 0
+kill "$lockpid" 2>/dev/null; wait "$lockpid" 2>/dev/null
+rm -f "$lockfile.held"
+
+# ---- bind mount options idmap, noidmap, rootidmap (nspawn 252)
+idsrc=$SCRATCH/idmap-src
+mkdir -p "$idsrc"
+touch "$idsrc/rootfile" "$idsrc/userfile"
+chown 1000:1000 "$idsrc/userfile"
+chown 1234:1234 "$idsrc"
+owners='stat -c "%n %u" /mnt/id /mnt/id/rootfile /mnt/id/userfile'
+in_machine -U --bind="$idsrc:/mnt/id:noidmap" -- "$owners"
+expect_eq "-U, noidmap: host owners show as nobody" "/mnt/id 65534
+/mnt/id/rootfile 65534
+/mnt/id/userfile 65534" "$OUTPUT"
+in_machine -U --bind="$idsrc:/mnt/id:idmap" -- "$owners"
+expect_eq "-U, idmap: UID N on disk is N inside" "/mnt/id 1234
+/mnt/id/rootfile 0
+/mnt/id/userfile 1000" "$OUTPUT"
+in_machine -U --bind="$idsrc:/mnt/id:rootidmap" -- "$owners; touch /mnt/id/new && stat -c %u /mnt/id/new"
+expect_eq "-U, rootidmap: the source's owner is root inside, others nobody; root creates files" "/mnt/id 0
+/mnt/id/rootfile 65534
+/mnt/id/userfile 65534
+0" "$OUTPUT"
+expect_eq "-U, rootidmap: a file root made inside belongs to the source's owner on the host" 1234 "$(stat -c %u "$idsrc/new")"
+rm -f "$idsrc/new"
+in_machine --bind="$idsrc:/mnt/id:rootidmap" -- "$owners"
+expect_eq "no -U, rootidmap: the source's owner is root inside" "/mnt/id 0
+/mnt/id/rootfile 65534
+/mnt/id/userfile 65534" "$OUTPUT"
+in_machine --bind="$idsrc:/mnt/id:idmap" -- "$owners"
+expect_eq "no -U, idmap: the identity" "/mnt/id 1234
+/mnt/id/rootfile 0
+/mnt/id/userfile 1000" "$OUTPUT"
+run_spawn -D "$TREE" --bind=+/etc:/mnt/x:idmap true
+expect_rc "idmap on a source inside the tree is refused (not implemented)" 1
+run_spawn -D "$TREE" --bind="$idsrc:/mnt/id:bogus" true
+expect_rc "an unknown bind option is refused" 1

@@ -38,6 +38,7 @@
 #include <termios.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <arpa/inet.h>
 #include <time.h>
 #include <unistd.h>
@@ -613,6 +614,36 @@ static void print_tty(int fd) {
         printf("\n");
 }
 
+/* "notify MESSAGE": one sd_notify(3) datagram to $NOTIFY_SOCKET ("\n" in MESSAGE separates
+ * assignments, as the shell cannot pass a newline easily) */
+static int cmd_notify(const char *msg) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        const char *path = getenv("NOTIFY_SOCKET");
+        char buf[4096];
+        size_t n = 0;
+        int fd;
+
+        if (!path || strlen(path) >= sizeof sa.sun_path) {
+                printf("notify-error=NOSOCKET\n");
+                return 1;
+        }
+        for (const char *p = msg; *p && n < sizeof buf - 1; p++)
+                if (p[0] == '\\' && p[1] == 'n') {
+                        buf[n++] = '\n';
+                        p++;
+                } else
+                        buf[n++] = *p;
+        strcpy(sa.sun_path, path);
+        fd = socket(AF_UNIX, SOCK_DGRAM|SOCK_CLOEXEC, 0);
+        if (fd < 0 || sendto(fd, buf, n, 0, (struct sockaddr *) &sa, sizeof sa) < 0) {
+                printf("notify-error=%s\n", errno_name(errno));
+                return 1;
+        }
+        close(fd);
+        printf("notify=OK\n");
+        return 0;
+}
+
 static int cmd_tty(void) {
         for (int fd = 0; fd <= 2; fd++)
                 print_tty(fd);
@@ -943,7 +974,7 @@ static void usage(void) {
                 "usage: berth-payload COMMAND [ARGS]\n"
                 "commands: pid hostname caps status fds uid nnp env cwd ns mounts tiocsti tioclinux\n"
                 "          syscall NAME... | write PATH [CONTENT] | read PATH | stat PATH... | ls DIR\n"
-                "          tty | winsize [wait [TIMEOUT]] | sleep SECS | exit N | kill-self SIG\n"
+                "          notify MESSAGE | tty | winsize [wait [TIMEOUT]] | sleep SECS | exit N | kill-self SIG\n"
                 "          zombies | sigwait [COUNT [TIMEOUT]] | echo WORDS... | fuse-hang DIR\n");
 }
 
@@ -1000,6 +1031,9 @@ int main(int argc, char **argv) {
         } else if (strcmp(cmd, "ls") == 0) {
                 NEED(1);
                 r = cmd_ls(argv[0]);
+        } else if (strcmp(cmd, "notify") == 0) {
+                NEED(1);
+                r = cmd_notify(argv[0]);
         } else if (strcmp(cmd, "tty") == 0)
                 r = cmd_tty();
         else if (strcmp(cmd, "winsize") == 0)
