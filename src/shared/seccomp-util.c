@@ -464,19 +464,40 @@ int seccomp_filter_build(char * const *rules, SeccompFilter *ret) {
         return 0;
 }
 
+int seccomp_sync_suppress_build(struct sock_filter **ret, size_t *ret_n) {
+        _cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
+        const SyscallGroup *g = syscall_group_find("@sync");
+        int r;
+
+        if (!g)
+                return -EINVAL;
+        r = filter_new(SCMP_ACT_ALLOW, &ctx);
+        if (r < 0)
+                return r;
+        for (const char *const *s = g->syscalls; *s; s++) {
+                r = add_rule(ctx, SCMP_ACT_ERRNO(0), *s);
+                if (r < 0)
+                        return r;
+        }
+        return export_program(ctx, ret, ret_n);
+}
+
+int seccomp_program_load(const struct sock_filter *insns, size_t n) {
+        struct sock_fprog prog = { .len = (unsigned short) n, .filter = (struct sock_filter *) insns };
+
+        if (n == 0 || n > SECCOMP_PROGRAM_MAX)
+                return -EINVAL;
+        return RET_NERRNO((int) syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog));
+}
+
 /* What seccomp_load() does for the contexts above (libseccomp 2.5: no_new_privs off, no
  * TSYNC, no log, no SPEC_ALLOW, no listener): SECCOMP_SET_MODE_FILTER without flags. */
 int seccomp_filter_load(const SeccompFilter *f) {
         for (size_t k = 0; k < SECCOMP_FILTER_PROGRAMS; k++) {
-                struct sock_fprog prog = {
-                        .len = (unsigned short) f->n_insns[k],
-                        .filter = f->insns[k],
-                };
+                int r = seccomp_program_load(f->insns[k], f->n_insns[k]);
 
-                if (f->n_insns[k] == 0 || f->n_insns[k] > SECCOMP_PROGRAM_MAX)
-                        return -EINVAL;
-                if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
-                        return -errno;
+                if (r < 0)
+                        return r;
         }
         return 0;
 }

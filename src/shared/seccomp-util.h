@@ -48,6 +48,12 @@ int seccomp_filter_build(char * const *rules, SeccompFilter *ret);
  * CAP_SYS_ADMIN. */
 int seccomp_filter_load(const SeccompFilter *f);
 void seccomp_filter_done(SeccompFilter *f);
+
+/* --suppress-sync (systemd-nspawn's): a program of its own in which the calls of @sync
+ * succeed without doing anything; every other call passes on to the other programs. */
+int seccomp_sync_suppress_build(struct sock_filter **ret, size_t *ret_n);
+/* Load one program (as seccomp_filter_load() does each of its programs). */
+int seccomp_program_load(const struct sock_filter *insns, size_t n);
 /* Build and load with libseccomp's own seccomp_load() (tests compare the two). */
 int seccomp_load_filter_libseccomp(char * const *rules);
 

@@ -132,6 +132,8 @@ void spawn_config_done(SpawnConfig *c) {
         free(c->hostname);
         free(c->user);
         free(c->chdir);
+        free(c->pivot_root_new);
+        free(c->pivot_root_old);
         free(c->slice);
         free(c->template);
         free(c->network_zone);
@@ -349,6 +351,7 @@ static void help(void) {
                "     --key-file=PATH        Passphrase for encrypted (LUKS) partitions of the image\n"
                "     --read-only            Mount the root directory read-only\n"
                "  -x --ephemeral            Run on a throwaway snapshot or overlay of the tree\n"
+               "     --pivot-root=NEW[:OLD] Make the tree's directory NEW the root, the old root OLD\n"
                "     --template=PATH        Create a missing root directory from this tree\n"
                "     --volatile[=MODE]      yes, state, overlay or no: run with a volatile root\n"
                "\nExecution:\n"
@@ -362,6 +365,7 @@ static void help(void) {
                "     --load-credential=ID:PATH\n"
                "                            Pass a credential read from a file or AF_UNIX socket\n"
                "  -a --as-pid2              Run a stub init as PID 1, the command as PID 2\n"
+               "     --suppress-sync=BOOL   Make sync(), fsync() and the like do nothing\n"
                "     --kill-signal=SIGNAL   Signal PID 1 gets when berth-spawn is asked to stop\n"
                "\nIdentity:\n"
                "  -M --machine=NAME         Machine name (default: directory name)\n"
@@ -483,6 +487,8 @@ enum {
         ARG_SET_CREDENTIAL,
         ARG_LOAD_CREDENTIAL,
         ARG_NETWORK_NAMESPACE_PATH,
+        ARG_SUPPRESS_SYNC,
+        ARG_PIVOT_ROOT,
 };
 
 static const struct option options[] = {
@@ -547,6 +553,8 @@ static const struct option options[] = {
         { "set-credential",     required_argument, NULL, ARG_SET_CREDENTIAL     },
         { "load-credential",    required_argument, NULL, ARG_LOAD_CREDENTIAL    },
         { "network-namespace-path", required_argument, NULL, ARG_NETWORK_NAMESPACE_PATH },
+        { "suppress-sync",      required_argument, NULL, ARG_SUPPRESS_SYNC      },
+        { "pivot-root",         required_argument, NULL, ARG_PIVOT_ROOT         },
         {}
 };
 
@@ -642,6 +650,27 @@ static int parse_private_users(SpawnConfig *c, const char *arg) {
 bad:
         return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
                                "Invalid --private-users= value '%s': expected yes, no, pick, identity or BASE[:RANGE] with BASE > 0.", arg);
+}
+
+/* NEW[:OLD], both absolute paths inside the tree; OLD inside the new root */
+static int parse_pivot_root(SpawnConfig *c, const char *arg) {
+        _cleanup_strv_free_ char **parts = NULL;
+        int r;
+
+        r = strv_split_full(arg, ":", true, &parts);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0 || strv_length(parts) < 1 || strv_length(parts) > 2 ||
+            check_path(parts[0], false) < 0 || (parts[1] && check_path(parts[1], false) < 0))
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "Invalid --pivot-root= '%s': expected NEW[:OLD], absolute and normalized paths.", arg);
+        free(c->pivot_root_new);
+        free(c->pivot_root_old);
+        c->pivot_root_old = NULL;
+        r = simplified(parts[0], &c->pivot_root_new);
+        if (r >= 0 && parts[1])
+                r = simplified(parts[1], &c->pivot_root_old);
+        return r;
 }
 
 static void dump_table(const char *const *table, size_t n) {
@@ -964,6 +993,14 @@ static int parse_one(SpawnConfig *c, int opt, const char *arg) {
                         return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
                                                "Invalid --network-namespace-path= '%s': must be absolute and normalized.", arg);
                 return set_string(&c->network_namespace_path, arg);
+        case ARG_PIVOT_ROOT:
+                return parse_pivot_root(c, arg);
+        case ARG_SUPPRESS_SYNC:
+                r = parse_boolean(arg);
+                if (r < 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --suppress-sync= value '%s'.", arg);
+                c->suppress_sync = r;
+                return 0;
         case ARG_NO_PAGER:
                 /* berth-spawn never starts a pager; accepted for systemd-nspawn command lines */
                 return 0;

@@ -155,6 +155,8 @@ typedef struct SpawnConfig {
         Id128 uuid;
         char *user;
         char *chdir;
+        char *pivot_root_new;    /* --pivot-root=NEW[:OLD], paths inside the tree */
+        char *pivot_root_old;
         char **setenv;           /* NAME=VALUE */
         CredentialSet credentials; /* --set-credential=, --load-credential= */
         bool as_pid2;
@@ -170,6 +172,7 @@ typedef struct SpawnConfig {
         uint64_t capability_add;
         uint64_t capability_drop;
         bool no_new_privileges;
+        bool suppress_sync;      /* --suppress-sync: sync(), fsync()... do nothing */
         ProcessSettings process; /* --rlimit=, --oom-score-adjust=, --cpu-affinity=, --personality=,
                                   * --ambient-capability= */
         char **syscall_allow;

@@ -511,6 +511,18 @@ static int inner_change_user(Inner *i) {
         return 0;
 }
 
+/* --suppress-sync: loaded before the allow list, which may deny seccomp() itself. */
+static int inner_load_sync_filter(Inner *i, bool stub) {
+        int r;
+
+        if (stub || !i->state->seccomp_sync)
+                return 0;
+        r = seccomp_program_load(i->state->seccomp_sync, i->state->n_seccomp_sync);
+        if (r < 0)
+                return log_error_errno(r, "Failed to load the --suppress-sync filter: %m");
+        return 0;
+}
+
 /* The order follows the kernel's rules: seccomp without no_new_privs needs CAP_SYS_ADMIN,
  * so it goes first; with no_new_privs it goes last so the filter never has to allow setup
  * calls. The bounding set is cut while CAP_SETPCAP is still held, then the user changes. */
@@ -521,6 +533,9 @@ static int inner_drop_privileges(Inner *i, bool stub) {
         int r;
 
         if (!nnp) {
+                r = inner_load_sync_filter(i, stub);
+                if (r < 0)
+                        return r;
                 r = seccomp_filter_load(&i->state->seccomp_payload);
                 if (r < 0)
                         return log_error_errno(r, "Failed to load the system call filter: %m");
@@ -552,6 +567,9 @@ static int inner_drop_privileges(Inner *i, bool stub) {
         if (nnp) {
                 if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                         return log_error_errno(errno, "Failed to set no_new_privs: %m");
+                r = inner_load_sync_filter(i, stub);
+                if (r < 0)
+                        return r;
                 r = seccomp_filter_load(stub ? &i->state->seccomp_stub : &i->state->seccomp_payload);
                 if (r < 0)
                         return log_error_errno(r, "Failed to load the system call filter: %m");

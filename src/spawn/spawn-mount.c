@@ -339,6 +339,46 @@ static int root_volatile_state(int rootfd) {
         return 0;
 }
 
+/* --pivot-root=NEW[:OLD]: a directory of the tree becomes the root; the tree's root is
+ * either gone or, with OLD, mounted at OLD below the new root (systemd-nspawn's meaning). */
+static int root_pivot(const SpawnConfig *c, MountContext *m) {
+        _cleanup_close_ int newfd = -EBADF, newmnt = -EBADF, oldmnt = -EBADF, target = -EBADF;
+        int r;
+
+        if (!c->pivot_root_new)
+                return 0;
+        r = chase_in_root(m->rootfd, c->pivot_root_new, 0, &newfd);
+        if (r < 0)
+                return log_error_errno(r, "Failed to resolve --pivot-root= directory '%s' in the machine: %m", c->pivot_root_new);
+        if (c->pivot_root_old) {
+                r = mount_clone_detached(m->rootfd, "", true, false, &oldmnt);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to clone the machine's root: %m");
+        }
+        r = mount_clone_detached(newfd, "", true, false, &newmnt);
+        if (r >= 0)
+                r = mount_attach(newmnt, newfd);
+        if (r < 0)
+                return log_error_errno(r, "Failed to bind '%s' for --pivot-root=: %m", c->pivot_root_new);
+        safe_close(newfd);
+        r = chase_in_root(m->rootfd, c->pivot_root_new, 0, &newfd);   /* the mount now on top */
+        if (r >= 0 && oldmnt >= 0) {
+                r = chase_in_root(newfd, c->pivot_root_old, CHASE_MKDIR, &target);
+                if (r >= 0)
+                        r = mount_attach(oldmnt, target);
+        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to mount the old root at '%s' for --pivot-root=: %m", c->pivot_root_old);
+
+        if (fchdir(newfd) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 || umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+                return log_error_errno(errno, "Failed to pivot into '%s': %m", c->pivot_root_new);
+        safe_close(m->rootfd);
+        m->rootfd = open("/", O_PATH|O_DIRECTORY|O_CLOEXEC);
+        if (m->rootfd < 0)
+                return log_error_errno(errno, "Failed to open the machine's root: %m");
+        return 0;
+}
+
 int mount_switch_root(const SpawnConfig *c, const SpawnState *s, MountContext *m) {
         int r;
 
@@ -370,6 +410,9 @@ int mount_switch_root(const SpawnConfig *c, const SpawnState *s, MountContext *m
         m->rootfd = open("/", O_PATH|O_DIRECTORY|O_CLOEXEC);
         if (m->rootfd < 0)
                 return log_error_errno(errno, "Failed to open the machine's root: %m");
+        r = root_pivot(c, m);
+        if (r < 0)
+                return r;
 
         if (c->read_only) {
                 r = mount_set_attr(m->rootfd, MOUNT_ATTR_RDONLY, 0, true);

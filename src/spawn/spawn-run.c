@@ -409,6 +409,9 @@ static int seccomp_prepare(const SpawnConfig *c, SpawnState *s) {
         /* the stub init keeps CAP_KILL only and ignores --system-call-filter= */
         if (r >= 0 && c->as_pid2)
                 r = seccomp_filter_get(SECCOMP_CACHE_DIR, STUB_BOUNDING_SET, NULL, NULL, &s->seccomp_stub);
+        /* small enough to compile for every start */
+        if (r >= 0 && c->suppress_sync && !s->seccomp_sync)
+                r = seccomp_sync_suppress_build(&s->seccomp_sync, &s->n_seccomp_sync);
         if (r < 0)
                 return log_error_errno(r, "Failed to compile the system call filter: %m");
         return 0;

@@ -42,6 +42,7 @@ void spawn_state_done(SpawnState *s) {
         free(s->file_lock_path);
         seccomp_filter_done(&s->seccomp_payload);
         seccomp_filter_done(&s->seccomp_stub);
+        free(s->seccomp_sync);
         spawn_state_init(s);
 }
 

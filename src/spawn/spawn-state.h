@@ -45,6 +45,8 @@ typedef struct SpawnState {
         MachineCGroup cgroup;       /* the current boot's */
         SeccompFilter seccomp_payload; /* the compiled system call filters the child loads */
         SeccompFilter seccomp_stub;    /* with --as-pid2: the stub init's */
+        struct sock_filter *seccomp_sync; /* --suppress-sync: its program, else NULL */
+        size_t n_seccomp_sync;
 
         int file_lock;              /* held while the file is ours */
         char *file_lock_path;       /* /run/berth/spawn/.NAME.lock */

@@ -376,3 +376,37 @@ run_spawn -D "$TREE" --bind=+/etc:/mnt/x:idmap true
 expect_rc "idmap on a source inside the tree is refused (not implemented)" 1
 run_spawn -D "$TREE" --bind="$idsrc:/mnt/id:bogus" true
 expect_rc "an unknown bind option is refused" 1
+
+# ---- --suppress-sync: the @sync calls succeed without doing anything (a bad fd included)
+run_payload -- syscall fsync fdatasync syncfs
+expect_eq "without --suppress-sync: fsync() and friends on a bad fd fail" "fsync=EBADF
+fdatasync=EBADF
+syncfs=EBADF" "$OUTPUT"
+run_payload --suppress-sync=yes -- syscall fsync fdatasync syncfs getpid
+expect_eq "--suppress-sync=yes: they return 0 without looking at the fd" "fsync=ok
+fdatasync=ok
+syncfs=ok
+getpid=ok" "$OUTPUT"
+run_payload --suppress-sync=yes --no-new-privileges=yes -- syscall fsync
+expect_eq "--suppress-sync=yes with --no-new-privileges" fsync=ok "$OUTPUT"
+run_payload --suppress-sync=yes --as-pid2 -- syscall fsync
+expect_eq "--suppress-sync=yes with --as-pid2" fsync=ok "$OUTPUT"
+run_payload --suppress-sync=no -- syscall fsync
+expect_eq "--suppress-sync=no" fsync=EBADF "$OUTPUT"
+
+# ---- --pivot-root=NEW[:OLD]
+outer=$(new_tree pivot-outer)
+inner=$(new_tree pivot-inner)
+mv "$inner" "$outer/sysroot"
+echo outer >"$outer/marker"
+echo inner >"$outer/sysroot/marker"
+run_spawn -P -D "$outer" --pivot-root=/sysroot /bin/sh -c 'cat /marker; ls -d /oldroot 2>/dev/null || echo no-oldroot'
+expect_eq "--pivot-root=/sysroot: the tree's /sysroot is the root, the old root is gone" "inner
+no-oldroot" "$OUTPUT"
+run_spawn -P -D "$outer" --pivot-root=/sysroot:/oldroot /bin/sh -c 'cat /marker /oldroot/marker'
+expect_eq "--pivot-root=/sysroot:/oldroot: the old root below the new one" "inner
+outer" "$OUTPUT"
+run_spawn -P -D "$outer" --pivot-root=/nonexistent true
+expect_rc "--pivot-root= to a missing directory fails" 1
+run_spawn -P -D "$outer" --pivot-root=relative true
+expect_rc "--pivot-root= with a relative path is refused" 1

@@ -464,6 +464,12 @@ static long probe(const char *name, int *known) {
                 return syscall(SYS_reboot, 0, 0, 0, NULL);                   /* bad magic: EINVAL */
         if (strcmp(name, "getpid") == 0)
                 return syscall(SYS_getpid);
+        if (strcmp(name, "fsync") == 0)
+                return syscall(SYS_fsync, 9999);                            /* bad fd: EBADF */
+        if (strcmp(name, "fdatasync") == 0)
+                return syscall(SYS_fdatasync, 9999);                        /* bad fd: EBADF */
+        if (strcmp(name, "syncfs") == 0)
+                return syscall(SYS_syncfs, 9999);                           /* bad fd: EBADF */
 
         *known = 0;
         return -1;
