@@ -267,8 +267,61 @@ static void test_network_parsing(void) {
         CHECK(network_pool_parse("10.0.0.0", &pool) < 0);
 }
 
+static void test_process_options(void) {
+        SpawnConfig c;
+        char *u = NULL;
+
+        CHECK(parse(&c, (char *[]) { "berth-spawn", "--rlimit=NOFILE=10:20", "--rlimit=RLIMIT_CORE=1M",
+                                     "--rlimit=LimitNICE=-5", "--rlimit=AS=infinity", "--oom-score-adjust=-17",
+                                     "--cpu-affinity=0-2,5", "--personality=x86", "-a", "-S", "foo.slice",
+                                     "--set-credential=k:a\\x00b", "--suppress-sync=yes",
+                                     "--pivot-root=/sysroot:/old", NULL }) == 0);
+        CHECK(c.process.rlimits[RLIMIT_NOFILE].rlim_cur == 10 && c.process.rlimits[RLIMIT_NOFILE].rlim_max == 20);
+        CHECK(c.process.rlimits[RLIMIT_CORE].rlim_cur == 1024 * 1024);
+        CHECK(c.process.rlimits[RLIMIT_NICE].rlim_max == 25);
+        CHECK(c.process.rlimits[RLIMIT_AS].rlim_cur == RLIM_INFINITY);
+        CHECK(c.process.rlimits_set == ((1U << RLIMIT_NOFILE) | (1U << RLIMIT_CORE) | (1U << RLIMIT_NICE) | (1U << RLIMIT_AS)));
+        CHECK(c.process.oom_score_adjust_set && c.process.oom_score_adjust == -17);
+        CHECK(CPU_COUNT(&c.process.cpu_set) == 4 && CPU_ISSET(5, &c.process.cpu_set) && !CPU_ISSET(3, &c.process.cpu_set));
+        CHECK(c.as_pid2);
+        CHECK_STREQ(c.slice, "foo.slice");
+        CHECK(c.credentials.n == 1 && c.credentials.items[0].size == 3 && memcmp(c.credentials.items[0].data, "a\0b", 3) == 0);
+        CHECK(c.suppress_sync);
+        CHECK_STREQ(c.pivot_root_new, "/sysroot");
+        CHECK_STREQ(c.pivot_root_old, "/old");
+        spawn_config_done(&c);
+
+        log_set_max_level(-1);
+        CHECK(parse(&c, (char *[]) { "berth-spawn", "--rlimit=NOFILE=20:10", NULL }) < 0);
+        spawn_config_done(&c);
+        CHECK(parse(&c, (char *[]) { "berth-spawn", "--rlimit=NOFILE", NULL }) < 0);
+        spawn_config_done(&c);
+        CHECK(parse(&c, (char *[]) { "berth-spawn", "--rlimit=NICE=41", NULL }) < 0);
+        spawn_config_done(&c);
+        CHECK(parse(&c, (char *[]) { "berth-spawn", "--oom-score-adjust=-1001", NULL }) < 0);
+        spawn_config_done(&c);
+        CHECK(parse(&c, (char *[]) { "berth-spawn", "--cpu-affinity=1-x", NULL }) < 0);
+        spawn_config_done(&c);
+        CHECK(parse(&c, (char *[]) { "berth-spawn", "--set-credential=a:1", "--set-credential=a:2", NULL }) < 0);
+        spawn_config_done(&c);
+        CHECK(parse(&c, (char *[]) { "berth-spawn", "--set-credential=..:1", NULL }) < 0);
+        spawn_config_done(&c);
+        CHECK(parse(&c, (char *[]) { "berth-spawn", "--set-credential=a:\\x4", NULL }) < 0);
+        spawn_config_done(&c);
+        CHECK(parse(&c, (char *[]) { "berth-spawn", "--pivot-root=a:b", NULL }) < 0);
+        spawn_config_done(&c);
+        CHECK(parse(&c, (char *[]) { "berth-spawn", "--bind=+/x:/y:idmap", NULL }) < 0);
+        spawn_config_done(&c);
+        log_set_max_level(LOG_INFO);
+
+        CHECK(cunescape("\\n\\t\\\\\\101\\x41\\0z", &u) == 7 && memcmp(u, "\n\t\\AA\0z", 7) == 0);
+        free(u);
+        CHECK(rlimit_from_name("LimitRTTIME") == RLIMIT_RTTIME && rlimit_from_name("FOO") < 0);
+}
+
 int main(void) {
         test_argv();
+        test_process_options();
         test_binds();
         test_capabilities();
         test_syscall_filter();
