@@ -56,7 +56,7 @@ int bus_check_privileged(Manager *m, sd_bus_message *message, sd_bus_error *erro
 
 int bus_check_privileged_for(Manager *m, sd_bus_message *message, const char *action, const char *what,
                              sd_bus_error *error) {
-        return bus_verify_polkit_async(m, message, action, what, error);
+        return bus_verify_polkit_async(&m->polkit, message, action, what, error);
 }
 
 int bus_machine_method_terminate(sd_bus_message *message, void *userdata, sd_bus_error *error) {

@@ -133,7 +133,7 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
 
-        polkit_queries_free(m);
+        polkit_registry_done(&m->polkit);
         while (m->operations)
                 operation_free(m->operations);
         bus_workers_free(m);
@@ -356,6 +356,8 @@ static int manager_connect_bus(Manager *m, const char *address) {
         r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return log_error_errno(r, "Failed to attach bus to event loop: %m");
+        m->polkit.bus = m->bus;
+        m->polkit.event = m->event;
 
         /* No queueing and no replacement: if the name is taken, say so and stop. */
         r = sd_bus_request_name(m->bus, m->bus_name, 0);

@@ -14,6 +14,9 @@
 #include "machine1-bus.h"
 #include "operation.h"
 
+#define POLKIT_ACTION_MANAGE_MACHINES "org.freedesktop.machine1.manage-machines"
+#define POLKIT_ACTION_MANAGE_IMAGES "org.freedesktop.machine1.manage-images"
+
 #define MACHINED_DEFAULT_BUS_NAME MACHINE1_BUS_NAME
 #define MACHINED_DEFAULT_STATE_DIR "/run/berth/machines"
 #define MACHINED_POOL_PATH IMAGE_POOL_DEFAULT
@@ -56,9 +59,7 @@ struct Manager {
         CallerLimit list_limit;       /* unprivileged ListImages calls per UID */
         struct DeferredCall *deferred_calls; /* over the limit: answered later */
 
-        PolkitQuery *polkit_queries;  /* authorization checks of non-root callers */
-        unsigned n_polkit_queries;
-        sd_event_source *polkit_sweep;
+        PolkitRegistry polkit;        /* authorization checks of non-root callers */
 };
 
 int manager_new(const ManagerConfig *config, Manager **ret);

@@ -3,12 +3,20 @@
 
 #include <stdbool.h>
 #include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
 
-typedef struct Manager Manager;
 typedef struct PolkitQuery PolkitQuery;
 
-#define POLKIT_ACTION_MANAGE_MACHINES "org.freedesktop.machine1.manage-machines"
-#define POLKIT_ACTION_MANAGE_IMAGES "org.freedesktop.machine1.manage-images"
+/* The authorization checks of one daemon (berthd, berth-importd): its bus and event loop,
+ * and the queries in flight. Embedded in the daemon's Manager; zero-initialise, set bus
+ * and event, release with polkit_registry_done(). */
+typedef struct PolkitRegistry {
+        sd_event *event;
+        sd_bus *bus;
+        PolkitQuery *queries;
+        unsigned n_queries;
+        sd_event_source *sweep;      /* drops answers nobody took */
+} PolkitRegistry;
 
 /* At most this many CheckAuthorization calls in flight; more callers get LimitsExceeded. */
 #define POLKIT_QUERIES_MAX 1024U
@@ -18,7 +26,7 @@ typedef struct PolkitQuery PolkitQuery;
  * loop is idle again if the handler is not reached the second time (the machine or
  * image went away meanwhile): nothing is cached beyond one call. */
 struct PolkitQuery {
-        Manager *manager;
+        PolkitRegistry *registry;
         sd_bus_message *request;
         char *action;
         const char *what;            /* static string, for the error message */
@@ -40,8 +48,8 @@ struct PolkitQuery {
  *        <0: not authorized (error set: AccessDenied, "Only root may <what>..." if
  *            polkit is not on the bus), or a failure.
  * The handler must call this at most once per action, before any side effect. */
-int bus_verify_polkit_async(Manager *m, sd_bus_message *message, const char *action, const char *what,
+int bus_verify_polkit_async(PolkitRegistry *registry, sd_bus_message *message, const char *action, const char *what,
                             sd_bus_error *error);
 
-/* Cancel and free all queries (berthd is shutting down; no replies are sent). */
-void polkit_queries_free(Manager *m);
+/* Cancel and free all queries (the daemon is shutting down; no replies are sent). */
+void polkit_registry_done(PolkitRegistry *registry);

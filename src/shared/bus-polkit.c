@@ -5,22 +5,21 @@
 
 #include "bus-polkit.h"
 #include "log.h"
-#include "manager.h"
 #include "string-util.h"
 
 static PolkitQuery *polkit_query_free(PolkitQuery *q) {
-        Manager *m;
+        PolkitRegistry *m;
 
         if (!q)
                 return NULL;
-        m = q->manager;
+        m = q->registry;
         if (q->prev)
                 q->prev->next = q->next;
         else
-                m->polkit_queries = q->next;
+                m->queries = q->next;
         if (q->next)
                 q->next->prev = q->prev;
-        m->n_polkit_queries--;
+        m->n_queries--;
 
         sd_bus_slot_unref(q->slot);
         sd_bus_message_unref(q->request);
@@ -30,18 +29,18 @@ static PolkitQuery *polkit_query_free(PolkitQuery *q) {
         return NULL;
 }
 
-void polkit_queries_free(Manager *m) {
-        while (m->polkit_queries)
-                polkit_query_free(m->polkit_queries);
-        m->polkit_sweep = sd_event_source_disable_unref(m->polkit_sweep);
+void polkit_registry_done(PolkitRegistry *m) {
+        while (m->queries)
+                polkit_query_free(m->queries);
+        m->sweep = sd_event_source_disable_unref(m->sweep);
 }
 
 /* Answers nobody took: the re-dispatched call failed before it asked again. */
 static int on_polkit_sweep(sd_event_source *s, void *userdata) {
-        Manager *m = userdata;
+        PolkitRegistry *m = userdata;
         PolkitQuery *next;
 
-        for (PolkitQuery *q = m->polkit_queries; q; q = next) {
+        for (PolkitQuery *q = m->queries; q; q = next) {
                 next = q->next;
                 if (q->done) {
                         log_debug("Dropping polkit's unused answer about %s: the call ended before asking again.",
@@ -52,19 +51,19 @@ static int on_polkit_sweep(sd_event_source *s, void *userdata) {
         return 0;
 }
 
-static int arm_sweep(Manager *m) {
+static int arm_sweep(PolkitRegistry *m) {
         int r;
 
-        if (!m->polkit_sweep) {
-                r = sd_event_add_defer(m->event, &m->polkit_sweep, on_polkit_sweep, m);
+        if (!m->sweep) {
+                r = sd_event_add_defer(m->event, &m->sweep, on_polkit_sweep, m);
                 if (r < 0)
                         return r;
                 /* After the bus has dispatched the re-queued messages. */
-                r = sd_event_source_set_priority(m->polkit_sweep, SD_EVENT_PRIORITY_IDLE);
+                r = sd_event_source_set_priority(m->sweep, SD_EVENT_PRIORITY_IDLE);
                 if (r < 0)
                         return r;
         }
-        return sd_event_source_set_enabled(m->polkit_sweep, SD_EVENT_ONESHOT);
+        return sd_event_source_set_enabled(m->sweep, SD_EVENT_ONESHOT);
 }
 
 static void set_unavailable(PolkitQuery *q, const sd_bus_error *e) {
@@ -107,7 +106,7 @@ static void read_answer(PolkitQuery *q, sd_bus_message *reply) {
 
 static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         PolkitQuery *q = userdata;
-        Manager *m = q->manager;
+        PolkitRegistry *m = q->registry;
         int r;
 
         q->slot = sd_bus_slot_unref(q->slot);
@@ -132,14 +131,14 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
         return 0;
 }
 
-static PolkitQuery *find_query(Manager *m, sd_bus_message *message, const char *action) {
-        for (PolkitQuery *q = m->polkit_queries; q; q = q->next)
+static PolkitQuery *find_query(PolkitRegistry *m, sd_bus_message *message, const char *action) {
+        for (PolkitQuery *q = m->queries; q; q = q->next)
                 if (q->request == message && streq(q->action, action))
                         return q;
         return NULL;
 }
 
-int bus_verify_polkit_async(Manager *m, sd_bus_message *message, const char *action, const char *what,
+int bus_verify_polkit_async(PolkitRegistry *m, sd_bus_message *message, const char *action, const char *what,
                             sd_bus_error *error) {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *pk = NULL;
@@ -174,7 +173,7 @@ int bus_verify_polkit_async(Manager *m, sd_bus_message *message, const char *act
         sender = sd_bus_message_get_sender(message);
         if (!sender)   /* a direct connection, not through the bus: nobody to ask about */
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Only root may %s.", what);
-        if (m->n_polkit_queries >= POLKIT_QUERIES_MAX)
+        if (m->n_queries >= POLKIT_QUERIES_MAX)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
                                          "Too many authorization checks in progress (%u).", POLKIT_QUERIES_MAX);
 
@@ -200,14 +199,14 @@ int bus_verify_polkit_async(Manager *m, sd_bus_message *message, const char *act
                 free(q);
                 return -ENOMEM;
         }
-        q->manager = m;
+        q->registry = m;
         q->request = sd_bus_message_ref(message);
         q->what = what;
-        q->next = m->polkit_queries;
+        q->next = m->queries;
         if (q->next)
                 q->next->prev = q;
-        m->polkit_queries = q;
-        m->n_polkit_queries++;
+        m->queries = q;
+        m->n_queries++;
 
         r = sd_bus_call_async(m->bus, &q->slot, pk, on_polkit_reply, q, 0);
         if (r < 0) {
