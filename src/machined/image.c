@@ -71,37 +71,6 @@ int image_set_read_only(const Image *i, bool read_only) {
         }
 }
 
-/* Remove dirfd/entry whatever it is: a subvolume, a tree, a file, also when marked read-only. */
-static int remove_entry_at(int dirfd, const char *dir, const char *entry) {
-        _cleanup_free_ char *path = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        struct stat st;
-        int r;
-
-        if (fstatat(dirfd, entry, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                return errno == ENOENT ? 0 : -errno;
-        if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
-                return RET_NERRNO(unlinkat(dirfd, entry, 0));
-
-        fd = openat(dirfd, entry, O_RDONLY|O_NOFOLLOW|O_CLOEXEC|O_NOCTTY|O_NONBLOCK);
-        if (fd < 0)
-                return -errno;
-        (void) fd_set_immutable(fd, false);
-
-        if (S_ISDIR(st.st_mode) && btrfs_subvolume_get_read_only_fd(fd) >= 0) {
-                path = path_join(dir, entry);
-                if (!path)
-                        return -ENOMEM;
-                fd = safe_close(fd);
-                r = btrfs_subvolume_remove(path);
-                if (r != -EPERM && r != -ENOTTY)
-                        return r;
-                /* Without user_subvol_rm_allowed unprivileged deletion fails; we are root,
-                 * so this is some other refusal: fall back to removing the contents. */
-        }
-        return rm_rf_at(dirfd, entry);
-}
-
 int image_remove(const ImagePool *pool, const Image *i) {
         _cleanup_free_ char *entry = NULL;
         _cleanup_close_ int dirfd = -EBADF;
@@ -114,7 +83,7 @@ int image_remove(const ImagePool *pool, const Image *i) {
         dirfd = open(pool->path, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
         if (dirfd < 0)
                 return -errno;
-        return remove_entry_at(dirfd, pool->path, entry);
+        return image_pool_remove_entry_at(dirfd, pool->path, entry);
 }
 
 int image_read_os_release(const Image *i, char ***ret) {
@@ -139,19 +108,6 @@ int image_set_limit(const Image *i, uint64_t limit) {
         if (fd < 0)
                 return -errno;
         return btrfs_qgroup_set_limit_fd(fd, limit);
-}
-
-int image_tmp_name(const char *dst, char **ret) {
-        static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-        uint8_t rnd[6];
-        char suffix[8] = ".";
-
-        if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t) sizeof(rnd))
-                return -EIO;
-        for (size_t k = 0; k < sizeof(rnd); k++)
-                suffix[k + 1] = chars[rnd[k] % (sizeof(chars) - 1)];
-        *ret = strjoin(".#", dst, suffix);
-        return *ret ? 0 : -ENOMEM;
 }
 
 static int copy_file_to(const char *source, int dirfd, const char *name) {
@@ -257,14 +213,14 @@ int image_clone(const ImagePool *pool, const Image *src, const char *dst, const 
                 r = fd < 0 ? -errno : fd_set_immutable(fd, true);
                 if (r < 0) {
                         snprintf(msg, msg_size, "Failed to mark '%s' read-only: %s", dst, strerror(-r));
-                        (void) remove_entry_at(dirfd, pool->path, final);
+                        (void) image_pool_remove_entry_at(dirfd, pool->path, final);
                         return r;
                 }
         }
         return 0;
 
 fail:
-        (void) remove_entry_at(dirfd, pool->path, tmp_name);
+        (void) image_pool_remove_entry_at(dirfd, pool->path, tmp_name);
         return r;
 }
 
@@ -304,7 +260,7 @@ int image_pool_remove_stale_temporaries(const ImagePool *pool, char * const *ski
                  * (also one of a berthd that was SIGKILLed and not yet reaped). */
                 if (image_name_lock(pool, owner, LOCK_EX, &lock) < 0)
                         continue;
-                r = remove_entry_at(dirfd(d), pool->path, de->d_name);
+                r = image_pool_remove_entry_at(dirfd(d), pool->path, de->d_name);
                 if (r < 0) {
                         ret = ret ?: r;
                         continue;

@@ -19,9 +19,6 @@ int image_remove(const ImagePool *pool, const Image *i);
 int image_read_os_release(const Image *i, char ***ret);
 int image_set_limit(const Image *i, uint64_t limit);
 
-/* A clone is made under ".#DST.XXXXXX" and renamed into place when complete. Creates the
- * name (without creating anything on disk). */
-int image_tmp_name(const char *dst, char **ret);
 /* Clone src to dst in the pool through tmp_name: a btrfs snapshot when src is a
  * subvolume the pool's file system can snapshot, else a copy (reflinked where possible).
  * Blocking: runs in a worker. On failure nothing is left under either name. */

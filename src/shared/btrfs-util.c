@@ -75,6 +75,19 @@ int btrfs_snapshot(const char *source, const char *dest, bool read_only) {
         return RET_NERRNO(ioctl(pfd, BTRFS_IOC_SNAP_CREATE_V2, &args));
 }
 
+int btrfs_subvolume_make(const char *path) {
+        _cleanup_close_ int pfd = -EBADF;
+        _cleanup_free_ char *name = NULL;
+        struct btrfs_ioctl_vol_args args = {};
+        int r;
+
+        r = split_parent(path, &pfd, &name);
+        if (r < 0)
+                return r;
+        strncpy(args.name, name, sizeof(args.name) - 1);
+        return RET_NERRNO(ioctl(pfd, BTRFS_IOC_SUBVOL_CREATE, &args));
+}
+
 static int remove_nested_subvolumes(const char *path) {
         _cleanup_closedir_ DIR *d = opendir(path);
         int r;

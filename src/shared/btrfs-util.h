@@ -10,6 +10,9 @@
 bool btrfs_is_subvolume(const char *path);
 /* Snapshot the subvolume at 'source' to 'dest' (which must not exist). */
 int btrfs_snapshot(const char *source, const char *dest, bool read_only);
+/* Create an empty subvolume at 'path' (which must not exist); -ENOTTY off btrfs. No
+ * quota group is set up for it: nothing here enables quotas. */
+int btrfs_subvolume_make(const char *path);
 /* Delete the subvolume at 'path' (and subvolumes nested in it). */
 int btrfs_subvolume_remove(const char *path);
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
@@ -16,6 +17,7 @@
 #include "fd-util.h"
 #include "image-pool.h"
 #include "machine-name.h"
+#include "mount-util.h"
 #include "path-util.h"
 #include "string-util.h"
 
@@ -447,4 +449,48 @@ int image_name_lock(const ImagePool *pool, const char *name, int operation, Lock
         if (!p)
                 return -ENOMEM;
         return lock_file_acquire(p, operation | LOCK_NB, /* ofd= */ false, ret);
+}
+
+/* Remove dirfd/entry whatever it is: a subvolume, a tree, a file, also when marked read-only. */
+int image_pool_remove_entry_at(int dirfd, const char *dir, const char *entry) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+        int r;
+
+        if (fstatat(dirfd, entry, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+                return RET_NERRNO(unlinkat(dirfd, entry, 0));
+
+        fd = openat(dirfd, entry, O_RDONLY|O_NOFOLLOW|O_CLOEXEC|O_NOCTTY|O_NONBLOCK);
+        if (fd < 0)
+                return -errno;
+        (void) fd_set_immutable(fd, false);
+
+        if (S_ISDIR(st.st_mode) && btrfs_subvolume_get_read_only_fd(fd) >= 0) {
+                path = path_join(dir, entry);
+                if (!path)
+                        return -ENOMEM;
+                fd = safe_close(fd);
+                r = btrfs_subvolume_remove(path);
+                if (r != -EPERM && r != -ENOTTY)
+                        return r;
+                /* Without user_subvol_rm_allowed unprivileged deletion fails; we are root,
+                 * so this is some other refusal: fall back to removing the contents. */
+        }
+        return rm_rf_at(dirfd, entry);
+}
+
+int image_tmp_name(const char *dst, char **ret) {
+        static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        uint8_t rnd[6];
+        char suffix[8] = ".";
+
+        if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t) sizeof(rnd))
+                return -EIO;
+        for (size_t k = 0; k < sizeof(rnd); k++)
+                suffix[k + 1] = chars[rnd[k] % (sizeof(chars) - 1)];
+        *ret = strjoin(".#", dst, suffix);
+        return *ret ? 0 : -ENOMEM;
 }

@@ -101,3 +101,11 @@ static inline int image_path_lock(const char *path, int operation, LockFile *ret
  * taken twice, and by workers that write a temporary for the name). Without waiting:
  * -EBUSY when a conflicting lock is held. */
 int image_name_lock(const ImagePool *pool, const char *name, int operation, LockFile *ret);
+
+/* New images (clones, imports) are made under ".#DST.XXXXXX" and renamed into place when
+ * complete; their maker holds DST's name lock, so a temporary whose lock is free is stale.
+ * Creates the name (without creating anything on disk). */
+int image_tmp_name(const char *dst, char **ret);
+/* Remove dirfd/entry (dir is dirfd's path) whatever it is: a subvolume, a tree, a file,
+ * also when marked read-only or immutable. 0 if it does not exist. */
+int image_pool_remove_entry_at(int dirfd, const char *dir, const char *entry);
