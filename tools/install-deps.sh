@@ -14,10 +14,11 @@ apt-get update -q
 # test-dissect, test-spawn-image and of the fuzz seeds; erofs-utils, xfsprogs: those of
 # test-spawn-image; clang + libclang-rt-dev: the libFuzzer build of tools/run-fuzzers.sh
 # (meson suite 'fuzz'); hyperfine (and bubblewrap, crun: the peers): tools/bench-*.sh;
-# strace: test-spawn-security checks that a start reads the cached system call filter.
+# strace: test-spawn-security checks that a start reads the cached system call filter;
+# libarchive, libcurl, libssl (libcrypto), gpgv: berth-import; gpg: the import test makes a key.
 apt-get install -y -q --no-install-recommends \
         meson ninja-build pkg-config gcc libc6-dev python3 \
-        libsystemd-dev libmount-dev libblkid-dev libfdisk-dev libcryptsetup-dev \
+        libsystemd-dev libmount-dev libarchive-dev libcurl4-openssl-dev libssl-dev gpgv gpg libblkid-dev libfdisk-dev libcryptsetup-dev \
         libseccomp-dev libcap-dev libmnl-dev libnftnl-dev \
         busybox-static util-linux iproute2 dbus btrfs-progs nftables debootstrap \
         bsdextrautils procps systemd-container polkitd \

@@ -31,6 +31,11 @@ static inline void freep(void *p) {
 }
 #define _cleanup_free_ _cleanup_(freep)
 
+static inline void *mfree(void *p) {
+        free(p);
+        return NULL;
+}
+
 /* Turn a libc-style "-1 and errno" result into a negative errno. */
 static inline int negative_errno(void) {
         return errno > 0 ? -errno : -EIO;

@@ -1,0 +1,382 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "import-archive.h"
+#include "import-common.h"
+#include "import-pull.h"
+#include "log.h"
+#include "path-util.h"
+#include "string-util.h"
+
+static const char *const verify_table[_IMPORT_VERIFY_MAX] = {
+        [IMPORT_VERIFY_NO] = "no",
+        [IMPORT_VERIFY_CHECKSUM] = "checksum",
+        [IMPORT_VERIFY_SIGNATURE] = "signature",
+};
+
+const char *import_verify_to_string(ImportVerify v) {
+        return v >= 0 && v < _IMPORT_VERIFY_MAX ? verify_table[v] : NULL;
+}
+
+ImportVerify import_verify_from_string(const char *s) {
+        for (ImportVerify v = 0; v < _IMPORT_VERIFY_MAX; v++)
+                if (s && streq(verify_table[v], s))
+                        return v;
+        return _IMPORT_VERIFY_INVALID;
+}
+
+static const char *const suffixes[] = {
+        ".xz", ".gz", ".bz2", ".zst", ".tar", ".raw", ".img", ".qcow2",
+};
+
+int pull_name_from_url(const char *url, char **ret) {
+        _cleanup_free_ char *n = NULL;
+        const char *q = strpbrk(url, "?#");
+        bool again = true;
+
+        n = strndup(url, q ? (size_t) (q - url) : strlen(url));
+        if (!n)
+                return -ENOMEM;
+        char *b = path_basename(n);
+        if (!b)
+                return -EINVAL;
+        free(n);
+        n = b;
+        while (again) {
+                again = false;
+                for (size_t k = 0; k < ELEMENTSOF(suffixes); k++)
+                        if (endswith(n, suffixes[k]) && strlen(n) > strlen(suffixes[k])) {
+                                n[strlen(n) - strlen(suffixes[k])] = 0;
+                                again = true;
+                        }
+        }
+        if (!image_name_is_valid(n))
+                return -EINVAL;
+        *ret = TAKE_PTR(n);
+        return 0;
+}
+
+typedef struct Download {
+        int fd;
+        EVP_MD_CTX *md;
+        uint64_t bytes;
+} Download;
+
+static size_t on_data(char *p, size_t size, size_t n, void *userdata) {
+        Download *d = userdata;
+        size_t l = size * n;
+
+        if (import_cancelled || loop_write(d->fd, p, l) < 0)
+                return 0;
+        if (d->md)
+                EVP_DigestUpdate(d->md, p, l);
+        d->bytes += l;
+        return l;
+}
+
+static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
+        if (import_cancelled)
+                return 1;
+        if (userdata)
+                import_report((uint64_t) dlnow, (uint64_t) dltotal);
+        return 0;
+}
+
+/* GET url into fd; -ENOENT on 404 (optional files), the SHA-256 into hex when asked. */
+static int download(const char *url, int fd, bool report, char *hex) {
+        CURL *c = curl_easy_init();
+        Download d = { .fd = fd };
+        long code = 0;
+        CURLcode cr;
+        int r = 0;
+
+        if (!c)
+                return log_oom();
+        if (hex) {
+                d.md = EVP_MD_CTX_new();
+                if (!d.md || EVP_DigestInit_ex(d.md, EVP_sha256(), NULL) != 1) {
+                        curl_easy_cleanup(c);
+                        EVP_MD_CTX_free(d.md);
+                        return log_oom();
+                }
+        }
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+        curl_easy_setopt(c, CURLOPT_MAXREDIRS, 8L);
+        curl_easy_setopt(c, CURLOPT_FAILONERROR, 0L);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &d);
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, report ? &d : NULL);
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+        curl_easy_setopt(c, CURLOPT_USERAGENT, "berth-import/" PROJECT_VERSION);
+
+        cr = curl_easy_perform(c);
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+        if (import_cancelled)
+                r = -ECANCELED;
+        else if (cr != CURLE_OK && code < 400)
+                r = log_error_errno(SYNTHETIC_ERRNO(EIO), "Failed to download %s: %s", url, curl_easy_strerror(cr));
+        else if (code == 404 || code == 410)
+                r = -ENOENT;
+        else if (code >= 300)
+                r = log_error_errno(SYNTHETIC_ERRNO(EIO), "Failed to download %s: HTTP %ld", url, code);
+        if (r >= 0 && hex) {
+                unsigned char md[EVP_MAX_MD_SIZE];
+                unsigned len = 0;
+
+                EVP_DigestFinal_ex(d.md, md, &len);
+                for (unsigned k = 0; k < len && k < 32; k++)
+                        sprintf(hex + 2 * k, "%02x", md[k]);
+        }
+        EVP_MD_CTX_free(d.md);
+        curl_easy_cleanup(c);
+        return r;
+}
+
+static int download_to_string(const char *url, size_t max, char **ret) {
+        _cleanup_close_ int fd = memfd_create("berth-pull", MFD_CLOEXEC);
+        size_t n;
+        int r;
+
+        if (fd < 0)
+                return -errno;
+        r = download(url, fd, false, NULL);
+        if (r < 0)
+                return r;
+        if (lseek(fd, 0, SEEK_SET) < 0)
+                return -errno;
+        return read_full_fd(fd, max, ret, &n);
+}
+
+static char *url_sibling(const char *url, const char *name) {
+        const char *slash = strrchr(url, '/');
+        _cleanup_free_ char *dir = slash ? strndup(url, (size_t) (slash - url + 1)) : NULL;
+
+        return dir ? strjoin(dir, name) : NULL;
+}
+
+/* "HEX  NAME" or "HEX *NAME" lines (sha256sum's), or a lone HEX for a .sha256 file. */
+static int find_checksum(const char *sums, const char *file, bool single, char ret[static 65]) {
+        for (const char *l = sums; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+                size_t hl = strspn(l, "0123456789abcdefABCDEF"), nl;
+                const char *f = l + hl;
+
+                if (hl != 64)
+                        continue;
+                while (*f == ' ' || *f == '*')
+                        f++;
+                nl = strcspn(f, "\r\n");
+                if ((single && nl == 0) || (nl == strlen(file) && strneq(f, file, nl))) {
+                        for (size_t k = 0; k < 64; k++)
+                                ret[k] = (char) (l[k] | 0x20);
+                        ret[64] = 0;
+                        return 0;
+                }
+        }
+        return -ENOENT;
+}
+
+static int run_gpgv(const char *keyring, const char *sig, const char *data) {
+        pid_t pid = fork();
+        int status;
+
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                int null = open("/dev/null", O_RDWR|O_CLOEXEC);
+                if (null >= 0)
+                        (void) dup2(null, STDIN_FILENO), (void) dup2(STDERR_FILENO, STDOUT_FILENO);
+                execlp("gpgv", "gpgv", "--quiet", "--keyring", keyring, sig, data, NULL);
+                _exit(127);
+        }
+        if (waitpid(pid, &status, 0) < 0)
+                return -errno;
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : WIFEXITED(status) && WEXITSTATUS(status) == 127 ? -ENOEXEC : -EBADMSG;
+}
+
+static int verify_signature(const char *url, const char *sums, const char *keyring) {
+        static const char *const keyrings[] = { IMPORT_KEYRINGS };
+        _cleanup_free_ char *sig_url = url_sibling(url, "SHA256SUMS.gpg"), *sig = NULL;
+        char dir[] = "/tmp/berth-pull-XXXXXX", sig_path[64], data_path[64];
+        int r;
+
+        if (!sig_url)
+                return log_oom();
+        if (!keyring)
+                for (size_t k = 0; k < ELEMENTSOF(keyrings) && !keyring; k++)
+                        if (access(keyrings[k], R_OK) >= 0)
+                                keyring = keyrings[k];
+        if (!keyring)
+                return log_error_errno(SYNTHETIC_ERRNO(ENOKEY), "No keyring to check signatures with (%s).",
+                                       keyrings[0]);
+        r = download_to_string(sig_url, 1 << 20, &sig);
+        if (r == -ENOENT)
+                return log_error_errno(r, "No signature at %s.", sig_url);
+        if (r < 0)
+                return log_error_errno(r, "Failed to download %s: %m", sig_url);
+        if (!mkdtemp(dir))
+                return log_error_errno(errno, "Failed to make a temporary directory: %m");
+        snprintf(sig_path, sizeof(sig_path), "%s/SHA256SUMS.gpg", dir);
+        snprintf(data_path, sizeof(data_path), "%s/SHA256SUMS", dir);
+        r = write_string_file_at(AT_FDCWD, data_path, sums);
+        if (r >= 0) {
+                _cleanup_close_ int fd = open(sig_path, O_WRONLY|O_CREAT|O_EXCL|O_CLOEXEC, 0600);
+                r = fd < 0 ? -errno : loop_write(fd, sig, strlen(sig));   /* armored or binary */
+        }
+        if (r >= 0)
+                r = run_gpgv(keyring, sig_path, data_path);
+        (void) unlink(sig_path);
+        (void) unlink(data_path);
+        (void) rmdir(dir);
+        if (r == -ENOEXEC)
+                return log_error_errno(r, "gpgv is not installed; cannot check signatures.");
+        if (r < 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "Signature of %s does not verify against %s.",
+                                       sig_url, keyring);
+        log_info("Signature of SHA256SUMS verified against %s.", keyring);
+        return 0;
+}
+
+/* The expected SHA-256 of url's file, or "" with verify=no. */
+static int expected_checksum(const char *url, ImportVerify verify, const char *keyring, char **ret_sums,
+                             char ret[static 65]) {
+        _cleanup_free_ char *file = path_basename(url), *one_url = strjoin(url, ".sha256"),
+                           *sums_url = url_sibling(url, "SHA256SUMS"), *sums = NULL;
+        int r;
+
+        ret[0] = 0;
+        if (verify == IMPORT_VERIFY_NO)
+                return 0;
+        if (!file || !one_url || !sums_url)
+                return log_oom();
+        if (verify == IMPORT_VERIFY_CHECKSUM) {
+                r = download_to_string(one_url, 4096, &sums);
+                if (r >= 0 && find_checksum(sums, file, true, ret) >= 0)
+                        return 0;
+                if (r < 0 && r != -ENOENT)
+                        return log_error_errno(r, "Failed to download %s: %m", one_url);
+                sums = mfree(sums);
+        }
+        r = download_to_string(sums_url, 1 << 20, &sums);
+        if (r == -ENOENT)
+                return log_error_errno(r, "No checksum for %s (neither %s nor %s exist).", url, one_url, sums_url);
+        if (r < 0)
+                return log_error_errno(r, "Failed to download %s: %m", sums_url);
+        if (verify == IMPORT_VERIFY_SIGNATURE) {
+                r = verify_signature(url, sums, keyring);
+                if (r < 0)
+                        return r;
+        }
+        if (find_checksum(sums, file, false, ret) < 0)
+                return log_error_errno(SYNTHETIC_ERRNO(ENOENT), "%s has no line for %s.", sums_url, file);
+        *ret_sums = TAKE_PTR(sums);
+        return 0;
+}
+
+/* The .nspawn file next to the image: settings for the machine, written to the pool next
+ * to it as NAME.nspawn. It came from the network, so berth-spawn must treat it as
+ * untrusted (as systemd-nspawn treats files in /var/lib/machines). */
+static int pull_settings(const char *url, const char *sums, const ImagePool *pool, const char *name, bool force) {
+        _cleanup_free_ char *base = NULL, *file = NULL, *surl = NULL, *data = NULL, *target = NULL;
+        char want[65], got[65];
+        int r;
+
+        r = pull_name_from_url(url, &base);
+        if (r < 0)
+                return 0;
+        file = strjoin(base, ".nspawn");
+        surl = file ? url_sibling(url, file) : NULL;
+        target = strjoin(name, ".nspawn");
+        if (!surl || !target)
+                return log_oom();
+        {
+                _cleanup_close_ int fd = memfd_create("berth-settings", MFD_CLOEXEC);
+                size_t n;
+
+                if (fd < 0)
+                        return -errno;
+                r = download(surl, fd, false, got);
+                if (r == -ENOENT)
+                        return 0;
+                if (r < 0)
+                        return r;
+                if (lseek(fd, 0, SEEK_SET) < 0)
+                        return -errno;
+                r = read_full_fd(fd, 1 << 20, &data, &n);
+                if (r < 0)
+                        return r;
+        }
+        if (sums) {
+                if (find_checksum(sums, file, false, want) < 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(ENOENT), "Checksum list has no line for %s.", file);
+                if (!streq(want, got))
+                        return log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "Checksum of %s does not match.", file);
+        }
+        _cleanup_close_ int dfd = open(pool->path, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        if (dfd < 0)
+                return -errno;
+        if (!force && faccessat(dfd, target, F_OK, AT_SYMLINK_NOFOLLOW) >= 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EEXIST), "%s already exists in the pool.", target);
+        r = write_file_atomic_at(dfd, target, data, 0644);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write %s: %m", target);
+        log_info("Saved settings file %s (untrusted).", target);
+        return 0;
+}
+
+int pull_image(const char *url, bool raw, const ImagePool *pool, const char *name, ImportVerify verify,
+               const char *keyring, bool force, bool read_only) {
+        _cleanup_free_ char *derived = NULL, *sums = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        char want[65], got[65];
+        int r;
+
+        if (!name) {
+                r = pull_name_from_url(url, &derived);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot derive an image name from %s; give one.", url);
+                name = derived;
+        }
+        r = expected_checksum(url, verify, keyring, &sums, want);
+        if (r < 0)
+                return r;
+
+        /* The download goes to an unnamed file in the pool's file system: nothing to clean
+         * up after a failure or a kill, and its space counts where the image will be. */
+        fd = open(pool->path, O_TMPFILE|O_RDWR|O_CLOEXEC, 0600);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to create a temporary file in %s: %m", pool->path);
+        log_info("Downloading %s.", url);
+        r = download(url, fd, true, got);
+        if (r == -ENOENT)
+                return log_error_errno(r, "%s does not exist (HTTP 404).", url);
+        if (r < 0)
+                return r;
+        if (want[0]) {
+                if (!streq(want, got))
+                        return log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "Checksum of %s does not match: expected %s, got %s.",
+                                               url, want, got);
+                log_info("SHA-256 checksum of %s verified.", url);
+        }
+        if (lseek(fd, 0, SEEK_SET) < 0)
+                return log_error_errno(errno, "Failed to rewind the download: %m");
+        r = raw ? import_raw_fd(fd, pool, name, force, read_only) : import_tar_fd(fd, pool, name, force, read_only);
+        if (r < 0)
+                return r;
+        return pull_settings(url, sums, pool, name, force);
+}
