@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdint.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "bus-polkit.h"
+#include "import1-bus.h"
+#include "macro.h"
+
+/* berth-importd: serves org.freedesktop.import1 and runs one berth-import worker per
+ * transfer. The event loop only starts workers, relays their log lines and progress, and
+ * reaps them: it keeps answering while any number of transfers run. */
+
+#define IMPORTD_DEFAULT_STATE_DIR "/run/berth/import"
+/* berthd's image name locks (MACHINED_DEFAULT_STATE_DIR/MACHINED_IMAGE_LOCK_DIR): shared,
+ * so an import and a clone or rename never take the same name at once. */
+#define IMPORTD_DEFAULT_NAME_LOCK_DIR "/run/berth/machines/image-locks"
+#define TRANSFERS_MAX 64U
+/* A cancelled worker has this long to remove its temporary before SIGKILL. */
+#define TRANSFER_KILL_TIMEOUT_USEC (10ULL * 1000000ULL)
+
+typedef enum TransferType {
+        TRANSFER_IMPORT_TAR,
+        TRANSFER_IMPORT_RAW,
+        TRANSFER_IMPORT_FS,
+        TRANSFER_EXPORT_TAR,
+        TRANSFER_EXPORT_RAW,
+        TRANSFER_PULL_TAR,
+        TRANSFER_PULL_RAW,
+        _TRANSFER_TYPE_MAX,
+        _TRANSFER_TYPE_INVALID = -EINVAL,
+} TransferType;
+
+const char *transfer_type_to_string(TransferType t) _pure_;
+
+typedef struct Manager Manager;
+typedef struct Transfer Transfer;
+
+struct Transfer {
+        Manager *manager;
+        uint32_t id;
+        char *object_path;
+        TransferType type;
+        char *remote;          /* URL of a pull, else NULL */
+        char *local;           /* image name (NULL: a pull derives it) */
+        char *verify;          /* pulls: "no", "checksum", "signature"; else NULL */
+        char *format;          /* exports */
+        bool force;
+        bool read_only;
+        int io_fd;             /* the caller's file: the worker's stdin (import) or stdout (export) */
+
+        unsigned progress;     /* percent, from X_IMPORT_PROGRESS= */
+        pid_t pid;
+        sd_event_source *child_source;
+        int log_fd;
+        sd_event_source *log_source;
+        char log_buf[2048];
+        size_t log_len;
+        bool cancelled;
+        sd_event_source *kill_timer;
+        Transfer *prev, *next;
+};
+
+struct Manager {
+        sd_event *event;
+        sd_bus *bus;
+        char *state_dir;
+        char *pool;
+        char *name_lock_dir;
+        char *worker;          /* berth-import */
+        char *keyring;         /* NULL: the worker's default keyrings */
+        char *notify_path;
+        int notify_fd;
+        sd_event_source *notify_source;
+        Transfer *transfers;
+        unsigned n_transfers;
+        uint32_t last_id;
+        PolkitRegistry polkit;
+};
+
+/* importd-transfer.c */
+int transfer_new(Manager *m, TransferType type, Transfer **ret);
+Transfer *transfer_free(Transfer *t);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Transfer *, transfer_free);
+/* Fork the worker and announce TransferNew. */
+int transfer_start(Transfer *t);
+/* SIGTERM the worker (SIGKILL after a grace time); it ends as "canceled". */
+int transfer_cancel(Transfer *t);
+Transfer *manager_find_transfer(Manager *m, uint32_t id);
+Transfer *manager_find_transfer_by_pid(Manager *m, pid_t pid);
+
+/* importd-dbus.c */
+int manager_bus_register(Manager *m);
