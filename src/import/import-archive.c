@@ -122,6 +122,16 @@ static int check_entry(struct archive_entry *e, int root_fd, bool private_pool) 
         return 1;
 }
 
+static int bomb_check(struct archive *a) {
+        uint64_t packed = (uint64_t) archive_filter_bytes(a, -1), unpacked = (uint64_t) archive_filter_bytes(a, 0);
+
+        if (unpacked > IMPORT_BOMB_FLOOR && unpacked / MAX(packed, 1) > IMPORT_BOMB_RATIO)
+                return log_error_errno(SYNTHETIC_ERRNO(EFBIG),
+                                       "Archive unpacks to more than %u times its size; refusing it as a decompression bomb.",
+                                       IMPORT_BOMB_RATIO);
+        return 0;
+}
+
 static int copy_entry_data(struct archive *a, struct archive *w, const char *path) {
         const void *buf;
         size_t size;
@@ -141,17 +151,11 @@ static int copy_entry_data(struct archive *a, struct archive *w, const char *pat
                         int e = archive_errno(w) > 0 ? archive_errno(w) : EIO;
                         return log_error_errno(e, "Failed to write %s: %s", path, archive_error_string(w));
                 }
+                /* Within an entry too: one huge file of zeros is the classic bomb. */
+                r = bomb_check(a);
+                if (r < 0)
+                        return r;
         }
-}
-
-static int bomb_check(struct archive *a) {
-        uint64_t packed = (uint64_t) archive_filter_bytes(a, -1), unpacked = (uint64_t) archive_filter_bytes(a, 0);
-
-        if (unpacked > IMPORT_BOMB_FLOOR && unpacked / MAX(packed, 1) > IMPORT_BOMB_RATIO)
-                return log_error_errno(SYNTHETIC_ERRNO(EFBIG),
-                                       "Archive unpacks to more than %u times its size; refusing it as a decompression bomb.",
-                                       IMPORT_BOMB_RATIO);
-        return 0;
 }
 
 static int open_reader(int fd, bool raw, struct archive **ret) {
