@@ -62,6 +62,15 @@ static const Verb verbs[] = {
         { "remove",       2, -1, verb_remove },
         { "set-limit",    2,  3, verb_set_limit },
         { "clean",        1,  1, verb_clean },
+        { "pull-tar",        2,  3, verb_pull },
+        { "pull-raw",        2,  3, verb_pull },
+        { "import-tar",      2,  3, verb_import },
+        { "import-raw",      2,  3, verb_import },
+        { "import-fs",       2,  3, verb_import },
+        { "export-tar",      2,  3, verb_export },
+        { "export-raw",      2,  3, verb_export },
+        { "list-transfers",  1,  1, verb_list_transfers },
+        { "cancel-transfer", 2, -1, verb_cancel_transfer },
         { "help",         1, -1, verb_help },
 };
 
@@ -87,6 +96,16 @@ static int verb_help(sd_bus *bus, int argc, char **argv) {
                "  remove NAME...              Remove an image\n"
                "  set-limit [NAME] BYTES      Set image or pool size limit (disk quota)\n"
                "  clean                       Remove hidden (or all) images\n"
+               "\nImage Transfer Commands:\n"
+               "  pull-tar URL [NAME]         Download a TAR container image\n"
+               "  pull-raw URL [NAME]         Download a RAW container or VM image\n"
+               "  import-tar FILE [NAME]      Import a local TAR container image\n"
+               "  import-raw FILE [NAME]      Import a local RAW container or VM image\n"
+               "  import-fs DIRECTORY [NAME]  Import a local directory container image\n"
+               "  export-tar NAME [FILE]      Export a TAR container image locally\n"
+               "  export-raw NAME [FILE]      Export a RAW container or VM image locally\n"
+               "  list-transfers              Show list of downloads in progress\n"
+               "  cancel-transfer ID...       Cancel a download\n"
                "\nOptions:\n"
                "  -h --help                   Show this help\n"
                "     --version                Show package version\n"
@@ -101,7 +120,12 @@ static int verb_help(sd_bus *bus, int argc, char **argv) {
                "  -l --full                   Do not ellipsize output\n"
                "     --kill-whom=WHOM         Whom to send signal to\n"
                "  -s --signal=SIGNAL          Which signal to send\n"
-               "     --read-only              Create a read-only clone\n"
+               "     --read-only              Create a read-only clone or import\n"
+               "     --verify=MODE            Verification mode for downloaded images (no,\n"
+               "                              checksum, signature)\n"
+               "     --force                  Download image even if already exists\n"
+               "     --format=FORMAT          Compress exported image (uncompressed, xz, gzip,\n"
+               "                              bzip2, zstd)\n"
                "     --max-addresses=INTEGER  Number of internet addresses to show at most\n"
                "  -o --output=STRING          Output format of list and list-images (json,\n"
                "                              json-pretty, json-short)\n"
@@ -233,6 +257,9 @@ static int parse_argv(int argc, char **argv) {
                 ARG_KILL_WHOM,
                 ARG_READ_ONLY,
                 ARG_MAX_ADDRESSES,
+                ARG_VERIFY,
+                ARG_FORCE,
+                ARG_FORMAT,
         };
         static const struct option options[] = {
                 { "help",            no_argument,       NULL, 'h'                 },
@@ -250,6 +277,9 @@ static int parse_argv(int argc, char **argv) {
                 { "quiet",           no_argument,       NULL, 'q'                 },
                 { "output",          required_argument, NULL, 'o'                 },
                 { "max-addresses",   required_argument, NULL, ARG_MAX_ADDRESSES   },
+                { "verify",          required_argument, NULL, ARG_VERIFY          },
+                { "force",           no_argument,       NULL, ARG_FORCE           },
+                { "format",          required_argument, NULL, ARG_FORMAT          },
                 {}
         };
         int c, r;
@@ -310,6 +340,20 @@ static int parse_argv(int argc, char **argv) {
                         r = parse_max_addresses(optarg);
                         if (r < 0)
                                 return r;
+                        break;
+                case ARG_VERIFY:
+                        if (!streq(optarg, "no") && !streq(optarg, "checksum") && !streq(optarg, "signature"))
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Unknown verification mode: %s", optarg);
+                        arg_verify = optarg;
+                        break;
+                case ARG_FORCE:
+                        arg_force = true;
+                        break;
+                case ARG_FORMAT:
+                        if (!streq(optarg, "uncompressed") && !streq(optarg, "xz") && !streq(optarg, "gzip") &&
+                            !streq(optarg, "bzip2") && !streq(optarg, "zstd"))
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Unknown format: %s", optarg);
+                        arg_format = optarg;
                         break;
                 case '?':
                         return -EINVAL;

@@ -76,3 +76,13 @@ int verb_read_only(sd_bus *bus, int argc, char **argv);
 int verb_remove(sd_bus *bus, int argc, char **argv);
 int verb_set_limit(sd_bus *bus, int argc, char **argv);
 int verb_clean(sd_bus *bus, int argc, char **argv);
+
+/* berthctl-transfers.c (org.freedesktop.import1) */
+extern const char *arg_verify;
+extern bool arg_force;
+extern const char *arg_format;
+int verb_import(sd_bus *bus, int argc, char **argv);
+int verb_export(sd_bus *bus, int argc, char **argv);
+int verb_pull(sd_bus *bus, int argc, char **argv);
+int verb_list_transfers(sd_bus *bus, int argc, char **argv);
+int verb_cancel_transfer(sd_bus *bus, int argc, char **argv);
