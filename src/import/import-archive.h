@@ -14,5 +14,5 @@ int import_raw_fd(int fd, const ImagePool *pool, const char *name, bool force, b
 /* Limits against hostile archives (see berth-importd(8), "Hostile archives"). */
 #define IMPORT_PATH_MAX 4095                    /* bytes of an entry's path */
 #define IMPORT_ENTRIES_MAX (16U * 1024 * 1024)  /* entries of one archive */
-#define IMPORT_BOMB_FLOOR (1ULL << 30)          /* unpacked bytes before the ratio counts */
+#define IMPORT_BOMB_FLOOR (256ULL << 20)        /* unpacked bytes before the ratio counts */
 #define IMPORT_BOMB_RATIO 1024U                 /* unpacked / packed bytes, beyond the floor */
