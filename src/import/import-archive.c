@@ -3,6 +3,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <inttypes.h>
 #include <linux/openat2.h>
 #include <string.h>
@@ -144,6 +145,8 @@ static int copy_entry_data(struct archive *a, struct archive *w, const char *pat
                 r = archive_read_data_block(a, &buf, &size, &offset);
                 if (r == ARCHIVE_EOF)
                         return 0;
+                if (r < ARCHIVE_WARN && import_cancelled)
+                        return -ECANCELED;
                 if (r < ARCHIVE_WARN)
                         return log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "Failed to read %s from the archive: %s",
                                                path, archive_error_string(a));
@@ -158,19 +161,61 @@ static int copy_entry_data(struct archive *a, struct archive *w, const char *pat
         }
 }
 
+typedef struct Input {
+        int fd;
+        char buf[256 * 1024];
+} Input;
+
+/* libarchive's own fd reader retries a read() that a signal interrupted; this one stops
+ * when the interruption was a cancellation, so a worker blocked on a stalled pipe ends at
+ * once and removes its temporary. */
+static la_ssize_t input_read(struct archive *a, void *userdata, const void **ret) {
+        Input *in = userdata;
+        ssize_t n;
+
+        for (;;) {
+                if (import_cancelled) {
+                        archive_set_error(a, ECANCELED, "Transfer cancelled");
+                        return -1;
+                }
+                n = read(in->fd, in->buf, sizeof(in->buf));
+                if (n >= 0)
+                        break;
+                if (errno != EINTR) {
+                        archive_set_error(a, errno, "Read error: %s", strerror(errno));
+                        return -1;
+                }
+        }
+        *ret = in->buf;
+        return n;
+}
+
+static int input_close(struct archive *a, void *userdata) {
+        free(userdata);
+        return ARCHIVE_OK;
+}
+
 static int open_reader(int fd, bool raw, struct archive **ret) {
         _cleanup_(archive_readp) struct archive *a = archive_read_new();
+        Input *in = malloc(sizeof(Input));
 
-        if (!a)
+        if (!a || !in) {
+                free(in);
                 return log_oom();
+        }
+        in->fd = fd;
         archive_read_support_filter_all(a);
         if (raw)
                 archive_read_support_format_raw(a);
         else
                 archive_read_support_format_tar(a);
-        if (archive_read_open_fd(a, fd, 256 * 1024) != ARCHIVE_OK)
+        /* From here libarchive owns 'in' (input_close frees it, also on failure). */
+        if (archive_read_open(a, in, NULL, input_read, input_close) != ARCHIVE_OK) {
+                if (import_cancelled)
+                        return -ECANCELED;
                 return log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "Failed to open the archive: %s",
                                        archive_error_string(a));
+        }
         *ret = TAKE_PTR(a);
         return 0;
 }
@@ -195,6 +240,8 @@ static int unpack_tree(struct archive *a, int root_fd, uint64_t total, bool priv
                 r = archive_read_next_header(a, &e);
                 if (r == ARCHIVE_EOF)
                         break;
+                if (r < ARCHIVE_WARN && import_cancelled)
+                        return -ECANCELED;
                 if (r < ARCHIVE_WARN)
                         return log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "Failed to read the archive: %s",
                                                archive_error_string(a));
@@ -285,6 +332,8 @@ static int decompress_to(struct archive *a, int out, uint64_t total) {
                 n = archive_read_data(a, buf, sizeof(buf));
                 if (n == 0)
                         break;
+                if (n < 0 && import_cancelled)
+                        return -ECANCELED;
                 if (n < 0)
                         return log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "Failed to decompress the image: %s",
                                                archive_error_string(a));
@@ -315,7 +364,8 @@ int import_raw_fd(int fd, const ImagePool *pool, const char *name, bool force, b
         if (r < 0)
                 return r;
         if (archive_read_next_header(a, &e) != ARCHIVE_OK)
-                return log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "Failed to read the image: %s", archive_error_string(a));
+                return import_cancelled ? -ECANCELED :
+                        log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "Failed to read the image: %s", archive_error_string(a));
         out = openat(t.pool_fd, t.tmp_name, O_WRONLY|O_NOFOLLOW|O_CLOEXEC);
         if (out < 0)
                 return log_error_errno(errno, "Failed to open %s: %m", t.tmp_path);
