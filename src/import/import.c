@@ -7,6 +7,7 @@
 
 #include <curl/curl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -138,6 +139,9 @@ int main(int argc, char *argv[]) {
         /* Die with berth-importd: a transfer nobody can cancel or watch must not go on. */
         (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
         import_install_cancel_handler();
+        /* When berth-importd is gone, so is the reader of our stderr: the cleanup must not
+         * die of SIGPIPE while it logs. A vanished export reader is an EPIPE error. */
+        (void) signal(SIGPIPE, SIG_IGN);
         r = image_pool_init(&pool, args.pool, args.name_lock_dir);
         if (r < 0) {
                 log_error_errno(r, "Failed to set up the pool %s: %m", args.pool);
