@@ -126,11 +126,18 @@ int import_target_begin(ImportTarget *t, const ImagePool *pool, const char *name
         return 0;
 }
 
-static int set_read_only(ImportTarget *t) {
+/* Whether entry is already a read-only subvolume. */
+static bool fd_is_read_only_at(int dirfd, const char *entry) {
+        _cleanup_close_ int fd = openat(dirfd, entry, O_RDONLY|O_NOFOLLOW|O_CLOEXEC|O_DIRECTORY);
+
+        return fd >= 0 && btrfs_subvolume_get_read_only_fd(fd) > 0;
+}
+
+static int set_read_only(ImportTarget *t, const char *entry) {
         _cleanup_close_ int fd = -EBADF;
         struct stat st;
 
-        fd = openat(t->pool_fd, t->tmp_name, O_RDONLY|O_NOFOLLOW|O_CLOEXEC|O_NOCTTY|O_NONBLOCK);
+        fd = openat(t->pool_fd, entry, O_RDONLY|O_NOFOLLOW|O_CLOEXEC|O_NOCTTY|O_NONBLOCK);
         if (fd < 0 || fstat(fd, &st) < 0)
                 return -errno;
         if (S_ISREG(st.st_mode))
@@ -144,8 +151,11 @@ int import_target_finish(ImportTarget *t) {
         _cleanup_free_ char *other = NULL;
         int r;
 
-        if (t->read_only) {
-                r = set_read_only(t);
+        if (t->read_only && t->kind == IMPORT_TREE && !btrfs_is_subvolume(t->tmp_path)) {
+                /* An immutable directory cannot be renamed: it is marked after the rename,
+                 * below. A subvolume or a file is marked before, so it never shows writable. */
+        } else if (t->read_only) {
+                r = set_read_only(t, t->tmp_name);
                 if (r < 0)
                         return log_error_errno(r, "Failed to mark %s read-only: %m", t->tmp_path);
         }
@@ -163,6 +173,14 @@ int import_target_finish(ImportTarget *t) {
         if (renameat2(t->pool_fd, t->tmp_name, t->pool_fd, t->entry, RENAME_NOREPLACE) < 0)
                 return log_error_errno(errno, "Failed to move the new image into place as %s: %m", t->entry);
         t->tmp_name = mfree(t->tmp_name);
+        if (t->read_only && t->kind == IMPORT_TREE && !fd_is_read_only_at(t->pool_fd, t->entry)) {
+                r = set_read_only(t, t->entry);
+                if (r < 0) {
+                        /* Still under our name lock: take it back rather than leave it writable. */
+                        (void) image_pool_remove_entry_at(t->pool_fd, t->pool->path, t->entry);
+                        return log_error_errno(r, "Failed to mark %s read-only: %m", t->entry);
+                }
+        }
         return 0;
 }
 
