@@ -150,7 +150,8 @@ static int copy_entry_data(struct archive *a, struct archive *w, const char *pat
                 if (r < ARCHIVE_WARN)
                         return log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "Failed to read %s from the archive: %s",
                                                path, archive_error_string(a));
-                if (archive_write_data_block(w, buf, size, offset) < ARCHIVE_WARN) {
+                /* libarchive reports a failed write(), ENOSPC included, as a mere warning. */
+                if (archive_write_data_block(w, buf, size, offset) < ARCHIVE_OK) {
                         int e = archive_errno(w) > 0 ? archive_errno(w) : EIO;
                         return log_error_errno(e, "Failed to write %s: %s", path, archive_error_string(w));
                 }
