@@ -148,7 +148,7 @@ static int download(const char *url, int fd, bool report, char *hex) {
         return r;
 }
 
-static int download_to_string(const char *url, size_t max, char **ret) {
+static int download_to_string(const char *url, size_t max, char **ret, size_t *ret_size) {
         _cleanup_close_ int fd = memfd_create("berth-pull", MFD_CLOEXEC);
         size_t n;
         int r;
@@ -160,7 +160,10 @@ static int download_to_string(const char *url, size_t max, char **ret) {
                 return r;
         if (lseek(fd, 0, SEEK_SET) < 0)
                 return -errno;
-        return read_full_fd(fd, max, ret, &n);
+        r = read_full_fd(fd, max, ret, &n);
+        if (r >= 0 && ret_size)
+                *ret_size = n;
+        return r;
 }
 
 static char *url_sibling(const char *url, const char *name) {
@@ -213,6 +216,7 @@ static int verify_signature(const char *url, const char *sums, const char *keyri
         static const char *const keyrings[] = { IMPORT_KEYRINGS };
         _cleanup_free_ char *sig_url = url_sibling(url, "SHA256SUMS.gpg"), *sig = NULL;
         char dir[] = "/tmp/berth-pull-XXXXXX", sig_path[64], data_path[64];
+        size_t sig_size = 0;
         int r;
 
         if (!sig_url)
@@ -224,7 +228,7 @@ static int verify_signature(const char *url, const char *sums, const char *keyri
         if (!keyring)
                 return log_error_errno(SYNTHETIC_ERRNO(ENOKEY), "No keyring to check signatures with (%s).",
                                        keyrings[0]);
-        r = download_to_string(sig_url, 1 << 20, &sig);
+        r = download_to_string(sig_url, 1 << 20, &sig, &sig_size);
         if (r == -ENOENT)
                 return log_error_errno(r, "No signature at %s.", sig_url);
         if (r < 0)
@@ -236,7 +240,7 @@ static int verify_signature(const char *url, const char *sums, const char *keyri
         r = write_string_file_at(AT_FDCWD, data_path, sums);
         if (r >= 0) {
                 _cleanup_close_ int fd = open(sig_path, O_WRONLY|O_CREAT|O_EXCL|O_CLOEXEC, 0600);
-                r = fd < 0 ? -errno : loop_write(fd, sig, strlen(sig));   /* armored or binary */
+                r = fd < 0 ? -errno : loop_write(fd, sig, sig_size);   /* armored or binary: NULs count */
         }
         if (r >= 0)
                 r = run_gpgv(keyring, sig_path, data_path);
@@ -265,14 +269,14 @@ static int expected_checksum(const char *url, ImportVerify verify, const char *k
         if (!file || !one_url || !sums_url)
                 return log_oom();
         if (verify == IMPORT_VERIFY_CHECKSUM) {
-                r = download_to_string(one_url, 4096, &sums);
+                r = download_to_string(one_url, 4096, &sums, NULL);
                 if (r >= 0 && find_checksum(sums, file, true, ret) >= 0)
                         return 0;
                 if (r < 0 && r != -ENOENT)
                         return log_error_errno(r, "Failed to download %s: %m", one_url);
                 sums = mfree(sums);
         }
-        r = download_to_string(sums_url, 1 << 20, &sums);
+        r = download_to_string(sums_url, 1 << 20, &sums, NULL);
         if (r == -ENOENT)
                 return log_error_errno(r, "No checksum for %s (neither %s nor %s exist).", url, one_url, sums_url);
         if (r < 0)
