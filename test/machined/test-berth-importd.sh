@@ -69,7 +69,7 @@ bctl() { "$BERTHCTL" --no-pager "$@"; }
 # ended, looking only at the daemon's log from line FROM-LINE on
 result_for() {
     tail -n +"${2:-1}" "$TMP/importd.log" |
-        sed -n "s|^Transfer [0-9]* ([a-z-]* $1) \(done\|failed\|canceled\)\.\$|\1|p" | tail -1
+        sed -n "s#^Transfer [0-9]* ([a-z-]* $1) \(done\|failed\|canceled\)\.\$#\1#p" | tail -1
 }
 
 # run_verb VERB ARGS... KEY: berthctl VERB (waits for the end), print the result for KEY
@@ -248,7 +248,7 @@ kill $SLOW 2>/dev/null; wait $SLOW 2>/dev/null
 ok_if "  ... nothing left" bash -c "test ! -e '$POOL/slow' && test -z \"\$(find '$POOL' -maxdepth 1 -name '.#*')\""
 # Ctrl-C without a terminal: berthctl leaves, the transfer goes on (machinectl's way)
 ( head -c 100K "$TMP/img.tar"; sleep 30 ) >"$TMP/slow" & SLOW=$!
-bctl import-tar "$TMP/slow" int >>"$TMP/bctl.log" 2>&1 & BCTL=$!
+"$BERTHCTL" import-tar "$TMP/slow" int >>"$TMP/bctl.log" 2>&1 & BCTL=$!   # its own PID for kill -INT
 id=$(running_id int)
 kill -INT $BCTL; wait $BCTL
 expect_eq "SIGINT without a terminal: berthctl exits 0" 0 "$?"
