@@ -292,50 +292,59 @@ static int expected_checksum(const char *url, ImportVerify verify, const char *k
         return 0;
 }
 
-/* The .nspawn file next to the image: settings for the machine, written to the pool next
- * to it as NAME.nspawn. It came from the network, so berth-spawn must treat it as
- * untrusted (as systemd-nspawn treats files in /var/lib/machines). */
-static int pull_settings(const char *url, const char *sums, const ImagePool *pool, const char *name, bool force) {
-        _cleanup_free_ char *base = NULL, *file = NULL, *surl = NULL, *data = NULL, *target = NULL;
+/* The .nspawn file next to the image: settings for the machine. Fetched (and checked
+ * against the same sums) before the image is unpacked, so a bad one fails the transfer
+ * with nothing kept; written next to the image as NAME.nspawn afterwards. It came from
+ * the network, so berth-spawn must treat it as untrusted (as systemd-nspawn treats files
+ * in /var/lib/machines). *ret is NULL when there is none. */
+static int settings_fetch(const char *url, const char *sums, char **ret) {
+        _cleanup_free_ char *base = NULL, *file = NULL, *surl = NULL, *data = NULL;
+        _cleanup_close_ int fd = -EBADF;
         char want[65], got[65];
+        size_t n;
         int r;
 
-        r = pull_name_from_url(url, &base);
-        if (r < 0)
+        *ret = NULL;
+        if (pull_name_from_url(url, &base) < 0)
                 return 0;
         file = strjoin(base, ".nspawn");
         surl = file ? url_sibling(url, file) : NULL;
-        target = strjoin(name, ".nspawn");
-        if (!surl || !target)
+        if (!surl)
                 return log_oom();
-        {
-                _cleanup_close_ int fd = memfd_create("berth-settings", MFD_CLOEXEC);
-                size_t n;
-
-                if (fd < 0)
-                        return -errno;
-                r = download(surl, fd, false, got);
-                if (r == -ENOENT)
-                        return 0;
-                if (r < 0)
-                        return r;
-                if (lseek(fd, 0, SEEK_SET) < 0)
-                        return -errno;
-                r = read_full_fd(fd, 1 << 20, &data, &n);
-                if (r < 0)
-                        return r;
-        }
+        fd = memfd_create("berth-settings", MFD_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to create a memfd: %m");
+        r = download(surl, fd, false, got);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        if (lseek(fd, 0, SEEK_SET) < 0 || read_full_fd(fd, 1 << 20, &data, &n) < 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EIO), "Failed to read %s.", surl);
         if (sums) {
                 if (find_checksum(sums, file, false, want) < 0)
                         return log_error_errno(SYNTHETIC_ERRNO(ENOENT), "Checksum list has no line for %s.", file);
                 if (!streq(want, got))
                         return log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "Checksum of %s does not match.", file);
         }
-        _cleanup_close_ int dfd = open(pool->path, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        *ret = TAKE_PTR(data);
+        return 0;
+}
+
+static int settings_write(const ImagePool *pool, const char *name, const char *data, bool force) {
+        _cleanup_free_ char *target = strjoin(name, ".nspawn");
+        _cleanup_close_ int dfd = -EBADF;
+        int r;
+
+        if (!target)
+                return log_oom();
+        dfd = open(pool->path, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
         if (dfd < 0)
-                return -errno;
-        if (!force && faccessat(dfd, target, F_OK, AT_SYMLINK_NOFOLLOW) >= 0)
-                return log_error_errno(SYNTHETIC_ERRNO(EEXIST), "%s already exists in the pool.", target);
+                return log_error_errno(errno, "Failed to open %s: %m", pool->path);
+        if (!force && faccessat(dfd, target, F_OK, AT_SYMLINK_NOFOLLOW) >= 0) {
+                log_warning("%s already exists in the pool; not replaced (use --force).", target);
+                return 0;
+        }
         r = write_file_atomic_at(dfd, target, data, 0644);
         if (r < 0)
                 return log_error_errno(r, "Failed to write %s: %m", target);
@@ -345,7 +354,7 @@ static int pull_settings(const char *url, const char *sums, const ImagePool *poo
 
 int pull_image(const char *url, bool raw, const ImagePool *pool, const char *name, ImportVerify verify,
                const char *keyring, bool force, bool read_only) {
-        _cleanup_free_ char *derived = NULL, *sums = NULL;
+        _cleanup_free_ char *derived = NULL, *sums = NULL, *settings = NULL;
         _cleanup_close_ int fd = -EBADF;
         char want[65], got[65];
         int r;
@@ -359,6 +368,12 @@ int pull_image(const char *url, bool raw, const ImagePool *pool, const char *nam
         r = expected_checksum(url, verify, keyring, &sums, want);
         if (r < 0)
                 return r;
+        r = settings_fetch(url, sums, &settings);
+        if (r < 0)
+                return r;
+        r = mkdir_parents_and_self(pool->path, 0700);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the pool %s: %m", pool->path);
 
         /* The download goes to an unnamed file in the pool's file system: nothing to clean
          * up after a failure or a kill, and its space counts where the image will be. */
@@ -382,5 +397,5 @@ int pull_image(const char *url, bool raw, const ImagePool *pool, const char *nam
         r = raw ? import_raw_fd(fd, pool, name, force, read_only) : import_tar_fd(fd, pool, name, force, read_only);
         if (r < 0)
                 return r;
-        return pull_settings(url, sums, pool, name, force);
+        return settings ? settings_write(pool, name, settings, force) : 0;
 }
