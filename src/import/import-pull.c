@@ -212,6 +212,12 @@ static int run_gpgv(const char *keyring, const char *sig, const char *data) {
         return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : WIFEXITED(status) && WEXITSTATUS(status) == 127 ? -ENOEXEC : -EBADMSG;
 }
 
+static int write_new_file(const char *path, const char *data, size_t size) {
+        _cleanup_close_ int fd = open(path, O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, 0600);
+
+        return fd < 0 ? -errno : loop_write(fd, data, size);
+}
+
 static int verify_signature(const char *url, const char *sums, const char *keyring) {
         static const char *const keyrings[] = { IMPORT_KEYRINGS };
         _cleanup_free_ char *sig_url = url_sibling(url, "SHA256SUMS.gpg"), *sig = NULL;
@@ -237,13 +243,15 @@ static int verify_signature(const char *url, const char *sums, const char *keyri
                 return log_error_errno(errno, "Failed to make a temporary directory: %m");
         snprintf(sig_path, sizeof(sig_path), "%s/SHA256SUMS.gpg", dir);
         snprintf(data_path, sizeof(data_path), "%s/SHA256SUMS", dir);
-        r = write_string_file_at(AT_FDCWD, data_path, sums);
-        if (r >= 0) {
-                _cleanup_close_ int fd = open(sig_path, O_WRONLY|O_CREAT|O_EXCL|O_CLOEXEC, 0600);
-                r = fd < 0 ? -errno : loop_write(fd, sig, sig_size);   /* armored or binary: NULs count */
-        }
+        r = write_new_file(data_path, sums, strlen(sums));
         if (r >= 0)
-                r = run_gpgv(keyring, sig_path, data_path);
+                r = write_new_file(sig_path, sig, sig_size);   /* armored or binary: NULs count */
+        if (r < 0) {
+                (void) unlink(data_path);
+                (void) rmdir(dir);
+                return log_error_errno(r, "Failed to write the files for gpgv in %s: %m", dir);
+        }
+        r = run_gpgv(keyring, sig_path, data_path);
         (void) unlink(sig_path);
         (void) unlink(data_path);
         (void) rmdir(dir);
