@@ -113,6 +113,7 @@ int image_set_limit(const Image *i, uint64_t limit) {
 static int copy_file_to(const char *source, int dirfd, const char *name) {
         _cleanup_close_ int from = -EBADF, to = -EBADF;
         struct stat st;
+        int r;
 
         from = open(source, O_RDONLY|O_NOFOLLOW|O_CLOEXEC|O_NOCTTY);
         if (from < 0 || fstat(from, &st) < 0)
@@ -120,29 +121,9 @@ static int copy_file_to(const char *source, int dirfd, const char *name) {
         to = openat(dirfd, name, O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, 0600);
         if (to < 0)
                 return -errno;
-        if (ioctl(to, FICLONE, from) < 0) {
-                off_t left = st.st_size;
-
-                while (left > 0) {
-                        ssize_t k = copy_file_range(from, NULL, to, NULL, (size_t) MIN(left, (off_t) (1 << 30)), 0);
-                        if (k < 0 && (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS)) {
-                                char buf[65536];
-
-                                /* another file system type: plain read/write from where we are */
-                                while ((k = read(from, buf, sizeof(buf))) > 0)
-                                        if (loop_write(to, buf, (size_t) k) < 0)
-                                                return -errno;
-                                if (k < 0)
-                                        return -errno;
-                                break;
-                        }
-                        if (k < 0)
-                                return -errno;
-                        if (k == 0)
-                                break;
-                        left -= k;
-                }
-        }
+        r = copy_file_data(from, to, st.st_size);
+        if (r < 0)
+                return r;
         if (fchown(to, st.st_uid, st.st_gid) < 0 || fchmod(to, st.st_mode & 07777) < 0)
                 return -errno;
         return 0;
