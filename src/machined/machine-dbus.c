@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "machine-dbus.h"
+#include "machine-files.h"
 #include "machine-query.h"
 #include "manager.h"
 #include "string-util.h"
@@ -281,5 +282,6 @@ const sd_bus_vtable machine_vtable[] = {
                                 SD_BUS_NO_ARGS,
                                 SD_BUS_RESULT("u", shift),
                                 bus_machine_method_get_uid_shift, SD_BUS_VTABLE_UNPRIVILEGED),
+        MACHINE_FILES_METHODS,
         SD_BUS_VTABLE_END
 };

@@ -12,6 +12,8 @@
 #include "log.h"
 #include "cgroup-setup.h"
 #include "machine-dbus.h"
+#include "machine-files.h"
+#include "machine-idmap.h"
 #include "machine-name.h"
 #include "machine-query.h"
 #include "manager-dbus.h"
@@ -342,6 +344,12 @@ DEFINE_BY_NAME(method_kill_machine, bus_machine_method_kill)
 DEFINE_BY_NAME(method_get_machine_addresses, bus_machine_method_get_addresses)
 DEFINE_BY_NAME(method_get_machine_os_release, bus_machine_method_get_os_release)
 DEFINE_BY_NAME(method_get_machine_uid_shift, bus_machine_method_get_uid_shift)
+DEFINE_BY_NAME(method_machine_files_bind_mount, bus_machine_method_bind_mount)
+DEFINE_BY_NAME(method_machine_files_copy_from, bus_machine_method_copy_from)
+DEFINE_BY_NAME(method_machine_files_copy_to, bus_machine_method_copy_to)
+DEFINE_BY_NAME(method_machine_files_copy_from_with_flags, bus_machine_method_copy_from_with_flags)
+DEFINE_BY_NAME(method_machine_files_copy_to_with_flags, bus_machine_method_copy_to_with_flags)
+DEFINE_BY_NAME(method_machine_files_open_root_directory, bus_machine_method_open_root_directory)
 
 static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
@@ -404,6 +412,7 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_ARGS("s", name),
                                 SD_BUS_RESULT("u", shift),
                                 method_get_machine_uid_shift, SD_BUS_VTABLE_UNPRIVILEGED),
+        MANAGER_FILES_METHODS(method_machine_files_),
         SD_BUS_METHOD_WITH_ARGS("ListImages",
                                 SD_BUS_NO_ARGS,
                                 SD_BUS_RESULT("a(ssbttto)", images),
