@@ -8,6 +8,7 @@
 
 #include "fd-util.h"
 #include "log.h"
+#include "machine-compat.h"
 #include "machine-dbus.h"
 #include "machine-query.h"
 #include "machine.h"
@@ -254,7 +255,14 @@ int machine_save(Machine *machine) {
                 return r;
 
         /* Dot files (the temporary one) are ignored when loading. */
-        return write_file_atomic_at(m->state_dir_fd, machine->info.name, text, 0644);
+        r = write_file_atomic_at(m->state_dir_fd, machine->info.name, text, 0644);
+        if (r < 0)
+                return r;
+        r = machine_compat_save(&machine->info);
+        if (r < 0)
+                log_warning_errno(r, "Failed to write %s/%s, sd_machine_*() and nss-mymachines will not see "
+                                  "machine '%s': %m", MACHINE_COMPAT_DIR, machine->info.name, machine->info.name);
+        return 0;
 }
 
 void machine_announce(Machine *machine) {
@@ -293,6 +301,7 @@ static void machine_finalize(Machine *machine, bool stop) {
 
         if (unlinkat(m->state_dir_fd, machine->info.name, 0) < 0 && errno != ENOENT)
                 log_warning_errno(errno, "Failed to remove state file of '%s', ignoring: %m", machine->info.name);
+        machine_compat_remove(machine->info.name);
 
         if (path) {
                 r = sd_bus_emit_signal(m->bus, MACHINE1_MANAGER_PATH,

@@ -18,6 +18,7 @@
 #include "machine-name.h"
 #include "machine-query.h"
 #include "manager-dbus.h"
+#include "machine-compat.h"
 #include "manager.h"
 #include "path-util.h"
 #include "string-util.h"
@@ -289,6 +290,7 @@ static int manager_load_one(Manager *m, const char *name) {
                 }
                 if (unlinkat(m->state_dir_fd, name, 0) < 0 && errno != ENOENT)
                         log_warning_errno(errno, "Failed to remove %s/%s, ignoring: %m", m->state_dir, name);
+                machine_compat_remove(name);
                 return 0;
         }
 
@@ -305,6 +307,10 @@ static int manager_load_one(Manager *m, const char *name) {
         if (r < 0)
                 return log_error_errno(r, "Failed to restore machine '%s': %m", name);
         machine->supervisor_pidfd = TAKE_FD(supervisor_pidfd);
+        /* machined's view may be gone (a tmpfs remounted) or older than ours */
+        r = machine_compat_save(&machine->info);
+        if (r < 0)
+                log_warning_errno(r, "Failed to write %s/%s, ignoring: %m", MACHINE_COMPAT_DIR, name);
         log_info("Machine '%s' (leader PID %i) restored.", name, (int) leader);
         return 1;
 }

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "caller-limit.h"
+#include "machine-compat.h"
+#include "machine-idmap.h"
 #include "machine-info.h"
 #include "machine-name.h"
 #include "machine-query.h"
@@ -197,6 +199,59 @@ static void test_uid_map(void) {
         CHECK(uid_map_parse_shift(NULL, &s) == -EBADMSG);
 }
 
+static void test_id_map(void) {
+        IdMap m;
+        uint32_t v = 0;
+
+        CHECK(id_map_parse("         0          0 4294967295\n", &m) == 0 && id_map_is_identity(&m));
+        CHECK(id_map_parse("0 100000 65536\n65536 300000 10\n", &m) == 0 && m.n == 2 && !id_map_is_identity(&m));
+        CHECK(id_map_to_outside(&m, 1000, &v) == 0 && v == 101000);
+        CHECK(id_map_to_outside(&m, 65537, &v) == 0 && v == 300001);
+        CHECK(id_map_to_outside(&m, 65546, &v) == -ESRCH);
+        CHECK(id_map_to_inside(&m, 101000, &v) == 0 && v == 1000);
+        CHECK(id_map_to_inside(&m, 1000, &v) == -ESRCH);
+        CHECK(id_map_to_inside(&m, 300009, &v) == 0 && v == 65545);
+        CHECK(id_map_parse("0 100000\n", &m) == -EBADMSG);
+        CHECK(id_map_parse("0 100000 0\n", &m) == -EBADMSG);
+        CHECK(id_map_parse("", &m) == 0 && m.n == 0 && id_map_to_inside(&m, 0, &v) == -ESRCH);
+        /* a range running to the end of the 32-bit space does not wrap */
+        CHECK(id_map_parse("4294967295 0 1\n", &m) == 0 && id_map_to_outside(&m, 4294967295U, &v) == 0 && v == 0);
+}
+
+static void test_compat_state(void) {
+        int netif[] = { 3, 12 };
+        MachineInfo i = {
+                .name = (char *) "m1",
+                .class = MACHINE_CONTAINER,
+                .service = (char *) "a \"b\" $c",
+                .unit = (char *) "machine-m1.scope",
+                .root_directory = (char *) "/var/lib/machines/m1",
+                .leader = 42,
+                .netif = netif,
+                .n_netif = 2,
+                .timestamp_realtime = 1700000000000000ULL,
+                .timestamp_monotonic = 123,
+        };
+        char *text = NULL;
+
+        i.id.bytes[0] = 0xab;
+        i.id.bytes[15] = 0x01;
+        CHECK(machine_compat_serialize(&i, &text) == 0);
+        CHECK_STREQ(text,
+                    "# This is private data. Do not parse.\n"
+                    "NAME=m1\n"
+                    "SCOPE=machine-m1.scope\n"
+                    "SERVICE=\"a \\\"b\\\" \\$c\"\n"
+                    "ROOT=/var/lib/machines/m1\n"
+                    "ID=ab000000000000000000000000000001\n"
+                    "CLASS=container\n"
+                    "LEADER=42\n"
+                    "REALTIME=1700000000000000\n"
+                    "MONOTONIC=123\n"
+                    "NETIF=3 12\n");
+        free(text);
+}
+
 /* 2 a second, bursts of 3, 2 waiting at most; UIDs do not share a bucket. */
 static void test_caller_limit(void) {
         CallerLimit l = { .rate_per_sec = 2, .burst = 3, .max_pending = 2 };
@@ -227,5 +282,7 @@ int main(void) {
         test_proc_stat();
         test_os_release();
         test_uid_map();
+        test_id_map();
+        test_compat_state();
         return tap_done();
 }
