@@ -22,7 +22,6 @@
 #include "string-util.h"
 
 const char *arg_verify = NULL;
-bool arg_force = false;
 const char *arg_format = NULL;
 
 typedef struct Watch {

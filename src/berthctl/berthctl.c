@@ -24,6 +24,8 @@ bool arg_full = false;
 bool arg_legend = true;
 bool arg_read_only = false;
 bool arg_quiet = false;
+bool arg_force = false;
+bool arg_mkdir = false;
 const char *arg_kill_whom = NULL;
 int arg_signal = SIGTERM;
 unsigned arg_max_addresses = 1;
@@ -53,6 +55,9 @@ static const Verb verbs[] = {
         { "poweroff",     2, -1, verb_poweroff },
         { "stop",         2, -1, verb_poweroff },       /* machinectl's alias */
         { "reboot",       2, -1, verb_reboot },
+        { "bind",         3,  4, verb_bind },
+        { "copy-to",      3,  4, verb_copy },
+        { "copy-from",    3,  4, verb_copy },
         { "list-images",  1,  1, verb_list_images },
         { "image-status", 1, -1, verb_image_status },
         { "show-image",   1, -1, verb_show_image },
@@ -86,6 +91,9 @@ static int verb_help(sd_bus *bus, int argc, char **argv) {
                "  reboot NAME...              Reboot one or more containers\n"
                "  terminate NAME...           Terminate one or more VMs/containers\n"
                "  kill NAME...                Send signal to processes of a VM/container\n"
+               "  copy-to NAME PATH [PATH]    Copy files from the host to a container\n"
+               "  copy-from NAME PATH [PATH]  Copy files from a container to the host\n"
+               "  bind NAME PATH [PATH]       Bind mount a path from the host into a container\n"
                "\nImage Commands:\n"
                "  list-images                 Show available container and VM images\n"
                "  image-status [NAME...]      Show image details\n"
@@ -120,10 +128,12 @@ static int verb_help(sd_bus *bus, int argc, char **argv) {
                "  -l --full                   Do not ellipsize output\n"
                "     --kill-whom=WHOM         Whom to send signal to\n"
                "  -s --signal=SIGNAL          Which signal to send\n"
-               "     --read-only              Create a read-only clone or import\n"
+               "     --read-only              Create a read-only bind mount, clone or import\n"
+               "     --mkdir                  Create directory before bind mounting, if missing\n"
+               "     --force                  Replace target file when copying, or an existing\n"
+               "                              image when downloading\n"
                "     --verify=MODE            Verification mode for downloaded images (no,\n"
                "                              checksum, signature)\n"
-               "     --force                  Download image even if already exists\n"
                "     --format=FORMAT          Compress exported image (uncompressed, xz, gzip,\n"
                "                              bzip2, zstd)\n"
                "     --max-addresses=INTEGER  Number of internet addresses to show at most\n"
@@ -260,6 +270,7 @@ static int parse_argv(int argc, char **argv) {
                 ARG_VERIFY,
                 ARG_FORCE,
                 ARG_FORMAT,
+                ARG_MKDIR,
         };
         static const struct option options[] = {
                 { "help",            no_argument,       NULL, 'h'                 },
@@ -280,6 +291,7 @@ static int parse_argv(int argc, char **argv) {
                 { "verify",          required_argument, NULL, ARG_VERIFY          },
                 { "force",           no_argument,       NULL, ARG_FORCE           },
                 { "format",          required_argument, NULL, ARG_FORMAT          },
+                { "mkdir",           no_argument,       NULL, ARG_MKDIR           },
                 {}
         };
         int c, r;
@@ -331,6 +343,12 @@ static int parse_argv(int argc, char **argv) {
                 case 'q':
                         arg_quiet = true;
                         break;
+                case ARG_MKDIR:
+                        arg_mkdir = true;
+                        break;
+                case ARG_FORCE:
+                        arg_force = true;
+                        break;
                 case 'o':
                         r = parse_output(optarg);
                         if (r < 0)
@@ -345,9 +363,6 @@ static int parse_argv(int argc, char **argv) {
                         if (!streq(optarg, "no") && !streq(optarg, "checksum") && !streq(optarg, "signature"))
                                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Unknown verification mode: %s", optarg);
                         arg_verify = optarg;
-                        break;
-                case ARG_FORCE:
-                        arg_force = true;
                         break;
                 case ARG_FORMAT:
                         if (!streq(optarg, "uncompressed") && !streq(optarg, "xz") && !streq(optarg, "gzip") &&

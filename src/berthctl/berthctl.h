@@ -17,6 +17,8 @@ extern bool arg_full;
 extern bool arg_legend;
 extern bool arg_read_only;
 extern bool arg_quiet;
+extern bool arg_force;
+extern bool arg_mkdir;
 extern const char *arg_kill_whom;
 extern int arg_signal;
 extern unsigned arg_max_addresses;
@@ -66,6 +68,10 @@ int verb_kill(sd_bus *bus, int argc, char **argv);
 int verb_poweroff(sd_bus *bus, int argc, char **argv);
 int verb_reboot(sd_bus *bus, int argc, char **argv);
 
+/* berthctl-copy.c */
+int verb_bind(sd_bus *bus, int argc, char **argv);
+int verb_copy(sd_bus *bus, int argc, char **argv);   /* copy-to, copy-from */
+
 /* berthctl-images.c */
 int verb_list_images(sd_bus *bus, int argc, char **argv);
 int verb_image_status(sd_bus *bus, int argc, char **argv);
@@ -79,7 +85,6 @@ int verb_clean(sd_bus *bus, int argc, char **argv);
 
 /* berthctl-transfers.c (org.freedesktop.import1) */
 extern const char *arg_verify;
-extern bool arg_force;
 extern const char *arg_format;
 int verb_import(sd_bus *bus, int argc, char **argv);
 int verb_export(sd_bus *bus, int argc, char **argv);
