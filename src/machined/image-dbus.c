@@ -9,6 +9,7 @@
 #include "btrfs-util.h"
 #include "fd-util.h"
 #include "image-dbus.h"
+#include "image-info.h"
 #include "log.h"
 #include "machine-dbus.h"
 #include "manager.h"
@@ -500,6 +501,9 @@ DEFINE_IMAGE_METHOD(method_clone, image_method_clone)
 DEFINE_IMAGE_METHOD(method_mark_read_only, image_method_mark_read_only)
 DEFINE_IMAGE_METHOD(method_get_os_release, image_method_get_os_release)
 DEFINE_IMAGE_METHOD(method_set_limit, image_method_set_limit)
+DEFINE_IMAGE_METHOD(method_get_hostname, image_method_get_hostname)
+DEFINE_IMAGE_METHOD(method_get_machine_id, image_method_get_machine_id)
+DEFINE_IMAGE_METHOD(method_get_machine_info, image_method_get_machine_info)
 
 static int property_get_string(sd_bus *bus, const char *path, const char *interface, const char *property,
                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
@@ -566,6 +570,18 @@ const sd_bus_vtable image_vtable[] = {
                                 SD_BUS_NO_ARGS,
                                 SD_BUS_RESULT("a{ss}", fields),
                                 method_get_os_release, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetHostname",
+                                SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("s", hostname),
+                                method_get_hostname, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetMachineID",
+                                SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("ay", id),
+                                method_get_machine_id, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetMachineInfo",
+                                SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("a{ss}", machine_info),
+                                method_get_machine_info, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("SetLimit",
                                 SD_BUS_ARGS("t", limit),
                                 SD_BUS_NO_RESULT,

@@ -25,6 +25,9 @@ int bus_method_rename_by_name(sd_bus_message *message, void *userdata, sd_bus_er
 int bus_method_remove_by_name(sd_bus_message *message, void *userdata, sd_bus_error *error);
 int bus_method_mark_read_only_by_name(sd_bus_message *message, void *userdata, sd_bus_error *error);
 int bus_method_get_os_release_by_name(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int bus_method_get_hostname_by_name(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int bus_method_get_machine_id_by_name(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int bus_method_get_machine_info_by_name(sd_bus_message *message, void *userdata, sd_bus_error *error);
 int bus_method_set_limit_by_name(sd_bus_message *message, void *userdata, sd_bus_error *error);
 int bus_method_set_pool_limit(sd_bus_message *message, void *userdata, sd_bus_error *error);
 int bus_method_clean_pool(sd_bus_message *message, void *userdata, sd_bus_error *error);

@@ -12,6 +12,7 @@
 #include "dissect-mount.h"
 #include "fd-util.h"
 #include "image-metadata.h"
+#include "mount-util.h"
 #include "os-release.h"
 #include "path-util.h"
 #include "process-util.h"
@@ -19,8 +20,8 @@
 
 /* Runs in a disposable worker (bus-worker.h): mounts the image in a mount namespace of
  * its own, which goes away with the process. */
-int image_raw_read_os_release(const char *path, char ***ret) {
-        _cleanup_close_ int fd = -EBADF, rootfd = -EBADF;
+static int raw_image_mount(const char *path, int *ret_rootfd) {
+        _cleanup_close_ int fd = -EBADF;
         struct stat st;
         int r;
 
@@ -40,8 +41,25 @@ int image_raw_read_os_release(const char *path, char ***ret) {
         r = mkdir_parents_and_self(IMAGE_MOUNT_POINT, 0755);
         if (r < 0)
                 return r;
-        r = dissected_image_mount_read_only(fd, IMAGE_MOUNT_POINT, DISSECT_MOUNT_ROOT_AND_USR, &rootfd);
+        return dissected_image_mount_read_only(fd, IMAGE_MOUNT_POINT, DISSECT_MOUNT_ROOT_AND_USR, ret_rootfd);
+}
+
+int image_raw_read_os_release(const char *path, char ***ret) {
+        _cleanup_close_ int rootfd = -EBADF;
+        int r;
+
+        r = raw_image_mount(path, &rootfd);
         if (r < 0)
                 return r;
         return os_release_read_at(rootfd, ret);
+}
+
+int image_raw_read_file(const char *path, const char *file, size_t max, char **ret) {
+        _cleanup_close_ int rootfd = -EBADF;
+        int r;
+
+        r = raw_image_mount(path, &rootfd);
+        if (r < 0)
+                return r;
+        return read_regular_file_in_root(rootfd, file, max, ret, NULL);
 }

@@ -24,7 +24,10 @@ for m in "GetMachine s o" "GetMachineByPID u o" "ListMachines - a(ssso)" \
          "RegisterMachine sayssus o" "RegisterMachineWithNetwork sayssusai o" \
          "CreateMachine sayssusa(sv) o" "CreateMachineWithNetwork sayssusaia(sv) o" \
          "UnregisterMachine s -" "TerminateMachine s -" "KillMachine ssi -" \
-         "GetMachineAddresses s a(iay)" "GetMachineOSRelease s a{ss}" "GetMachineUIDShift s u"; do
+         "GetMachineAddresses s a(iay)" "GetMachineOSRelease s a{ss}" "GetMachineUIDShift s u" \
+         "BindMountMachine sssbb -" "CopyFromMachine sss -" "CopyFromMachineWithFlags ssst -" \
+         "CopyToMachine sss -" "CopyToMachineWithFlags ssst -" "OpenMachineRootDirectory s h" \
+         "MapFromMachineUser su u" "MapFromMachineGroup su u" "MapToMachineUser u sou" "MapToMachineGroup u sou"; do
     set -- $m
     ok_if "Manager.$1 has signature $2 -> $3" \
         grep -qE "^\.$1 +method +$(sed 's/[()[{}]/\\&/g' <<<"$2") +$(sed 's/[()[{}]/\\&/g' <<<"$3") " <<<"$intro"

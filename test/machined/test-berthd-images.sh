@@ -49,7 +49,7 @@ temporaries() { find "$POOL" -maxdepth 1 -name '.#*' ! -name '.#stray' -printf '
 intro=$(busctl introspect "$DEST" "$MGR_PATH" "$MGR")
 for m in "ListImages - a(ssbttto)" "GetImage s o" "CloneImage ssb -" "RenameImage ss -" "RemoveImage s -" \
          "MarkImageReadOnly sb -" "GetImageOSRelease s a{ss}" "SetPoolLimit t -" "SetImageLimit st -" \
-         "CleanPool s a(st)"; do
+         "CleanPool s a(st)" "GetImageHostname s s" "GetImageMachineID s ay" "GetImageMachineInfo s a{ss}"; do
     set -- $m
     ok_if "Manager.$1 has signature $2 -> $3" grep -qE "^\.$1 +method +$(esc "$2") +$(esc "$3") " <<<"$intro"
 done
@@ -101,6 +101,27 @@ ok_if "Image.GetOSRelease" bash -c "busctl call $DEST $(ipath dir) $IMG GetOSRel
 expect_fail "GetImageOSRelease of a raw file that is no image" "Failed to read OS release of image 'disk'" \
     mgr GetImageOSRelease s disk
 
+# GetImageHostname, GetImageMachineID, GetImageMachineInfo of trees: read inside the tree
+printf '# a comment\n\n  dirhost  \n' >"$POOL/dir/etc/hostname"
+echo 0123456789abcdef0123456789abcdef >"$POOL/dir/etc/machine-id"
+printf 'PRETTY_HOSTNAME="Dir Box"\nICON_NAME=computer-container\n' >"$POOL/dir/etc/machine-info"
+echo hostleak >"$TMP/host-hostname"
+rm -f "$POOL/sub/etc/hostname" "$POOL/sub/etc/machine-id" "$POOL/sub/etc/machine-info"
+ln -s "$TMP/host-hostname" "$POOL/sub/etc/hostname"         # a host path: resolved in the tree
+echo uninitialized >"$POOL/sub/etc/machine-id"
+expect_eq "GetImageHostname (comments and blanks skipped)" 's "dirhost"' "$(mgr GetImageHostname s dir 2>&1)"
+expect_eq "Image.GetHostname" 's "dirhost"' "$(busctl call $DEST "$(ipath dir)" $IMG GetHostname 2>&1)"
+expect_eq "GetImageHostname of a tree whose /etc/hostname points at a host file: empty" 's ""' \
+    "$(mgr GetImageHostname s sub 2>&1)"
+expect_eq "GetImageMachineID" "ay 16 1 35 69 103 137 171 205 239 1 35 69 103 137 171 205 239" \
+    "$(mgr GetImageMachineID s dir 2>&1)"
+expect_eq "GetImageMachineID of an uninitialized one: empty" "ay 0" "$(mgr GetImageMachineID s sub 2>&1)"
+expect_eq "GetImageMachineInfo" 'a{ss} 2 "PRETTY_HOSTNAME" "Dir Box" "ICON_NAME" "computer-container"' \
+    "$(mgr GetImageMachineInfo s dir 2>&1)"
+expect_eq "Image.GetMachineInfo without the file: empty" "a{ss} 0" \
+    "$(busctl call $DEST "$(ipath sub)" $IMG GetMachineInfo 2>&1)"
+expect_fail "GetImageHostname of an unknown image" "No image" mgr GetImageHostname s nosuch
+
 # Raw images: berthd dissects them and mounts them read-only in a worker's own mount
 # namespace. A bare ext4 whose /etc/os-release is a symlink to /usr/lib/os-release, and a
 # GPT image whose os-release is on its /usr partition (this kernel has no partition
@@ -115,6 +136,9 @@ if command -v mkfs.ext4 >/dev/null && command -v sfdisk >/dev/null; then
     mkdir -p "$R/root/etc" "$R/root/usr" "$R/usr/lib"
     ln -s ../usr/lib/os-release "$R/root/etc/os-release"
     printf 'ID=berthtest\nPRETTY_NAME="Berth Test OS"\nVERSION_ID=42\n' >"$R/usr/lib/os-release"
+    echo rawhost >"$R/root/etc/hostname"
+    echo fedcba9876543210fedcba9876543210 >"$R/root/etc/machine-id"
+    printf 'PRETTY_HOSTNAME="Raw Box"\n' >"$R/root/etc/machine-info"
     cp -a "$R/root" "$R/bare" && cp -a "$R/usr/." "$R/bare/usr/"
     truncate -s 8M "$TMP/root.ext4" "$TMP/usr.ext4" "$POOL/osbare.raw"
     mkfs.ext4 -q -F -d "$R/bare" "$POOL/osbare.raw" &&
@@ -136,6 +160,11 @@ SFDISK
         ok_if "GetImageOSRelease of raw image $img: ID" grep -q '"ID" "berthtest"' <<<"$out"
         ok_if "GetImageOSRelease of raw image $img: quoted PRETTY_NAME" grep -q '"PRETTY_NAME" "Berth Test OS"' <<<"$out"
         ok_if "GetImageOSRelease of raw image $img: three fields" grep -q '^a{ss} 3 ' <<<"$out"
+        expect_eq "GetImageHostname of raw image $img" 's "rawhost"' "$(mgr GetImageHostname s $img 2>&1)"
+        expect_eq "GetImageMachineID of raw image $img" \
+            "ay 16 254 220 186 152 118 84 50 16 254 220 186 152 118 84 50 16" "$(mgr GetImageMachineID s $img 2>&1)"
+        expect_eq "GetImageMachineInfo of raw image $img" 'a{ss} 1 "PRETTY_HOSTNAME" "Raw Box"' \
+            "$(mgr GetImageMachineInfo s $img 2>&1)"
         [ $img = osgpt ] || continue
         ok_if "Image.GetOSRelease of raw image $img" bash -c \
             "busctl call $DEST $(ipath $img) $IMG GetOSRelease | grep -q '\"VERSION_ID\" \"42\"'"

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "caller-limit.h"
+#include "image-info.h"
 #include "machine-compat.h"
 #include "machine-idmap.h"
 #include "machine-info.h"
@@ -218,6 +219,21 @@ static void test_id_map(void) {
         CHECK(id_map_parse("4294967295 0 1\n", &m) == 0 && id_map_to_outside(&m, 4294967295U, &v) == 0 && v == 0);
 }
 
+static void test_etc_hostname(void) {
+        char *h;
+
+        CHECK_STREQ((h = hostname_from_etc_hostname("# c\n\n  box-1.lan \n other\n")), "box-1.lan");
+        free(h);
+        CHECK(hostname_from_etc_hostname("") == NULL);
+        CHECK(hostname_from_etc_hostname("# only a comment\n") == NULL);
+        CHECK(hostname_from_etc_hostname("bad host\n") == NULL);
+        CHECK(hostname_from_etc_hostname("-dash\n") == NULL);
+        CHECK(hostname_from_etc_hostname("\x1b[31mred\n") == NULL);
+        CHECK(hostname_from_etc_hostname("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n") == NULL);
+        CHECK_STREQ((h = hostname_from_etc_hostname("nonl")), "nonl");
+        free(h);
+}
+
 static void test_compat_state(void) {
         int netif[] = { 3, 12 };
         MachineInfo i = {
@@ -284,5 +300,6 @@ int main(void) {
         test_uid_map();
         test_id_map();
         test_compat_state();
+        test_etc_hostname();
         return tap_done();
 }
