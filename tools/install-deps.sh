@@ -20,7 +20,7 @@ apt-get update -q
 apt-get install -y -q --no-install-recommends \
         meson ninja-build pkg-config gcc libc6-dev python3 \
         libsystemd-dev libmount-dev libarchive-dev libcurl4-openssl-dev libssl-dev gpgv gpg libblkid-dev libfdisk-dev libcryptsetup-dev \
-        libseccomp-dev libcap-dev libmnl-dev libnftnl-dev \
+        libseccomp-dev libcap-dev libmnl-dev libnftnl-dev libjson-c-dev \
         busybox-static util-linux iproute2 dbus btrfs-progs nftables debootstrap \
         bsdextrautils procps systemd-container polkitd \
         qemu-system-x86 kmod xz-utils \

@@ -1,0 +1,781 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "capability-util.h"
+#include "oci-config.h"
+#include "string-util.h"
+
+/* A reader carries the error message: the first failure sets it, and every caller just
+ * propagates -EINVAL. Field names are built as dotted paths ("process.user.uid"). */
+typedef struct Reader {
+        char *error;
+} Reader;
+
+_printf_(3, 4)
+static int fail(Reader *r, const char *field, const char *fmt, ...) {
+        char reason[256];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(reason, sizeof(reason), fmt, ap);
+        va_end(ap);
+        if (!r->error && asprintf(&r->error, "%s: %s", field, reason) < 0)
+                r->error = NULL;
+        return -EINVAL;
+}
+
+static int expect_type(Reader *r, const char *field, json_object *o, json_type t) {
+        if (json_object_is_type(o, t))
+                return 0;
+        return fail(r, field, "expected %s, got %s", json_type_to_name(t), json_type_to_name(json_object_get_type(o)));
+}
+
+static json_object *member(json_object *o, const char *key) {
+        json_object *v = NULL;
+
+        if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
+                return NULL;
+        return v;
+}
+
+static char *child(const char *parent, const char *key) {
+        char *s = NULL;
+
+        if (asprintf(&s, "%s%s%s", parent, isempty(parent) ? "" : ".", key) < 0)
+                return NULL;
+        return s;
+}
+
+static char *child_index(const char *parent, size_t i) {
+        char *s = NULL;
+
+        if (asprintf(&s, "%s[%zu]", parent, i) < 0)
+                return NULL;
+        return s;
+}
+
+static int get_string(Reader *r, const char *field, json_object *o, char **ret) {
+        const char *s;
+
+        if (expect_type(r, field, o, json_type_string) < 0)
+                return -EINVAL;
+        s = json_object_get_string(o);
+        if (strlen(s) != (size_t) json_object_get_string_len(o))
+                return fail(r, field, "contains a NUL byte");
+        free(*ret);
+        *ret = strdup(s);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int get_bool(Reader *r, const char *field, json_object *o, bool *ret) {
+        if (expect_type(r, field, o, json_type_boolean) < 0)
+                return -EINVAL;
+        *ret = json_object_get_boolean(o);
+        return 0;
+}
+
+/* Integers within [min, max]; json-c keeps what does not fit int64 as a double or
+ * saturates, so doubles are refused and errno tells saturation. */
+static int get_int(Reader *r, const char *field, json_object *o, int64_t min, int64_t max, int64_t *ret) {
+        int64_t v;
+
+        if (expect_type(r, field, o, json_type_int) < 0)
+                return -EINVAL;
+        errno = 0;
+        v = json_object_get_int64(o);
+        if (errno != 0 || v < min || v > max)
+                return fail(r, field, "out of range");
+        *ret = v;
+        return 0;
+}
+
+static int get_uint64(Reader *r, const char *field, json_object *o, uint64_t *ret) {
+        if (expect_type(r, field, o, json_type_int) < 0)
+                return -EINVAL;
+        errno = 0;
+        *ret = json_object_get_uint64(o);
+        if (errno != 0 || (json_object_get_int64(o) < 0 && *ret == 0))
+                return fail(r, field, "out of range");
+        return 0;
+}
+
+static int get_strv(Reader *r, const char *field, json_object *o, char ***ret) {
+        char **l = NULL;
+        size_t n;
+
+        if (expect_type(r, field, o, json_type_array) < 0)
+                return -EINVAL;
+        n = json_object_array_length(o);
+        l = calloc(n + 1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *f = child_index(field, i);
+                int k;
+
+                if (!f) {
+                        strv_free(l);
+                        return -ENOMEM;
+                }
+                k = get_string(r, f, json_object_array_get_idx(o, i), &l[i]);
+                if (k < 0) {
+                        strv_free(l);
+                        return k;
+                }
+        }
+        strv_free(*ret);
+        *ret = l;
+        return 0;
+}
+
+/* An object of string values, as KEY=VALUE. */
+static int get_string_map(Reader *r, const char *field, json_object *o, char ***ret) {
+        if (expect_type(r, field, o, json_type_object) < 0)
+                return -EINVAL;
+        json_object_object_foreach(o, key, val) {
+                _cleanup_free_ char *f = child(field, key), *kv = NULL;
+
+                if (!f)
+                        return -ENOMEM;
+                if (expect_type(r, f, val, json_type_string) < 0)
+                        return -EINVAL;
+                if (isempty(key) || strchr(key, '='))
+                        return fail(r, f, "invalid key");
+                kv = strjoin(key, "=", json_object_get_string(val));
+                if (!kv || strv_push(ret, TAKE_PTR(kv)) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+static int get_absolute_path(Reader *r, const char *field, json_object *o, char **ret) {
+        int k = get_string(r, field, o, ret);
+
+        if (k < 0)
+                return k;
+        if ((*ret)[0] != '/')
+                return fail(r, field, "'%s' is not an absolute path", *ret);
+        return 0;
+}
+
+/* The object 'o' may only hold the keys listed; anything else is a field berth would
+ * otherwise ignore while the caller relies on it. */
+static int check_known(Reader *r, const char *field, json_object *o, const char *const *known) {
+        json_object_object_foreach(o, key, val) {
+                bool found = false;
+
+                (void) val;
+                for (const char *const *k = known; *k; k++)
+                        if (streq(*k, key))
+                                found = true;
+                if (!found) {
+                        _cleanup_free_ char *f = child(field, key);
+                        return fail(r, f ?: key, "not supported by berth");
+                }
+        }
+        return 0;
+}
+
+static int parse_root(Reader *r, json_object *o, OciConfig *c) {
+        json_object *v;
+        int k;
+
+        if (!o)
+                return fail(r, "root", "missing");
+        if (expect_type(r, "root", o, json_type_object) < 0)
+                return -EINVAL;
+        v = member(o, "path");
+        if (!v)
+                return fail(r, "root.path", "missing");
+        k = get_string(r, "root.path", v, &c->root_path);
+        if (k < 0)
+                return k;
+        if (isempty(c->root_path))
+                return fail(r, "root.path", "empty");
+        if ((v = member(o, "readonly")))
+                return get_bool(r, "root.readonly", v, &c->root_readonly);
+        return 0;
+}
+
+static int parse_user(Reader *r, json_object *o, OciConfig *c) {
+        json_object *v;
+        int64_t n;
+        int k;
+
+        if (expect_type(r, "process.user", o, json_type_object) < 0)
+                return -EINVAL;
+        if ((v = member(o, "uid"))) {
+                k = get_int(r, "process.user.uid", v, 0, UINT32_MAX - 1, &n);
+                if (k < 0)
+                        return k;
+                c->uid = (uid_t) n;
+        }
+        if ((v = member(o, "gid"))) {
+                k = get_int(r, "process.user.gid", v, 0, UINT32_MAX - 1, &n);
+                if (k < 0)
+                        return k;
+                c->gid = (gid_t) n;
+        }
+        if ((v = member(o, "umask"))) {
+                k = get_int(r, "process.user.umask", v, 0, 0777, &n);
+                if (k < 0)
+                        return k;
+                c->umask = (int) n;
+        }
+        if (member(o, "username"))
+                return fail(r, "process.user.username", "not supported on Linux");
+        if ((v = member(o, "additionalGids"))) {
+                if (expect_type(r, "process.user.additionalGids", v, json_type_array) < 0)
+                        return -EINVAL;
+                c->n_additional_gids = json_object_array_length(v);
+                c->additional_gids = calloc(c->n_additional_gids + 1, sizeof(gid_t));
+                if (!c->additional_gids)
+                        return -ENOMEM;
+                for (size_t i = 0; i < c->n_additional_gids; i++) {
+                        _cleanup_free_ char *f = child_index("process.user.additionalGids", i);
+
+                        if (!f)
+                                return -ENOMEM;
+                        k = get_int(r, f, json_object_array_get_idx(v, i), 0, UINT32_MAX - 1, &n);
+                        if (k < 0)
+                                return k;
+                        c->additional_gids[i] = (gid_t) n;
+                }
+        }
+        return 0;
+}
+
+static int parse_capability_set(Reader *r, const char *field, json_object *o, uint64_t *ret) {
+        uint64_t set = 0;
+
+        if (expect_type(r, field, o, json_type_array) < 0)
+                return -EINVAL;
+        for (size_t i = 0; i < json_object_array_length(o); i++) {
+                _cleanup_free_ char *f = child_index(field, i);
+                json_object *e = json_object_array_get_idx(o, i);
+                int cap;
+
+                if (!f)
+                        return -ENOMEM;
+                if (expect_type(r, f, e, json_type_string) < 0)
+                        return -EINVAL;
+                /* the spec's names only: "CAP_" and upper case */
+                if (!startswith(json_object_get_string(e), "CAP_"))
+                        return fail(r, f, "unknown capability '%s'", json_object_get_string(e));
+                cap = capability_from_name(json_object_get_string(e));
+                if (cap < 0)
+                        return fail(r, f, "unknown capability '%s'", json_object_get_string(e));
+                set |= UINT64_C(1) << cap;
+        }
+        *ret = set;
+        return 0;
+}
+
+static int parse_capabilities(Reader *r, json_object *o, OciConfig *c) {
+        static const struct {
+                const char *key;
+                size_t offset;
+        } sets[] = {
+                { "bounding",    offsetof(OciConfig, cap_bounding) },
+                { "effective",   offsetof(OciConfig, cap_effective) },
+                { "permitted",   offsetof(OciConfig, cap_permitted) },
+                { "inheritable", offsetof(OciConfig, cap_inheritable) },
+                { "ambient",     offsetof(OciConfig, cap_ambient) },
+        };
+
+        if (expect_type(r, "process.capabilities", o, json_type_object) < 0)
+                return -EINVAL;
+        for (size_t i = 0; i < ELEMENTSOF(sets); i++) {
+                _cleanup_free_ char *f = child("process.capabilities", sets[i].key);
+                json_object *v = member(o, sets[i].key);
+                int k;
+
+                if (!f)
+                        return -ENOMEM;
+                if (!v)
+                        continue;
+                k = parse_capability_set(r, f, v, (uint64_t *) ((uint8_t *) c + sets[i].offset));
+                if (k < 0)
+                        return k;
+        }
+        return 0;
+}
+
+static const struct {
+        const char *name;
+        int resource;
+} rlimit_table[] = {
+        { "RLIMIT_AS", RLIMIT_AS },           { "RLIMIT_CORE", RLIMIT_CORE },
+        { "RLIMIT_CPU", RLIMIT_CPU },         { "RLIMIT_DATA", RLIMIT_DATA },
+        { "RLIMIT_FSIZE", RLIMIT_FSIZE },     { "RLIMIT_LOCKS", RLIMIT_LOCKS },
+        { "RLIMIT_MEMLOCK", RLIMIT_MEMLOCK }, { "RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE },
+        { "RLIMIT_NICE", RLIMIT_NICE },       { "RLIMIT_NOFILE", RLIMIT_NOFILE },
+        { "RLIMIT_NPROC", RLIMIT_NPROC },     { "RLIMIT_RSS", RLIMIT_RSS },
+        { "RLIMIT_RTPRIO", RLIMIT_RTPRIO },   { "RLIMIT_RTTIME", RLIMIT_RTTIME },
+        { "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING }, { "RLIMIT_STACK", RLIMIT_STACK },
+};
+
+static int parse_rlimit(Reader *r, const char *field, json_object *o, OciRlimit *ret) {
+        _cleanup_free_ char *type = NULL;
+        json_object *v;
+        int k;
+
+        if (expect_type(r, field, o, json_type_object) < 0)
+                return -EINVAL;
+        v = member(o, "type");
+        if (!v)
+                return fail(r, field, "missing 'type'");
+        k = get_string(r, field, v, &type);
+        if (k < 0)
+                return k;
+        ret->resource = -1;
+        for (size_t i = 0; i < ELEMENTSOF(rlimit_table); i++)
+                if (streq(rlimit_table[i].name, type))
+                        ret->resource = rlimit_table[i].resource;
+        if (ret->resource < 0)
+                return fail(r, field, "unknown rlimit type '%s'", type);
+        if (!(v = member(o, "soft")))
+                return fail(r, field, "missing 'soft'");
+        k = get_uint64(r, field, v, &ret->soft);
+        if (k < 0)
+                return k;
+        if (!(v = member(o, "hard")))
+                return fail(r, field, "missing 'hard'");
+        k = get_uint64(r, field, v, &ret->hard);
+        if (k < 0)
+                return k;
+        if (ret->soft > ret->hard)
+                return fail(r, field, "soft limit above the hard limit");
+        return 0;
+}
+
+static int parse_process(Reader *r, json_object *o, OciConfig *c) {
+        json_object *v;
+        int64_t n;
+        int k;
+
+        if (!o)
+                return fail(r, "process", "missing");
+        if (expect_type(r, "process", o, json_type_object) < 0)
+                return -EINVAL;
+        if ((v = member(o, "terminal")) && (k = get_bool(r, "process.terminal", v, &c->terminal)) < 0)
+                return k;
+        if (!(v = member(o, "args")))
+                return fail(r, "process.args", "missing");
+        if ((k = get_strv(r, "process.args", v, &c->args)) < 0)
+                return k;
+        if (!c->args[0])
+                return fail(r, "process.args", "empty");
+        if ((v = member(o, "env")) && (k = get_strv(r, "process.env", v, &c->env)) < 0)
+                return k;
+        STRV_FOREACH(e, c->env)
+                if (!strchr(*e, '=') || (*e)[0] == '=')
+                        return fail(r, "process.env", "'%s' is not NAME=VALUE", *e);
+        if (!(v = member(o, "cwd")))
+                return fail(r, "process.cwd", "missing");
+        if ((k = get_absolute_path(r, "process.cwd", v, &c->cwd)) < 0)
+                return k;
+        if ((v = member(o, "user")) && (k = parse_user(r, v, c)) < 0)
+                return k;
+        if ((v = member(o, "capabilities")) && (k = parse_capabilities(r, v, c)) < 0)
+                return k;
+        if ((v = member(o, "noNewPrivileges")) && (k = get_bool(r, "process.noNewPrivileges", v, &c->no_new_privileges)) < 0)
+                return k;
+        if ((v = member(o, "oomScoreAdj"))) {
+                if ((k = get_int(r, "process.oomScoreAdj", v, -1000, 1000, &n)) < 0)
+                        return k;
+                c->oom_score_adj = (int) n;
+                c->oom_score_adj_set = true;
+        }
+        if ((v = member(o, "rlimits"))) {
+                if (expect_type(r, "process.rlimits", v, json_type_array) < 0)
+                        return -EINVAL;
+                c->n_rlimits = json_object_array_length(v);
+                c->rlimits = calloc(c->n_rlimits + 1, sizeof(OciRlimit));
+                if (!c->rlimits)
+                        return -ENOMEM;
+                for (size_t i = 0; i < c->n_rlimits; i++) {
+                        _cleanup_free_ char *f = child_index("process.rlimits", i);
+
+                        if (!f)
+                                return -ENOMEM;
+                        if ((k = parse_rlimit(r, f, json_object_array_get_idx(v, i), &c->rlimits[i])) < 0)
+                                return k;
+                }
+        }
+        /* accepted and not acted on: process labels of LSMs this host does not run */
+        return check_known(r, "process", o, (const char *const[]) {
+                "terminal", "consoleSize", "args", "env", "cwd", "user", "capabilities",
+                "noNewPrivileges", "oomScoreAdj", "rlimits", "apparmorProfile", "selinuxLabel", NULL });
+}
+
+static int parse_mount(Reader *r, const char *field, json_object *o, OciMount *m) {
+        json_object *v;
+        int k;
+
+        if (expect_type(r, field, o, json_type_object) < 0)
+                return -EINVAL;
+        if (!(v = member(o, "destination")))
+                return fail(r, field, "missing 'destination'");
+        {
+                _cleanup_free_ char *f = child(field, "destination");
+                if (!f)
+                        return -ENOMEM;
+                if ((k = get_absolute_path(r, f, v, &m->destination)) < 0)
+                        return k;
+        }
+        if ((v = member(o, "type")) && (k = get_string(r, field, v, &m->type)) < 0)
+                return k;
+        if ((v = member(o, "source")) && (k = get_string(r, field, v, &m->source)) < 0)
+                return k;
+        if ((v = member(o, "options"))) {
+                _cleanup_free_ char *f = child(field, "options");
+                if (!f)
+                        return -ENOMEM;
+                if ((k = get_strv(r, f, v, &m->options)) < 0)
+                        return k;
+        }
+        if (member(o, "uidMappings") || member(o, "gidMappings"))
+                return fail(r, field, "idmapped mounts are not supported by berth-runc yet");
+        return 0;
+}
+
+static int parse_mounts(Reader *r, json_object *o, OciConfig *c) {
+        if (expect_type(r, "mounts", o, json_type_array) < 0)
+                return -EINVAL;
+        c->n_mounts = json_object_array_length(o);
+        c->mounts = calloc(c->n_mounts + 1, sizeof(OciMount));
+        if (!c->mounts)
+                return -ENOMEM;
+        for (size_t i = 0; i < c->n_mounts; i++) {
+                _cleanup_free_ char *f = child_index("mounts", i);
+                int k;
+
+                if (!f)
+                        return -ENOMEM;
+                k = parse_mount(r, f, json_object_array_get_idx(o, i), &c->mounts[i]);
+                if (k < 0)
+                        return k;
+        }
+        return 0;
+}
+
+static const char *const namespace_names[_OCI_NS_MAX] = {
+        [OCI_NS_PID] = "pid",
+        [OCI_NS_NETWORK] = "network",
+        [OCI_NS_MOUNT] = "mount",
+        [OCI_NS_IPC] = "ipc",
+        [OCI_NS_UTS] = "uts",
+        [OCI_NS_USER] = "user",
+        [OCI_NS_CGROUP] = "cgroup",
+        [OCI_NS_TIME] = "time",
+};
+
+const char *oci_namespace_type_to_string(OciNamespaceType t) {
+        return t >= 0 && t < _OCI_NS_MAX ? namespace_names[t] : NULL;
+}
+
+static int parse_namespaces(Reader *r, json_object *o, OciConfig *c) {
+        if (expect_type(r, "linux.namespaces", o, json_type_array) < 0)
+                return -EINVAL;
+        for (size_t i = 0; i < json_object_array_length(o); i++) {
+                _cleanup_free_ char *f = child_index("linux.namespaces", i), *type = NULL;
+                json_object *e = json_object_array_get_idx(o, i), *v;
+                OciNamespace *ns = NULL;
+                int k;
+
+                if (!f)
+                        return -ENOMEM;
+                if (expect_type(r, f, e, json_type_object) < 0)
+                        return -EINVAL;
+                if (!(v = member(e, "type")))
+                        return fail(r, f, "missing 'type'");
+                if ((k = get_string(r, f, v, &type)) < 0)
+                        return k;
+                for (size_t t = 0; t < _OCI_NS_MAX; t++)
+                        if (streq(namespace_names[t], type))
+                                ns = &c->namespaces[t];
+                if (!ns)
+                        return fail(r, f, "unknown namespace type '%s'", type);
+                if (ns->wanted)
+                        return fail(r, f, "namespace '%s' listed twice", type);
+                ns->wanted = true;
+                if ((v = member(e, "path")) && (k = get_absolute_path(r, f, v, &ns->path)) < 0)
+                        return k;
+        }
+        return 0;
+}
+
+static int parse_resources(Reader *r, const char *field, json_object *o, OciResources *res) {
+        json_object *g, *v;
+        int64_t n;
+        uint64_t u;
+        int k;
+
+        if (expect_type(r, field, o, json_type_object) < 0)
+                return -EINVAL;
+
+#define FIELD(group, key) ({                                                            \
+                        _cleanup_free_ char *_g = child(field, group);                  \
+                        _g ? child(_g, key) : NULL;                                      \
+                })
+        if ((g = member(o, "memory"))) {
+                if (expect_type(r, "memory", g, json_type_object) < 0)
+                        return -EINVAL;
+                if ((v = member(g, "limit"))) {
+                        _cleanup_free_ char *f = FIELD("memory", "limit");
+                        if (!f)
+                                return -ENOMEM;
+                        if ((k = get_int(r, f, v, -1, INT64_MAX, &n)) < 0)
+                                return k;
+                        res->memory_limit = n;
+                        res->memory_limit_set = true;
+                }
+                if ((v = member(g, "reservation"))) {
+                        _cleanup_free_ char *f = FIELD("memory", "reservation");
+                        if (!f)
+                                return -ENOMEM;
+                        if ((k = get_int(r, f, v, -1, INT64_MAX, &n)) < 0)
+                                return k;
+                        res->memory_reservation = n;
+                        res->memory_reservation_set = true;
+                }
+        }
+        if ((g = member(o, "pids")) && (v = member(g, "limit"))) {
+                _cleanup_free_ char *f = FIELD("pids", "limit");
+                if (!f)
+                        return -ENOMEM;
+                if ((k = get_int(r, f, v, INT64_MIN, INT64_MAX, &n)) < 0)
+                        return k;
+                res->pids_limit = n;
+                res->pids_limit_set = true;
+        }
+        if ((g = member(o, "cpu"))) {
+                if (expect_type(r, "cpu", g, json_type_object) < 0)
+                        return -EINVAL;
+                if ((v = member(g, "shares"))) {
+                        _cleanup_free_ char *f = FIELD("cpu", "shares");
+                        if (!f)
+                                return -ENOMEM;
+                        if ((k = get_uint64(r, f, v, &u)) < 0)
+                                return k;
+                        res->cpu_shares = u;
+                        res->cpu_shares_set = true;
+                }
+                if ((v = member(g, "quota"))) {
+                        _cleanup_free_ char *f = FIELD("cpu", "quota");
+                        if (!f)
+                                return -ENOMEM;
+                        if ((k = get_int(r, f, v, -1, INT64_MAX, &n)) < 0)
+                                return k;
+                        res->cpu_quota = n;
+                        res->cpu_quota_set = true;
+                }
+                if ((v = member(g, "period"))) {
+                        _cleanup_free_ char *f = FIELD("cpu", "period");
+                        if (!f)
+                                return -ENOMEM;
+                        if ((k = get_uint64(r, f, v, &u)) < 0)
+                                return k;
+                        res->cpu_period = u;
+                        res->cpu_period_set = true;
+                }
+        }
+        if ((g = member(o, "blockIO")) && (v = member(g, "weight"))) {
+                _cleanup_free_ char *f = FIELD("blockIO", "weight");
+                if (!f)
+                        return -ENOMEM;
+                if ((k = get_int(r, f, v, 0, 1000, &n)) < 0)
+                        return k;
+                res->blkio_weight = (uint16_t) n;
+                res->blkio_weight_set = true;
+        }
+#undef FIELD
+        return 0;
+}
+
+static int parse_linux(Reader *r, json_object *o, OciConfig *c) {
+        json_object *v;
+        int k;
+
+        if (!o)
+                return 0;
+        if (expect_type(r, "linux", o, json_type_object) < 0)
+                return -EINVAL;
+        if ((v = member(o, "namespaces")) && (k = parse_namespaces(r, v, c)) < 0)
+                return k;
+        if (member(o, "uidMappings") || member(o, "gidMappings"))
+                return fail(r, "linux.uidMappings", "user namespaces are not supported by berth-runc yet");
+        if ((v = member(o, "cgroupsPath")) && (k = get_string(r, "linux.cgroupsPath", v, &c->cgroups_path)) < 0)
+                return k;
+        if ((v = member(o, "resources")) && (k = parse_resources(r, "linux.resources", v, &c->resources)) < 0)
+                return k;
+        if ((v = member(o, "maskedPaths")) && (k = get_strv(r, "linux.maskedPaths", v, &c->masked_paths)) < 0)
+                return k;
+        if ((v = member(o, "readonlyPaths")) && (k = get_strv(r, "linux.readonlyPaths", v, &c->readonly_paths)) < 0)
+                return k;
+        STRV_FOREACH(p, c->masked_paths)
+                if ((*p)[0] != '/')
+                        return fail(r, "linux.maskedPaths", "'%s' is not an absolute path", *p);
+        STRV_FOREACH(p, c->readonly_paths)
+                if ((*p)[0] != '/')
+                        return fail(r, "linux.readonlyPaths", "'%s' is not an absolute path", *p);
+        if ((v = member(o, "sysctl")) && (k = get_string_map(r, "linux.sysctl", v, &c->sysctl)) < 0)
+                return k;
+        if ((v = member(o, "rootfsPropagation")) &&
+            (k = get_string(r, "linux.rootfsPropagation", v, &c->rootfs_propagation)) < 0)
+                return k;
+        if ((v = member(o, "seccomp"))) {
+                if (expect_type(r, "linux.seccomp", v, json_type_object) < 0)
+                        return -EINVAL;
+                c->has_seccomp = true;
+        }
+        return check_known(r, "linux", o, (const char *const[]) {
+                "namespaces", "cgroupsPath", "resources", "maskedPaths", "readonlyPaths", "sysctl",
+                "rootfsPropagation", "seccomp", "devices", "mountLabel", NULL });
+}
+
+static int parse_document(Reader *r, const char *text, size_t size, json_object **ret) {
+        json_tokener *tok;
+        json_object *o;
+        enum json_tokener_error e;
+
+        if (size > INT_MAX)
+                return fail(r, "config.json", "too large");
+        tok = json_tokener_new();
+        if (!tok)
+                return -ENOMEM;
+        o = json_tokener_parse_ex(tok, text, (int) size);
+        e = json_tokener_get_error(tok);
+        if (!o || e != json_tokener_success || (size_t) json_tokener_get_parse_end(tok) < size) {
+                size_t at = json_tokener_get_parse_end(tok);
+                json_object_put(o);
+                json_tokener_free(tok);
+                /* trailing white space is fine */
+                if (e == json_tokener_success && o && strspn(text + at, " \t\r\n") == size - at)
+                        return parse_document(r, text, at, ret);
+                return fail(r, "config.json", "not valid JSON at byte %zu: %s", at,
+                            e == json_tokener_success ? "trailing data" : json_tokener_error_desc(e));
+        }
+        json_tokener_free(tok);
+        *ret = o;
+        return 0;
+}
+
+void oci_config_done(OciConfig *c) {
+        free(c->oci_version);
+        free(c->root_path);
+        strv_free(c->args);
+        strv_free(c->env);
+        free(c->cwd);
+        free(c->additional_gids);
+        free(c->rlimits);
+        free(c->hostname);
+        free(c->domainname);
+        for (size_t i = 0; i < c->n_mounts; i++) {
+                free(c->mounts[i].destination);
+                free(c->mounts[i].type);
+                free(c->mounts[i].source);
+                strv_free(c->mounts[i].options);
+        }
+        free(c->mounts);
+        for (size_t i = 0; i < _OCI_NS_MAX; i++)
+                free(c->namespaces[i].path);
+        free(c->cgroups_path);
+        strv_free(c->masked_paths);
+        strv_free(c->readonly_paths);
+        strv_free(c->sysctl);
+        free(c->rootfs_propagation);
+        strv_free(c->annotations);
+        *c = (OciConfig) { .umask = -1 };
+}
+
+static int parse_config(Reader *r, json_object *o, OciConfig *c) {
+        json_object *v;
+        int k;
+
+        if (expect_type(r, "config.json", o, json_type_object) < 0)
+                return -EINVAL;
+        if (!(v = member(o, "ociVersion")))
+                return fail(r, "ociVersion", "missing");
+        if ((k = get_string(r, "ociVersion", v, &c->oci_version)) < 0)
+                return k;
+        if (!startswith(c->oci_version, "1."))
+                return fail(r, "ociVersion", "version '%s' is not supported (1.x is)", c->oci_version);
+        if ((k = parse_root(r, member(o, "root"), c)) < 0)
+                return k;
+        if ((k = parse_process(r, member(o, "process"), c)) < 0)
+                return k;
+        if ((v = member(o, "hostname")) && (k = get_string(r, "hostname", v, &c->hostname)) < 0)
+                return k;
+        if ((v = member(o, "domainname")) && (k = get_string(r, "domainname", v, &c->domainname)) < 0)
+                return k;
+        if ((v = member(o, "mounts")) && (k = parse_mounts(r, v, c)) < 0)
+                return k;
+        if ((k = parse_linux(r, member(o, "linux"), c)) < 0)
+                return k;
+        if ((v = member(o, "annotations")) && (k = get_string_map(r, "annotations", v, &c->annotations)) < 0)
+                return k;
+        if ((v = member(o, "hooks"))) {
+                if (expect_type(r, "hooks", v, json_type_object) < 0)
+                        return -EINVAL;
+                json_object_object_foreach(v, key, val) {
+                        _cleanup_free_ char *f = child("hooks", key);
+                        if (json_object_is_type(val, json_type_array) && json_object_array_length(val) == 0)
+                                continue;
+                        return fail(r, f ?: "hooks", "hooks are not supported by berth-runc yet");
+                }
+        }
+        return check_known(r, "", o, (const char *const[]) {
+                "ociVersion", "root", "process", "hostname", "domainname", "mounts", "linux",
+                "annotations", "hooks", NULL });
+}
+
+int oci_config_parse(const char *text, size_t size, OciConfig *ret, char **ret_error) {
+        OciConfig c = { .umask = -1 };
+        Reader r = {};
+        json_object *o = NULL;
+        int k;
+
+        k = parse_document(&r, text, size, &o);
+        if (k >= 0)
+                k = parse_config(&r, o, &c);
+        json_object_put(o);
+        if (k < 0) {
+                oci_config_done(&c);
+                if (ret_error)
+                        *ret_error = TAKE_PTR(r.error);
+                free(r.error);
+                return k;
+        }
+        *ret = c;
+        return 0;
+}
+
+int oci_resources_parse(const char *text, size_t size, OciResources *ret, char **ret_error) {
+        OciResources res = {};
+        Reader r = {};
+        json_object *o = NULL;
+        int k;
+
+        k = parse_document(&r, text, size, &o);
+        if (k >= 0)
+                k = parse_resources(&r, "resources", o, &res);
+        json_object_put(o);
+        if (k < 0) {
+                if (ret_error)
+                        *ret_error = TAKE_PTR(r.error);
+                free(r.error);
+                return k;
+        }
+        *ret = res;
+        return 0;
+}

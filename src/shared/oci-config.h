@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "macro.h"
+
+/* An OCI runtime bundle's config.json (runtime-spec 1.x, Linux), read into typed fields.
+ * The file is untrusted input: every field is type-checked, a bad one fails the whole
+ * read with one message naming it ("process.args[2]: expected a string"). Only the parts
+ * berth acts on are kept; fields berth cannot honour are rejected by name rather than
+ * silently ignored (see oci_config_parse()). Shared by berth-runc and
+ * berth-spawn --oci-bundle. */
+
+typedef struct OciMount {
+        char *destination;
+        char *type;              /* NULL: a bind mount */
+        char *source;
+        char **options;
+} OciMount;
+
+typedef struct OciRlimit {
+        int resource;            /* RLIMIT_* */
+        uint64_t soft, hard;
+} OciRlimit;
+
+typedef enum OciNamespaceType {
+        OCI_NS_PID,
+        OCI_NS_NETWORK,
+        OCI_NS_MOUNT,
+        OCI_NS_IPC,
+        OCI_NS_UTS,
+        OCI_NS_USER,
+        OCI_NS_CGROUP,
+        OCI_NS_TIME,
+        _OCI_NS_MAX,
+} OciNamespaceType;
+
+typedef struct OciNamespace {
+        bool wanted;
+        char *path;              /* join this namespace instead of making one */
+} OciNamespace;
+
+/* linux.resources; a *_set flag tells whether the field was present. */
+typedef struct OciResources {
+        int64_t memory_limit;    /* bytes, -1: unlimited */
+        int64_t memory_reservation;
+        int64_t pids_limit;      /* <= 0: unlimited */
+        uint64_t cpu_shares;
+        int64_t cpu_quota;       /* -1: unlimited */
+        uint64_t cpu_period;
+        uint16_t blkio_weight;
+        bool memory_limit_set, memory_reservation_set, pids_limit_set;
+        bool cpu_shares_set, cpu_quota_set, cpu_period_set, blkio_weight_set;
+} OciResources;
+
+typedef struct OciConfig {
+        char *oci_version;
+        char *root_path;         /* as written: relative to the bundle or absolute */
+        bool root_readonly;
+
+        bool terminal;
+        char **args;
+        char **env;
+        char *cwd;
+        uid_t uid;
+        gid_t gid;
+        gid_t *additional_gids;
+        size_t n_additional_gids;
+        int umask;               /* -1: unset */
+        uint64_t cap_bounding, cap_effective, cap_permitted, cap_inheritable, cap_ambient;
+        bool no_new_privileges;
+        OciRlimit *rlimits;
+        size_t n_rlimits;
+        int oom_score_adj;
+        bool oom_score_adj_set;
+
+        char *hostname;
+        char *domainname;
+        OciMount *mounts;
+        size_t n_mounts;
+
+        OciNamespace namespaces[_OCI_NS_MAX];
+        char *cgroups_path;
+        OciResources resources;
+        char **masked_paths;
+        char **readonly_paths;
+        char **sysctl;           /* KEY=VALUE */
+        char *rootfs_propagation;
+        bool has_seccomp;
+        char **annotations;      /* KEY=VALUE */
+} OciConfig;
+
+void oci_config_done(OciConfig *c);
+
+/* Parse config.json's text. On error *ret_error gets the message (field and reason) and
+ * -EINVAL is returned; nothing is logged, so a fuzzer stays quiet and the caller decides
+ * how to report. *ret is only filled on success. */
+int oci_config_parse(const char *text, size_t size, OciConfig *ret, char **ret_error);
+/* The same for a LinuxResources object alone ("update --resources"). */
+int oci_resources_parse(const char *text, size_t size, OciResources *ret, char **ret_error);
+
+const char *oci_namespace_type_to_string(OciNamespaceType t);

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The OCI config.json reader (src/shared/oci-config.c): a runc-style spec read into its
+ * fields, and bad configs rejected with one message naming the field. */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <linux/capability.h>
+
+#include "oci-config.h"
+#include "string-util.h"
+#include "tap.h"
+
+#define MINIMAL_PROCESS "\"process\": { \"args\": [\"sh\"], \"cwd\": \"/\" }"
+
+static const char full[] =
+        "{ \"ociVersion\": \"1.0.2-dev\",\n"
+        "  \"process\": { \"terminal\": true, \"user\": { \"uid\": 1000, \"gid\": 100, \"additionalGids\": [5, 6] },\n"
+        "       \"args\": [\"sh\", \"-c\", \"echo hi\"], \"env\": [\"PATH=/bin\", \"TERM=xterm\"], \"cwd\": \"/tmp\",\n"
+        "       \"capabilities\": { \"bounding\": [\"CAP_KILL\", \"CAP_CHOWN\"], \"effective\": [\"CAP_KILL\"] },\n"
+        "       \"rlimits\": [ { \"type\": \"RLIMIT_NOFILE\", \"hard\": 1024, \"soft\": 512 } ],\n"
+        "       \"noNewPrivileges\": true, \"oomScoreAdj\": 100 },\n"
+        "  \"root\": { \"path\": \"rootfs\", \"readonly\": true },\n"
+        "  \"hostname\": \"box\",\n"
+        "  \"mounts\": [ { \"destination\": \"/proc\", \"type\": \"proc\", \"source\": \"proc\" },\n"
+        "              { \"destination\": \"/data\", \"source\": \"/srv\", \"options\": [\"rbind\", \"ro\"] } ],\n"
+        "  \"linux\": { \"namespaces\": [ {\"type\": \"pid\"}, {\"type\": \"network\", \"path\": \"/proc/1/ns/net\"} ],\n"
+        "       \"cgroupsPath\": \"/berth/test\", \"maskedPaths\": [\"/proc/kcore\"], \"readonlyPaths\": [\"/proc/sys\"],\n"
+        "       \"resources\": { \"memory\": { \"limit\": 67108864 }, \"pids\": { \"limit\": 32 },\n"
+        "                      \"cpu\": { \"quota\": 50000, \"period\": 100000 } },\n"
+        "       \"sysctl\": { \"net.ipv4.ip_forward\": \"1\" } },\n"
+        "  \"annotations\": { \"org.example\": \"yes\" } }\n";
+
+static void test_full(void) {
+        OciConfig c = {};
+        char *error = NULL;
+
+        CHECK(oci_config_parse(full, strlen(full), &c, &error) == 0);
+        CHECK(!error);
+        CHECK_STREQ(c.root_path, "rootfs");
+        CHECK(c.root_readonly);
+        CHECK(c.terminal);
+        CHECK(strv_length(c.args) == 3);
+        CHECK_STREQ(c.args[2], "echo hi");
+        CHECK_STREQ(c.env[1], "TERM=xterm");
+        CHECK_STREQ(c.cwd, "/tmp");
+        CHECK(c.uid == 1000 && c.gid == 100);
+        CHECK(c.n_additional_gids == 2 && c.additional_gids[1] == 6);
+        CHECK(c.cap_bounding == ((UINT64_C(1) << CAP_KILL) | (UINT64_C(1) << CAP_CHOWN)));
+        CHECK(c.cap_effective == (UINT64_C(1) << CAP_KILL));
+        CHECK(c.n_rlimits == 1 && c.rlimits[0].resource == RLIMIT_NOFILE && c.rlimits[0].soft == 512);
+        CHECK(c.no_new_privileges);
+        CHECK(c.oom_score_adj_set && c.oom_score_adj == 100);
+        CHECK_STREQ(c.hostname, "box");
+        CHECK(c.n_mounts == 2);
+        CHECK_STREQ(c.mounts[0].type, "proc");
+        CHECK(!c.mounts[1].type);
+        CHECK_STREQ(c.mounts[1].options[1], "ro");
+        CHECK(c.namespaces[OCI_NS_PID].wanted && !c.namespaces[OCI_NS_PID].path);
+        CHECK_STREQ(c.namespaces[OCI_NS_NETWORK].path, "/proc/1/ns/net");
+        CHECK(!c.namespaces[OCI_NS_USER].wanted);
+        CHECK_STREQ(c.cgroups_path, "/berth/test");
+        CHECK(c.resources.memory_limit_set && c.resources.memory_limit == 67108864);
+        CHECK(c.resources.pids_limit_set && c.resources.pids_limit == 32);
+        CHECK(c.resources.cpu_quota == 50000 && c.resources.cpu_period == 100000);
+        CHECK(!c.resources.cpu_shares_set);
+        CHECK_STREQ(c.masked_paths[0], "/proc/kcore");
+        CHECK_STREQ(c.readonly_paths[0], "/proc/sys");
+        CHECK_STREQ(c.sysctl[0], "net.ipv4.ip_forward=1");
+        CHECK_STREQ(c.annotations[0], "org.example=yes");
+        oci_config_done(&c);
+}
+
+/* Each bad config names its field. */
+static void test_errors(void) {
+        static const struct {
+                const char *json;
+                const char *error;
+        } cases[] = {
+                { "", "config.json: not valid JSON at byte 0: continue" },
+                { "[]", "config.json: expected object, got array" },
+                { "{ \"ociVersion\": \"1.0.0\" } x", "config.json: not valid JSON at byte 26: trailing data" },
+                { "{ \"root\": {\"path\": \"r\"} }", "ociVersion: missing" },
+                { "{ \"ociVersion\": \"2.0\" }", "ociVersion: version '2.0' is not supported (1.x is)" },
+                { "{ \"ociVersion\": \"1.0\", " MINIMAL_PROCESS " }", "root: missing" },
+                { "{ \"ociVersion\": \"1.0\", \"root\": {\"path\": 3}, " MINIMAL_PROCESS " }",
+                  "root.path: expected string, got int" },
+                { "{ \"ociVersion\": \"1.0\", \"root\": {\"path\": \"r\"}, \"process\": { \"args\": [\"a\", 1], \"cwd\": \"/\" } }",
+                  "process.args[1]: expected string, got int" },
+                { "{ \"ociVersion\": \"1.0\", \"root\": {\"path\": \"r\"}, \"process\": { \"args\": [], \"cwd\": \"/\" } }",
+                  "process.args: empty" },
+                { "{ \"ociVersion\": \"1.0\", \"root\": {\"path\": \"r\"}, \"process\": { \"args\": [\"a\"], \"cwd\": \"tmp\" } }",
+                  "process.cwd: 'tmp' is not an absolute path" },
+                { "{ \"ociVersion\": \"1.0\", \"root\": {\"path\": \"r\"}, \"process\": { \"args\": [\"a\"], \"cwd\": \"/\", "
+                  "\"user\": { \"uid\": -1 } } }",
+                  "process.user.uid: out of range" },
+                { "{ \"ociVersion\": \"1.0\", \"root\": {\"path\": \"r\"}, \"process\": { \"args\": [\"a\"], \"cwd\": \"/\", "
+                  "\"capabilities\": { \"bounding\": [\"CAP_FLY\"] } } }",
+                  "process.capabilities.bounding[0]: unknown capability 'CAP_FLY'" },
+                { "{ \"ociVersion\": \"1.0\", \"root\": {\"path\": \"r\"}, " MINIMAL_PROCESS ", "
+                  "\"mounts\": [ { \"destination\": \"/a\" }, { \"destination\": \"b\" } ] }",
+                  "mounts[1].destination: 'b' is not an absolute path" },
+                { "{ \"ociVersion\": \"1.0\", \"root\": {\"path\": \"r\"}, " MINIMAL_PROCESS ", "
+                  "\"linux\": { \"namespaces\": [ { \"type\": \"pid\" }, { \"type\": \"bogus\" } ] } }",
+                  "linux.namespaces[1]: unknown namespace type 'bogus'" },
+                { "{ \"ociVersion\": \"1.0\", \"root\": {\"path\": \"r\"}, " MINIMAL_PROCESS ", "
+                  "\"linux\": { \"resources\": { \"memory\": { \"limit\": \"lots\" } } } }",
+                  "linux.resources.memory.limit: expected int, got string" },
+                { "{ \"ociVersion\": \"1.0\", \"root\": {\"path\": \"r\"}, " MINIMAL_PROCESS ", \"linux\": { \"intelRdt\": {} } }",
+                  "linux.intelRdt: not supported by berth" },
+                { "{ \"ociVersion\": \"1.0\", \"root\": {\"path\": \"r\"}, " MINIMAL_PROCESS ", "
+                  "\"hooks\": { \"prestart\": [ { \"path\": \"/bin/true\" } ] } }",
+                  "hooks.prestart: hooks are not supported by berth-runc yet" },
+        };
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                OciConfig c = {};
+                char *error = NULL;
+
+                CHECK(oci_config_parse(cases[i].json, strlen(cases[i].json), &c, &error) == -EINVAL);
+                CHECK_STREQ(error, cases[i].error);
+                free(error);
+        }
+}
+
+static void test_resources(void) {
+        static const char text[] = "{ \"memory\": { \"limit\": -1 }, \"pids\": { \"limit\": 10 }, \"cpu\": { \"shares\": 512 } }";
+        OciResources r = {};
+        char *error = NULL;
+
+        CHECK(oci_resources_parse(text, strlen(text), &r, &error) == 0);
+        CHECK(r.memory_limit_set && r.memory_limit == -1);
+        CHECK(r.pids_limit == 10);
+        CHECK(r.cpu_shares_set && r.cpu_shares == 512);
+        CHECK(oci_resources_parse("{ \"pids\": { \"limit\": 1.5 } }", 28, &r, &error) == -EINVAL);
+        CHECK_STREQ(error, "resources.pids.limit: expected int, got double");
+        free(error);
+}
+
+int main(void) {
+        test_full();
+        test_errors();
+        test_resources();
+        return tap_done();
+}
