@@ -45,6 +45,9 @@ static inline bool dot_or_dot_dot(const char *name) {
                 if (dot_or_dot_dot(de->d_name)) {} else
 
 int fd_cloexec(int fd, bool cloexec);
+/* One SCM_RIGHTS message carrying fd, with 'payload' (NUL included) as its data: what an
+ * OCI console socket expects (runc sends the pty's name). */
+int send_one_fd(int sock, int fd, const char *payload);
 int fd_nonblock(int fd, bool nonblock);
 int loop_write(int fd, const void *buf, size_t n);
 int read_full_fd(int fd, size_t max, char **ret, size_t *ret_size);

@@ -21,7 +21,8 @@ pid_t clone_with_flags(uint64_t flags, int cgroup_fd, int *ret_pidfd) {
         struct clone_args args = {
                 .flags = flags | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0),
                 .pidfd = (uint64_t) (uintptr_t) &pidfd,
-                .exit_signal = SIGCHLD,
+                /* with CLONE_PARENT the kernel takes our own exit signal and refuses another */
+                .exit_signal = flags & CLONE_PARENT ? 0 : SIGCHLD,
                 .cgroup = cgroup_fd >= 0 ? (uint64_t) cgroup_fd : 0,
         };
         long pid;

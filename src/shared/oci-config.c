@@ -760,6 +760,27 @@ int oci_config_parse(const char *text, size_t size, OciConfig *ret, char **ret_e
         return 0;
 }
 
+int oci_process_parse(const char *text, size_t size, OciConfig *ret, char **ret_error) {
+        OciConfig c = { .umask = -1 };
+        Reader r = {};
+        json_object *o = NULL;
+        int k;
+
+        k = parse_document(&r, text, size, &o);
+        if (k >= 0)
+                k = parse_process(&r, o, &c);
+        json_object_put(o);
+        if (k < 0) {
+                oci_config_done(&c);
+                if (ret_error)
+                        *ret_error = TAKE_PTR(r.error);
+                free(r.error);
+                return k;
+        }
+        *ret = c;
+        return 0;
+}
+
 int oci_resources_parse(const char *text, size_t size, OciResources *ret, char **ret_error) {
         OciResources res = {};
         Reader r = {};

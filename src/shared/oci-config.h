@@ -99,6 +99,8 @@ void oci_config_done(OciConfig *c);
  * -EINVAL is returned; nothing is logged, so a fuzzer stays quiet and the caller decides
  * how to report. *ret is only filled on success. */
 int oci_config_parse(const char *text, size_t size, OciConfig *ret, char **ret_error);
+/* The same for a Process object alone ("exec --process"): fills the process fields. */
+int oci_process_parse(const char *text, size_t size, OciConfig *ret, char **ret_error);
 /* The same for a LinuxResources object alone ("update --resources"). */
 int oci_resources_parse(const char *text, size_t size, OciResources *ret, char **ret_error);
 

@@ -409,15 +409,25 @@ int machine_cgroup_create(const SpawnConfig *c, MachineCGroup *g) {
         const char *root;
         int r;
 
-        if (!c->boot && !resource_limits_any(l) && !c->slice && !c->keep_unit)
+        if (!c->boot && !resource_limits_any(l) && !c->slice && !c->keep_unit && !c->cgroup_path)
                 return 0;     /* a plain command needs no cgroup of its own */
 
         r = cgroup_layout_open(&layout);
         if (r < 0)
                 return log_error_errno(r, "The machine needs a cgroup2 hierarchy (at /sys/fs/cgroup or /sys/fs/cgroup/unified): %m");
         root = layout.unified_path;
+        /* an OCI container gets every controller's cgroup, for later updates */
+        if (c->cgroup_path)
+                for (size_t i = 0; i < _CTRL_MAX; i++)
+                        ctrl[i].wanted = true;
 
-        if (c->keep_unit) {
+        if (c->cgroup_path) {
+                /* an OCI cgroupsPath: its last component is the machine's cgroup */
+                const char *e = strrchr(c->cgroup_path, '/');
+
+                slice = e ? strndup(c->cgroup_path, e - c->cgroup_path) : strdup("");
+                scope = strdup(e ? e + 1 : c->cgroup_path);
+        } else if (c->keep_unit) {
                 /* --keep-unit: the machine stays in berth-spawn's own cgroup (its service's,
                  * under systemd), in a "payload" child, as systemd-nspawn does. */
                 _cleanup_free_ char *own = NULL;
@@ -499,6 +509,40 @@ int machine_cgroup_create(const SpawnConfig *c, MachineCGroup *g) {
         }
         r = cgroup_limits_apply(l, ctrl);
 finish:
+        for (size_t i = 0; i < _CTRL_MAX; i++)
+                free(ctrl[i].why);
+        return r;
+}
+
+int machine_cgroup_update(const MachineCGroup *g, const ResourceLimits *l) {
+        Controller ctrl[_CTRL_MAX] = {
+                [CTRL_MEMORY] = { "memory" },
+                [CTRL_PIDS]   = { "pids" },
+                [CTRL_CPU]    = { "cpu" },
+                [CTRL_IO]     = { "io" },
+        };
+
+        if (!g->v2_path)
+                return log_error_errno(SYNTHETIC_ERRNO(ENOENT), "The machine has no cgroup to update.");
+        /* a controller is the cgroup2's if enabled for it (listed in its parent's
+         * subtree_control, hence in its own cgroup.controllers), else its v1 hierarchy's */
+        for (size_t i = 0; i < _CTRL_MAX; i++) {
+                _cleanup_free_ char *prefix = strjoin("/sys/fs/cgroup/", i == CTRL_IO ? "blkio" : ctrl[i].name, "/");
+
+                if (!prefix)
+                        return log_oom();
+                if (v2_has_controller(g->v2_path, ctrl[i].name)) {
+                        ctrl[i].v2 = true;
+                        ctrl[i].dir = g->v2_path;
+                        continue;
+                }
+                STRV_FOREACH(p, g->v1_paths)
+                        if (startswith(*p, prefix))
+                                ctrl[i].dir = *p;
+                if (!ctrl[i].dir)
+                        ctrl[i].why = strjoin("the machine has no cgroup with the ", ctrl[i].name, " controller");
+        }
+        int r = cgroup_limits_apply(l, ctrl);
         for (size_t i = 0; i < _CTRL_MAX; i++)
                 free(ctrl[i].why);
         return r;

@@ -30,6 +30,8 @@ typedef struct MachineCGroup {
 
 int machine_cgroup_create(const SpawnConfig *c, MachineCGroup *ret);
 void machine_cgroup_destroy(MachineCGroup *g);
+/* Apply the limits set in 'l' to an existing machine cgroup (berth-runc update). */
+int machine_cgroup_update(const MachineCGroup *g, const ResourceLimits *l);
 
 /* In the payload, before unsharing the cgroup namespace. */
 int machine_cgroup_join_v1(char * const *paths);

@@ -152,10 +152,13 @@ void spawn_config_done(SpawnConfig *c) {
         strv_free(c->syscall_allow);
         strv_free(c->syscall_deny);
         strv_free(c->command);
+        free(c->groups);
+        free(c->rlimits);
+        free(c->cgroup_path);
         *c = (SpawnConfig) {};
 }
 
-static CustomMount *custom_mount_add(SpawnConfig *c, CustomMountType t) {
+CustomMount *custom_mount_add(SpawnConfig *c, CustomMountType t) {
         CustomMount *m = realloc(c->mounts, sizeof(CustomMount) * (c->n_mounts + 1));
 
         if (!m)

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "macro.h"
 #include "parse-util.h"
@@ -141,6 +142,11 @@ typedef struct ResourceLimits {
 
 typedef struct PortForward PortForward;
 
+typedef struct SpawnRlimit {
+        int resource;            /* RLIMIT_* */
+        uint64_t soft, hard;
+} SpawnRlimit;
+
 /* What the user asked for: argv (later settings files, an OCI config.json), parsed and
  * finalized once, then read-only for the launch pipeline (const SpawnConfig *). What the
  * pipeline picks and makes goes into SpawnState (spawn-state.h). */
@@ -207,6 +213,25 @@ typedef struct SpawnConfig {
         bool no_tmpfs_tmp;       /* $SYSTEMD_NSPAWN_TMPFS_TMP=0: the tree's own /tmp */
         bool no_image_lock;      /* $SYSTEMD_NSPAWN_LOCK=0: no lock on the image or tree */
         char **command;
+
+        /* Set from an OCI config.json (spawn-oci.c), not from the command line: */
+        bool detached;           /* berth-runc create: the payload outlives its launcher and
+                                  * waits on SpawnState.start_fifo_fd before it executes */
+        uint64_t capability_effective; /* process.capabilities.effective, if set */
+        bool capability_effective_set;
+        bool uid_set;            /* process.user: numeric IDs instead of 'user' */
+        uid_t uid;
+        gid_t gid;
+        gid_t *groups;
+        size_t n_groups;
+        SpawnRlimit *rlimits;
+        size_t n_rlimits;
+        int oom_score_adj;
+        bool oom_score_adj_set;
+        mode_t umask;            /* process.user.umask */
+        bool umask_set;
+        unsigned preserve_fds;   /* fds 3..3+N-1 are passed to the payload (runc --preserve-fds) */
+        char *cgroup_path;       /* relative to the cgroup2 root, instead of SLICE/machine-NAME.scope */
 } SpawnConfig;
 
 void spawn_config_done(SpawnConfig *c);
@@ -240,3 +265,4 @@ int custom_mount_parse_bind(SpawnConfig *c, const char *spec, bool read_only);
 int custom_mount_parse_tmpfs(SpawnConfig *c, const char *spec);
 int custom_mount_parse_overlay(SpawnConfig *c, const char *spec, bool read_only);
 int custom_mount_parse_inaccessible(SpawnConfig *c, const char *spec);
+CustomMount *custom_mount_add(SpawnConfig *c, CustomMountType t);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/stat.h>
@@ -57,8 +58,9 @@ static int inner_prepare_process(Inner *i) {
 
         sync_log_to_socket(i->sock);
 
-        /* If berth-spawn dies, the machine dies with it. */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+        /* If berth-spawn dies, the machine dies with it; a detached one (berth-runc) is
+         * its caller's child and outlives the launcher. */
+        if (!i->config->detached && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
                 return log_error_errno(errno, "Failed to set the parent death signal: %m");
 
         sigfillset(&all);
@@ -102,9 +104,38 @@ static int inner_open_host_resources(Inner *i) {
         return host_files_prepare(i->config, i->state->directory, &i->files);
 }
 
+/* OCI process.user: numeric IDs, used whether or not the tree's passwd knows them (its
+ * entry, if any, gives HOME). */
+static int inner_lookup_uid(Inner *i) {
+        const SpawnConfig *c = i->config;
+        char uid[16];
+
+        snprintf(uid, sizeof(uid), "%u", (unsigned) c->uid);
+        if (user_record_lookup(i->mounts.rootfd, uid, &i->user) < 0) {
+                user_record_done(&i->user);
+                i->user = (UserRecord) { .home = strdup("/") };
+                if (!i->user.home)
+                        return log_oom();
+        }
+        free(i->user.groups);
+        i->user.uid = c->uid;
+        i->user.gid = c->gid;
+        i->user.n_groups = c->n_groups;
+        i->user.groups = calloc(c->n_groups + 1, sizeof(gid_t));
+        if (!i->user.groups)
+                return log_oom();
+        if (c->n_groups > 0)
+                memcpy(i->user.groups, c->groups, c->n_groups * sizeof(gid_t));
+        i->have_user = true;
+        return 0;
+}
+
 static int inner_lookup_user(Inner *i) {
         const char *name = i->config->user ?: "root";
         int r;
+
+        if (i->config->uid_set)
+                return inner_lookup_uid(i);
 
         r = user_record_lookup(i->mounts.rootfd, name, &i->user);
         if (r >= 0) {
@@ -413,6 +444,8 @@ static int inner_setup_network(Inner *i) {
 static int inner_set_hostname(Inner *i) {
         const char *h = i->config->hostname;
 
+        if (!h)
+                return 0;      /* OCI without hostname: the host's name, copied */
         if (sethostname(h, strlen(h)) < 0)
                 return log_error_errno(errno, "Failed to set hostname '%s': %m", h);
         return 0;
@@ -467,7 +500,9 @@ static int inner_build_environment(Inner *i) {
         ENV_ADD("container=berth");
         ENV_ADD("container_uuid=", id128_to_uuid_string(&c->uuid, uuid));
         ENV_ADD("PATH=", DEFAULT_PATH);
-        if (i->have_user) {
+        if (i->have_user && !i->user.name)
+                ENV_ADD("HOME=", i->user.home);
+        else if (i->have_user) {
                 ENV_ADD("HOME=", i->user.home);
                 ENV_ADD("USER=", i->user.name);
                 ENV_ADD("LOGNAME=", i->user.name);
@@ -555,7 +590,8 @@ static int inner_drop_privileges(Inner *i, bool stub) {
         }
 
         /* a non-root payload keeps only its ambient capabilities (--ambient-capability=) */
-        r = capability_set_final(!stub && i->have_user && i->user.uid != 0 ? c->process.capability_ambient : bounding);
+        r = capability_set_final(!stub && i->have_user && i->user.uid != 0 ? c->process.capability_ambient :
+                                 bounding & (c->capability_effective_set ? c->capability_effective : UINT64_MAX));
         if (r < 0)
                 return log_error_errno(r, "Failed to set capabilities: %m");
         if (!stub) {
@@ -576,8 +612,46 @@ static int inner_drop_privileges(Inner *i, bool stub) {
         }
 
         /* Changing credentials reset the parent death signal. */
-        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (!c->detached)
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
         return 0;
+}
+
+/* process.rlimits and process.oomScoreAdj, set while still privileged. */
+static int inner_set_limits(Inner *i) {
+        const SpawnConfig *c = i->config;
+
+        for (size_t k = 0; k < c->n_rlimits; k++) {
+                struct rlimit rl = { .rlim_cur = c->rlimits[k].soft, .rlim_max = c->rlimits[k].hard };
+
+                if (setrlimit(c->rlimits[k].resource, &rl) < 0)
+                        return log_error_errno(errno, "Failed to set resource limit %i: %m", c->rlimits[k].resource);
+        }
+        if (c->oom_score_adj_set) {
+                char v[16];
+                int r;
+
+                snprintf(v, sizeof(v), "%i", c->oom_score_adj);
+                r = write_string_file_at(AT_FDCWD, "/proc/self/oom_score_adj", v);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to set the OOM score adjustment %s: %m", v);
+        }
+        return 0;
+}
+
+/* Detached (berth-runc create): tell the launcher we are ready, then block until
+ * "berth-runc start" opens the FIFO for reading. The launcher is gone by then, so there
+ * is nobody to report a failure to: the exit status is all. */
+static void inner_wait_for_start(Inner *i) {
+        _cleanup_close_ int fd = -EBADF;
+        char path[64];
+
+        if (sync_send(i->sock, SYNC_CREATED, 0, 0, NULL, -EBADF) < 0)
+                _exit(EXIT_FAILURE);
+        snprintf(path, sizeof(path), "/proc/self/fd/%i", i->state->start_fifo_fd);
+        fd = open(path, O_WRONLY|O_CLOEXEC);
+        if (fd < 0 || write(fd, "0", 1) != 1)
+                _exit(EXIT_FAILURE);
 }
 
 static int inner_enter_workdir(Inner *i) {
@@ -591,10 +665,10 @@ static int inner_enter_workdir(Inner *i) {
 }
 
 static _noreturn_ void inner_exec(Inner *i) {
-        umask(0022);
+        umask(i->config->umask_set ? i->config->umask : 0022);
         /* Every fd but stdio is closed by execve(); the sync socket stays usable until then
          * so that an exec failure can still be reported. */
-        if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+        if (syscall(SYS_close_range, 3U + i->config->preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
                 log_error_errno(errno, "Failed to mark file descriptors close-on-exec: %m");
                 _exit(EXIT_FAILURE);
         }
@@ -731,6 +805,8 @@ void spawn_inner(const SpawnConfig *c, const SpawnState *s, int sock) {
         if (r >= 0 && c->as_pid2)
                 r = inner_fork_payload(&i);
         if (r >= 0)
+                r = inner_set_limits(&i);
+        if (r >= 0)
                 r = inner_drop_privileges(&i, false);
         if (r >= 0)
                 r = inner_enter_workdir(&i);     /* as the payload's user; before "started" */
@@ -744,6 +820,9 @@ void spawn_inner(const SpawnConfig *c, const SpawnState *s, int sock) {
         /* the parent registers the machine meanwhile; do not run before that is done */
         if (s->wait_for_go && sync_wait_for(i.sock, SYNC_GO) < 0)
                 _exit(EXIT_FAILURE);
-        (void) sync_send(i.sock, SYNC_STARTED, 0, 0, NULL, -EBADF);
+        if (c->detached)
+                inner_wait_for_start(&i);
+        else
+                (void) sync_send(i.sock, SYNC_STARTED, 0, 0, NULL, -EBADF);
         inner_exec(&i);
 }

@@ -486,6 +486,88 @@ static int spawn_boot(const SpawnConfig *c, SpawnState *s, int sigfd, bool annou
         return r;
 }
 
+/* Until the child says it is created: its log lines are ours, its pty goes on to the
+ * console socket. */
+static int detached_wait_created(int sock, int console_socket) {
+        bool failed = false;
+
+        for (;;) {
+                SyncMessage m;
+                struct pollfd p = { .fd = sock, .events = POLLIN };
+                int r;
+
+                if (poll(&p, 1, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return log_error_errno(errno, "Failed to wait for the container's init: %m");
+                }
+                r = sync_receive(sock, &m);
+                if (r == -EAGAIN)
+                        continue;
+                if (r <= 0)
+                        return failed ? -EINVAL : log_error_errno(SYNTHETIC_ERRNO(EIO), "The container's init died during set-up.");
+                if (m.type == SYNC_LOG) {
+                        if (m.level <= LOG_ERR)
+                                failed = true;
+                        log_full(m.level, "%s", m.text);
+                } else if (m.type == SYNC_PTY_MASTER && m.fd >= 0) {
+                        r = console_socket >= 0 ? send_one_fd(console_socket, m.fd, "/dev/ptmx") : -ENOTCONN;
+                        if (r < 0) {
+                                safe_close(m.fd);
+                                return log_error_errno(r, "Failed to send the console to the console socket: %m");
+                        }
+                } else if (m.type == SYNC_CREATED) {
+                        safe_close(m.fd);
+                        return failed ? -EINVAL : 0;
+                }
+                safe_close(m.fd);
+        }
+}
+
+pid_t spawn_create_detached(const SpawnConfig *c, SpawnState *st, int console_socket, bool sibling) {
+        _cleanup_close_pair_ int pair[2] = EBADF_PAIR;
+        _cleanup_close_ int pidfd = -EBADF;
+        pid_t pid;
+        int r;
+
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC, 0, pair) < 0)
+                return log_error_errno(errno, "Failed to create the sync socket: %m");
+        r = seccomp_prepare(c, st);
+        if (r < 0)
+                return r;
+        r = machine_cgroup_create(c, &st->cgroup);
+        if (r < 0)
+                goto fail;
+
+        fflush(stdout);
+        fflush(stderr);
+        pid = clone_with_flags(NAMESPACE_FLAGS|CLONE_PIDFD|(sibling ? CLONE_PARENT : 0), st->cgroup.v2_fd, &pidfd);
+        if (pid < 0) {
+                r = log_error_errno(pid, "Failed to start the container's init in new namespaces: %m");
+                goto fail;
+        }
+        if (pid == 0) {
+                pair[0] = safe_close(pair[0]);
+                spawn_inner(c, st, pair[1]);
+        }
+        pair[1] = safe_close(pair[1]);
+
+        r = detached_wait_created(pair[0], console_socket);
+        if (r >= 0)
+                return pid;
+
+        /* a sibling is not ours to reap: wait until it is a zombie, so that its cgroup
+         * can go */
+        (void) pidfd_signal(pidfd, SIGKILL);
+        if (sibling)
+                (void) poll(&(struct pollfd) { .fd = pidfd, .events = POLLIN }, 1, 5000);
+        else
+                (void) pidfd_wait(pidfd, &(siginfo_t) {});
+fail:
+        machine_cgroup_destroy(&st->cgroup);
+        return r;
+}
+
 int spawn_run(const SpawnConfig *c) {
         _cleanup_close_ int sigfd = -EBADF;
         SpawnState s;

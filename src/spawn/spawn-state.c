@@ -28,6 +28,7 @@ void spawn_state_init(SpawnState *s) {
                 .net = HOST_NETWORK_NULL,
                 .cgroup = MACHINE_CGROUP_NULL,
                 .file_lock = -EBADF,
+                .start_fifo_fd = -EBADF,
         };
 }
 

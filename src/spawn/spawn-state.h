@@ -35,6 +35,8 @@ typedef struct SpawnState {
 
         bool wait_for_go;           /* the child waits for the parent's SYNC_GO */
         pid_t leader;               /* the machine's PID 1, 0 while there is none */
+        int start_fifo_fd;          /* detached: O_PATH fd of the FIFO whose opening by
+                                     * "berth-runc start" lets the payload run; not owned */
 
         /* the resources, each owned by its step */
         ImageHold image_hold;       /* the image's lock, for the machine's whole life */

@@ -19,6 +19,7 @@ typedef enum SyncType {
         SYNC_GO,              /* parent -> child: registered, go ahead and execute */
         SYNC_NETNS,           /* child -> parent: the machine's network namespace exists */
         SYNC_NET_CONFIG,      /* parent -> child: "ADDRESS/PREFIX GATEWAY" for host0 */
+        SYNC_CREATED,         /* detached (berth-runc create): set up, waiting for start */
 } SyncType;
 
 typedef struct SyncMessage {

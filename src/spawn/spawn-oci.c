@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "capability-util.h"
+#include "cgroup-setup.h"
+#include "fd-util.h"
+#include "log.h"
+#include "path-util.h"
+#include "spawn-oci.h"
+#include "string-util.h"
+
+int oci_config_load(const char *bundle, OciConfig *ret) {
+        _cleanup_free_ char *path = path_join(bundle, "config.json"), *text = NULL, *error = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        size_t size;
+        int r;
+
+        if (!path)
+                return log_oom();
+        fd = open(path, O_RDONLY|O_CLOEXEC|O_NOCTTY);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to open %s: %m", path);
+        r = read_full_fd(fd, 4 * 1024 * 1024, &text, &size);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read %s: %m", path);
+        r = oci_config_parse(text, size, ret, &error);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0)
+                return log_error_errno(r, "Invalid %s: %s", path, error ?: "bad value");
+        return 0;
+}
+
+static bool has_option(char * const *options, const char *o) {
+        return strv_contains(options, o);
+}
+
+/* Mount points berth-spawn makes itself, with its own options and masks (see
+ * mount_api_table()): the config's entries for them are covered by those. */
+static bool is_api_mount(const char *destination) {
+        static const char *const api[] = {
+                "/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/sys/fs/cgroup",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(api); i++)
+                if (streq(api[i], destination))
+                        return true;
+        return false;
+}
+
+static int mount_from_oci(SpawnConfig *c, const OciMount *om, size_t index, const char *bundle) {
+        bool bind = !om->type || streq(om->type, "bind") || has_option(om->options, "bind") ||
+                    has_option(om->options, "rbind");
+        CustomMount *m;
+
+        if (is_api_mount(om->destination))
+                return 0;
+        if (!bind && !streq(om->type, "tmpfs"))
+                return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
+                                       "config.json: mounts[%zu]: type '%s' at %s is not supported by berth "
+                                       "(bind mounts, tmpfs and the API file systems are).",
+                                       index, om->type, om->destination);
+        if (bind && isempty(om->source))
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "config.json: mounts[%zu].source: missing for a bind mount.", index);
+
+        m = custom_mount_add(c, bind ? CUSTOM_MOUNT_BIND : CUSTOM_MOUNT_TMPFS);
+        if (!m)
+                return log_oom();
+        m->destination = strdup(om->destination);
+        if (!m->destination)
+                return log_oom();
+        path_simplify(m->destination);
+        m->read_only = has_option(om->options, "ro");
+        if (bind) {
+                m->recursive = has_option(om->options, "rbind");
+                m->source = om->source[0] == '/' ? strdup(om->source) : path_join(bundle, om->source);
+                return m->source ? 0 : log_oom();
+        }
+
+        /* tmpfs: its own options (mode=, size=...) as data; the flags berth sets itself */
+        STRV_FOREACH(o, om->options) {
+                char *n;
+
+                if (!strchr(*o, '='))
+                        continue;
+                if (!string_is_safe(*o) || strchr(*o, ':'))
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "config.json: mounts[%zu].options: invalid '%s'.", index, *o);
+                n = m->options ? strjoin(m->options, ",", *o) : strdup(*o);
+                if (!n)
+                        return log_oom();
+                free(m->options);
+                m->options = n;
+        }
+        if (!m->options && !(m->options = strdup("mode=0755")))
+                return log_oom();
+        return 0;
+}
+
+/* linux.cgroupsPath, relative to the cgroup2 root: "/a/b" or "a/b" as a path, or with
+ * --systemd-cgroup "SLICE:PREFIX:NAME" as SLICE's path/PREFIX-NAME.scope. Without one,
+ * berth-runc-ID at the top, so that no parent of ours is left behind. */
+static int cgroup_path_from_oci(const char *p, const char *name, bool systemd_cgroup, char **ret) {
+        _cleanup_strv_free_ char **parts = NULL;
+        _cleanup_free_ char *slice = NULL;
+        int r;
+
+        if (isempty(p)) {
+                *ret = strjoin("berth-runc-", name);
+                return *ret ? 0 : log_oom();
+        }
+        if (!systemd_cgroup) {
+                *ret = strdup(p + strspn(p, "/"));
+                if (!*ret)
+                        return log_oom();
+                path_simplify(*ret);
+                if (isempty(*ret) || strstr(*ret, "..") || !string_is_safe(*ret))
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "config.json: linux.cgroupsPath: invalid '%s'.", p);
+                return 0;
+        }
+        r = strv_split_full(p, ":", false, &parts);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0 || strv_length(parts) != 3 || isempty(parts[2]) || strchr(parts[1], '/') || strchr(parts[2], '/'))
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "config.json: linux.cgroupsPath: '%s' is not SLICE:PREFIX:NAME (--systemd-cgroup).", p);
+        r = slice_to_path(isempty(parts[0]) ? "system.slice" : parts[0], &slice);
+        if (r < 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "config.json: linux.cgroupsPath: invalid slice '%s'.", parts[0]);
+        *ret = strjoin(slice, "/", isempty(parts[1]) ? "" : parts[1], isempty(parts[1]) ? "" : "-", parts[2], ".scope");
+        return *ret ? 0 : log_oom();
+}
+
+void resource_limits_from_oci(ResourceLimits *l, const OciResources *r) {
+        *l = (ResourceLimits) RESOURCE_LIMITS_NULL;
+        /* -1 is "unlimited" */
+        if (r->memory_limit_set && r->memory_limit != 0) {
+                l->memory_max = r->memory_limit < 0 ? UINT64_MAX : (uint64_t) r->memory_limit;
+                l->memory_max_set = true;
+        }
+        if (r->memory_reservation_set && r->memory_reservation > 0) {
+                l->memory_high = (uint64_t) r->memory_reservation;
+                l->memory_high_set = true;
+        }
+        if (r->pids_limit_set && r->pids_limit != 0) {
+                l->tasks_max = r->pids_limit < 0 ? UINT64_MAX : (uint64_t) r->pids_limit;
+                l->tasks_max_set = true;
+        }
+        if (r->cpu_quota_set && r->cpu_quota > 0) {
+                uint64_t period = r->cpu_period_set && r->cpu_period > 0 ? r->cpu_period : 100000;
+
+                l->cpu_quota_per_sec_usec = (uint64_t) r->cpu_quota * 1000000 / period;
+                l->cpu_quota_set = true;
+        }
+        /* the conversions runc and crun use between v1 shares/weight and v2 weights */
+        if (r->cpu_shares_set && r->cpu_shares >= 2)
+                l->cpu_weight = 1 + ((MIN(r->cpu_shares, UINT64_C(262144)) - 2) * 9999) / 262142;
+        if (r->blkio_weight_set && r->blkio_weight >= 10)
+                l->io_weight = 1 + ((uint64_t) (r->blkio_weight - 10) * 9999) / 990;
+}
+
+static int check_namespaces(const OciConfig *o) {
+        for (OciNamespaceType t = 0; t < _OCI_NS_MAX; t++) {
+                if (!o->namespaces[t].wanted)
+                        continue;
+                if (t == OCI_NS_USER || t == OCI_NS_TIME)
+                        return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
+                                               "config.json: linux.namespaces: a %s namespace is not supported by berth-runc yet.",
+                                               oci_namespace_type_to_string(t));
+                if (o->namespaces[t].path)
+                        return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
+                                               "config.json: linux.namespaces: joining the %s namespace %s is not supported by berth-runc yet.",
+                                               oci_namespace_type_to_string(t), o->namespaces[t].path);
+        }
+        return 0;
+}
+
+static int process_from_oci(SpawnConfig *c, const OciConfig *o) {
+        c->command = strv_copy(o->args);
+        c->setenv = strv_copy(o->env ?: (char *[]) { NULL });
+        c->chdir = strdup(o->cwd);
+        if (!c->command || !c->setenv || !c->chdir)
+                return log_oom();
+        c->console = o->terminal ? CONSOLE_INTERACTIVE : CONSOLE_PIPE;
+        c->uid_set = true;
+        c->uid = o->uid;
+        c->gid = o->gid;
+        if (o->n_additional_gids > 0) {
+                c->groups = calloc(o->n_additional_gids, sizeof(gid_t));
+                if (!c->groups)
+                        return log_oom();
+                memcpy(c->groups, o->additional_gids, o->n_additional_gids * sizeof(gid_t));
+                c->n_groups = o->n_additional_gids;
+        }
+        if (o->umask >= 0) {
+                c->umask = (mode_t) o->umask;
+                c->umask_set = true;
+        }
+        /* exactly the config's bounding set, whatever berth-spawn's default */
+        c->capability_add = o->cap_bounding;
+        c->capability_drop = capability_all() & ~o->cap_bounding;
+        c->capability_effective = o->cap_effective;
+        c->capability_effective_set = true;
+        c->no_new_privileges = o->no_new_privileges;
+        if (o->n_rlimits > 0) {
+                c->rlimits = calloc(o->n_rlimits, sizeof(SpawnRlimit));
+                if (!c->rlimits)
+                        return log_oom();
+                for (size_t i = 0; i < o->n_rlimits; i++)
+                        c->rlimits[i] = (SpawnRlimit) { o->rlimits[i].resource, o->rlimits[i].soft, o->rlimits[i].hard };
+                c->n_rlimits = o->n_rlimits;
+        }
+        c->oom_score_adj = o->oom_score_adj;
+        c->oom_score_adj_set = o->oom_score_adj_set;
+        return 0;
+}
+
+int spawn_config_from_oci(SpawnConfig *c, const OciConfig *o, const char *bundle, const char *name,
+                          bool systemd_cgroup) {
+        _cleanup_free_ char *root = NULL;
+        char resolved[PATH_MAX];
+        int r;
+
+        r = check_namespaces(o);
+        if (r < 0)
+                return r;
+        if (o->sysctl)
+                return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP), "config.json: linux.sysctl: not supported by berth-runc yet.");
+
+        root = o->root_path[0] == '/' ? strdup(o->root_path) : path_join(bundle, o->root_path);
+        if (!root)
+                return log_oom();
+        if (!realpath(root, resolved))
+                return log_error_errno(errno, "config.json: root.path: cannot use %s: %m", root);
+
+        c->directory = strdup(resolved);
+        c->machine = strdup(name);
+        if (!c->directory || !c->machine || (o->hostname && !(c->hostname = strdup(o->hostname))))
+                return log_oom();
+        c->read_only = o->root_readonly;
+        c->register_mode = REGISTER_NO;
+        c->private_network = o->namespaces[OCI_NS_NETWORK].wanted;
+        c->kill_signal = SIGKILL;
+        c->detached = true;
+        r = id128_randomize(&c->uuid);
+        if (r < 0)
+                return log_error_errno(r, "Failed to generate a machine UUID: %m");
+
+        r = process_from_oci(c, o);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < o->n_mounts; i++) {
+                r = mount_from_oci(c, &o->mounts[i], i, bundle);
+                if (r < 0)
+                        return r;
+        }
+        resource_limits_from_oci(&c->limits, &o->resources);
+        r = cgroup_path_from_oci(o->cgroups_path, name, systemd_cgroup, &c->cgroup_path);
+        if (r < 0)
+                return r;
+        if (o->has_seccomp)
+                log_debug("config.json: linux.seccomp is replaced by berth's own system call filter for the bounding set.");
+        return 0;
+}
