@@ -17,6 +17,8 @@ apt-get update -q
 # strace: test-spawn-security checks that a start reads the cached system call filter;
 # libarchive, libcurl, libssl (libcrypto), gpgv: berth-import; gpg: the import test makes a key.
 # libnss-mymachines: test-berthd-compat resolves a machine name through it.
+# containerd, runc: test-runc-containerd runs berth-runc under containerd's runc shim, and
+# runc is the peer of tools/bench-runc.sh.
 apt-get install -y -q --no-install-recommends \
         meson ninja-build pkg-config gcc libc6-dev python3 \
         libsystemd-dev libmount-dev libarchive-dev libcurl4-openssl-dev libssl-dev gpgv gpg libblkid-dev libfdisk-dev libcryptsetup-dev \
@@ -26,4 +28,5 @@ apt-get install -y -q --no-install-recommends \
         qemu-system-x86 kmod xz-utils \
         fdisk e2fsprogs squashfs-tools dosfstools cryptsetup-bin erofs-utils xfsprogs \
         clang libclang-rt-dev \
-        hyperfine strace bubblewrap crun libnss-mymachines
+        hyperfine strace bubblewrap crun libnss-mymachines \
+        containerd runc

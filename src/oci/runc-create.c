@@ -201,8 +201,9 @@ static int create_container(const RuncGlobals *g, const CreateArgs *a, bool sibl
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
                                        "cannot use console socket if runc will not detach or allocate tty");
 
-        if (mkdir(g->root, 0711) < 0 && errno != EEXIST)
-                return log_error_errno(errno, "Failed to create the state directory %s: %m", g->root);
+        r = mkdir_parents_and_self(g->root, 0711);
+        if (r < 0 && r != -EEXIST)
+                return log_error_errno(r, "Failed to create the state directory %s: %m", g->root);
         dir = container_dir(g->root, a->id);
         if (!dir)
                 return log_oom();

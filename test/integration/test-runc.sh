@@ -1,0 +1,236 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# berth-runc, the OCI runtime: the create/start/state/kill/delete life cycle on a busybox
+# bundle with the state JSON asserted, the init as the caller's direct child that waits
+# for start, its exit status, exec (attached, --detach --process, exit status), ps,
+# pause/resume in the cgroup freezer, resources in the cgroup and update, the console
+# socket, bad configs (one error naming the field, nothing left), the JSON log, and
+# nothing left behind: state directories, cgroups, mounts, processes.
+. "$(dirname "$0")/lib.sh"
+setup
+
+: "${BERTH_RUNC:=$BERTH_SRCDIR/build/src/oci/berth-runc}"
+HELPER=$BERTH_TESTDIR/runc-helper.py
+ROOT=$SCRATCH/runc-state
+# IDs unique to this run, so that cgroups are surely ours
+P=brt$$
+
+runc() {
+    "$BERTH_RUNC" --root "$ROOT" "$@"
+}
+
+# bundle NAME ARGS_JSON [PYTHON]: a bundle $SCRATCH/NAME whose rootfs is a busybox tree,
+# with the config "runc spec" writes (no terminal) running ARGS_JSON; PYTHON may change
+# the config dict c further. Prints its path.
+bundle() {
+    local b=$SCRATCH/$1
+    mkdir -p "$b"
+    cp -a "$TREE" "$b/rootfs"
+    mkdir -p "$b/rootfs/out"
+    ARGS=$2 EXTRA=${3:-} "$PYTHON" - "$b/config.json" <<'EOF'
+import json, os, sys
+caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+c = {
+    "ociVersion": "1.0.2-dev",
+    "process": {
+        "terminal": False, "user": {"uid": 0, "gid": 0},
+        "args": json.loads(os.environ["ARGS"]),
+        "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
+        "cwd": "/",
+        "capabilities": {k: caps for k in ("bounding", "effective", "permitted", "ambient")},
+        "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+        "noNewPrivileges": True,
+    },
+    "root": {"path": "rootfs", "readonly": False},
+    "hostname": "runc",
+    "mounts": [
+        {"destination": "/proc", "type": "proc", "source": "proc"},
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+        {"destination": "/dev/pts", "type": "devpts", "source": "devpts"},
+        {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+        {"destination": "/out", "type": "bind", "source": os.path.dirname(sys.argv[1]) + "/out", "options": ["rbind", "rw"]},
+    ],
+    "linux": {
+        "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount", "cgroup")],
+        "maskedPaths": ["/proc/kcore"], "readonlyPaths": ["/proc/sys"],
+    },
+    "annotations": {"org.berth.test": "yes"},
+}
+exec(os.environ["EXTRA"])
+json.dump(c, open(sys.argv[1], "w"), indent=1)
+EOF
+    mkdir -p "$b/out"
+    echo "$b"
+}
+
+# json FILE-OR-TEXT EXPR: evaluate a Python expression on the parsed JSON j
+json() {
+    J=$1 "$PYTHON" -c "import json, os; j = json.loads(os.environ['J']); print($2)" 2>&1
+}
+
+status_of() {
+    json "$(runc state "$1" 2>&1)" 'j["status"]'
+}
+
+wait_status() {
+    local i
+    for i in $(seq 1 100); do
+        [ "$(status_of "$1")" = "$2" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# cgdir ID CONTROLLER-FILE: the container's cgroup directory holding FILE
+cgfile() {
+    find /sys/fs/cgroup -path "*/$1/$2" 2>/dev/null | head -n1
+}
+
+TREE=$(new_tree tree)
+
+# ---- version and features
+OUTPUT=$("$BERTH_RUNC" --version)
+expect_match "--version names berth-runc" '^berth-runc version '
+expect_match "--version names the spec version" '^spec: 1\.'
+OUTPUT=$("$BERTH_RUNC" features)
+expect_eq "features is JSON with ociVersionMax" "1.1.0" "$(json "$OUTPUT" 'j["ociVersionMax"]')"
+expect_eq "features lists the namespaces" "True" "$(json "$OUTPUT" '"pid" in j["linux"]["namespaces"]')"
+
+# ---- life cycle
+B=$(bundle life '["sh", "-c", "echo started >/out/started; hostname >/out/hostname; exec sleep 1000"]')
+ID=$P-life
+ok_if "create succeeds" runc create --bundle "$B" --pid-file "$SCRATCH/life.pid" "$ID"
+PID=$(cat "$SCRATCH/life.pid")
+expect_eq "the pid file holds the bare PID, no newline" "$(printf '%s' "$PID" | od -c | head -n1)" \
+    "$(od -c <"$SCRATCH/life.pid" | head -n1)"
+expect_eq "the init is the caller's direct child" "$$" "$(awk '{print $4}' "/proc/$PID/stat")"
+STATE=$(runc state "$ID")
+expect_eq "state: created" "created" "$(json "$STATE" 'j["status"]')"
+expect_eq "state: the init's pid" "$PID" "$(json "$STATE" 'j["pid"]')"
+expect_eq "state: id, bundle, annotations, owner, created" "$ID $B yes  True" \
+    "$(json "$STATE" '" ".join([j["id"], j["bundle"], j["annotations"]["org.berth.test"], j["owner"], str(j["created"].endswith("Z"))])')"
+expect_eq "state: ociVersion" "True" "$(json "$STATE" 'j["ociVersion"].startswith("1.")')"
+sleep 0.3
+expect_eq "before start the user program has not run" "absent" "$([ -e "$B/out/started" ] && echo present || echo absent)"
+OUTPUT=$(runc list)
+expect_match "list shows the container as created" "^$ID +$PID +created "
+ok_if "start succeeds" runc start "$ID"
+for i in $(seq 1 100); do [ -e "$B/out/started" ] && break; sleep 0.05; done
+expect_eq "after start the program runs" "started" "$(cat "$B/out/started" 2>&1)"
+expect_eq "the container has the config's hostname" "runc" "$(cat "$B/out/hostname" 2>&1)"
+expect_eq "state: running" "running" "$(status_of "$ID")"
+expect_fail "start again is refused" "already running" runc start "$ID"
+expect_fail "delete of a running container is refused" "not stopped" runc delete "$ID"
+OUTPUT=$(runc list --format json)
+expect_eq "list --format json has the container" "running" \
+    "$(json "$OUTPUT" '[c["status"] for c in j if c["id"] == "'"$ID"'"][0]')"
+
+# ---- ps, exec
+ERR=$SCRATCH/ps.err
+OUTPUT=$(runc ps --format json "$ID" 2>"$ERR")
+expect_eq "ps --format json lists the init" "True" "$(json "$OUTPUT" "$PID in j")"
+expect_eq "ps prints nothing on stderr" "" "$(cat "$ERR")"
+OUTPUT=$(runc exec "$ID" sh -c 'echo "$(hostname) $(cat /proc/1/comm) $$"' 2>&1)
+expect_match "exec runs in the container's UTS and PID namespaces" '^runc sleep [0-9]+$'
+runc exec "$ID" sh -c 'exit 3'
+expect_eq "exec ends with the process's exit status" 3 "$?"
+OUTPUT=$(runc exec "$ID" grep -E '^(CapBnd|NoNewPrivs)' /proc/self/status 2>&1)
+expect_match "exec keeps the container's bounding set" 'CapBnd:[[:space:]]+0000000020000420'
+expect_match "exec keeps no_new_privs" 'NoNewPrivs:[[:space:]]+1'
+cat >"$SCRATCH/process.json" <<'EOF'
+{ "terminal": false, "user": { "uid": 1000, "gid": 1000 }, "cwd": "/tmp",
+  "args": ["sh", "-c", "echo \"$(id -u):$(id -g) $PWD $FOO\" >/out/exec; exec sleep 1000"],
+  "env": ["PATH=/bin:/usr/bin", "FOO=bar"] }
+EOF
+ok_if "exec --detach --process --pid-file succeeds" \
+    runc exec --process "$SCRATCH/process.json" --detach --pid-file "$SCRATCH/exec.pid" "$ID"
+EPID=$(cat "$SCRATCH/exec.pid")
+expect_eq "exec's pid file holds a bare PID" "1" "$(grep -c '^[0-9]*$' "$SCRATCH/exec.pid")"
+expect_eq "the detached exec is the caller's direct child" "$$" "$(awk '{print $4}' "/proc/$EPID/stat" 2>&1)"
+for i in $(seq 1 100); do [ -s "$B/out/exec" ] && break; sleep 0.05; done
+expect_eq "the exec'd process has the user, cwd and env of --process" "1000:1000 /tmp bar" "$(cat "$B/out/exec" 2>&1)"
+OUTPUT=$(runc ps --format json "$ID")
+expect_eq "ps lists the exec'd process too" "True" "$(json "$OUTPUT" "$EPID in j and $PID in j")"
+
+# ---- pause / resume: the cgroup freezer
+ok_if "pause succeeds" runc pause "$ID"
+CG=$(dirname "$(cgfile "$ID" cgroup.freeze)")
+expect_eq "paused: the cgroup is frozen" "frozen 1" "$(grep frozen "$CG/cgroup.events" 2>&1)"
+expect_eq "state: paused" "paused" "$(status_of "$ID")"
+expect_fail "resume of a paused container only: pause twice is refused" "not running" runc pause "$ID"
+ok_if "resume succeeds" runc resume "$ID"
+expect_eq "resumed: the cgroup is thawed" "frozen 0" "$(grep frozen "$CG/cgroup.events" 2>&1)"
+expect_eq "state: running again" "running" "$(status_of "$ID")"
+
+# ---- kill, delete
+ok_if "kill KILL succeeds" runc kill "$ID" KILL
+ok_if "the container stops" wait_status "$ID" stopped
+expect_eq "state of a stopped container reports pid 0" "0" "$(json "$(runc state "$ID")" 'j["pid"]')"
+expect_fail "kill of a stopped container: container not running" "container not running" runc kill "$ID" TERM
+ok_if "delete of a stopped container succeeds" runc delete "$ID"
+expect_fail "state after delete: does not exist" "does not exist" runc state "$ID"
+expect_fail "delete of a missing container: does not exist" "does not exist" runc delete "$ID"
+ok_if "delete --force of a missing container exits 0" runc delete --force "$ID"
+expect_eq "the exec'd process went with the container" "gone" "$(kill -0 "$EPID" 2>/dev/null && echo alive || echo gone)"
+expect_eq "no cgroup of the container is left" "" "$(find /sys/fs/cgroup -name "*$ID*" 2>/dev/null)"
+
+# ---- delete --force of a created and of a running container
+B=$(bundle force '["sleep", "1000"]')
+ok_if "create a second container" runc create --bundle "$B" "$P-f1"
+ok_if "delete --force of a created container" runc delete --force "$P-f1"
+ok_if "create a third container" runc create --bundle "$B" "$P-f2"
+ok_if "start it" runc start "$P-f2"
+expect_fail "kill with an unknown signal is refused" "unknown signal" runc kill "$P-f2" SIGBOGUS
+ok_if "delete --force of a running container" runc delete --force "$P-f2"
+expect_eq "no cgroup of the forced containers is left" "" "$(find /sys/fs/cgroup -name "*$P-f*" 2>/dev/null)"
+
+# ---- exit status through a shim-like caller, and the console socket
+B=$(bundle exit '["sh", "-c", "exit 42"]')
+OUTPUT=$("$PYTHON" "$HELPER" shim "$BERTH_RUNC" "$ROOT" "$B" "$P-exit" 2>&1)
+expect_eq "a shim-like caller reaps its child init with the program's exit status" "ppid=OK exit=42" "$OUTPUT"
+ok_if "delete after exit" runc delete "$P-exit"
+B=$(bundle tty '["sh", "-c", "tty; echo on-the-tty"]' 'c["process"]["terminal"] = True')
+OUTPUT=$(timeout 20 "$PYTHON" "$HELPER" console "$BERTH_RUNC" "$ROOT" "$B" "$P-tty" 2>&1)
+expect_match "the console socket gets the pty master" '^tty=OK ppid=OK exit=0'
+expect_match "the program's stdio is that terminal" '^/dev/pts/[0-9]+$'
+expect_match "output comes through the pty" '^on-the-tty$'
+ok_if "delete the tty container" runc delete "$P-tty"
+expect_fail "a terminal container needs --console-socket" "console socket" runc create --bundle "$B" "$P-tty2"
+
+# ---- resources and update
+B=$(bundle res '["sleep", "1000"]' 'c["linux"]["resources"] = {"memory": {"limit": 67108864}, "pids": {"limit": 32}}')
+ID=$P-res
+ok_if "create with resources" runc create --bundle "$B" "$ID"
+F=$(cgfile "$ID" memory.max); [ -n "$F" ] || F=$(cgfile "$ID" memory.limit_in_bytes)
+expect_eq "memory.limit is the cgroup's memory limit" 67108864 "$(cat "$F" 2>&1)"
+expect_eq "pids.limit is pids.max" 32 "$(cat "$(cgfile "$ID" pids.max)" 2>&1)"
+ok_if "update --resources=- succeeds" runc update --resources=- "$ID" <<<'{"pids": {"limit": 16}, "memory": {"limit": 134217728}}'
+expect_eq "update changed pids.max" 16 "$(cat "$(cgfile "$ID" pids.max)" 2>&1)"
+expect_eq "update changed the memory limit" 134217728 "$(cat "$F" 2>&1)"
+expect_fail "update with a bad value names the field" "resources.pids.limit" \
+    runc update --resources=- "$ID" <<<'{"pids": {"limit": "x"}}'
+ok_if "delete --force" runc delete --force "$ID"
+expect_eq "no cgroup of the resource container is left" "" "$(find /sys/fs/cgroup -name "*$ID*" 2>/dev/null)"
+
+# ---- bad configs: one error naming the field, nothing made
+B=$(bundle bad '["sh"]' 'c["process"]["args"] = [1]')
+LOG=$SCRATCH/runc.log
+OUTPUT=$("$BERTH_RUNC" --root "$ROOT" --log "$LOG" --log-format json create --bundle "$B" "$P-bad" 2>&1)
+expect_eq "a bad config fails with status 1" 1 "$?"
+expect_match "the error names the field" 'process\.args\[0\]: expected string'
+expect_eq "the error is one line" 1 "$(grep -c . <<<"$OUTPUT")"
+expect_eq "the log file's last line is a JSON error record" "error True True" \
+    "$(json "$(tail -n1 "$LOG")" 'j["level"] + " " + str("process.args" in j["msg"]) + " " + str(j["time"].endswith("Z"))')"
+expect_eq "nothing is left of the bad container" "absent" "$([ -e "$ROOT/$P-bad" ] && echo present || echo absent)"
+expect_eq "no cgroup of the bad container" "" "$(find /sys/fs/cgroup -name "*$P-bad*" 2>/dev/null)"
+B=$(bundle nocmd '["/no/such/program"]')
+expect_fail "a missing program fails at create" "not found|No such file" runc create --bundle "$B" "$P-nocmd"
+expect_eq "nothing is left of it" "absent" "$([ -e "$ROOT/$P-nocmd" ] && echo present || echo absent)"
+ok_if "create a container" runc create --bundle "$SCRATCH/force" "$P-dup"
+expect_fail "a duplicate ID is refused" "container with id exists" runc create --bundle "$SCRATCH/force" "$P-dup"
+ok_if "delete the duplicate" runc delete --force "$P-dup"
+expect_fail "an invalid ID is refused" "invalid container id" runc create --bundle "$B" "../x"
+
+# ---- nothing left
+expect_eq "the state directory is empty" "" "$(ls -A "$ROOT" 2>&1)"
+expect_eq "no cgroup of ours is left" "" "$(find /sys/fs/cgroup -name "*$P*" 2>/dev/null)"
