@@ -21,6 +21,7 @@
 #include "seccomp-util.h"
 #include "spawn-cgroup.h"
 #include "spawn-config.h"
+#include "spawn-oci.h"
 #include "spawn-network.h"
 #include "netlink-util.h"
 #include "string-util.h"
@@ -155,6 +156,7 @@ void spawn_config_done(SpawnConfig *c) {
         free(c->groups);
         free(c->rlimits);
         free(c->cgroup_path);
+        free(c->oci_bundle);
         *c = (SpawnConfig) {};
 }
 
@@ -352,6 +354,8 @@ static void help(void) {
                "     --root-hash=HEX        Root hash for dm-verity (default: IMAGE.roothash)\n"
                "     --verity-data=PATH     Verity hash tree of a bare image (default: IMAGE.verity)\n"
                "     --key-file=PATH        Passphrase for encrypted (LUKS) partitions of the image\n"
+               "     --oci-bundle=PATH      Run an OCI runtime bundle (its config.json; options\n"
+               "                            given here take precedence)\n"
                "     --read-only            Mount the root directory read-only\n"
                "  -x --ephemeral            Run on a throwaway snapshot or overlay of the tree\n"
                "     --pivot-root=NEW[:OLD] Make the tree's directory NEW the root, the old root OLD\n"
@@ -492,6 +496,7 @@ enum {
         ARG_NETWORK_NAMESPACE_PATH,
         ARG_SUPPRESS_SYNC,
         ARG_PIVOT_ROOT,
+        ARG_OCI_BUNDLE,
 };
 
 static const struct option options[] = {
@@ -503,6 +508,7 @@ static const struct option options[] = {
         { "root-hash",          required_argument, NULL, ARG_ROOT_HASH          },
         { "verity-data",        required_argument, NULL, ARG_VERITY_DATA        },
         { "key-file",           required_argument, NULL, ARG_KEY_FILE           },
+        { "oci-bundle",         required_argument, NULL, ARG_OCI_BUNDLE         },
         { "machine",            required_argument, NULL, 'M'                    },
         { "hostname",           required_argument, NULL, ARG_HOSTNAME           },
         { "uuid",               required_argument, NULL, ARG_UUID               },
@@ -767,6 +773,8 @@ static int parse_one(SpawnConfig *c, int opt, const char *arg) {
                 return set_string(&c->verity_data, arg);
         case ARG_KEY_FILE:
                 return set_string(&c->key_file, arg);
+        case ARG_OCI_BUNDLE:
+                return set_string(&c->oci_bundle, arg);
         case 'M':
                 if (!machine_name_is_valid(arg))
                         return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid machine name '%s'.", arg);
@@ -1251,6 +1259,11 @@ int spawn_config_finalize(SpawnConfig *c) {
         struct stat st;
         int r;
 
+        if (c->oci_bundle) {
+                r = spawn_config_apply_oci_bundle(c);
+                if (r < 0)
+                        return r;
+        }
         if (!c->directory && !c->image && c->machine) {
                 r = find_machine_image(c);
                 if (r < 0)

@@ -156,6 +156,7 @@ typedef struct SpawnConfig {
         char *root_hash;         /* --root-hash=, hex */
         char *verity_data;       /* --verity-data=: hash tree of a bare image, outside it */
         char *key_file;          /* --key-file=: passphrase for LUKS partitions of the image */
+        char *oci_bundle;        /* --oci-bundle=: read by finalize (spawn-oci.c) */
         char *machine;
         char *hostname;
         Id128 uuid;

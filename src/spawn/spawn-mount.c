@@ -379,6 +379,28 @@ static int root_pivot(const SpawnConfig *c, MountContext *m) {
         return 0;
 }
 
+/* A read-only root cannot get mount points later: the custom mounts' missing targets are
+ * made while it is still writable (as runc does for an OCI bundle's mounts). */
+static int custom_targets_create(const SpawnConfig *c, MountContext *m) {
+        for (size_t i = 0; i < c->n_mounts; i++) {
+                const CustomMount *cm = &c->mounts[i];
+                _cleanup_close_ int target = -EBADF;
+                ChaseFlags flags = CHASE_MKDIR;
+                struct stat st;
+                int r;
+
+                if (cm->type == CUSTOM_MOUNT_INACCESSIBLE || (cm->type == CUSTOM_MOUNT_BIND && cm->source_in_tree))
+                        continue;
+                if (cm->type == CUSTOM_MOUNT_BIND && m->custom_fds[i] >= 0 &&
+                    fstat(m->custom_fds[i], &st) >= 0 && !S_ISDIR(st.st_mode))
+                        flags = CHASE_MKFILE;
+                r = chase_in_root(m->rootfd, cm->destination, flags, &target);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to create mount point '%s' inside the machine: %m", cm->destination);
+        }
+        return 0;
+}
+
 int mount_switch_root(const SpawnConfig *c, const SpawnState *s, MountContext *m) {
         int r;
 
@@ -415,6 +437,9 @@ int mount_switch_root(const SpawnConfig *c, const SpawnState *s, MountContext *m
                 return r;
 
         if (c->read_only) {
+                r = custom_targets_create(c, m);
+                if (r < 0)
+                        return r;
                 r = mount_set_attr(m->rootfd, MOUNT_ATTR_RDONLY, 0, true);
                 if (r < 0)
                         return log_error_errno(r, "Failed to make the root directory read-only: %m");

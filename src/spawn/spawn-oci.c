@@ -8,6 +8,8 @@
 
 #include "capability-util.h"
 #include "cgroup-setup.h"
+#include "machine-name.h"
+#include "spawn-cgroup.h"
 #include "fd-util.h"
 #include "log.h"
 #include "path-util.h"
@@ -265,4 +267,89 @@ int spawn_config_from_oci(SpawnConfig *c, const OciConfig *o, const char *bundle
         if (o->has_seccomp)
                 log_debug("config.json: linux.seccomp is replaced by berth's own system call filter for the bounding set.");
         return 0;
+}
+
+/* Move what 'c' lacks from 'b' (a config made from the bundle alone). */
+static int merge_oci(SpawnConfig *c, SpawnConfig *b) {
+        CustomMount *m;
+
+        if (!c->directory && !c->image) {
+                c->directory = TAKE_PTR(b->directory);
+                c->read_only = c->read_only || b->read_only;
+        }
+        if (!c->command && !c->boot)
+                c->command = TAKE_PTR(b->command);
+        if (!c->hostname)
+                c->hostname = TAKE_PTR(b->hostname);
+        if (!c->chdir)
+                c->chdir = TAKE_PTR(b->chdir);
+        STRV_FOREACH(e, c->setenv)
+                if (strv_env_set(&b->setenv, *e) < 0)
+                        return log_oom();
+        strv_free(c->setenv);
+        c->setenv = TAKE_PTR(b->setenv);
+        if (!c->user) {
+                c->uid_set = true;
+                c->uid = b->uid;
+                c->gid = b->gid;
+                c->groups = TAKE_PTR(b->groups);
+                c->n_groups = b->n_groups;
+                c->umask = b->umask;
+                c->umask_set = b->umask_set;
+        }
+        if (c->capability_add == 0 && c->capability_drop == 0) {
+                c->capability_add = b->capability_add;
+                c->capability_drop = b->capability_drop;
+                c->capability_effective = b->capability_effective;
+                c->capability_effective_set = b->capability_effective_set;
+        }
+        c->no_new_privileges = c->no_new_privileges || b->no_new_privileges;
+        if (!c->rlimits) {
+                c->rlimits = TAKE_PTR(b->rlimits);
+                c->n_rlimits = b->n_rlimits;
+        }
+        if (!c->oom_score_adj_set) {
+                c->oom_score_adj = b->oom_score_adj;
+                c->oom_score_adj_set = b->oom_score_adj_set;
+        }
+        if (!resource_limits_any(&c->limits))
+                c->limits = b->limits;
+        c->private_network = c->private_network || b->private_network;
+        if (c->console < 0 && b->console == CONSOLE_PIPE)
+                c->console = CONSOLE_PIPE;
+
+        /* the bundle's mounts first: the command line's may cover them */
+        m = realloc(b->mounts, sizeof(CustomMount) * (b->n_mounts + c->n_mounts + 1));
+        if (!m)
+                return log_oom();
+        if (c->n_mounts > 0)
+                memcpy(m + b->n_mounts, c->mounts, sizeof(CustomMount) * c->n_mounts);
+        free(c->mounts);
+        c->mounts = m;
+        c->n_mounts += b->n_mounts;
+        b->mounts = NULL;
+        b->n_mounts = 0;
+        return 0;
+}
+
+int spawn_config_apply_oci_bundle(SpawnConfig *c) {
+        _cleanup_(oci_config_done) OciConfig o = { .umask = -1 };
+        _cleanup_(spawn_config_done) SpawnConfig b = {};
+        char bundle[PATH_MAX];
+        const char *name;
+        int r;
+
+        if (!realpath(c->oci_bundle, bundle))
+                return log_error_errno(errno, "Failed to find the OCI bundle %s: %m", c->oci_bundle);
+        r = oci_config_load(bundle, &o);
+        if (r < 0)
+                return r;
+        /* the machine is named after the bundle unless -M says otherwise */
+        name = c->machine ?: (strrchr(bundle, '/') ? strrchr(bundle, '/') + 1 : bundle);
+        r = spawn_config_from_oci(&b, &o, bundle, isempty(name) ? "bundle" : name, false);
+        if (r < 0)
+                return r;
+        if (!c->machine && machine_name_is_valid(b.machine))
+                c->machine = TAKE_PTR(b.machine);
+        return merge_oci(c, &b);
 }

@@ -12,6 +12,11 @@
 int spawn_config_from_oci(SpawnConfig *c, const OciConfig *o, const char *bundle, const char *name,
                           bool systemd_cgroup);
 
+/* berth-spawn --oci-bundle=: the bundle's config fills in what the command line left
+ * unset (the command line takes precedence, as with systemd-nspawn); its mounts come
+ * before the command line's. Logs. */
+int spawn_config_apply_oci_bundle(SpawnConfig *c);
+
 /* linux.resources as berth's limits; -1 is "unlimited", absent fields stay unset. */
 void resource_limits_from_oci(ResourceLimits *l, const OciResources *r);
 

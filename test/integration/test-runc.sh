@@ -4,8 +4,9 @@
 # bundle with the state JSON asserted, the init as the caller's direct child that waits
 # for start, its exit status, exec (attached, --detach --process, exit status), ps,
 # pause/resume in the cgroup freezer, resources in the cgroup and update, the console
-# socket, bad configs (one error naming the field, nothing left), the JSON log, and
-# nothing left behind: state directories, cgroups, mounts, processes.
+# socket, bad configs (one error naming the field, nothing left), the JSON log,
+# berth-spawn --oci-bundle with the same reader, and nothing left behind: state
+# directories, cgroups, mounts, processes.
 . "$(dirname "$0")/lib.sh"
 setup
 
@@ -230,6 +231,19 @@ ok_if "create a container" runc create --bundle "$SCRATCH/force" "$P-dup"
 expect_fail "a duplicate ID is refused" "container with id exists" runc create --bundle "$SCRATCH/force" "$P-dup"
 ok_if "delete the duplicate" runc delete --force "$P-dup"
 expect_fail "an invalid ID is refused" "invalid container id" runc create --bundle "$B" "../x"
+
+# ---- berth-spawn --oci-bundle: the same reader, berth-spawn's supervision
+B=$(bundle spawn '["sh", "-c", "echo $(hostname) $FOO $PWD; exit 5"]' 'c["process"]["env"].append("FOO=bar"); c["process"]["cwd"] = "/tmp"; c["root"]["readonly"] = True')
+OUTPUT=$(timeout 30 "$BERTH_SPAWN" -q --oci-bundle="$B" 2>&1)
+expect_eq "berth-spawn --oci-bundle ends with the program's exit status" 5 "$?"
+expect_match "--oci-bundle: hostname, env and cwd come from config.json" '^runc bar /tmp$'
+OUTPUT=$(timeout 30 "$BERTH_SPAWN" -q --oci-bundle="$B" -E FOO=cli --hostname=other /bin/sh -c 'echo $(hostname) $FOO; touch /out/w /x' 2>&1)
+expect_match "--oci-bundle: the command line takes precedence" '^other cli$'
+expect_eq "--oci-bundle: the bundle's bind mount is writable" "present" "$([ -e "$B/out/w" ] && echo present || echo absent)"
+expect_match "--oci-bundle: root.readonly makes the root read-only" 'touch: /x: Read-only file system'
+B=$(bundle spawnbad '["sh"]' 'c["linux"]["namespaces"].append({"type": "bogus"})')
+expect_fail "--oci-bundle with a bad config names the field" 'linux\.namespaces\[6\]: unknown namespace type' \
+    "$BERTH_SPAWN" -q --oci-bundle="$B"
 
 # ---- nothing left
 expect_eq "the state directory is empty" "" "$(ls -A "$ROOT" 2>&1)"
