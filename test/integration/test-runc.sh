@@ -233,13 +233,15 @@ ok_if "delete the duplicate" runc delete --force "$P-dup"
 expect_fail "an invalid ID is refused" "invalid container id" runc create --bundle "$B" "../x"
 
 # ---- berth-spawn --oci-bundle: the same reader, berth-spawn's supervision
-B=$(bundle spawn '["sh", "-c", "echo $(hostname) $FOO $PWD; exit 5"]' 'c["process"]["env"].append("FOO=bar"); c["process"]["cwd"] = "/tmp"; c["root"]["readonly"] = True')
+# /made/here does not exist in the tree: its mount point is made before the root turns read-only
+B=$(bundle spawn '["sh", "-c", "echo $(hostname) $FOO $PWD; exit 5"]' 'c["process"]["env"].append("FOO=bar"); c["process"]["cwd"] = "/tmp"; c["root"]["readonly"] = True; c["mounts"].append({"destination": "/made/here", "type": "bind", "source": os.path.dirname(sys.argv[1]) + "/out", "options": ["rbind"]})')
 OUTPUT=$(timeout 30 "$BERTH_SPAWN" -q --oci-bundle="$B" 2>&1)
 expect_eq "berth-spawn --oci-bundle ends with the program's exit status" 5 "$?"
 expect_match "--oci-bundle: hostname, env and cwd come from config.json" '^runc bar /tmp$'
-OUTPUT=$(timeout 30 "$BERTH_SPAWN" -q --oci-bundle="$B" -E FOO=cli --hostname=other /bin/sh -c 'echo $(hostname) $FOO; touch /out/w /x' 2>&1)
+OUTPUT=$(timeout 30 "$BERTH_SPAWN" -q --oci-bundle="$B" -E FOO=cli --hostname=other /bin/sh -c 'echo $(hostname) $FOO; touch /made/here/m /out/w /x' 2>&1)
 expect_match "--oci-bundle: the command line takes precedence" '^other cli$'
 expect_eq "--oci-bundle: the bundle's bind mount is writable" "present" "$([ -e "$B/out/w" ] && echo present || echo absent)"
+expect_eq "--oci-bundle: a mount point missing in a read-only root is made" "present" "$([ -e "$B/out/m" ] && echo present || echo absent)"
 expect_match "--oci-bundle: root.readonly makes the root read-only" 'touch: /x: Read-only file system'
 B=$(bundle spawnbad '["sh"]' 'c["linux"]["namespaces"].append({"type": "bogus"})')
 expect_fail "--oci-bundle with a bad config names the field" 'linux\.namespaces\[6\]: unknown namespace type' \
