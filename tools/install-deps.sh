@@ -18,7 +18,8 @@ apt-get update -q
 # libarchive, libcurl, libssl (libcrypto), gpgv: berth-import; gpg: the import test makes a key.
 # libnss-mymachines: test-berthd-compat resolves a machine name through it.
 # containerd, runc: test-runc-containerd runs berth-runc under containerd's runc shim, and
-# runc is the peer of tools/bench-runc.sh.
+# runc is the peer of tools/bench-runc.sh; golang-go, make: tools/runtime-tools-validate.sh
+# builds the OCI conformance suite offline.
 apt-get install -y -q --no-install-recommends \
         meson ninja-build pkg-config gcc libc6-dev python3 \
         libsystemd-dev libmount-dev libarchive-dev libcurl4-openssl-dev libssl-dev gpgv gpg libblkid-dev libfdisk-dev libcryptsetup-dev \
@@ -29,4 +30,4 @@ apt-get install -y -q --no-install-recommends \
         fdisk e2fsprogs squashfs-tools dosfstools cryptsetup-bin erofs-utils xfsprogs \
         clang libclang-rt-dev \
         hyperfine strace bubblewrap crun libnss-mymachines \
-        containerd runc
+        containerd runc golang-go make
