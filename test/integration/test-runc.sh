@@ -61,6 +61,7 @@ exec(os.environ["EXTRA"])
 json.dump(c, open(sys.argv[1], "w"), indent=1)
 EOF
     mkdir -p "$b/out"
+    chmod 1777 "$b/out"      # the exec test writes there as UID 1000
     echo "$b"
 }
 
