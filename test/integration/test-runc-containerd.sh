@@ -65,7 +65,8 @@ expect_eq "ctr run --rm removed the container" "" "$("${CTR[@]}" containers list
 
 # ---- a tty container
 OUTPUT=$(timeout 60 script -qec "${RUN[*]} --rm -t $ROOTFS c2 sh -c 'tty; echo on-a-tty'" /dev/null </dev/null 2>&1 | tr -d '\r')
-expect_match "ctr run -t: the payload's stdio is a pty" '^/dev/pts/[0-9]+$'
+# (a NUL that reaches the terminal's input before the program runs is echoed as "^@")
+expect_match "ctr run -t: the payload's stdio is a pty" '^(\^@)?/dev/pts/[0-9]+$'
 expect_match "ctr run -t: output comes through the pty" '^on-a-tty$'
 
 # ---- a long-running container: exec, ps, pause/resume, limits, kill, delete
