@@ -215,7 +215,9 @@ static void child_drop_privileges(int errfd, const OciConfig *p, const SeccompFi
         if (setgroups(p->n_additional_gids, p->additional_gids) < 0 ||
             setresgid(p->gid, p->gid, p->gid) < 0 || setresuid(p->uid, p->uid, p->uid) < 0)
                 child_fail(errfd, "Failed to change to user %u:%u: %s", (unsigned) p->uid, (unsigned) p->gid, strerror(errno));
-        r = capability_set_final(p->uid == 0 ? p->cap_bounding & p->cap_effective : 0);
+        r = p->uid == 0 ? capability_set_oci(p->cap_bounding & p->cap_permitted, p->cap_effective,
+                                             p->cap_bounding & p->cap_inheritable, p->cap_ambient) :
+                          capability_set_final(0);
         if (r < 0)
                 child_fail(errfd, "Failed to set capabilities: %s", strerror(-r));
         if (p->no_new_privileges) {

@@ -151,3 +151,30 @@ int capability_ambient_raise(uint64_t ambient) {
                         return -errno;
         return 0;
 }
+
+int capability_set_oci(uint64_t permitted, uint64_t effective, uint64_t inheritable, uint64_t ambient) {
+        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct d[2] = {};
+
+        if (syscall(SYS_capget, &h, d) < 0)
+                return -errno;
+        permitted &= (uint64_t) d[0].permitted | (uint64_t) d[1].permitted << 32;
+        effective &= permitted;
+        d[0].permitted = (uint32_t) permitted;
+        d[1].permitted = (uint32_t) (permitted >> 32);
+        d[0].effective = (uint32_t) effective;
+        d[1].effective = (uint32_t) (effective >> 32);
+        d[0].inheritable = (uint32_t) inheritable;
+        d[1].inheritable = (uint32_t) (inheritable >> 32);
+        if (syscall(SYS_capset, &h, d) < 0)
+                return -errno;
+
+        /* an ambient capability must be permitted and inheritable; others are skipped,
+         * as runc does */
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+                return -errno;
+        for (unsigned cap = 0; cap < 64; cap++)
+                if ((ambient & permitted & inheritable) >> cap & 1)
+                        (void) prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0);
+        return 0;
+}

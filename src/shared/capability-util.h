@@ -25,3 +25,6 @@ int capability_set_final(uint64_t keep);
 /* Raise 'ambient' into the inheritable and ambient sets, so that the capabilities survive
  * execve() even for a non-root user. They must be permitted already (capability_set_final()). */
 int capability_ambient_raise(uint64_t ambient);
+/* An OCI process's sets, exactly (limited to what we hold); ambient ones that are not
+ * also permitted and inheritable are skipped. */
+int capability_set_oci(uint64_t permitted, uint64_t effective, uint64_t inheritable, uint64_t ambient);

@@ -218,7 +218,10 @@ typedef struct SpawnConfig {
         /* Set from an OCI config.json (spawn-oci.c), not from the command line: */
         bool detached;           /* berth-runc create: the payload outlives its launcher and
                                   * waits on SpawnState.start_fifo_fd before it executes */
-        uint64_t capability_effective; /* process.capabilities.effective, if set */
+        uint64_t capability_effective; /* process.capabilities.*, if set */
+        uint64_t capability_permitted;
+        uint64_t capability_inheritable;
+        uint64_t capability_ambient;
         bool capability_effective_set;
         bool uid_set;            /* process.user: numeric IDs instead of 'user' */
         uid_t uid;

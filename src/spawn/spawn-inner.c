@@ -589,9 +589,13 @@ static int inner_drop_privileges(Inner *i, bool stub) {
                         return r;
         }
 
-        /* a non-root payload keeps only its ambient capabilities (--ambient-capability=) */
-        r = capability_set_final(!stub && i->have_user && i->user.uid != 0 ? c->process.capability_ambient :
-                                 bounding & (c->capability_effective_set ? c->capability_effective : UINT64_MAX));
+        if (!stub && c->capability_effective_set && !(i->have_user && i->user.uid != 0))
+                /* OCI: the config's sets as given */
+                r = capability_set_oci(bounding & c->capability_permitted, c->capability_effective,
+                                       bounding & c->capability_inheritable, c->capability_ambient);
+        else
+                /* a non-root payload keeps only its ambient capabilities (--ambient-capability=) */
+                r = capability_set_final(!stub && i->have_user && i->user.uid != 0 ? c->process.capability_ambient : bounding);
         if (r < 0)
                 return log_error_errno(r, "Failed to set capabilities: %m");
         if (!stub) {

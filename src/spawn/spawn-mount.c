@@ -379,9 +379,20 @@ static int root_pivot(const SpawnConfig *c, MountContext *m) {
         return 0;
 }
 
-/* A read-only root cannot get mount points later: the custom mounts' missing targets are
- * made while it is still writable (as runc does for an OCI bundle's mounts). */
-static int custom_targets_create(const SpawnConfig *c, MountContext *m) {
+/* A read-only root cannot get mount points later: the API file systems' top-level
+ * directories and the custom mounts' missing targets are made while it is still writable
+ * (as runc does for an OCI bundle, whose tree may lack /run or /tmp). */
+static int mount_targets_create(const SpawnConfig *c, MountContext *m) {
+        for (size_t i = 0; i < ELEMENTSOF(api_table); i++) {
+                _cleanup_close_ int target = -EBADF;
+                int r;
+
+                if (api_table[i].kind != MOUNT_FS || strchr(api_table[i].where + 1, '/'))
+                        continue;
+                r = chase_in_root(m->rootfd, api_table[i].where, CHASE_MKDIR, &target);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to create mount point '%s' inside the machine: %m", api_table[i].where);
+        }
         for (size_t i = 0; i < c->n_mounts; i++) {
                 const CustomMount *cm = &c->mounts[i];
                 _cleanup_close_ int target = -EBADF;
@@ -437,7 +448,7 @@ int mount_switch_root(const SpawnConfig *c, const SpawnState *s, MountContext *m
                 return r;
 
         if (c->read_only) {
-                r = custom_targets_create(c, m);
+                r = mount_targets_create(c, m);
                 if (r < 0)
                         return r;
                 r = mount_set_attr(m->rootfd, MOUNT_ATTR_RDONLY, 0, true);

@@ -206,6 +206,9 @@ static int process_from_oci(SpawnConfig *c, const OciConfig *o) {
         c->capability_add = o->cap_bounding;
         c->capability_drop = capability_all() & ~o->cap_bounding;
         c->capability_effective = o->cap_effective;
+        c->capability_permitted = o->cap_permitted;
+        c->capability_inheritable = o->cap_inheritable;
+        c->capability_ambient = o->cap_ambient;
         c->capability_effective_set = true;
         c->no_new_privileges = o->no_new_privileges;
         if (o->n_rlimits > 0) {
@@ -301,6 +304,9 @@ static int merge_oci(SpawnConfig *c, SpawnConfig *b) {
                 c->capability_add = b->capability_add;
                 c->capability_drop = b->capability_drop;
                 c->capability_effective = b->capability_effective;
+                c->capability_permitted = b->capability_permitted;
+                c->capability_inheritable = b->capability_inheritable;
+                c->capability_ambient = b->capability_ambient;
                 c->capability_effective_set = b->capability_effective_set;
         }
         c->no_new_privileges = c->no_new_privileges || b->no_new_privileges;

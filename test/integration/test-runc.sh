@@ -38,7 +38,7 @@ c = {
         "args": json.loads(os.environ["ARGS"]),
         "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
         "cwd": "/",
-        "capabilities": {k: caps for k in ("bounding", "effective", "permitted", "ambient")},
+        "capabilities": {k: caps for k in ("bounding", "effective", "permitted", "inheritable", "ambient")},
         "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
         "noNewPrivileges": True,
     },
@@ -129,6 +129,8 @@ for i in $(seq 1 100); do [ -e "$B/out/started" ] && break; sleep 0.05; done
 expect_eq "after start the program runs" "started" "$(cat "$B/out/started" 2>&1)"
 expect_eq "the container has the config's hostname" "runc" "$(cat "$B/out/hostname" 2>&1)"
 expect_eq "state: running" "running" "$(status_of "$ID")"
+expect_eq "the init has the config's inheritable and ambient sets" "0000000020000420 0000000020000420" \
+    "$(awk '/^CapInh:/ {i=$2} /^CapAmb:/ {a=$2} END {print i, a}' "/proc/$PID/status")"
 expect_fail "start again is refused" "already running" runc start "$ID"
 expect_fail "delete of a running container is refused" "not stopped" runc delete "$ID"
 OUTPUT=$(runc list --format json)
@@ -144,9 +146,11 @@ OUTPUT=$(runc exec "$ID" sh -c 'echo "$(hostname) $(cat /proc/1/comm) $$"' 2>&1)
 expect_match "exec runs in the container's UTS and PID namespaces" '^runc sleep [0-9]+$'
 runc exec "$ID" sh -c 'exit 3'
 expect_eq "exec ends with the process's exit status" 3 "$?"
-OUTPUT=$(runc exec "$ID" grep -E '^(CapBnd|NoNewPrivs)' /proc/self/status 2>&1)
+OUTPUT=$(runc exec "$ID" grep -E '^(Cap(Bnd|Inh|Amb)|NoNewPrivs)' /proc/self/status 2>&1)
 expect_match "exec keeps the container's bounding set" 'CapBnd:[[:space:]]+0000000020000420'
 expect_match "exec keeps no_new_privs" 'NoNewPrivs:[[:space:]]+1'
+expect_match "exec: the inheritable set of the config" 'CapInh:[[:space:]]+0000000020000420'
+expect_match "exec: the ambient set of the config" 'CapAmb:[[:space:]]+0000000020000420'
 cat >"$SCRATCH/process.json" <<'EOF'
 { "terminal": false, "user": { "uid": 1000, "gid": 1000 }, "cwd": "/tmp",
   "args": ["sh", "-c", "echo \"$(id -u):$(id -g) $PWD $FOO\" >/out/exec; exec sleep 1000"],
@@ -242,8 +246,9 @@ ok_if "delete the duplicate" runc delete --force "$P-dup"
 expect_fail "an invalid ID is refused" "invalid container id" runc create --bundle "$B" "../x"
 
 # ---- berth-spawn --oci-bundle: the same reader, berth-spawn's supervision
-# /made/here does not exist in the tree: its mount point is made before the root turns read-only
-B=$(bundle spawn '["sh", "-c", "echo $(hostname) $FOO $PWD; exit 5"]' 'c["process"]["env"].append("FOO=bar"); c["process"]["cwd"] = "/tmp"; c["root"]["readonly"] = True; c["mounts"].append({"destination": "/made/here", "type": "bind", "source": os.path.dirname(sys.argv[1]) + "/out", "options": ["rbind"]})')
+# /made/here, /run and /tmp do not exist in the tree: their mount points are made before the
+# root turns read-only
+B=$(bundle spawn '["sh", "-c", "echo $(hostname) $FOO $PWD; exit 5"]' 'c["process"]["env"].append("FOO=bar"); c["process"]["cwd"] = "/tmp"; c["root"]["readonly"] = True; import shutil; [shutil.rmtree(os.path.dirname(sys.argv[1]) + "/rootfs/" + d, ignore_errors=True) for d in ("run", "tmp")]; c["mounts"].append({"destination": "/made/here", "type": "bind", "source": os.path.dirname(sys.argv[1]) + "/out", "options": ["rbind"]})')
 OUTPUT=$(timeout 30 "$BERTH_SPAWN" -q --oci-bundle="$B" 2>&1)
 expect_eq "berth-spawn --oci-bundle ends with the program's exit status" 5 "$?"
 expect_match "--oci-bundle: hostname, env and cwd come from config.json" '^runc bar /tmp$'
