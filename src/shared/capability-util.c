@@ -158,7 +158,16 @@ int capability_set_oci(uint64_t permitted, uint64_t effective, uint64_t inherita
 
         if (syscall(SYS_capget, &h, d) < 0)
                 return -errno;
-        permitted &= (uint64_t) d[0].permitted | (uint64_t) d[1].permitted << 32;
+        uint64_t held = (uint64_t) d[0].permitted | (uint64_t) d[1].permitted << 32, bset = 0;
+
+        /* what the kernel lets us grant: the permitted set within what we hold, the
+         * inheritable one within our bounding set (which may be narrower than the
+         * config's when we run with a reduced one ourselves) */
+        for (unsigned cap = 0; cap <= capability_last_cap() && cap < 64; cap++)
+                if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) > 0)
+                        bset |= UINT64_C(1) << cap;
+        permitted &= held;
+        inheritable &= bset & (held | (uint64_t) d[0].inheritable | (uint64_t) d[1].inheritable << 32);
         effective &= permitted;
         d[0].permitted = (uint32_t) permitted;
         d[1].permitted = (uint32_t) (permitted >> 32);
