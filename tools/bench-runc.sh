@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # bench-runc.sh — benchmark (not a test): create + start + delete --force of an OCI bundle
 # running /bin/true, with berth-runc against runc and crun in one run (ratios are the
-# figures), plus the peak RSS of one "create" of each runtime.
+# figures), the same through a private containerd (ctr run --rm with each runtime as the
+# runc shim's binary), and the peak RSS of one "create" of each runtime.
 #
 # Environment:
 #   BERTH_RUNC     path to berth-runc (default: build/src/oci/berth-runc in the repo)
@@ -20,8 +21,21 @@ command -v hyperfine >/dev/null 2>&1 || die "hyperfine not found (apt-get instal
 berth_runc=${BERTH_RUNC:-$repo/build/src/oci/berth-runc}
 [ -x "$berth_runc" ] || die "berth-runc not found at $berth_runc (build it, or set BERTH_RUNC)"
 
+# a private mount namespace: containerd's shim keeps its state in /run/containerd, which
+# gets a tmpfs of its own here
+if [ -z "${BENCH_RUNC_PRIVATE_NS:-}" ]; then
+    export BENCH_RUNC_PRIVATE_NS=1
+    exec unshare --mount --propagation private -- bash "$0" "$@"
+fi
+
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/bench-runc.XXXXXX")
+cd_pid=""
 cleanup() {
+    if [ -n "$cd_pid" ]; then
+        kill "$cd_pid" 2>/dev/null || true
+        wait "$cd_pid" 2>/dev/null || true
+        find /sys/fs/cgroup -depth -type d -name bench-runc-ns -exec rmdir {} + 2>/dev/null || true
+    fi
     "$berth_runc" --root "$scratch/berth-state" delete --force bench-berth >/dev/null 2>&1 || true
     runc --root "$scratch/runc-state" delete --force bench-runc >/dev/null 2>&1 || true
     rm -rf "$scratch"
@@ -110,6 +124,31 @@ else
     printf 'crun (incl. wrapper)\t-\tnot installed (apt-get install crun)\n' >>"$results"
 fi
 
+# ---- ctr run --rm /bin/true through a private containerd, each runtime as the runc shim's
+# BinaryName
+if command -v containerd >/dev/null && command -v ctr >/dev/null; then
+    mkdir -p /run/containerd "$scratch/cd/root" "$scratch/cd/state"
+    mount -t tmpfs tmpfs /run/containerd
+    cat >"$scratch/cd/config.toml" <<TOML
+version = 2
+root = "$scratch/cd/root"
+state = "$scratch/cd/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$scratch/cd/containerd.sock"
+TOML
+    containerd --config "$scratch/cd/config.toml" --log-level error >"$scratch/cd/log" 2>&1 &
+    cd_pid=$!
+    for i in $(seq 1 100); do [ -S "$scratch/cd/containerd.sock" ] && break; sleep 0.1; done
+    CTR="ctr --address $(q "$scratch/cd/containerd.sock") -n bench-runc-ns run --rm --rootfs"
+    for rt in berth-runc runc crun; do
+        case $rt in berth-runc) path=$berth_runc ;; *) path=$(command -v "$rt" || true) ;; esac
+        [ -n "$path" ] || continue
+        bench "ctr run --rm ($rt)" "containerd $(containerd --version | awk '{print $3}'), io.containerd.runc.v2" \
+            "$CTR --runc-binary $(q "$path") $(q "$bundle/rootfs") bench-$rt /bin/true" || true
+    done
+fi
+
 python3 - "$results" "$rss_berth" "${rss_runc:--}" <<'PY'
 import sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
@@ -118,6 +157,7 @@ if "crun (incl. wrapper)" in t and "wrapper alone" in t:
     t["crun (wrapper subtracted)"] = t["crun (incl. wrapper)"] - t["wrapper alone"]
     rows.append(["crun (wrapper subtracted)", str(t["crun (wrapper subtracted)"]), ""])
 base = t.get("berth-runc")
+ctr_base = t.get("ctr run --rm (berth-runc)")
 print("| runtime | create+start+delete median ms | berth-runc ratio (berth/peer) | notes |")
 print("|---|---:|---:|---|")
 for r in rows:
@@ -126,7 +166,8 @@ for r in rows:
         print(f"| {name} | — | — | {note} |")
         continue
     ms = t[name] * 1000
-    ratio = f"{base / t[name]:.2f}" if base and name != "wrapper alone" else "—"
+    b = ctr_base if name.startswith("ctr run") else base
+    ratio = f"{b / t[name]:.2f}" if b and name != "wrapper alone" else "—"
     print(f"| {name} | {ms:.2f} | {ratio} | {note} |")
 print()
 print(f"peak RSS of one create: berth-runc {sys.argv[2]} KiB, runc {sys.argv[3]} KiB")
