@@ -131,4 +131,4 @@ expect_eq "no cgroup of the test's containers is left" "" \
 find /sys/fs/cgroup -depth -type d -name "$NS" -exec rmdir {} + 2>/dev/null
 expect_eq "berth-runc's state under the shim's root is gone" "" "$(ls -A "/run/containerd/runc/$NS" 2>/dev/null)"
 umount -l "$CD/root/io.containerd.snapshotter.v1.native" 2>/dev/null
-umount /run/containerd
+umount -l /run/containerd
