@@ -154,7 +154,6 @@ void spawn_config_done(SpawnConfig *c) {
         strv_free(c->syscall_deny);
         strv_free(c->command);
         free(c->groups);
-        free(c->rlimits);
         free(c->cgroup_path);
         free(c->oci_bundle);
         *c = (SpawnConfig) {};

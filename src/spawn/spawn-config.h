@@ -142,11 +142,6 @@ typedef struct ResourceLimits {
 
 typedef struct PortForward PortForward;
 
-typedef struct SpawnRlimit {
-        int resource;            /* RLIMIT_* */
-        uint64_t soft, hard;
-} SpawnRlimit;
-
 /* What the user asked for: argv (later settings files, an OCI config.json), parsed and
  * finalized once, then read-only for the launch pipeline (const SpawnConfig *). What the
  * pipeline picks and makes goes into SpawnState (spawn-state.h). */
@@ -228,10 +223,6 @@ typedef struct SpawnConfig {
         gid_t gid;
         gid_t *groups;
         size_t n_groups;
-        SpawnRlimit *rlimits;
-        size_t n_rlimits;
-        int oom_score_adj;
-        bool oom_score_adj_set;
         mode_t umask;            /* process.user.umask */
         bool umask_set;
         unsigned preserve_fds;   /* fds 3..3+N-1 are passed to the payload (runc --preserve-fds) */

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/stat.h>
@@ -621,28 +620,6 @@ static int inner_drop_privileges(Inner *i, bool stub) {
         return 0;
 }
 
-/* process.rlimits and process.oomScoreAdj, set while still privileged. */
-static int inner_set_limits(Inner *i) {
-        const SpawnConfig *c = i->config;
-
-        for (size_t k = 0; k < c->n_rlimits; k++) {
-                struct rlimit rl = { .rlim_cur = c->rlimits[k].soft, .rlim_max = c->rlimits[k].hard };
-
-                if (setrlimit(c->rlimits[k].resource, &rl) < 0)
-                        return log_error_errno(errno, "Failed to set resource limit %i: %m", c->rlimits[k].resource);
-        }
-        if (c->oom_score_adj_set) {
-                char v[16];
-                int r;
-
-                snprintf(v, sizeof(v), "%i", c->oom_score_adj);
-                r = write_string_file_at(AT_FDCWD, "/proc/self/oom_score_adj", v);
-                if (r < 0)
-                        return log_error_errno(r, "Failed to set the OOM score adjustment %s: %m", v);
-        }
-        return 0;
-}
-
 /* Detached (berth-runc create): tell the launcher we are ready, then block until
  * "berth-runc start" opens the FIFO for reading. The launcher is gone by then, so there
  * is nobody to report a failure to: the exit status is all. */
@@ -808,8 +785,6 @@ void spawn_inner(const SpawnConfig *c, const SpawnState *s, int sock) {
                 r = inner_build_environment(&i);
         if (r >= 0 && c->as_pid2)
                 r = inner_fork_payload(&i);
-        if (r >= 0)
-                r = inner_set_limits(&i);
         if (r >= 0)
                 r = inner_drop_privileges(&i, false);
         if (r >= 0)

@@ -211,16 +211,15 @@ static int process_from_oci(SpawnConfig *c, const OciConfig *o) {
         c->capability_ambient = o->cap_ambient;
         c->capability_effective_set = true;
         c->no_new_privileges = o->no_new_privileges;
-        if (o->n_rlimits > 0) {
-                c->rlimits = calloc(o->n_rlimits, sizeof(SpawnRlimit));
-                if (!c->rlimits)
-                        return log_oom();
-                for (size_t i = 0; i < o->n_rlimits; i++)
-                        c->rlimits[i] = (SpawnRlimit) { o->rlimits[i].resource, o->rlimits[i].soft, o->rlimits[i].hard };
-                c->n_rlimits = o->n_rlimits;
+        /* the same per-process settings as --rlimit= and --oom-score-adjust= */
+        for (size_t i = 0; i < o->n_rlimits; i++) {
+                int res = o->rlimits[i].resource;
+
+                c->process.rlimits[res] = (struct rlimit) { .rlim_cur = o->rlimits[i].soft, .rlim_max = o->rlimits[i].hard };
+                c->process.rlimits_set |= UINT32_C(1) << res;
         }
-        c->oom_score_adj = o->oom_score_adj;
-        c->oom_score_adj_set = o->oom_score_adj_set;
+        c->process.oom_score_adjust = o->oom_score_adj;
+        c->process.oom_score_adjust_set = o->oom_score_adj_set;
         return 0;
 }
 
@@ -310,13 +309,14 @@ static int merge_oci(SpawnConfig *c, SpawnConfig *b) {
                 c->capability_effective_set = b->capability_effective_set;
         }
         c->no_new_privileges = c->no_new_privileges || b->no_new_privileges;
-        if (!c->rlimits) {
-                c->rlimits = TAKE_PTR(b->rlimits);
-                c->n_rlimits = b->n_rlimits;
-        }
-        if (!c->oom_score_adj_set) {
-                c->oom_score_adj = b->oom_score_adj;
-                c->oom_score_adj_set = b->oom_score_adj_set;
+        for (int res = 0; res < RLIM_NLIMITS; res++)
+                if (!(c->process.rlimits_set & (UINT32_C(1) << res)) && (b->process.rlimits_set & (UINT32_C(1) << res))) {
+                        c->process.rlimits[res] = b->process.rlimits[res];
+                        c->process.rlimits_set |= UINT32_C(1) << res;
+                }
+        if (!c->process.oom_score_adjust_set) {
+                c->process.oom_score_adjust = b->process.oom_score_adjust;
+                c->process.oom_score_adjust_set = b->process.oom_score_adjust_set;
         }
         if (!resource_limits_any(&c->limits))
                 c->limits = b->limits;
