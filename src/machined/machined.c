@@ -9,9 +9,11 @@
 #include "manager.h"
 #include "path-util.h"
 #include "string-util.h"
+#include "supervisor.h"
 
 typedef struct Args {
         ManagerConfig config;
+        SupervisorConfig supervisor;
         const char *bus_address;
 } Args;
 
@@ -24,7 +26,10 @@ static void help(void) {
                "     --bus-address=ADDR   Connect to this bus instead of the system bus\n"
                "     --state-dir=PATH     Keep machine state in PATH instead of " MACHINED_DEFAULT_STATE_DIR "\n"
                "     --pool=DIR           Keep images in DIR instead of " MACHINED_POOL_PATH "\n"
-               "                          (and ignore the read-only search paths)\n");
+               "                          (and ignore the read-only search paths)\n"
+               "     --berth-spawn=PATH   Start machines with this berth-spawn\n"
+               "     --enabled-dir=PATH   Enabled machines are in PATH instead of " SUPERVISOR_DEFAULT_ENABLED_DIR "\n"
+               "     --log-dir=PATH       Console logs without journald in PATH instead of " SUPERVISOR_DEFAULT_LOG_DIR "\n");
 }
 
 static int parse_argv(int argc, char *argv[], Args *args) {
@@ -34,6 +39,9 @@ static int parse_argv(int argc, char *argv[], Args *args) {
                 ARG_BUS_ADDRESS,
                 ARG_STATE_DIR,
                 ARG_POOL,
+                ARG_BERTH_SPAWN,
+                ARG_ENABLED_DIR,
+                ARG_LOG_DIR,
         };
         static const struct option options[] = {
                 { "help",        no_argument,       NULL, 'h'             },
@@ -42,6 +50,9 @@ static int parse_argv(int argc, char *argv[], Args *args) {
                 { "bus-address", required_argument, NULL, ARG_BUS_ADDRESS },
                 { "state-dir",   required_argument, NULL, ARG_STATE_DIR   },
                 { "pool",        required_argument, NULL, ARG_POOL        },
+                { "berth-spawn", required_argument, NULL, ARG_BERTH_SPAWN },
+                { "enabled-dir", required_argument, NULL, ARG_ENABLED_DIR },
+                { "log-dir",     required_argument, NULL, ARG_LOG_DIR     },
                 {}
         };
         int c;
@@ -75,6 +86,14 @@ static int parse_argv(int argc, char *argv[], Args *args) {
                                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
                                                        "Pool must be an absolute, normalized path: %s", optarg);
                         args->config.pool = optarg;
+                        break;
+                case ARG_BERTH_SPAWN:
+                case ARG_ENABLED_DIR:
+                case ARG_LOG_DIR:
+                        if (!path_is_absolute(optarg))
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Not an absolute path: %s", optarg);
+                        *(c == ARG_BERTH_SPAWN ? &args->supervisor.spawn_path :
+                          c == ARG_ENABLED_DIR ? &args->supervisor.enabled_dir : &args->supervisor.log_dir) = optarg;
                         break;
                 case '?':
                         return -EINVAL;
@@ -115,7 +134,14 @@ static int run(int argc, char *argv[]) {
         r = manager_new(&args.config, &m);
         if (r < 0)
                 return r;
+        args.supervisor.bus_address = args.bus_address;
+        r = supervisor_new(m, &args.supervisor, &m->supervisor);
+        if (r < 0)
+                return r;
         r = manager_startup(m, args.bus_address);
+        if (r < 0)
+                return r;
+        r = supervisor_startup(m->supervisor);
         if (r < 0)
                 return r;
         return manager_run(m);

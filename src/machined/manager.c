@@ -22,6 +22,7 @@
 #include "manager.h"
 #include "path-util.h"
 #include "string-util.h"
+#include "supervisor.h"
 #include "time-util.h"
 
 #define STALE_CGROUP_INTERVAL_USEC (100ULL * 1000ULL)
@@ -135,6 +136,7 @@ Manager *manager_free(Manager *m) {
                 return NULL;
 
         polkit_registry_done(&m->polkit);
+        supervisor_free(m->supervisor);
         while (m->operations)
                 operation_free(m->operations);
         bus_workers_free(m);
@@ -358,6 +360,11 @@ static int manager_connect_bus(Manager *m, const char *address) {
         r = manager_dbus_register(m);
         if (r < 0)
                 return r;
+        if (m->supervisor) {
+                r = supervisor_register(m->supervisor);
+                if (r < 0)
+                        return r;
+        }
 
         r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)

@@ -60,6 +60,8 @@ struct Manager {
         struct DeferredCall *deferred_calls; /* over the limit: answered later */
 
         PolkitRegistry polkit;        /* authorization checks of non-root callers */
+
+        struct Supervisor *supervisor; /* io.berth.Supervisor1 (supervisor.h) */
 };
 
 int manager_new(const ManagerConfig *config, Manager **ret);
