@@ -174,14 +174,14 @@ static char *log_path_of(Supervisor *s, const char *name, const char *suffix) {
 /* Bounded: beyond SUPERVISOR_LOG_MAX the file's contents move to NAME.log.1 and it starts
  * empty again. berth-spawn writes with O_APPEND, so it goes on at the new end (as
  * logrotate's copytruncate); the file keeps its inode, which berth-spawn holds open. */
-static int log_rotate(const char *path) {
-        _cleanup_free_ char *old = strjoin(path, ".1"), *data = NULL;
-        _cleanup_close_ int fd = -EBADF;
+static int log_rotate(const char *dir, const char *name) {
+        _cleanup_free_ char *path = strjoin(dir, "/", name), *old = strjoin(name, ".1"), *data = NULL;
+        _cleanup_close_ int fd = -EBADF, dirfd = -EBADF;
         size_t n;
         struct stat st;
         int r;
 
-        if (!old)
+        if (!path || !old)
                 return -ENOMEM;
         fd = open(path, O_RDWR|O_CLOEXEC|O_NOFOLLOW);
         if (fd < 0)
@@ -193,7 +193,10 @@ static int log_rotate(const char *path) {
         r = read_full_fd(fd, 4 * SUPERVISOR_LOG_MAX, &data, &n);
         if (r < 0)
                 return r;
-        r = write_file_atomic_at(AT_FDCWD, old, data, 0640);
+        dirfd = open(dir, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        if (dirfd < 0)
+                return -errno;
+        r = write_file_atomic_at(dirfd, old, data, 0640);
         if (r < 0)
                 return r;
         return RET_NERRNO(ftruncate(fd, 0));
@@ -206,7 +209,12 @@ static int on_log_timer(sd_event_source *source, uint64_t usec, void *userdata) 
         for (Supervised *sv = s->list; sv; sv = sv->next) {
                 if (!sv->log_path)
                         continue;
-                r = log_rotate(sv->log_path);
+                _cleanup_free_ char *dir = strdup(sv->log_path), *file = path_basename(sv->log_path);
+
+                if (!dir || !file)
+                        return log_oom();
+                *strrchr(dir, '/') = 0;
+                r = log_rotate(dir, file);
                 if (r < 0)
                         log_warning_errno(r, "Failed to rotate %s, ignoring: %m", sv->log_path);
         }
@@ -236,7 +244,7 @@ static int log_open(Supervisor *s, const char *name, char **ret_path) {
         r = mkdir_parents_and_self(s->log_dir, 0750);
         if (r < 0)
                 return log_error_errno(r, "Failed to create %s: %m", s->log_dir);
-        r = log_rotate(path);
+        r = log_rotate(s->log_dir, path + strlen(s->log_dir) + 1);
         if (r < 0)
                 log_warning_errno(r, "Failed to rotate %s, ignoring: %m", path);
         fd = open(path, O_WRONLY|O_CREAT|O_APPEND|O_CLOEXEC|O_NOFOLLOW|O_NOCTTY, 0640);
@@ -274,8 +282,8 @@ static int log_tail_file(const char *path, unsigned n, char ***ret) {
         STRV_FOREACH(l, lines) {
                 size_t k = strlen(*l);
 
-                if (k > 0 && (*l)[k - 1] == '\r')
-                        (*l)[k - 1] = 0;
+                while (k > 0 && (*l)[k - 1] == '\r')
+                        (*l)[--k] = 0;
         }
         count = strv_length(lines);
         if (count > n) {
@@ -623,17 +631,18 @@ static int supervisor_stop(Supervised *sv, sd_bus_message *request) {
 /* --- enabled machines -------------------------------------------------------------------- */
 
 static int enabled_set(Supervisor *s, const char *name, bool enable) {
-        _cleanup_free_ char *path = path_join(s->enabled_dir, name);
+        _cleanup_close_ int dirfd = -EBADF;
         int r;
 
-        if (!path)
-                return -ENOMEM;
-        if (!enable)
-                return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
         r = mkdir_parents_and_self(s->enabled_dir, 0755);
         if (r < 0)
                 return r;
-        return write_file_atomic_at(AT_FDCWD, path, "# berthd starts this machine when it starts (berthctl enable)\n", 0644);
+        dirfd = open(s->enabled_dir, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        if (dirfd < 0)
+                return -errno;
+        if (!enable)
+                return unlinkat(dirfd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
+        return write_file_atomic_at(dirfd, name, "# berthd starts this machine when it starts (berthctl enable)\n", 0644);
 }
 
 static bool enabled_get(Supervisor *s, const char *name) {
