@@ -357,6 +357,7 @@ static void print_machine_status(sd_bus *bus, const MachineStatus *s) {
         print_uid_shift(bus, s->name);
         if (s->unit)
                 fprintf(out, "\t    Unit: %s\n", s->unit);
+        print_machine_log(bus, s->name);
 }
 
 int verb_status(sd_bus *bus, int argc, char **argv) {

@@ -32,6 +32,8 @@ unsigned arg_max_addresses = 1;
 JsonFormat arg_json = JSON_FORMAT_OFF;
 static bool arg_pager = true;
 static bool arg_ask_password = true;
+static const char *arg_host = NULL;       /* -H [USER@]HOST: the system bus there, over ssh */
+static const char *arg_machine = NULL;    /* -M NAME: the system bus of a local container */
 
 FILE *out = NULL;
 static char *out_buf = NULL;
@@ -58,6 +60,10 @@ static const Verb verbs[] = {
         { "bind",         3,  4, verb_bind },
         { "copy-to",      3,  4, verb_copy },
         { "copy-from",    3,  4, verb_copy },
+        { "restart",      2, -1, verb_reboot },         /* machinectl's alias */
+        { "start",        2, -1, verb_start },
+        { "enable",       2, -1, verb_enable },
+        { "disable",      2, -1, verb_disable },
         { "list-images",  1,  1, verb_list_images },
         { "image-status", 1, -1, verb_image_status },
         { "show-image",   1, -1, verb_show_image },
@@ -88,6 +94,9 @@ static int verb_help(sd_bus *bus, int argc, char **argv) {
                "  status NAME...              Show VM/container details\n"
                "  show [NAME...]              Show properties of one or more VMs/containers\n"
                "  poweroff NAME...            Power off one or more containers\n"
+               "  start NAME...               Start container as a service\n"
+               "  enable NAME...              Enable automatic container start at boot\n"
+               "  disable NAME...             Disable automatic container start at boot\n"
                "  reboot NAME...              Reboot one or more containers\n"
                "  terminate NAME...           Terminate one or more VMs/containers\n"
                "  kill NAME...                Send signal to processes of a VM/container\n"
@@ -120,6 +129,10 @@ static int verb_help(sd_bus *bus, int argc, char **argv) {
                "     --no-pager               Do not pipe output into a pager\n"
                "     --no-legend              Do not show the headers and footers\n"
                "     --no-ask-password        Do not ask for system passwords\n"
+               "  -H --host=[USER@]HOST       Operate on remote host\n"
+               "  -M --machine=CONTAINER      Operate on local container\n"
+               "     --now                    Start or power off container after enabling or\n"
+               "                              disabling it\n"
                "  -p --property=NAME          Show only properties by this name\n"
                "  -P NAME                     Equivalent to --value --property=NAME\n"
                "  -q --quiet                  Suppress output\n"
@@ -271,6 +284,7 @@ static int parse_argv(int argc, char **argv) {
                 ARG_FORCE,
                 ARG_FORMAT,
                 ARG_MKDIR,
+                ARG_NOW,
         };
         static const struct option options[] = {
                 { "help",            no_argument,       NULL, 'h'                 },
@@ -292,11 +306,14 @@ static int parse_argv(int argc, char **argv) {
                 { "force",           no_argument,       NULL, ARG_FORCE           },
                 { "format",          required_argument, NULL, ARG_FORMAT          },
                 { "mkdir",           no_argument,       NULL, ARG_MKDIR           },
+                { "host",            required_argument, NULL, 'H'                 },
+                { "machine",         required_argument, NULL, 'M'                 },
+                { "now",             no_argument,       NULL, ARG_NOW             },
                 {}
         };
         int c, r;
 
-        while ((c = getopt_long(argc, argv, "hp:P:als:qo:", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "hp:P:als:qo:H:M:", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         verb_help(NULL, 0, NULL);
@@ -370,6 +387,15 @@ static int parse_argv(int argc, char **argv) {
                                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Unknown format: %s", optarg);
                         arg_format = optarg;
                         break;
+                case 'H':
+                        arg_host = optarg;
+                        break;
+                case 'M':
+                        arg_machine = optarg;
+                        break;
+                case ARG_NOW:
+                        arg_now = true;
+                        break;
                 case '?':
                         return -EINVAL;
                 default:
@@ -422,8 +448,16 @@ static int run(int argc, char **argv) {
         if (verb->run == verb_help)
                 return verb_help(NULL, argc, argv);
 
-        /* the system bus, or the one $DBUS_SYSTEM_BUS_ADDRESS names */
-        r = sd_bus_open_system(&bus);
+        /* the system bus, or the one $DBUS_SYSTEM_BUS_ADDRESS names; as machinectl, -H
+         * reaches a host's over ssh and -M a container's */
+        if (arg_host && arg_machine)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Cannot combine -H and -M.");
+        if (arg_host)
+                r = sd_bus_open_system_remote(&bus, arg_host);
+        else if (arg_machine)
+                r = sd_bus_open_system_machine(&bus, arg_machine);
+        else
+                r = sd_bus_open_system(&bus);
         if (r < 0)
                 return log_error_errno(r, "Failed to connect to bus: %s", strerror(-r));
         (void) sd_bus_set_allow_interactive_authorization(bus, arg_ask_password);

@@ -23,6 +23,7 @@ extern const char *arg_kill_whom;
 extern int arg_signal;
 extern unsigned arg_max_addresses;
 extern JsonFormat arg_json;
+extern bool arg_now;
 
 /* Where verbs write their normal output; paged or copied to stdout at exit (berthctl.c). */
 extern FILE *out;
@@ -71,6 +72,12 @@ int verb_reboot(sd_bus *bus, int argc, char **argv);
 /* berthctl-copy.c */
 int verb_bind(sd_bus *bus, int argc, char **argv);
 int verb_copy(sd_bus *bus, int argc, char **argv);   /* copy-to, copy-from */
+
+/* berthctl-start.c */
+int verb_start(sd_bus *bus, int argc, char **argv);
+int verb_enable(sd_bus *bus, int argc, char **argv);
+int verb_disable(sd_bus *bus, int argc, char **argv);
+void print_machine_log(sd_bus *bus, const char *name);
 
 /* berthctl-images.c */
 int verb_list_images(sd_bus *bus, int argc, char **argv);
