@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <fcntl.h>
-#include <ifaddrs.h>
+#include <linux/rtnetlink.h>
 #include <inttypes.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -17,6 +17,7 @@
 #include "fd-util.h"
 #include "machine-info.h"
 #include "machine-query.h"
+#include "netlink-util.h"
 #include "os-release.h"
 #include "process-util.h"
 #include "string-util.h"
@@ -117,78 +118,81 @@ int machine_read_os_release(pid_t leader, int leader_pidfd, char ***ret) {
         return os_release_read_at(rootfd, ret);
 }
 
-static int collect_addresses(MachineAddress **ret, size_t *ret_n) {
-        struct ifaddrs *ifa = NULL;
-        _cleanup_free_ MachineAddress *l = NULL;
-        size_t n = 0;
+typedef struct AddressList {
+        MachineAddress *addrs;
+        size_t n;
+} AddressList;
 
-        if (getifaddrs(&ifa) < 0)
-                return -errno;
+static int add_address(const RtnlAddress *a, void *userdata) {
+        AddressList *l = userdata;
+        MachineAddress *nl;
 
-        for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
-                MachineAddress a = {};
-                MachineAddress *nl;
-
-                if (!i->ifa_addr || (i->ifa_flags & IFF_LOOPBACK))
-                        continue;
-                if (i->ifa_addr->sa_family == AF_INET) {
-                        a.family = AF_INET;
-                        memcpy(a.bytes, &((struct sockaddr_in *) i->ifa_addr)->sin_addr, 4);
-                } else if (i->ifa_addr->sa_family == AF_INET6) {
-                        a.family = AF_INET6;
-                        memcpy(a.bytes, &((struct sockaddr_in6 *) i->ifa_addr)->sin6_addr, 16);
-                } else
-                        continue;
-
-                nl = realloc(l, (n + 1) * sizeof(MachineAddress));
-                if (!nl) {
-                        freeifaddrs(ifa);
-                        return -ENOMEM;
-                }
-                l = nl;
-                l[n++] = a;
-        }
-        freeifaddrs(ifa);
-
-        *ret = TAKE_PTR(l);
-        *ret_n = n;
+        /* 127.0.0.1 and ::1: the loopback interface's, as getifaddrs() without IFF_LOOPBACK */
+        if (a->scope >= RT_SCOPE_HOST)
+                return 0;
+        nl = realloc(l->addrs, (l->n + 1) * sizeof(MachineAddress));
+        if (!nl)
+                return -ENOMEM;
+        l->addrs = nl;
+        l->addrs[l->n] = (MachineAddress) { .family = a->family };
+        memcpy(l->addrs[l->n].bytes, &a->address, a->family == AF_INET ? 4 : 16);
+        l->n++;
         return 0;
 }
 
-/* In a child: enter the machine's network namespace and send its addresses. */
-static int send_addresses_of(void *userdata, int fd) {
-        _cleanup_free_ MachineAddress *l = NULL;
-        size_t n = 0;
+/* A netlink socket in the network namespace of the leader. setns() of a network namespace
+ * changes only the calling thread, and a socket stays in the namespace it was made in:
+ * berthd (single-threaded) steps into the namespace for the socket() call alone and back
+ * at once, with nothing in between. No fork: that cost ~6 ms per call with a thousand
+ * machines registered; this costs microseconds. */
+static int rtnl_open_in_netns(int pidfd, Rtnl **ret) {
+        static int own = -EBADF;
         int r;
 
-        if (setns(*(const int *) userdata, CLONE_NEWNET) < 0)
+        if (own < 0) {
+                own = open("/proc/thread-self/ns/net", O_RDONLY|O_CLOEXEC);
+                if (own < 0)
+                        return -errno;
+        }
+        if (setns(pidfd, CLONE_NEWNET) < 0)
                 return -errno;
-        r = collect_addresses(&l, &n);
-        if (r < 0)
-                return r;
-        return n > 0 ? loop_write(fd, l, n * sizeof(MachineAddress)) : 0;
+        r = rtnl_open(ret);
+        /* our own namespace, held open: only a kernel bug makes this fail, and then every
+         * later socket of berthd would be in the machine's namespace; stop instead */
+        if (setns(own, CLONE_NEWNET) < 0)
+                abort();
+        return r;
 }
 
 int machine_get_addresses(int leader_pidfd, MachineAddress **ret, size_t *ret_n) {
-        _cleanup_free_ char *buf = NULL;
-        size_t size = 0;
+        _cleanup_rtnl_close_ Rtnl *rtnl = NULL;
+        AddressList l = {};
         int r;
 
-        if (leader_pidfd < 0)
-                return collect_addresses(ret, ret_n);
-
-        /* Enter the machine's network namespace in a short-lived child, so that the daemon
-         * itself never changes namespace. */
-        r = fork_collect(send_addresses_of, &leader_pidfd, 1024 * 1024, -1, &buf, &size);
-        if (r == -ENOMEM)
-                return r;
+        /* One netlink dump of the namespace's addresses, without a fork (which cost
+         * berthd ~6 ms per call with a thousand machines registered). */
+        r = leader_pidfd < 0 ? rtnl_open(&rtnl) : rtnl_open_in_netns(leader_pidfd, &rtnl);
         if (r < 0)
-                return pidfd_is_alive(leader_pidfd) ? -EIO : -ESRCH;
-        if (size % sizeof(MachineAddress) != 0)
-                return -EIO;
+                return leader_pidfd >= 0 && !pidfd_is_alive(leader_pidfd) ? -ESRCH : r;
 
-        *ret_n = size / sizeof(MachineAddress);
-        *ret = (MachineAddress *) (size > 0 ? TAKE_PTR(buf) : NULL);
+        for (int attempt = 0;; attempt++) {
+                r = rtnl_addr_list(rtnl, 0, AF_UNSPEC, add_address, &l);
+                if (r >= 0 || (r != -EAGAIN && r != -ENOBUFS) || attempt >= 3)
+                        break;
+                free(l.addrs);
+                l = (AddressList) {};
+        }
+        if (r < 0) {
+                free(l.addrs);
+                return r;
+        }
+        /* the namespace was the leader's while it lived: a dead leader has no addresses */
+        if (leader_pidfd >= 0 && !pidfd_is_alive(leader_pidfd)) {
+                free(l.addrs);
+                return -ESRCH;
+        }
+        *ret = l.addrs;
+        *ret_n = l.n;
         return 0;
 }
 

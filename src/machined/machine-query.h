@@ -25,7 +25,7 @@ typedef struct MachineAddress {
         int family;
         uint8_t bytes[16];   /* 4 used for AF_INET */
 } MachineAddress;
-/* leader_pidfd < 0: the host's addresses. Loopback interfaces are skipped. */
+/* leader_pidfd < 0: the host's addresses. Host-scope ones (loopback) are skipped. */
 int machine_get_addresses(int leader_pidfd, MachineAddress **ret, size_t *ret_n);
 
 /* Parse the first line of a uid_map: the host uid that the machine's root maps to. */
