@@ -577,6 +577,11 @@ static int supervisor_start(Supervisor *s, const char *name, sd_bus_message *req
         _cleanup_(image_freep) Image *image = NULL;
         int r;
 
+        /* under systemd, berth-spawn here would live in berthd.service's cgroup and die
+         * with it: systemd runs berth-spawn@NAME.service instead (berthctl start) */
+        if (m->use_systemd)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_NOT_SUPPORTED,
+                                         "systemd is PID 1: start berth-spawn@%s.service instead.", name);
         r = image_find(&m->pool, name, &image);
         if (r == -ENOENT)
                 return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_IMAGE, "No image '%s' known.", name);
@@ -657,6 +662,8 @@ static int on_start_enabled(sd_event_source *source, void *userdata) {
         struct dirent *de;
 
         s->start_enabled = sd_event_source_disable_unref(s->start_enabled);
+        if (s->manager->use_systemd)    /* machines.target starts them */
+                return 0;
         d = opendir(s->enabled_dir);
         if (!d) {
                 if (errno != ENOENT)
