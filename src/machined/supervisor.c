@@ -421,6 +421,8 @@ static int on_notify(sd_event_source *source, int fd, uint32_t revents, void *us
         return 0;
 }
 
+static int supervisor_stop(Supervised *sv, sd_bus_message *request);
+
 static int on_start_timeout(sd_event_source *source, uint64_t usec, void *userdata) {
         Supervised *sv = userdata;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -428,7 +430,9 @@ static int on_start_timeout(sd_event_source *source, uint64_t usec, void *userda
         log_warning("Machine '%s' did not become ready in time, stopping it.", sv->name);
         (void) sd_bus_error_setf(&error, SD_BUS_ERROR_TIMEOUT, "Machine '%s' did not become ready in time.", sv->name);
         supervised_reply_start(sv, &error);
-        (void) pidfd_signal(sv->pidfd, SIGTERM);
+        /* as systemd after TimeoutStartSec=: stop it, with SIGKILL after the stop timeout */
+        if (supervisor_stop(sv, NULL) < 0)
+                (void) pidfd_signal(sv->pidfd, SIGKILL);
         return 0;
 }
 
