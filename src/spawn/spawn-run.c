@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdio.h>
@@ -417,6 +418,23 @@ static int seccomp_prepare(const SpawnConfig *c, SpawnState *s) {
         return 0;
 }
 
+/* Which init a booted tree runs: berthd reads it from the state file to power the
+ * machine off and reboot it with that init's signals. */
+static int init_kind_prepare(const SpawnConfig *c, SpawnState *s) {
+        _cleanup_close_ int fd = -EBADF;
+
+        if (!c->boot) {
+                s->init_kind = INIT_NONE;
+                return 0;
+        }
+        fd = open(s->directory, O_PATH|O_DIRECTORY|O_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to open %s: %m", s->directory);
+        s->init_kind = init_kind_detect(fd);
+        log_debug("The machine's init is of kind '%s'.", init_kind_to_string(s->init_kind));
+        return 0;
+}
+
 /* Everything the machine needs before its first start, in order; each step logs its
  * failure. What they pick and make goes into 's'. */
 static int spawn_prepare(const SpawnConfig *c, SpawnState *s) {
@@ -465,6 +483,9 @@ static int spawn_prepare(const SpawnConfig *c, SpawnState *s) {
         if (r < 0)
                 return r;
         r = seccomp_prepare(c, s);
+        if (r < 0)
+                return r;
+        r = init_kind_prepare(c, s);
         if (r < 0)
                 return r;
         s->wait_for_go = registration_wanted(c);

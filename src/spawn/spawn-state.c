@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -136,6 +137,13 @@ int spawn_state_serialize(const SpawnConfig *c, const SpawnState *s, pid_t super
         put_list(f, "CGROUP_V1", s->cgroup.v1_paths, SIZE_MAX);
         put_network(f, c, &s->net);
         put(f, "JOURNAL_BIND", s->journal_bind_source);
+        /* What berthd needs to run a shell with the machine's own restrictions and to
+         * power it off the way its init wants (see berthd(8)). */
+        put(f, "INIT", init_kind_to_string(s->init_kind));
+        fprintf(f, "BOUNDING_SET=0x%" PRIx64 "\nNO_NEW_PRIVILEGES=%i\n",
+                spawn_config_bounding_set(c), (int) c->no_new_privileges);
+        put_list(f, "SYSCALL_ALLOW", c->syscall_allow, SIZE_MAX);
+        put_list(f, "SYSCALL_DENY", c->syscall_deny, SIZE_MAX);
 
         if (fclose(f) != 0)
                 return -ENOMEM;

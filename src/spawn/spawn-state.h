@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include "init-kind.h"
 #include "seccomp-util.h"
 #include "spawn-cgroup.h"
 #include "spawn-config.h"
@@ -37,6 +38,7 @@ typedef struct SpawnState {
         pid_t leader;               /* the machine's PID 1, 0 while there is none */
         int start_fifo_fd;          /* detached: O_PATH fd of the FIFO whose opening by
                                      * "berth-runc start" lets the payload run; not owned */
+        InitKind init_kind;         /* with --boot: the tree's init, for berthd's poweroff */
 
         /* the resources, each owned by its step */
         ImageHold image_hold;       /* the image's lock, for the machine's whole life */
