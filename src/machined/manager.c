@@ -19,6 +19,7 @@
 #include "machine-query.h"
 #include "manager-dbus.h"
 #include "machine-compat.h"
+#include "machine-pty.h"
 #include "manager.h"
 #include "path-util.h"
 #include "string-util.h"
@@ -137,6 +138,7 @@ Manager *manager_free(Manager *m) {
 
         polkit_registry_done(&m->polkit);
         supervisor_free(m->supervisor);
+        machine_sessions_free(m);
         while (m->operations)
                 operation_free(m->operations);
         bus_workers_free(m);

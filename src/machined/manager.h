@@ -59,6 +59,8 @@ struct Manager {
         CallerLimit list_limit;       /* unprivileged ListImages calls per UID */
         struct DeferredCall *deferred_calls; /* over the limit: answered later */
 
+        struct MachineSession *sessions; /* logins and shells running in machines */
+
         PolkitRegistry polkit;        /* authorization checks of non-root callers */
 
         struct Supervisor *supervisor; /* io.berth.Supervisor1 (supervisor.h) */

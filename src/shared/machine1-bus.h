@@ -17,6 +17,8 @@
 #define MACHINE1_MANAGER_INTERFACE "org.freedesktop.machine1.Manager"
 #define MACHINE1_MACHINE_INTERFACE "org.freedesktop.machine1.Machine"
 #define MACHINE1_IMAGE_INTERFACE "org.freedesktop.machine1.Image"
+/* berth's own methods, on the manager object next to machine1's (see berthd(8)) */
+#define BERTH_MANAGER_INTERFACE "io.berth.Manager1"
 
 /* systemd-machined's own (src/libsystemd/sd-bus/bus-common-errors.h)... */
 #define BUS_ERROR_NO_SUCH_MACHINE "org.freedesktop.machine1.NoSuchMachine"
