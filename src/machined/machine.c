@@ -10,6 +10,7 @@
 #include "log.h"
 #include "machine-compat.h"
 #include "machine-dbus.h"
+#include "machine-power.h"
 #include "machine-query.h"
 #include "machine.h"
 #include "manager.h"
@@ -327,6 +328,11 @@ int machine_kill(Machine *machine, KillWho who, int sig) {
                 if (machine->info.systemd_scope)
                         return systemd_call(m, "KillUnit", NULL, "ssi", machine->info.unit, "all", sig);
                 /* A registered machine without a scope of ours: the leader is all we know. */
+        } else {
+                /* poweroff and reboot: in the language of the machine's init */
+                sig = machine_leader_signal(machine, sig);
+                if (sig <= 0)
+                        return sig;
         }
         return pidfd_signal(machine->leader_pidfd, sig);
 }

@@ -4,6 +4,7 @@
  * file format, /proc/PID/stat, os-release and uid_map. No root, no bus. */
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,8 @@
 #include "image-info.h"
 #include "machine-compat.h"
 #include "machine-idmap.h"
+#include "init-kind.h"
+#include "machine-enter.h"
 #include "machine-info.h"
 #include "machine-name.h"
 #include "machine-query.h"
@@ -288,7 +291,47 @@ static void test_caller_limit(void) {
         CHECK(l.n_buckets == 0);
 }
 
+/* berth-spawn's state file as berthd reads it for shells and poweroff */
+static void test_restrictions(void) {
+        MachineRestrictions r = {};
+
+        CHECK(machine_restrictions_parse("NAME=a\nSUPERVISOR=42\nINIT=busybox\nBOUNDING_SET=0xa80425fb\n"
+                                         "NO_NEW_PRIVILEGES=1\nSYSCALL_ALLOW=add_key keyctl\nSYSCALL_DENY=mo\\x20unt\n",
+                                         42, &r) == 0);
+        CHECK(r.known && r.init_kind == INIT_BUSYBOX && r.bounding_set == 0xa80425fbULL && r.no_new_privileges);
+        CHECK(strv_length(r.syscall_allow) == 2 && streq(r.syscall_allow[1], "keyctl"));
+        CHECK(strv_length(r.syscall_deny) == 1 && streq(r.syscall_deny[0], "mo unt"));
+        machine_restrictions_done(&r);
+
+        /* another machine's file of the same name */
+        CHECK(machine_restrictions_parse("SUPERVISOR=43\nBOUNDING_SET=0x1\nNO_NEW_PRIVILEGES=0\n", 42, &r) == -ESTALE);
+        /* required keys missing or broken: never a shell with guessed restrictions */
+        CHECK(machine_restrictions_parse("SUPERVISOR=42\nNO_NEW_PRIVILEGES=0\n", 42, &r) == -EBADMSG);
+        CHECK(machine_restrictions_parse("SUPERVISOR=42\nBOUNDING_SET=12\nNO_NEW_PRIVILEGES=0\n", 42, &r) == -EBADMSG);
+        CHECK(machine_restrictions_parse("SUPERVISOR=42\nBOUNDING_SET=0x1\nNO_NEW_PRIVILEGES=yes\n", 42, &r) == -EBADMSG);
+        /* an older berth-spawn (no INIT=): no init known, systemd's signals stay */
+        CHECK(machine_restrictions_parse("SUPERVISOR=42\nBOUNDING_SET=0x1\nNO_NEW_PRIVILEGES=0\n", 42, &r) == 0);
+        CHECK(r.init_kind == INIT_NONE && !r.syscall_allow);
+        machine_restrictions_done(&r);
+}
+
+static void test_init_signals(void) {
+        CHECK(init_kind_signal(INIT_BUSYBOX, INIT_ACTION_POWEROFF) == SIGUSR2);
+        CHECK(init_kind_signal(INIT_BUSYBOX, INIT_ACTION_REBOOT) == SIGTERM);
+        CHECK(init_kind_signal(INIT_SYSTEMD, INIT_ACTION_POWEROFF) == SIGRTMIN + 4);
+        CHECK(init_kind_signal(INIT_SYSTEMD, INIT_ACTION_REBOOT) == SIGINT);
+        CHECK(init_kind_signal(INIT_SYSVINIT, INIT_ACTION_REBOOT) == SIGINT);
+        CHECK(init_kind_signal(INIT_SYSVINIT, INIT_ACTION_POWEROFF) == -EOPNOTSUPP);
+        CHECK(init_action_from_systemd_signal(SIGRTMIN + 4) == INIT_ACTION_POWEROFF);
+        CHECK(init_action_from_systemd_signal(SIGINT) == INIT_ACTION_REBOOT);
+        CHECK(init_action_from_systemd_signal(SIGTERM) == -EINVAL);
+        CHECK(init_kind_from_string("busybox") == INIT_BUSYBOX);
+        CHECK(init_kind_from_string("bogus") < 0);
+}
+
 int main(void) {
+        test_restrictions();
+        test_init_signals();
         test_caller_limit();
         test_names();
         test_classes();
