@@ -64,6 +64,8 @@ static const Verb verbs[] = {
         { "start",        2, -1, verb_start },
         { "enable",       2, -1, verb_enable },
         { "disable",      2, -1, verb_disable },
+        { "login",        1,  2, verb_login },
+        { "shell",        1, -1, verb_shell },
         { "list-images",  1,  1, verb_list_images },
         { "image-status", 1, -1, verb_image_status },
         { "show-image",   1, -1, verb_show_image },
@@ -103,6 +105,11 @@ static int verb_help(sd_bus *bus, int argc, char **argv) {
                "  copy-to NAME PATH [PATH]    Copy files from the host to a container\n"
                "  copy-from NAME PATH [PATH]  Copy files from a container to the host\n"
                "  bind NAME PATH [PATH]       Bind mount a path from the host into a container\n"
+               "  login [NAME]                Get a login prompt in a container or on the\n"
+               "                              local host\n"
+               "  shell [[USER@]NAME [COMMAND...]]\n"
+               "                              Invoke a shell (or other command) in a container\n"
+               "                              or on the local host; exits with its status\n"
                "\nImage Commands:\n"
                "  list-images                 Show available container and VM images\n"
                "  image-status [NAME...]      Show image details\n"
@@ -149,6 +156,8 @@ static int verb_help(sd_bus *bus, int argc, char **argv) {
                "                              checksum, signature)\n"
                "     --format=FORMAT          Compress exported image (uncompressed, xz, gzip,\n"
                "                              bzip2, zstd)\n"
+               "     --uid=USER               Specify user ID to invoke shell as\n"
+               "  -E --setenv=VAR[=VALUE]     Add an environment variable for shell\n"
                "     --max-addresses=INTEGER  Number of internet addresses to show at most\n"
                "  -o --output=STRING          Output format of list and list-images (json,\n"
                "                              json-pretty, json-short)\n"
@@ -285,6 +294,7 @@ static int parse_argv(int argc, char **argv) {
                 ARG_FORMAT,
                 ARG_MKDIR,
                 ARG_NOW,
+                ARG_UID,
         };
         static const struct option options[] = {
                 { "help",            no_argument,       NULL, 'h'                 },
@@ -309,12 +319,46 @@ static int parse_argv(int argc, char **argv) {
                 { "host",            required_argument, NULL, 'H'                 },
                 { "machine",         required_argument, NULL, 'M'                 },
                 { "now",             no_argument,       NULL, ARG_NOW             },
+                { "uid",             required_argument, NULL, ARG_UID             },
+                { "setenv",          required_argument, NULL, 'E'                 },
                 {}
         };
-        int c, r;
+        /* Leading '-': non-options come back as 1, in order (see case 1). */
+        static const char option_string[] = "-hp:P:als:qo:H:M:E:";
+        bool reorder = false;
+        int c, r, shell = -1;
 
-        while ((c = getopt_long(argc, argv, "hp:P:als:qo:H:M:", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, option_string + reorder, options, NULL)) >= 0)
                 switch (c) {
+                case 1:
+                        /* As machinectl: options after "shell NAME" belong to the command. The
+                         * first non-option is the verb; for "shell" the next one is the
+                         * machine, where parsing stops. For any other verb, options may come
+                         * anywhere: reordering is turned on again. */
+                        if (shell >= 0) {
+                                optind--;
+                                goto done;
+                        }
+                        if (streq(optarg, "shell"))
+                                shell = optind - 1;
+                        else {
+                                int saved = optind;
+
+                                /* getopt_long() only rereads the option string after a reset */
+                                reorder = true;
+                                optind = 0;
+                                (void) getopt_long(argc, argv, option_string + reorder, options, NULL);
+                                optind = saved - 1;
+                        }
+                        break;
+                case ARG_UID:
+                        arg_uid = optarg;
+                        break;
+                case 'E':
+                        r = setenv_argument_add(optarg);
+                        if (r < 0)
+                                return r;
+                        break;
                 case 'h':
                         verb_help(NULL, 0, NULL);
                         return 0;
@@ -401,6 +445,16 @@ static int parse_argv(int argc, char **argv) {
                 default:
                         return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Unhandled option %c", c);
                 }
+done:
+        if (shell >= 0) {
+                /* the verb goes right before the machine name, where run() expects it */
+                char *t = argv[shell];
+
+                optind--;
+                for (int i = shell; i < optind; i++)
+                        argv[i] = argv[i + 1];
+                argv[optind] = t;
+        }
         return 1;
 }
 
@@ -474,5 +528,6 @@ int main(int argc, char **argv) {
         int r = run(argc, argv);
 
         strv_free(arg_property);
-        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        strv_free(arg_setenv);
+        return r < 0 ? EXIT_FAILURE : verb_exit_status;
 }

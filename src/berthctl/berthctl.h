@@ -78,6 +78,13 @@ int verb_start(sd_bus *bus, int argc, char **argv);
 int verb_enable(sd_bus *bus, int argc, char **argv);
 int verb_disable(sd_bus *bus, int argc, char **argv);
 void print_machine_log(sd_bus *bus, const char *name);
+/* berthctl-shell.c */
+extern char *arg_uid;             /* --uid= */
+extern char **arg_setenv;         /* -E, --setenv= */
+extern int verb_exit_status;      /* what berthctl exits with after a successful verb */
+int setenv_argument_add(const char *s);
+int verb_login(sd_bus *bus, int argc, char **argv);
+int verb_shell(sd_bus *bus, int argc, char **argv);
 
 /* berthctl-images.c */
 int verb_list_images(sd_bus *bus, int argc, char **argv);

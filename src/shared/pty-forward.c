@@ -131,14 +131,29 @@ static void flush_input(PtyForward *f) {
         }
 }
 
+/* The end of a non-terminal input, told the way a terminal tells it: the pty's EOF
+ * character, twice if the last line was not finished (the first only ends the line). */
+static void send_eof(PtyForward *f) {
+        struct termios t;
+        char eof[2];
+
+        if (isatty(f->in_fd) || tcgetattr(f->master, &t) < 0)
+                return;
+        eof[0] = eof[1] = (char) t.c_cc[VEOF];
+        (void) loop_write(f->master, eof, f->in_last && f->in_last != '\n' ? 2 : 1);
+}
+
 static void read_input(PtyForward *f) {
         ssize_t k = read(f->in_fd, f->in_buf, sizeof(f->in_buf));
 
         if (k <= 0) {
                 f->in_done = true;
+                if (k == 0 && f->eof_to_pty)
+                        send_eof(f);
                 return;
         }
         f->in_len = (size_t) k;
+        f->in_last = f->in_buf[k - 1];
         scan_escape(f, f->in_buf, f->in_len);
         flush_input(f);
 }
@@ -164,6 +179,10 @@ void pty_forward_drain(PtyForward *f) {
 }
 
 int pty_forward_run(PtyForward *f) {
+        return pty_forward_run_until(f, -EBADF);
+}
+
+int pty_forward_run_until(PtyForward *f, int stop_fd) {
         _cleanup_close_ int sigfd = -EBADF;
         sigset_t mask, old;
         int r = 0;
@@ -179,13 +198,15 @@ int pty_forward_run(PtyForward *f) {
         }
 
         while (!f->escaped) {
-                struct pollfd p[3] = { { .fd = sigfd, .events = POLLIN } };
+                struct pollfd p[4] = { { .fd = sigfd, .events = POLLIN } };
                 size_t n = pty_forward_poll_fill(f, p + 1);
                 struct signalfd_siginfo si;
 
                 if (n == 0)
                         break;          /* not attached */
-                if (poll(p, n + 1, -1) < 0) {
+                /* the last slot: the caller's stop_fd (a negative fd is ignored by poll()) */
+                p[n + 1] = (struct pollfd) { .fd = stop_fd, .events = POLLIN };
+                if (poll(p, n + 2, -1) < 0) {
                         if (errno == EINTR)
                                 continue;
                         r = -errno;
@@ -202,6 +223,10 @@ int pty_forward_run(PtyForward *f) {
                         break;
                 }
                 pty_forward_poll_dispatch(f, p + 1, n);
+                if (p[n + 1].revents) {
+                        pty_forward_drain(f);
+                        break;
+                }
         }
         if (r >= 0)
                 r = f->escaped;

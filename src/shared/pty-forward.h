@@ -43,6 +43,8 @@ typedef struct PtyForward {
         unsigned escapes;
         uint64_t escape_start;
         bool escaped;          /* ^] pressed three times within a second */
+        bool eof_to_pty;       /* at the end of a non-terminal in_fd, type the EOF character */
+        char in_last;          /* the last byte forwarded */
 } PtyForward;
 
 #define PTY_FORWARD_NULL { .in_fd = STDIN_FILENO, .out_fd = STDOUT_FILENO, .master = -EBADF, .peer = -EBADF }
@@ -68,3 +70,6 @@ void pty_forward_drain(PtyForward *f);
  * hold_peer. SIGWINCH is blocked meanwhile and handled through a signalfd. Returns a
  * negative errno on failure. */
 int pty_forward_run(PtyForward *f);
+/* The same, but also stop (after copying what the pty has buffered) once stop_fd polls
+ * readable: a client whose command ended although something else still holds the pty. */
+int pty_forward_run_until(PtyForward *f, int stop_fd);
