@@ -42,11 +42,10 @@ BERTHD_PID=
 cleanup() {
     local p
     trap '' INT TERM
-    [ -n "$BERTHD_PID" ] && kill -TERM "$BERTHD_PID" 2>/dev/null && wait "$BERTHD_PID" 2>/dev/null
     for p in "${LEADERS[@]}"; do
         kill -KILL "$p" 2>/dev/null
     done
-    [ -n "$DBUS_PID" ] && kill "$DBUS_PID" 2>/dev/null && wait "$DBUS_PID" 2>/dev/null
+    private_bus_stop
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -57,13 +56,7 @@ trap 'exit 143' TERM
 source "$here/private-bus.sh"
 private_bus_start "$TMP" "$repo/units/org.freedesktop.machine1.conf" || die "dbus-daemon did not start"
 mkdir "$TMP/pool"
-"$BERTHD" --state-dir="$TMP/state" --pool="$TMP/pool" >"$TMP/berthd.log" 2>&1 &
-BERTHD_PID=$!
-for _ in $(seq 200); do
-    busctl status "$DEST" >/dev/null 2>&1 && break
-    sleep 0.02
-done
-busctl status "$DEST" >/dev/null 2>&1 || die "berthd did not come up"
+private_berthd_start "$TMP" "$BERTHD" --pool="$TMP/pool" || die "berthd did not come up"
 
 echo "bench-berthctl: registering $BENCH_MACHINES machines..." >&2
 for ((i = 0; i < BENCH_MACHINES; i++)); do

@@ -48,3 +48,24 @@ CONF
     [ -S "$dir/bus" ] || return 1
     export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$dir/bus
 }
+
+# private_berthd_start DIR BERTHD [ARGS...]: start BERTHD on the private bus with its state
+# in DIR/state and its log in DIR/berthd.log, wait until it owns its name. Sets BERTHD_PID.
+private_berthd_start() {
+    local dir=$1 berthd=$2
+    shift 2
+    "$berthd" --state-dir="$dir/state" "$@" >"$dir/berthd.log" 2>&1 &
+    BERTHD_PID=$!
+    for _ in $(seq 200); do
+        busctl status org.freedesktop.machine1 >/dev/null 2>&1 && return 0
+        sleep 0.02
+    done
+    return 1
+}
+
+# private_bus_stop: stop what private_berthd_start and private_bus_start started
+private_bus_stop() {
+    [ -n "${BERTHD_PID:-}" ] && kill -TERM "$BERTHD_PID" 2>/dev/null && wait "$BERTHD_PID" 2>/dev/null
+    [ -n "${DBUS_PID:-}" ] && kill "$DBUS_PID" 2>/dev/null && wait "$DBUS_PID" 2>/dev/null
+    BERTHD_PID= DBUS_PID=
+}
