@@ -183,6 +183,22 @@ _btrfs_pool_release() {
     return 0
 }
 
+# mctl ARGS...: the real machinectl on our bus; it refuses to run without
+# /run/systemd/system, which it gets in a private mount namespace
+mctl() {
+    unshare -m --propagation private sh -c 'mount -t tmpfs tmpfs /run/systemd && mkdir /run/systemd/system &&
+                                           exec machinectl --no-pager -q "$@"' mctl "$@"
+}
+
+# in_shell [USER@]NAME COMMAND...: berthctl shell, its output without the pty's \r, and
+# the command's exit status
+in_shell() {
+    local name=$1
+    shift
+    timeout 30 "$BERTHCTL" -q shell "$name" "$@" </dev/null | tr -d '\r'
+    return "${PIPESTATUS[0]}"
+}
+
 machine_gone() {
     ! mgr GetMachine s "$1" >/dev/null 2>&1
 }
