@@ -25,6 +25,10 @@ void log_set_prefix(const char *prefix) {
         log_prefix = prefix;
 }
 
+const char *log_get_prefix(void) {
+        return log_prefix;
+}
+
 void log_set_sink(log_sink_t sink, void *userdata) {
         log_sink = sink;
         log_sink_userdata = userdata;

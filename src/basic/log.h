@@ -13,6 +13,7 @@
 void log_set_max_level(int level);
 int log_get_max_level(void);
 void log_set_prefix(const char *prefix);
+const char *log_get_prefix(void);
 void log_setup(const char *prefix);       /* reads $BERTH_LOG_LEVEL and $JOURNAL_STREAM */
 
 /* Hook used by the machine's setup child: instead of printing, send the message to the

@@ -23,6 +23,7 @@
 #include "spawn-config.h"
 #include "spawn-oci.h"
 #include "spawn-network.h"
+#include "spawn-settings.h"
 #include "netlink-util.h"
 #include "string-util.h"
 
@@ -66,6 +67,13 @@ static const char *const volatile_mode_table[_VOLATILE_MODE_MAX] = {
         [VOLATILE_YES] = "yes",
         [VOLATILE_STATE] = "state",
         [VOLATILE_OVERLAY] = "overlay",
+};
+
+static const char *const settings_mode_table[_SETTINGS_MODE_MAX] = {
+        [SETTINGS_YES] = "yes",
+        [SETTINGS_NO] = "no",
+        [SETTINGS_TRUSTED] = "trusted",
+        [SETTINGS_OVERRIDE] = "override",
 };
 
 static const char *const private_users_table[_PRIVATE_USERS_MAX] = {
@@ -114,6 +122,7 @@ DEFINE_STRING_TABLE(users_ownership, UsersOwnership, users_ownership_table, _USE
 DEFINE_STRING_TABLE(link_journal, LinkJournal, link_journal_table, _LINK_JOURNAL_MAX)
 DEFINE_STRING_TABLE(volatile_mode, VolatileMode, volatile_mode_table, _VOLATILE_MODE_MAX)
 DEFINE_STRING_TABLE(timezone_mode, TimezoneMode, timezone_mode_table, _TIMEZONE_MODE_MAX)
+DEFINE_STRING_TABLE(settings_mode, SettingsMode, settings_mode_table, _SETTINGS_MODE_MAX)
 
 static void custom_mount_done(CustomMount *m) {
         free(m->source);
@@ -156,6 +165,7 @@ void spawn_config_done(SpawnConfig *c) {
         free(c->groups);
         free(c->cgroup_path);
         free(c->oci_bundle);
+        free(c->settings_file);
         *c = (SpawnConfig) {};
 }
 
@@ -359,6 +369,7 @@ static void help(void) {
                "  -x --ephemeral            Run on a throwaway snapshot or overlay of the tree\n"
                "     --pivot-root=NEW[:OLD] Make the tree's directory NEW the root, the old root OLD\n"
                "     --template=PATH        Create a missing root directory from this tree\n"
+               "     --settings=MODE        yes, no, trusted or override: how to use NAME.nspawn\n"
                "     --volatile[=MODE]      yes, state, overlay or no: run with a volatile root\n"
                "\nExecution:\n"
                "  -b --boot                 Boot the tree's init; arguments go to init\n"
@@ -496,6 +507,7 @@ enum {
         ARG_SUPPRESS_SYNC,
         ARG_PIVOT_ROOT,
         ARG_OCI_BUNDLE,
+        ARG_SETTINGS,
 };
 
 static const struct option options[] = {
@@ -563,6 +575,7 @@ static const struct option options[] = {
         { "network-namespace-path", required_argument, NULL, ARG_NETWORK_NAMESPACE_PATH },
         { "suppress-sync",      required_argument, NULL, ARG_SUPPRESS_SYNC      },
         { "pivot-root",         required_argument, NULL, ARG_PIVOT_ROOT         },
+        { "settings",           required_argument, NULL, ARG_SETTINGS           },
         {}
 };
 
@@ -743,7 +756,24 @@ static int dump_choices(int opt) {
         }
 }
 
-static int parse_one(SpawnConfig *c, int opt, const char *arg) {
+int spawn_config_option_from_name(const char *name, bool *ret_takes_arg) {
+        for (const struct option *o = options; o->name; o++)
+                if (streq(o->name, name)) {
+                        if (ret_takes_arg)
+                                *ret_takes_arg = o->has_arg != no_argument;
+                        return o->val;
+                }
+        return -ENOENT;
+}
+
+const char *spawn_config_option_to_name(int opt) {
+        for (const struct option *o = options; o->name; o++)
+                if (o->val == opt)
+                        return o->name;
+        return NULL;
+}
+
+int spawn_config_parse_one(SpawnConfig *c, int opt, const char *arg) {
         int r;
 
         if (streq_ptr(arg, "help")) {
@@ -1020,28 +1050,45 @@ static int parse_one(SpawnConfig *c, int opt, const char *arg) {
                         return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --notify-ready= value '%s'.", arg);
                 c->notify_ready = r;
                 return 0;
+        case ARG_SETTINGS:
+                r = parse_boolean(arg);
+                c->settings_mode = r >= 0 ? (r ? SETTINGS_YES : SETTINGS_NO) : settings_mode_from_string(arg);
+                if (c->settings_mode < 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                               "Invalid --settings= mode '%s': expected yes, no, trusted or override.", arg);
+                return 0;
+        case SPAWN_OPTION_COMMAND_WORD:
+                return strv_extend(&c->command, arg) < 0 ? log_oom() : 0;
         default:
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Unhandled option %i.", opt);
         }
 }
 
-int spawn_config_parse_argv(SpawnConfig *c, int argc, char *argv[]) {
+void spawn_config_init(SpawnConfig *c) {
+        *c = (SpawnConfig) {
+                .kill_signal = -1,
+                .process = PROCESS_SETTINGS_NULL,
+                .console = _CONSOLE_MODE_INVALID,
+                .limits = RESOURCE_LIMITS_NULL,
+                .users_ownership = _USERS_OWNERSHIP_INVALID,
+                .link_journal = LINK_JOURNAL_AUTO,
+                .register_mode = REGISTER_AUTO,
+                .resolv_conf = RESOLV_CONF_AUTO,
+                .timezone = TIMEZONE_AUTO,
+        };
+}
+
+int spawn_config_parse_argv_masked(SpawnConfig *c, int argc, char *argv[], uint64_t skip_mask) {
         int opt, r;
 
-        c->kill_signal = -1;
-        c->process = (ProcessSettings) PROCESS_SETTINGS_NULL;
-        c->console = _CONSOLE_MODE_INVALID;
-        c->limits = (ResourceLimits) RESOURCE_LIMITS_NULL;
-        c->users_ownership = _USERS_OWNERSHIP_INVALID;
-        c->link_journal = LINK_JOURNAL_AUTO;
-        c->register_mode = REGISTER_AUTO;
-        c->resolv_conf = RESOLV_CONF_AUTO;
-        c->timezone = TIMEZONE_AUTO;
+        spawn_config_init(c);
 
         /* '+' : stop at the first non-option, which starts the payload's command line. */
         optind = 0;
         opterr = 0;
         while ((opt = getopt_long(argc, argv, "+hqabxUjnD:i:M:u:E:S:Pp:", options, NULL)) >= 0) {
+                uint64_t m;
+
                 switch (opt) {
                 case 'h':
                         help();
@@ -1054,18 +1101,28 @@ int spawn_config_parse_argv(SpawnConfig *c, int argc, char *argv[]) {
                                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Unknown or incomplete option '-%c'.", optopt);
                         return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Unknown or incomplete option '%s'.", argv[optind - 1]);
                 default:
-                        r = parse_one(c, opt, optarg);
+                        /* which settings-file keys this option masks (systemd-nspawn's precedence) */
+                        m = spawn_settings_option_mask(opt, optarg);
+                        if (m & skip_mask)
+                                continue;
+                        c->settings_mask |= m;
+                        r = spawn_config_parse_one(c, opt, optarg);
                         if (r != 0)
                                 return r;      /* an error, or 1 after OPTION=help */
                 }
         }
 
-        if (optind < argc) {
+        if (optind < argc && !(skip_mask & SETTING_START_MODE)) {
                 c->command = strv_copy(argv + optind);
                 if (!c->command)
                         return log_oom();
+                c->settings_mask |= SETTING_START_MODE;
         }
         return 0;
+}
+
+int spawn_config_parse_argv(SpawnConfig *c, int argc, char *argv[]) {
+        return spawn_config_parse_argv_masked(c, argc, argv, 0);
 }
 
 /* Neither -D nor -i: as systemd-nspawn, look for a tree or raw image named like the machine
@@ -1254,8 +1311,7 @@ static int read_nspawn_environment(SpawnConfig *c) {
         return 0;
 }
 
-int spawn_config_finalize(SpawnConfig *c) {
-        struct stat st;
+int spawn_config_determine_names(SpawnConfig *c) {
         int r;
 
         if (c->oci_bundle) {
@@ -1268,7 +1324,14 @@ int spawn_config_finalize(SpawnConfig *c) {
                 if (r < 0)
                         return r;
         }
-        r = c->image ? finalize_image(c) : finalize_directory(c);
+        return c->image ? finalize_image(c) : finalize_directory(c);
+}
+
+int spawn_config_finalize(SpawnConfig *c) {
+        struct stat st;
+        int r;
+
+        r = spawn_config_determine_names(c);
         if (r < 0)
                 return r;
         if (!c->hostname) {

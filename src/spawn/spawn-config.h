@@ -142,6 +142,16 @@ typedef struct ResourceLimits {
 
 typedef struct PortForward PortForward;
 
+/* --settings=: whether and how NAME.nspawn files are read (systemd-nspawn's modes) */
+typedef enum SettingsMode {
+        SETTINGS_YES,            /* read; the command line wins; trust by the file's location */
+        SETTINGS_NO,             /* never look for a file */
+        SETTINGS_TRUSTED,        /* read, and trust it wherever it is */
+        SETTINGS_OVERRIDE,       /* read; the file wins over the command line */
+        _SETTINGS_MODE_MAX,
+        _SETTINGS_MODE_INVALID = -EINVAL,
+} SettingsMode;
+
 /* What the user asked for: argv (later settings files, an OCI config.json), parsed and
  * finalized once, then read-only for the launch pipeline (const SpawnConfig *). What the
  * pipeline picks and makes goes into SpawnState (spawn-state.h). */
@@ -227,13 +237,32 @@ typedef struct SpawnConfig {
         bool umask_set;
         unsigned preserve_fds;   /* fds 3..3+N-1 are passed to the payload (runc --preserve-fds) */
         char *cgroup_path;       /* relative to the cgroup2 root, instead of SLICE/machine-NAME.scope */
+        SettingsMode settings_mode;
+        uint64_t settings_mask;  /* SETTING_* groups the command line set (spawn-settings.h) */
+        char *settings_file;     /* the NAME.nspawn file applied, if any */
+        bool settings_trusted;
 } SpawnConfig;
 
+/* The defaults before any option is parsed. */
+void spawn_config_init(SpawnConfig *c);
 void spawn_config_done(SpawnConfig *c);
 
 /* Parse the command line into *c. No side effects beyond memory. Returns 0 to go on,
  * 1 when --help/--version was handled, or a negative errno after logging. */
 int spawn_config_parse_argv(SpawnConfig *c, int argc, char *argv[]);
+/* The same, leaving out the options of the SETTING_* groups in skip_mask: the settings
+ * file's override mode rebuilds the configuration with it. */
+int spawn_config_parse_argv_masked(SpawnConfig *c, int argc, char *argv[], uint64_t skip_mask);
+/* Apply one option, as if given on the command line: the one parser of every setting,
+ * also used for the keys of settings files. Logs its own failure. */
+int spawn_config_parse_one(SpawnConfig *c, int opt, const char *arg);
+/* The option id of the long option NAME (or -ENOENT), whether it takes a value, and
+ * back. SPAWN_OPTION_COMMAND_WORD appends a word to the command (Parameters=). */
+#define SPAWN_OPTION_COMMAND_WORD 0x7fff
+int spawn_config_option_from_name(const char *name, bool *ret_takes_arg);
+const char *spawn_config_option_to_name(int opt);
+/* Find the image when neither -D nor -i was given, and derive the machine name. */
+int spawn_config_determine_names(SpawnConfig *c);
 /* Fill in defaults that depend on the environment (console mode from isatty, machine name
  * from the directory) and check what can be checked without touching anything. */
 int spawn_config_finalize(SpawnConfig *c);
@@ -252,6 +281,8 @@ const char *link_journal_to_string(LinkJournal m);
 LinkJournal link_journal_from_string(const char *s);
 const char *volatile_mode_to_string(VolatileMode m);
 VolatileMode volatile_mode_from_string(const char *s);
+const char *settings_mode_to_string(SettingsMode m);
+SettingsMode settings_mode_from_string(const char *s);
 const char *timezone_mode_to_string(TimezoneMode m);
 TimezoneMode timezone_mode_from_string(const char *s);
 

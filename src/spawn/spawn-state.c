@@ -125,6 +125,9 @@ int spawn_state_serialize(const SpawnConfig *c, const SpawnState *s, pid_t super
         put(f, "ROOT", s->directory);
         put(f, "DIRECTORY", c->directory);
         put(f, "IMAGE", c->image);
+        put(f, "SETTINGS", c->settings_file);
+        if (c->settings_file)
+                put(f, "SETTINGS_TRUSTED", c->settings_trusted ? "yes" : "no");
         put_list(f, "DEVICES", s->image.devices, SIZE_MAX);
         put(f, "EPHEMERAL_SNAPSHOT", s->ephemeral.snapshot);
         put_list(f, "OVERLAY_WORK_DIRS", s->overlay_work_dirs, c->n_mounts);

@@ -7,6 +7,7 @@
 #include "process-util.h"
 #include "spawn-config.h"
 #include "spawn-run.h"
+#include "spawn-settings.h"
 
 int main(int argc, char *argv[]) {
         SpawnConfig c = {};
@@ -22,6 +23,8 @@ int main(int argc, char *argv[]) {
         }
         if (r >= 0 && geteuid() != 0)
                 r = log_error_errno(SYNTHETIC_ERRNO(EPERM), "berth-spawn needs to run as root.");
+        if (r >= 0)
+                r = spawn_settings_load(&c, argc, argv);
         if (r >= 0)
                 r = spawn_config_finalize(&c);
         if (r >= 0)
