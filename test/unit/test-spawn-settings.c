@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* spawn-settings.c without root: parsing of NAME.nspawn text, the mask that command-line
+ * options set, and the merge in the yes, trusted and override modes. */
+
+#include <linux/capability.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include "log.h"
+#include "spawn-config.h"
+#include "spawn-settings.h"
+#include "string-util.h"
+#include "tap.h"
+
+#define ARGC(a) ((int) (sizeof(a) / sizeof((a)[0]) - 1))
+
+static int parse_text(const char *text, SpawnSettings *s) {
+        FILE *f = fmemopen((void *) text, strlen(text), "r");
+        int r;
+
+        if (!f)
+                return -errno;
+        r = spawn_settings_parse(f, "/x/m.nspawn", s);
+        fclose(f);
+        return r;
+}
+
+/* parse argv, then merge the file's text with the given trust */
+static int merge(const char *text, bool trusted, char **argv, int argc, SpawnConfig *c) {
+        _cleanup_(spawn_settings_done) SpawnSettings s = {};
+        int r;
+
+        r = spawn_config_parse_argv(c, argc, argv);
+        if (r != 0)
+                return -EINVAL;
+        r = parse_text(text, &s);
+        if (r < 0)
+                return r;
+        s.trusted = trusted;
+        return spawn_settings_apply(c, &s, argc, argv);
+}
+
+static void test_parse(void) {
+        _cleanup_(spawn_settings_done) SpawnSettings s = {};
+
+        CHECK(parse_text("# c\n[Exec]\n  Hostname = h1  \nEnvironment=A=1 \"B=x y\"\n"
+                         "Environment=\nEnvironment=C=3\nCapability=CAP_SYS_TIME \\\n CAP_NET_RAW\n"
+                         "[Bogus]\nHostname=nope\n[Files]\nNoSuchKey=1\nBind=/srv:/mnt\n", &s) == 0);
+        CHECK(s.n_entries == 4);
+        CHECK_STREQ(s.entries[0].value, "h1");
+        CHECK(s.entries[0].line == 3);
+        CHECK_STREQ(s.entries[1].value, "C=3");               /* the empty assignment reset A= and B= */
+        CHECK(s.entries[2].line == 7);                         /* a continued line counts from its start */
+        CHECK_STREQ(s.entries[3].value, "/srv:/mnt");
+        spawn_settings_done(&s);
+
+        log_set_max_level(-1);
+        CHECK(parse_text("[Exec]\nKillSignal=SIGNOPE\n", &s) < 0);
+        CHECK(parse_text("[Exec]\nBoot=maybe\n", &s) < 0);
+        CHECK(parse_text("[Exec]\nEnvironment=\"open\n", &s) < 0);
+        CHECK(parse_text("[Exec]\nEnvironment=NAME_ONLY\n", &s) < 0);
+        CHECK(parse_text("[Exec\n", &s) < 0);
+        CHECK(parse_text("[Files]\nBind=relative\n", &s) < 0);
+        CHECK(parse_text("[Exec]\nHostname=a\0b\n", &s) == 0);    /* fmemopen stops at the NUL */
+        spawn_settings_done(&s);
+        log_set_max_level(LOG_INFO);
+}
+
+static void test_mask(void) {
+        SpawnConfig c;
+        char *argv[] = { "berth-spawn", "-U", "--bind=/srv", "-E", "A=1", "--hostname=h", "-n", "-j",
+                         "/bin/true", NULL };
+
+        CHECK(spawn_config_parse_argv(&c, ARGC(argv), argv) == 0);
+        CHECK(c.settings_mask == (SETTING_USERNS | SETTING_CUSTOM_MOUNTS | SETTING_ENVIRONMENT | SETTING_HOSTNAME |
+                                  SETTING_NETWORK | SETTING_LINK_JOURNAL | SETTING_START_MODE));
+        spawn_config_done(&c);
+}
+
+static void test_merge(void) {
+        const char *file = "[Exec]\nHostname=file\nEnvironment=F=1\nCapability=CAP_SYS_TIME\nDropCapability=CAP_MKNOD\n"
+                           "KillSignal=SIGTERM\nParameters=/bin/echo from-file\n[Files]\nBind=/srv:/mnt\n"
+                           "[Network]\nPrivate=yes\n";
+        char *plain[] = { "berth-spawn", "-D", "/t", NULL };
+        char *cmd[] = { "berth-spawn", "-D", "/t", "--hostname=cmd", "--bind=/etc:/e", "/bin/true", NULL };
+        char *over[] = { "berth-spawn", "--settings=override", "-D", "/t", "--hostname=cmd", "--bind=/etc:/e",
+                         "-E", "C=1", "/bin/true", NULL };
+        SpawnConfig c;
+
+        /* untrusted: the safe keys apply, Capability=, Bind= and Private= do not */
+        log_set_max_level(-1);
+        CHECK(merge(file, false, plain, ARGC(plain), &c) == 0);
+        CHECK_STREQ(c.hostname, "file");
+        CHECK_STREQ(c.setenv[0], "F=1");
+        CHECK(c.kill_signal == SIGTERM);
+        CHECK(strv_length(c.command) == 2 && streq(c.command[1], "from-file"));
+        CHECK(c.capability_add == 0);
+        CHECK(c.capability_drop == UINT64_C(1) << CAP_MKNOD);
+        CHECK(c.n_mounts == 0);
+        CHECK(!c.private_network);
+        CHECK_STREQ(c.settings_file, "/x/m.nspawn");
+        CHECK(!c.settings_trusted);
+        spawn_config_done(&c);
+
+        /* trusted: all of it */
+        CHECK(merge(file, true, plain, ARGC(plain), &c) == 0);
+        CHECK(c.capability_add == UINT64_C(1) << CAP_SYS_TIME);
+        CHECK(c.n_mounts == 1 && streq(c.mounts[0].destination, "/mnt"));
+        CHECK(c.private_network);
+        CHECK(c.settings_trusted);
+        spawn_config_done(&c);
+
+        /* the command line wins for the groups it set */
+        CHECK(merge(file, true, cmd, ARGC(cmd), &c) == 0);
+        CHECK_STREQ(c.hostname, "cmd");
+        CHECK(c.n_mounts == 1 && streq(c.mounts[0].destination, "/e"));
+        CHECK(strv_length(c.command) == 1 && streq(c.command[0], "/bin/true"));
+        CHECK_STREQ(c.setenv[0], "F=1");                      /* no -E: the file's */
+        spawn_config_done(&c);
+
+        /* override: the file's groups replace the command line's, lists included */
+        CHECK(merge(file, true, over, ARGC(over), &c) == 0);
+        CHECK_STREQ(c.hostname, "file");
+        CHECK(c.n_mounts == 1 && streq(c.mounts[0].destination, "/mnt"));
+        CHECK(strv_length(c.setenv) == 1 && streq(c.setenv[0], "F=1"));
+        CHECK(strv_length(c.command) == 2 && streq(c.command[0], "/bin/echo"));
+        CHECK_STREQ(c.directory, "/t");
+        spawn_config_done(&c);
+
+        /* override, untrusted: Bind= is dropped, so the command line's bind stays */
+        CHECK(merge(file, false, over, ARGC(over), &c) == 0);
+        CHECK(c.n_mounts == 1 && streq(c.mounts[0].destination, "/e"));
+        CHECK_STREQ(c.hostname, "file");
+        spawn_config_done(&c);
+
+        /* an untrusted allow list drops every SystemCallFilter= line; a deny list alone applies */
+        CHECK(merge("[Exec]\nSystemCallFilter=~@clock\n", false, plain, ARGC(plain), &c) == 0);
+        CHECK(strv_length(c.syscall_deny) > 0);
+        spawn_config_done(&c);
+        CHECK(merge("[Exec]\nSystemCallFilter=~@clock\nSystemCallFilter=@basic-io\n", false, plain, ARGC(plain), &c) == 0);
+        CHECK(strv_length(c.syscall_deny) == 0 && strv_length(c.syscall_allow) == 0);
+        spawn_config_done(&c);
+        log_set_max_level(LOG_INFO);
+}
+
+int main(void) {
+        test_parse();
+        test_mask();
+        test_merge();
+        return tap_done();
+}
