@@ -132,7 +132,9 @@ static uint64_t rlimit_mask(const char *arg) {
 uint64_t spawn_settings_option_mask(int opt, const char *arg) {
         const char *name;
 
-        /* the short-only spellings of --private-users=pick and --link-journal=try-guest */
+        /* short-only spellings: --private-users=pick, --link-journal=try-guest, --as-pid2 */
+        if (opt == 'a')
+                return SETTING_START_MODE;
         if (opt == 'U')
                 return SETTING_USERNS;
         if (opt == 'j')
@@ -185,6 +187,16 @@ static int split_words(const char *v, char ***ret) {
         return 0;
 }
 
+/* The option's parser; its "print the choices" answer (1, for VALUE=help) is no value here */
+static int parse_option(SpawnConfig *c, const SettingsKey *k, int opt, const char *arg) {
+        int r = spawn_config_parse_one(c, opt, arg);
+
+        if (r > 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "%s=%s lists the choices on the command line only.",
+                                       k->name, strempty(arg));
+        return r;
+}
+
 /* Apply one assignment to *c through the option's parser. -EOPNOTSUPP (not logged) when
  * this build has no such option; other errors are logged. */
 static int key_apply(SpawnConfig *c, const SettingsKey *k, const char *value) {
@@ -204,14 +216,14 @@ static int key_apply(SpawnConfig *c, const SettingsKey *k, const char *value) {
                 if (r < 0)
                         return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid boolean '%s' for %s=.", value, k->name);
                 if (k->kind == KEY_CHOWN)
-                        return spawn_config_parse_one(c, opt, r ? "chown" : "off");
+                        return parse_option(c, k, opt, r ? "chown" : "off");
                 /* "no" is the default, which the command line did not change for this group */
-                return r && !takes_arg ? spawn_config_parse_one(c, opt, NULL) : 0;
+                return r && !takes_arg ? parse_option(c, k, opt, NULL) : 0;
         case KEY_RLIMIT:
                 arg = strjoin("RLIMIT_", k->name + strlen("Limit"), "=", value);
                 if (!arg)
                         return log_oom();
-                return spawn_config_parse_one(c, opt, arg);
+                return parse_option(c, k, opt, arg);
         case KEY_WORDS:
                 r = split_words(value, &words);
                 if (r == -ENOMEM)
@@ -225,14 +237,14 @@ static int key_apply(SpawnConfig *c, const SettingsKey *k, const char *value) {
                         if (opt == spawn_config_option_from_name("setenv", NULL) && !strchr(*w, '='))
                                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
                                                        "Invalid Environment= assignment '%s': expected NAME=VALUE.", *w);
-                        r = spawn_config_parse_one(c, opt, *w);
+                        r = parse_option(c, k, opt, *w);
                         if (r < 0)
                                 return r;
                 }
                 return 0;
         case KEY_VALUE:
         default:
-                return spawn_config_parse_one(c, opt, value);
+                return parse_option(c, k, opt, value);
         }
 }
 
