@@ -368,62 +368,90 @@ static int parse_line(ParseState *p, const char *path, unsigned line, char *text
         return 0;
 }
 
+static bool line_is_printable(const char *l) {
+        for (const unsigned char *p = (const unsigned char *) l; *p; p++)
+                if ((*p < ' ' && *p != '\t') || *p == 127)
+                        return false;
+        return utf8_is_valid(l);
+}
+
 #define SETTINGS_LINE_MAX (64U * 1024U)
+
+typedef struct LineReader {
+        FILE *f;
+        const char *path;
+        char *buf;
+        size_t cap;
+        unsigned line;           /* of the last physical line read */
+} LineReader;
+
+/* The next logical line (continuations joined) and the number of its first physical line.
+ * Returns 1, 0 at the end of the file, or a negative errno after logging. */
+static int read_logical_line(LineReader *l, char **ret, unsigned *ret_first) {
+        _cleanup_free_ char *logical = NULL;
+        unsigned first = 0;
+        ssize_t n;
+
+        while ((n = getline(&l->buf, &l->cap, l->f)) >= 0) {
+                bool more;
+                char *j;
+
+                l->line++;
+                if ((size_t) n != strlen(l->buf))
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "%s:%u: NUL byte in line.", l->path, l->line);
+                if ((size_t) n > SETTINGS_LINE_MAX || (logical && strlen(logical) + n > SETTINGS_LINE_MAX))
+                        return log_error_errno(SYNTHETIC_ERRNO(E2BIG), "%s:%u: Line too long.", l->path, l->line);
+                strip(l->buf);
+                /* the file may come with the image: none of it reaches the terminal raw */
+                if (!line_is_printable(l->buf))
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                               "%s:%u: Control character or invalid UTF-8 in line.", l->path, l->line);
+                /* a trailing backslash continues the line, as in systemd's unit files */
+                more = endswith(l->buf, "\\");
+                if (more)
+                        l->buf[strlen(l->buf) - 1] = ' ';
+                j = logical ? strjoin(logical, l->buf) : strdup(l->buf);
+                if (!j)
+                        return log_oom();
+                free(logical);
+                logical = j;
+                if (!first)
+                        first = l->line;
+                if (!more)
+                        break;
+        }
+        if (ferror(l->f))
+                return log_error_errno(SYNTHETIC_ERRNO(EIO), "Failed to read %s.", l->path);
+        if (!logical)
+                return 0;
+        *ret = TAKE_PTR(logical);
+        *ret_first = first;
+        return 1;
+}
 
 int spawn_settings_parse(FILE *f, const char *path, SpawnSettings *ret) {
         _cleanup_(spawn_settings_done) SpawnSettings s = {};
-        _cleanup_free_ char *buf = NULL, *logical = NULL;
+        LineReader l = { .f = f, .path = path };
         ParseState p = { .settings = &s };
-        unsigned line = 0, first = 0;
-        size_t cap = 0;
-        ssize_t n;
-        int r = 0;
+        int r;
 
         s.path = strdup(path);
         if (!s.path)
                 return log_oom();
         spawn_config_init(&p.scratch);
 
-        while ((n = getline(&buf, &cap, f)) >= 0) {
-                bool more;
-                char *j;
+        for (;;) {
+                _cleanup_free_ char *text = NULL;
+                unsigned first = 0;
 
-                line++;
-                if ((size_t) n != strlen(buf)) {
-                        r = log_error_errno(SYNTHETIC_ERRNO(EINVAL), "%s:%u: NUL byte in line.", path, line);
+                r = read_logical_line(&l, &text, &first);
+                if (r <= 0)
                         break;
-                }
-                if ((size_t) n > SETTINGS_LINE_MAX || (logical && strlen(logical) + n > SETTINGS_LINE_MAX)) {
-                        r = log_error_errno(SYNTHETIC_ERRNO(E2BIG), "%s:%u: Line too long.", path, line);
-                        break;
-                }
-                strip(buf);
-                /* a trailing backslash continues the line, as in systemd's unit files */
-                more = endswith(buf, "\\");
-                if (more)
-                        buf[strlen(buf) - 1] = ' ';
-                j = logical ? strjoin(logical, buf) : strdup(buf);
-                if (!j) {
-                        r = log_oom();
-                        break;
-                }
-                free(logical);
-                logical = j;
-                if (!first)
-                        first = line;
-                if (more)
-                        continue;
-                r = parse_line(&p, path, first, logical);
-                free(logical);
-                logical = NULL;
-                first = 0;
+                r = parse_line(&p, path, first, text);
                 if (r < 0)
                         break;
         }
-        if (r >= 0 && ferror(f))
-                r = log_error_errno(SYNTHETIC_ERRNO(EIO), "Failed to read %s.", path);
-        if (r >= 0 && logical)
-                r = parse_line(&p, path, first, logical);
+        free(l.buf);
         spawn_config_done(&p.scratch);
         if (r < 0)
                 return r;

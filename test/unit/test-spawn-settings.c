@@ -62,7 +62,10 @@ static void test_parse(void) {
         CHECK(parse_text("[Exec]\nEnvironment=NAME_ONLY\n", &s) < 0);
         CHECK(parse_text("[Exec\n", &s) < 0);
         CHECK(parse_text("[Files]\nBind=relative\n", &s) < 0);
-        CHECK(parse_text("[Exec]\nHostname=a\0b\n", &s) == 0);    /* fmemopen stops at the NUL */
+        CHECK(parse_text("[Exec]\nHostname=a\033[2Jb\n", &s) < 0);   /* no escape sequence reaches the terminal */
+        CHECK(parse_text("[Exec]\nHostname=\xff\n", &s) < 0);
+        CHECK(parse_text("[Exec]\r\nHostname=crlf\r\n\tKillSignal =\tSIGTERM\nHostname=end\\", &s) == 0);
+        CHECK(s.n_entries == 3 && streq(s.entries[1].value, "SIGTERM") && streq(s.entries[2].value, "end"));
         spawn_settings_done(&s);
         log_set_max_level(LOG_INFO);
 }
