@@ -25,13 +25,14 @@ void log_set_prefix(const char *prefix) {
         log_prefix = prefix;
 }
 
-const char *log_get_prefix(void) {
-        return log_prefix;
-}
-
 void log_set_sink(log_sink_t sink, void *userdata) {
         log_sink = sink;
         log_sink_userdata = userdata;
+}
+
+void log_get_sink(log_sink_t *ret_sink, void **ret_userdata) {
+        *ret_sink = log_sink;
+        *ret_userdata = log_sink_userdata;
 }
 
 int log_level_from_string(const char *s) {

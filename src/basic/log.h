@@ -13,13 +13,13 @@
 void log_set_max_level(int level);
 int log_get_max_level(void);
 void log_set_prefix(const char *prefix);
-const char *log_get_prefix(void);
 void log_setup(const char *prefix);       /* reads $BERTH_LOG_LEVEL and $JOURNAL_STREAM */
 
 /* Hook used by the machine's setup child: instead of printing, send the message to the
  * parent over a socket (see spawn-sync.c). */
 typedef void (*log_sink_t)(int level, int error, const char *msg, void *userdata);
 void log_set_sink(log_sink_t sink, void *userdata);
+void log_get_sink(log_sink_t *ret_sink, void **ret_userdata);
 
 int log_internal(int level, int error, const char *format, ...) _printf_(3, 4);
 

@@ -248,20 +248,31 @@ static int key_apply(SpawnConfig *c, const SettingsKey *k, const char *value) {
         }
 }
 
-/* key_apply() with "FILE:LINE" in front of whatever its parser logs */
+typedef struct WhereSink {
+        const char *path;
+        unsigned line;
+        log_sink_t next;         /* the sink in place before, NULL for stderr */
+        void *next_userdata;
+} WhereSink;
+
+/* Passes each message on with "FILE:LINE: " in front, to the journal too */
+static void where_sink(int level, int error, const char *msg, void *userdata) {
+        WhereSink *w = userdata;
+
+        log_set_sink(w->next, w->next_userdata);
+        (void) log_internal(level, error, "%s:%u: %s", w->path, w->line, msg);
+        log_set_sink(where_sink, w);
+}
+
+/* key_apply() with "FILE:LINE: " in front of whatever its parser logs */
 static int entry_apply(SpawnConfig *c, const char *path, const SettingsKey *k, unsigned line, const char *value) {
-        const char *saved = log_get_prefix();
-        _cleanup_free_ char *prefix = NULL;
-        char buf[16];
+        WhereSink w = { .path = path, .line = line };
         int r;
 
-        snprintf(buf, sizeof(buf), "%u", line);
-        prefix = saved ? strjoin(saved, ": ", path, ":", buf) : strjoin(path, ":", buf);
-        if (!prefix)
-                return log_oom();
-        log_set_prefix(prefix);
+        log_get_sink(&w.next, &w.next_userdata);
+        log_set_sink(where_sink, &w);
         r = key_apply(c, k, value);
-        log_set_prefix(saved);
+        log_set_sink(w.next, w.next_userdata);
         return r;
 }
 
