@@ -104,30 +104,31 @@ run_spawn -P -D "$TREE" /bin/sh -c 'echo pid=$$'
 expect_line "a command on the command line masks ProcessTwo= and Parameters= (as nspawn)" pid=1
 
 # ---- a trusted file in /run/berth is found first, and applies Bind=
-T=$TRUSTED_DIR/$MACHINE.nspawn
-if [ -e "$T" ]; then
-    skip "trusted file in $TRUSTED_DIR" "$T exists already (not ours)"
-else
-    mkdir -p "$TRUSTED_DIR"
-    TRUSTED_FILES+=("$T")
-    printf '[Exec]\nHostname=trusted\n[Files]\nBindReadOnly=%s:/mnt/host\n' "$HOSTDIR" >"$T"
-    printf '[Exec]\nHostname=untrusted\n' >"$NEXT"
-    run_spawn -P -D "$TREE" /bin/sh -c 'hostname; cat /mnt/host/marker; touch /mnt/host/x 2>/dev/null || echo ro'
-    expect_line "the trusted directory comes before the file next to the tree" trusted
-    expect_line "trusted: BindReadOnly= file visible inside" from-the-host
-    expect_line "BindReadOnly=: read-only" ro
-    expect_match "the trusted file is logged as trusted" "Using settings file $T \\(trusted\\)" "$ERROUT"
-    expect_no_match "trusted: no warnings" 'not trusted' "$ERROUT"
+# (a machine name of this run's own: a file left behind by a killed run must not change
+# the machines of other tests)
+TNAME=settings-t$$
+T=$TRUSTED_DIR/$TNAME.nspawn
+NEXT_T=$SCRATCH/$TNAME.nspawn
+mkdir -p "$TRUSTED_DIR"
+TRUSTED_FILES+=("$T")
+printf '[Exec]\nHostname=trusted\n[Files]\nBindReadOnly=%s:/mnt/host\n' "$HOSTDIR" >"$T"
+printf '[Exec]\nHostname=untrusted\n' >"$NEXT_T"
+run_spawn -P -D "$TREE" -M "$TNAME" /bin/sh -c 'hostname; cat /mnt/host/marker; touch /mnt/host/x 2>/dev/null || echo ro'
+expect_line "the trusted directory comes before the file next to the tree" trusted
+expect_line "trusted: BindReadOnly= file visible inside" from-the-host
+expect_line "BindReadOnly=: read-only" ro
+expect_match "the trusted file is logged as trusted" "Using settings file $T \\(trusted\\)" "$ERROUT"
+expect_no_match "trusted: no warnings" 'not trusted' "$ERROUT"
 
-    # the state file names the file in use
-    spawn_bg "$SCRATCH/state/bg.out" "$SCRATCH/state/bg.err" -P -D "$TREE" /bin/sh -c 'echo started; sleep 30'
-    wait_for "$SCRATCH/state/bg.out" '^started' 10
-    expect_eq "state file: SETTINGS= is the file in use" "$T" "$(sed -n 's/^SETTINGS=//p' /run/berth/spawn/"$MACHINE")"
-    expect_eq "state file: SETTINGS_TRUSTED=yes" yes "$(sed -n 's/^SETTINGS_TRUSTED=//p' /run/berth/spawn/"$MACHINE")"
-    kill -TERM "$BG_PID"
-    wait_bg "$SCRATCH/state/bg.out" "$SCRATCH/state/bg.err" 10
-    rm -f "$T"
-fi
+# the state file names the file in use
+spawn_bg "$SCRATCH/state/bg.out" "$SCRATCH/state/bg.err" -P -D "$TREE" -M "$TNAME" /bin/sh -c 'echo started; sleep 30'
+wait_for "$SCRATCH/state/bg.out" '^started' 10
+expect_eq "state file: SETTINGS= is the file in use" "$T" "$(sed -n 's/^SETTINGS=//p' /run/berth/spawn/"$TNAME")"
+expect_eq "state file: SETTINGS_TRUSTED=yes" yes "$(sed -n 's/^SETTINGS_TRUSTED=//p' /run/berth/spawn/"$TNAME")"
+kill -TERM "$BG_PID"
+wait_bg "$SCRATCH/state/bg.out" "$SCRATCH/state/bg.err" 10
+rm -f "$T" "$NEXT_T"
+ok_if "the trusted file is removed again" test ! -e "$T"
 
 # ---- --ephemeral and --template= find the original tree's file
 printf '[Exec]\nHostname=original\n' >"$NEXT"
