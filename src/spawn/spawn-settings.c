@@ -405,23 +405,23 @@ static int read_logical_line(LineReader *l, char **ret, unsigned *ret_first) {
 
         while ((n = getline(&l->buf, &l->cap, l->f)) >= 0) {
                 bool more;
-                char *j;
+                char *j, *t;
 
                 l->line++;
                 if ((size_t) n != strlen(l->buf))
                         return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "%s:%u: NUL byte in line.", l->path, l->line);
                 if ((size_t) n > SETTINGS_LINE_MAX || (logical && strlen(logical) + n > SETTINGS_LINE_MAX))
                         return log_error_errno(SYNTHETIC_ERRNO(E2BIG), "%s:%u: Line too long.", l->path, l->line);
-                strip(l->buf);
+                t = strip(l->buf);
                 /* the file may come with the image: none of it reaches the terminal raw */
-                if (!line_is_printable(l->buf))
+                if (!line_is_printable(t))
                         return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
                                                "%s:%u: Control character or invalid UTF-8 in line.", l->path, l->line);
                 /* a trailing backslash continues the line, as in systemd's unit files */
-                more = endswith(l->buf, "\\");
+                more = endswith(t, "\\");
                 if (more)
-                        l->buf[strlen(l->buf) - 1] = ' ';
-                j = logical ? strjoin(logical, l->buf) : strdup(l->buf);
+                        t[strlen(t) - 1] = ' ';
+                j = logical ? strjoin(logical, t) : strdup(t);
                 if (!j)
                         return log_oom();
                 free(logical);

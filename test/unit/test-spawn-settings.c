@@ -64,6 +64,10 @@ static void test_parse(void) {
         CHECK(parse_text("[Files]\nBind=relative\n", &s) < 0);
         CHECK(parse_text("[Exec]\nHostname=a\033[2Jb\n", &s) < 0);   /* no escape sequence reaches the terminal */
         CHECK(parse_text("[Exec]\nHostname=\xff\n", &s) < 0);
+        /* blank lines, blank-only lines and CRLF line ends are no control characters */
+        CHECK(parse_text("\n[Exec]\n\n   \t\nHostname=b\r\n\r\n", &s) == 0);
+        CHECK(s.n_entries == 1 && s.entries[0].line == 5);
+        spawn_settings_done(&s);
         CHECK(parse_text("[Exec]\r\nHostname=crlf\r\n\tKillSignal =\tSIGTERM\nHostname=end\\", &s) == 0);
         CHECK(s.n_entries == 3 && streq(s.entries[1].value, "SIGTERM") && streq(s.entries[2].value, "end"));
         spawn_settings_done(&s);
