@@ -90,6 +90,14 @@ static const SettingsKey settings_keys[] = {
         { "Network", "Port",           "port",              SETTING_EXPOSE_PORTS,      KEY_VALUE,  TRUST_NEEDED },
 };
 
+/* Options that mask a group without being the value of any key (as in nspawn's parse_argv()) */
+static const struct {
+        const char *option;
+        uint64_t group;
+} option_only_groups[] = {
+        { "network-namespace-path", SETTING_NETWORK },
+};
+
 /* Searched in this order; the first NAME.nspawn found is used, as by systemd-nspawn. */
 static const char *const trusted_dirs[] = {
         "/etc/berth", "/run/berth", "/etc/systemd/nspawn", "/run/systemd/nspawn",
@@ -148,6 +156,9 @@ uint64_t spawn_settings_option_mask(int opt, const char *arg) {
         for (size_t i = 0; i < ELEMENTSOF(settings_keys); i++)
                 if (settings_keys[i].option && streq(settings_keys[i].option, name))
                         return settings_keys[i].group;
+        for (size_t i = 0; i < ELEMENTSOF(option_only_groups); i++)
+                if (streq(option_only_groups[i].option, name))
+                        return option_only_groups[i].group;
         return 0;
 }
 
