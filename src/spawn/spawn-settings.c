@@ -118,7 +118,7 @@ static const SettingsKey *settings_key_find(const char *section, const char *nam
         return NULL;
 }
 
-/* --rlimit=[RLIMIT_]NAME=...: the bit of LimitNAME= */
+/* --rlimit=[RLIMIT_|Limit]NAME=...: the bit of LimitNAME= */
 static uint64_t rlimit_mask(const char *arg) {
         const char *n = arg;
         size_t l;
@@ -127,6 +127,8 @@ static uint64_t rlimit_mask(const char *arg) {
                 return 0;
         if (strncasecmp(n, "RLIMIT_", 7) == 0)
                 n += 7;
+        else if (strncmp(n, "Limit", 5) == 0)
+                n += 5;
         l = strcspn(n, "=");
         for (size_t i = 0; i < ELEMENTSOF(settings_keys); i++) {
                 const char *k = settings_keys[i].name + strlen("Limit");

@@ -38,7 +38,7 @@
 #define SETTING_BIND_USER         (UINT64_C(1) << 24)
 #define SETTING_NETWORK           (UINT64_C(1) << 25)  /* every [Network] key but Port= */
 #define SETTING_EXPOSE_PORTS      (UINT64_C(1) << 26)
-#define SETTING_RLIMIT_FIRST      (UINT64_C(1) << 32)  /* one bit per LimitXXX=, in RLIMIT_* order */
+#define SETTING_RLIMIT_FIRST      (UINT64_C(1) << 32)  /* one bit per LimitXXX= key, in the key table's order */
 
 typedef struct SettingsKey SettingsKey;
 

@@ -142,6 +142,17 @@ run_spawn -P -D "$NEWDIR" --template="$TREE" "$PAYLOAD" hostname
 expect_line "--template=: the template's settings" hostname=original
 rm -rf "$NEWDIR"
 
+# ---- LimitXXX= and OOMScoreAdjust=: trusted only (they are --rlimit= and --oom-score-adjust=)
+printf '[Exec]\nLimitNOFILE=1000:2000\nOOMScoreAdjust=300\n' >"$NEXT"
+run_spawn -P --settings=trusted -D "$TREE" /bin/sh -c 'echo soft=$(ulimit -n) hard=$(ulimit -Hn) oom=$(cat /proc/self/oom_score_adj)'
+expect_line "trusted: LimitNOFILE= and OOMScoreAdjust= apply inside" "soft=1000 hard=2000 oom=300"
+run_spawn -P -D "$TREE" /bin/sh -c 'echo soft=$(ulimit -n) oom=$(cat /proc/self/oom_score_adj)'
+expect_no_line "untrusted: LimitNOFILE= and OOMScoreAdjust= do not apply" "soft=1000 oom=300"
+expect_match "untrusted: LimitNOFILE= warned about" "Ignoring LimitNOFILE= setting, file $NEXT is not trusted" "$ERROUT"
+expect_match "untrusted: OOMScoreAdjust= warned about" "Ignoring OOMScoreAdjust= setting, file $NEXT is not trusted" "$ERROUT"
+run_spawn -P --settings=trusted --rlimit=NOFILE=500 -D "$TREE" /bin/sh -c 'echo soft=$(ulimit -n) oom=$(cat /proc/self/oom_score_adj)'
+expect_line "--rlimit=NOFILE= beats LimitNOFILE=, OOMScoreAdjust= still applies" "soft=500 oom=300"
+
 # ---- Parameters=: the command when none is given
 printf '[Exec]\nParameters=%s hostname\n' "$PAYLOAD" >"$NEXT"
 run_spawn -P --hostname=viaparams -D "$TREE"

@@ -6,9 +6,11 @@
 #include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 
 #include "log.h"
 #include "spawn-config.h"
+#include "spawn-process.h"
 #include "spawn-settings.h"
 #include "string-util.h"
 #include "tap.h"
@@ -83,6 +85,52 @@ static void test_mask(void) {
         CHECK(c.settings_mask == (SETTING_USERNS | SETTING_CUSTOM_MOUNTS | SETTING_ENVIRONMENT | SETTING_HOSTNAME |
                                   SETTING_NETWORK | SETTING_LINK_JOURNAL | SETTING_START_MODE));
         spawn_config_done(&c);
+
+        /* --rlimit= masks its own LimitXXX= only */
+        char *rl[] = { "berth-spawn", "--rlimit=RLIMIT_NOFILE=10", NULL };
+        CHECK(spawn_config_parse_argv(&c, ARGC(rl), rl) == 0);
+        CHECK(c.settings_mask != 0);
+        CHECK(spawn_settings_option_mask(spawn_config_option_from_name("rlimit", NULL), "NOFILE=1") == c.settings_mask);
+        CHECK(spawn_settings_option_mask(spawn_config_option_from_name("rlimit", NULL), "LimitCORE=1") != c.settings_mask);
+        spawn_config_done(&c);
+}
+
+/* the keys of the per-process options (spawn-process.c) and what an untrusted file may set */
+static void test_process_keys(void) {
+        const char *file = "[Exec]\nLimitNOFILE=1024:2048\nLimitCORE=0\nOOMScoreAdjust=100\nCPUAffinity=0\n"
+                           "Personality=x86-64\nSuppressSync=yes\nPivotRoot=/sysroot\nAmbientCapability=CAP_NET_RAW\n";
+        char *plain[] = { "berth-spawn", "-D", "/t", NULL };
+        char *rl[] = { "berth-spawn", "-D", "/t", "--rlimit=NOFILE=5", NULL };
+        SpawnConfig c;
+
+        log_set_max_level(-1);
+        CHECK(merge(file, true, plain, ARGC(plain), &c) == 0);
+        CHECK(c.process.rlimits_set & (UINT32_C(1) << RLIMIT_NOFILE));
+        CHECK(c.process.rlimits[RLIMIT_NOFILE].rlim_cur == 1024 && c.process.rlimits[RLIMIT_NOFILE].rlim_max == 2048);
+        CHECK(c.process.oom_score_adjust_set && c.process.oom_score_adjust == 100);
+        CHECK(c.process.cpu_set_set);
+        CHECK(c.process.personality != PERSONALITY_INVALID);
+        CHECK(c.suppress_sync);
+        CHECK_STREQ(c.pivot_root_new, "/sysroot");
+        CHECK(c.process.capability_ambient == UINT64_C(1) << CAP_NET_RAW);
+        spawn_config_done(&c);
+
+        /* untrusted: limits, OOM score, affinity and ambient capabilities are not the file's to raise */
+        CHECK(merge(file, false, plain, ARGC(plain), &c) == 0);
+        CHECK(c.process.rlimits_set == 0);
+        CHECK(!c.process.oom_score_adjust_set && !c.process.cpu_set_set && c.process.capability_ambient == 0);
+        CHECK(c.process.personality != PERSONALITY_INVALID && c.suppress_sync);
+        CHECK_STREQ(c.pivot_root_new, "/sysroot");
+        spawn_config_done(&c);
+
+        /* --rlimit=NOFILE= wins over LimitNOFILE= but not over LimitCORE= */
+        CHECK(merge(file, true, rl, ARGC(rl), &c) == 0);
+        CHECK(c.process.rlimits[RLIMIT_NOFILE].rlim_cur == 5);
+        CHECK(c.process.rlimits_set & (UINT32_C(1) << RLIMIT_CORE));
+        spawn_config_done(&c);
+
+        CHECK(parse_text("[Exec]\nLimitNOFILE=lots\n", &(SpawnSettings) {}) < 0);
+        log_set_max_level(LOG_INFO);
 }
 
 static void test_merge(void) {
@@ -155,5 +203,6 @@ int main(void) {
         test_parse();
         test_mask();
         test_merge();
+        test_process_keys();
         return tap_done();
 }
