@@ -22,7 +22,8 @@ struct BusWorker {
         Manager *manager;
         sd_bus_message *message;       /* NULL once answered */
         BusWorkerReply reply;
-        char *subject;
+        char *subject, *name;
+        uint64_t tag;
         pid_t pid;
         int pidfd;
         int out_fd;
@@ -57,6 +58,7 @@ static BusWorker *bus_worker_free(BusWorker *w) {
         }
         sd_bus_message_unref(w->message);
         free(w->subject);
+        free(w->name);
         free(w->buf);
         free(w);
         return NULL;
@@ -70,7 +72,8 @@ void bus_workers_free(Manager *m) {
 static void bus_worker_answer(BusWorker *w, int r) {
         if (!w->message)
                 return;
-        (void) w->reply(w->message, r, w->buf ?: "", w->size, w->subject);
+        (void) w->reply(w->manager, w->message, r, w->buf ?: "", w->size,
+                        &(BusWorkerSubject) { .subject = w->subject, .name = w->name, .tag = w->tag });
         w->message = sd_bus_message_unref(w->message);
 }
 
@@ -154,14 +157,16 @@ static int on_worker_exit(sd_event_source *s, int fd, uint32_t revents, void *us
 }
 
 int bus_worker_start(Manager *m, sd_bus_message *message, BusWorkerFunc f, void *userdata,
-                     uint64_t timeout_usec, BusWorkerReply reply, const char *subject) {
+                     uint64_t timeout_usec, BusWorkerReply reply, const BusWorkerSubject *s,
+                     sd_bus_error *error) {
         _cleanup_close_pair_ int pair[2] = EBADF_PAIR;
         BusWorker *w;
         pid_t parent = getpid(), pid;
         int pidfd = -EBADF, r;
 
         if (m->n_bus_workers >= BUS_WORKERS_MAX)
-                return -EBUSY;
+                return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                         "Too many reads of machines and images in progress, try again later.");
         if (pipe2(pair, O_CLOEXEC) < 0)
                 return -errno;
 
@@ -200,8 +205,10 @@ int bus_worker_start(Manager *m, sd_bus_message *message, BusWorkerFunc f, void 
         m->bus_workers = w;
         m->n_bus_workers++;
 
-        w->subject = strdup(subject);
-        if (!w->subject) {
+        w->subject = strdup(s->subject);
+        w->name = strdup(s->name);
+        w->tag = s->tag;
+        if (!w->subject || !w->name) {
                 bus_worker_free(w);
                 return -ENOMEM;
         }
@@ -258,15 +265,19 @@ int strv_from_nul(const char *buf, size_t size, char ***ret) {
         return 0;
 }
 
-int bus_worker_reply_os_release(sd_bus_message *message, int r, const char *buf, size_t size,
-                                const char *subject) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+int bus_worker_reply_os_release(Manager *m, sd_bus_message *message, int r, const char *buf, size_t size,
+                                const BusWorkerSubject *s) {
         _cleanup_strv_free_ char **l = NULL;
 
         if (r >= 0)
                 r = strv_from_nul(buf, size, &l);
         if (r >= 0)
                 return bus_reply_os_release(message, l);
+        return bus_worker_reply_error(message, r, s->subject);
+}
+
+int bus_worker_reply_error(sd_bus_message *message, int r, const char *subject) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
 
         if (r == -ENOENT)
                 (void) sd_bus_error_setf(&error, BUS_ERROR_NO_OS_RELEASE,
@@ -283,12 +294,7 @@ int bus_worker_reply_os_release(sd_bus_message *message, int r, const char *buf,
 }
 
 int bus_worker_start_os_release(Manager *m, sd_bus_message *message, BusWorkerFunc f, void *userdata,
-                                const char *subject, sd_bus_error *error) {
-        int r;
-
-        r = bus_worker_start(m, message, f, userdata, BUS_WORKER_TIMEOUT_USEC, bus_worker_reply_os_release, subject);
-        if (r == -EBUSY)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
-                                         "Too many reads of machines and images in progress, try again later.");
-        return r;
+                                BusWorkerReply reply, const BusWorkerSubject *s, sd_bus_error *error) {
+        return bus_worker_start(m, message, f, userdata, BUS_WORKER_TIMEOUT_USEC,
+                                reply ?: bus_worker_reply_os_release, s, error);
 }

@@ -29,25 +29,39 @@ typedef struct BusWorker BusWorker;
 /* In the worker: write the answer to out_fd; return 0 or a negative errno. */
 typedef int (*BusWorkerFunc)(void *userdata, int out_fd);
 
+/* What a worker is about: 'subject' names it in messages ("machine 'NAME'"), 'name' is
+ * the machine's or image's name. */
+typedef struct BusWorkerSubject {
+        const char *subject;
+        const char *name;
+        uint64_t tag;          /* the caller's own, e.g. which machine of that name */
+} BusWorkerSubject;
+
 /* In berthd, once: r is the worker's result (negative errno, -ETIMEDOUT when it was
  * killed), buf/size what it wrote. Sends the reply (or error) to message. */
-typedef int (*BusWorkerReply)(sd_bus_message *message, int r, const char *buf, size_t size, const char *subject);
+typedef int (*BusWorkerReply)(Manager *m, sd_bus_message *message, int r, const char *buf, size_t size,
+                              const BusWorkerSubject *s);
 
 /* Start f(userdata) in a worker (userdata is the worker's copy of the caller's memory, so
- * it may point to the stack); 'subject' (copied) is passed to reply. Returns 1 when the
- * call will be answered later, or a negative errno (no worker started). */
+ * it may point to the stack); *s (copied) is passed to reply. Returns 1 when the call
+ * will be answered later, or a negative errno (no worker started; with too many running
+ * a LimitsExceeded error is set in 'error'). */
 int bus_worker_start(Manager *m, sd_bus_message *message, BusWorkerFunc f, void *userdata,
-                     uint64_t timeout_usec, BusWorkerReply reply, const char *subject);
+                     uint64_t timeout_usec, BusWorkerReply reply, const BusWorkerSubject *s,
+                     sd_bus_error *error);
 
 /* Kill every worker (berthd is exiting); their calls are not answered. */
 void bus_workers_free(Manager *m);
 
 /* GetMachineOSRelease and GetImageOSRelease: f writes the pairs with strv_write_nul(). */
 int bus_worker_start_os_release(Manager *m, sd_bus_message *message, BusWorkerFunc f, void *userdata,
-                                const char *subject, sd_bus_error *error);
-/* Sends the os-release reply or the error for r; subject: "machine 'NAME'", "image 'NAME'". */
-int bus_worker_reply_os_release(sd_bus_message *message, int r, const char *buf, size_t size,
-                                const char *subject);
+                                BusWorkerReply reply, const BusWorkerSubject *s, sd_bus_error *error);
+/* Sends the os-release reply or the error for r (see bus_worker_reply_error()). */
+int bus_worker_reply_os_release(Manager *m, sd_bus_message *message, int r, const char *buf, size_t size,
+                                const BusWorkerSubject *s);
+/* The error for a worker's r: -ENOENT "... does not contain OS release information",
+ * -ETIMEDOUT a Timeout error, else the errno. */
+int bus_worker_reply_error(sd_bus_message *message, int r, const char *subject);
 
 /* "KEY\0VALUE\0..." pairs: what the os-release workers write. */
 int strv_write_nul(int fd, char **l);

@@ -439,7 +439,8 @@ static int image_method_get_os_release(sd_bus_message *message, Manager *m, Imag
                                          image_type_to_string(i->type));
         if (asprintf(&subject, "image '%s'", i->name) < 0)
                 return -ENOMEM;
-        return bus_worker_start_os_release(m, message, image_os_release_worker, i, subject, error);
+        return bus_worker_start_os_release(m, message, image_os_release_worker, i, NULL,
+                                           &(BusWorkerSubject) { .subject = subject, .name = i->name }, error);
 }
 
 static int reply_limit_error(int r, const char *what, sd_bus_error *error) {

@@ -53,11 +53,12 @@ static int reply_error(sd_bus_message *message, int r, const char *subject) {
         return sd_bus_reply_method_errnof(message, r, "Failed to read metadata of %s: %m", subject);
 }
 
-static int reply_hostname(sd_bus_message *message, int r, const char *buf, size_t size, const char *subject) {
+static int reply_hostname(Manager *m, sd_bus_message *message, int r, const char *buf, size_t size,
+                          const BusWorkerSubject *s) {
         _cleanup_free_ char *text = NULL, *hostname = NULL;
 
         if (r < 0)
-                return reply_error(message, r, subject);
+                return reply_error(message, r, s->subject);
         text = strndup(buf ?: "", size);
         if (!text)
                 return -ENOMEM;
@@ -65,14 +66,15 @@ static int reply_hostname(sd_bus_message *message, int r, const char *buf, size_
         return sd_bus_reply_method_return(message, "s", strempty(hostname));
 }
 
-static int reply_machine_id(sd_bus_message *message, int r, const char *buf, size_t size, const char *subject) {
+static int reply_machine_id(Manager *m, sd_bus_message *message, int r, const char *buf, size_t size,
+                            const BusWorkerSubject *s) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         char hex[33] = {};
         Id128 id = {};
         bool have = false;
 
         if (r < 0)
-                return reply_error(message, r, subject);
+                return reply_error(message, r, s->subject);
         /* 32 hex digits and a newline; "uninitialized" (first boot pending) is no ID */
         if (size >= 32 && (size == 32 || buf[32] == '\n')) {
                 memcpy(hex, buf, 32);
@@ -89,12 +91,13 @@ static int reply_machine_id(sd_bus_message *message, int r, const char *buf, siz
         return sd_bus_send(NULL, reply, NULL);
 }
 
-static int reply_machine_info(sd_bus_message *message, int r, const char *buf, size_t size, const char *subject) {
+static int reply_machine_info(Manager *m, sd_bus_message *message, int r, const char *buf, size_t size,
+                              const BusWorkerSubject *s) {
         _cleanup_strv_free_ char **l = NULL;
         _cleanup_free_ char *text = NULL;
 
         if (r < 0)
-                return reply_error(message, r, subject);
+                return reply_error(message, r, s->subject);
         text = strndup(buf ?: "", size);
         if (!text)
                 return -ENOMEM;
@@ -106,7 +109,6 @@ static int reply_machine_info(sd_bus_message *message, int r, const char *buf, s
 static int start_image_worker(sd_bus_message *message, Manager *m, Image *i, BusWorkerFunc f, BusWorkerReply reply,
                               sd_bus_error *error) {
         _cleanup_free_ char *subject = NULL;
-        int r;
 
         if (i->type != IMAGE_RAW && i->type != IMAGE_DIRECTORY && i->type != IMAGE_SUBVOLUME)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_NOT_SUPPORTED,
@@ -114,11 +116,8 @@ static int start_image_worker(sd_bus_message *message, Manager *m, Image *i, Bus
         if (asprintf(&subject, "image '%s'", i->name) < 0)
                 return -ENOMEM;
         /* In a worker: the image may sit on a file system that never answers (bus-worker.h). */
-        r = bus_worker_start(m, message, f, i, BUS_WORKER_TIMEOUT_USEC, reply, subject);
-        if (r == -EBUSY)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
-                                         "Too many reads of machines and images in progress, try again later.");
-        return r;
+        return bus_worker_start(m, message, f, i, BUS_WORKER_TIMEOUT_USEC, reply,
+                                &(BusWorkerSubject) { .subject = subject, .name = i->name }, error);
 }
 
 static bool hostname_char_ok(char c) {

@@ -11,6 +11,7 @@
 #include "machine-query.h"
 #include "manager.h"
 #include "string-util.h"
+#include "time-util.h"
 
 char *machine_bus_path(const Machine *machine) {
         return machine1_machine_path(machine->info.name);
@@ -162,24 +163,58 @@ static int machine_os_release_worker(void *userdata, int out_fd) {
         return strv_write_nul(out_fd, l);
 }
 
+/* Kept for a while after a worker read it: `list` of a thousand machines asks for every
+ * machine's OS, and a worker each (a fork of berthd) is the cost of that call. Read again
+ * after this long, so an upgrade inside shows. */
+#define MACHINE_OS_RELEASE_CACHE_USEC (30ULL * USEC_PER_SEC)
+
+static int machine_os_release_reply(Manager *m, sd_bus_message *message, int r, const char *buf, size_t size,
+                                    const BusWorkerSubject *s) {
+        _cleanup_strv_free_ char **l = NULL;
+        Machine *machine;
+
+        if (r >= 0)
+                r = strv_from_nul(buf, size, &l);
+        if (r < 0)
+                return bus_worker_reply_error(message, r, s->subject);
+
+        /* Still the machine the worker read (not a new one of the same name)? Keep it. */
+        machine = manager_get_machine(m, s->name);
+        if (machine && (uint64_t) machine->info.leader == s->tag) {
+                char **copy = strv_copy(l);
+
+                if (copy) {
+                        strv_free(machine->os_release);
+                        machine->os_release = copy;
+                        machine->os_release_usec = now_usec(CLOCK_MONOTONIC);
+                }
+        }
+        return bus_reply_os_release(message, l);
+}
+
 /* The host's own /etc is read here; a machine's in a worker: its payload may have mounted
  * a FUSE file system over its /etc that never answers (bus-worker.h). */
 int bus_machine_method_get_os_release(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         _cleanup_free_ char *subject = NULL;
+        _cleanup_strv_free_ char **l = NULL;
         Machine *machine = userdata;
         int r;
 
         if (asprintf(&subject, "machine '%s'", machine->info.name) < 0)
                 return -ENOMEM;
-        if (!machine_is_host(machine))
-                return bus_worker_start_os_release(machine->manager, message, machine_os_release_worker,
-                                                   machine, subject, error);
-
-        _cleanup_strv_free_ char **l = NULL;
-        r = machine_read_os_release(0, -EBADF, &l);
-        if (r < 0)
-                return bus_worker_reply_os_release(message, r, NULL, 0, subject);
-        return bus_reply_os_release(message, l);
+        if (machine_is_host(machine)) {
+                r = machine_read_os_release(0, -EBADF, &l);
+                if (r < 0)
+                        return bus_worker_reply_error(message, r, subject);
+                return bus_reply_os_release(message, l);
+        }
+        if (machine->os_release && now_usec(CLOCK_MONOTONIC) - machine->os_release_usec < MACHINE_OS_RELEASE_CACHE_USEC)
+                return bus_reply_os_release(message, machine->os_release);
+        return bus_worker_start_os_release(machine->manager, message, machine_os_release_worker, machine,
+                                           machine_os_release_reply,
+                                           &(BusWorkerSubject) { .subject = subject, .name = machine->info.name,
+                                                                 .tag = (uint64_t) machine->info.leader },
+                                           error);
 }
 
 int bus_machine_method_get_uid_shift(sd_bus_message *message, void *userdata, sd_bus_error *error) {

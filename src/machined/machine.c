@@ -99,6 +99,7 @@ Machine *machine_free(Machine *machine) {
         sd_event_source_disable_unref(machine->kill_timer);
         safe_close(machine->leader_pidfd);
         safe_close(machine->supervisor_pidfd);
+        strv_free(machine->os_release);
         machine_info_done(&machine->info);
         free(machine);
         return NULL;

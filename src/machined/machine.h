@@ -21,6 +21,9 @@ struct Machine {
         sd_event_source *leader_source;
         sd_event_source *kill_timer;    /* escalates Terminate to SIGKILL */
 
+        char **os_release;              /* as a worker last read it (machine-dbus.c) */
+        uint64_t os_release_usec;       /* when, CLOCK_MONOTONIC */
+
         Machine *prev, *next;
 };
 

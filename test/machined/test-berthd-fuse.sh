@@ -88,6 +88,20 @@ wait "$SPAWN" 2>/dev/null
 wait_until 5 machine_gone "$NAME"
 ok_if "the machine is gone" machine_gone "$NAME"
 
+# ---- a machine's os-release is read by a worker once, then kept for 30 s (a `list` of
+# many machines asks for every one's): a change inside shows only after that
+OSNAME=$P-os
+cp -a "$TMP/tree" "$TMP/tree2"
+printf 'ID=first\n' >"$TMP/tree2/etc/os-release"
+"$BERTH_SPAWN" -q -P --register=yes -D "$TMP/tree2" -M "$OSNAME" /bin/sleep 30 </dev/null >/dev/null 2>&1 &
+OSSPAWN=$!
+wait_until 5 mgr GetMachine s "$OSNAME"
+expect_match "GetMachineOSRelease reads the machine's os-release" '"ID" "first"' "$(mgr GetMachineOSRelease s "$OSNAME" 2>&1)"
+printf 'ID=second\n' >"$TMP/tree2/etc/os-release"
+expect_match "... and keeps it: a change within 30 s does not show yet" '"ID" "first"' "$(mgr GetMachineOSRelease s "$OSNAME" 2>&1)"
+kill "$OSSPAWN"; wait "$OSSPAWN" 2>/dev/null
+wait_until 5 machine_gone "$OSNAME"
+
 # ---- an image on a FUSE mount that never answers
 python3 "$(dirname "$0")/hang-fuse.py" "$POOL/stuck" "$TMP/fuse.ready" &
 SERVER=$!
