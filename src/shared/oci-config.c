@@ -739,7 +739,9 @@ static int parse_config(Reader *r, json_object *o, OciConfig *c) {
                 "annotations", "hooks", NULL });
 }
 
-int oci_config_parse(const char *text, size_t size, OciConfig *ret, char **ret_error) {
+/* The whole document, or only its process object (exec --process), read by 'part'. */
+static int parse_with(const char *text, size_t size, int (*part)(Reader *, json_object *, OciConfig *),
+                      OciConfig *ret, char **ret_error) {
         OciConfig c = { .umask = -1 };
         Reader r = {};
         json_object *o = NULL;
@@ -747,7 +749,7 @@ int oci_config_parse(const char *text, size_t size, OciConfig *ret, char **ret_e
 
         k = parse_document(&r, text, size, &o);
         if (k >= 0)
-                k = parse_config(&r, o, &c);
+                k = part(&r, o, &c);
         json_object_put(o);
         if (k < 0) {
                 oci_config_done(&c);
@@ -760,25 +762,12 @@ int oci_config_parse(const char *text, size_t size, OciConfig *ret, char **ret_e
         return 0;
 }
 
-int oci_process_parse(const char *text, size_t size, OciConfig *ret, char **ret_error) {
-        OciConfig c = { .umask = -1 };
-        Reader r = {};
-        json_object *o = NULL;
-        int k;
+int oci_config_parse(const char *text, size_t size, OciConfig *ret, char **ret_error) {
+        return parse_with(text, size, parse_config, ret, ret_error);
+}
 
-        k = parse_document(&r, text, size, &o);
-        if (k >= 0)
-                k = parse_process(&r, o, &c);
-        json_object_put(o);
-        if (k < 0) {
-                oci_config_done(&c);
-                if (ret_error)
-                        *ret_error = TAKE_PTR(r.error);
-                free(r.error);
-                return k;
-        }
-        *ret = c;
-        return 0;
+int oci_process_parse(const char *text, size_t size, OciConfig *ret, char **ret_error) {
+        return parse_with(text, size, parse_process, ret, ret_error);
 }
 
 int oci_resources_parse(const char *text, size_t size, OciResources *ret, char **ret_error) {
