@@ -20,6 +20,8 @@ apt-get update -q
 # containerd, runc: test-runc-containerd runs berth-runc under containerd's runc shim, and
 # runc is the peer of tools/bench-runc.sh; golang-go, make: tools/runtime-tools-validate.sh
 # builds the OCI conformance suite offline.
+# libdbus-1-dev, libpolkit-gobject-1-dev: only their pkg-config files, which say where the
+# bus policy, activation file and polkit actions go (units/meson.build).
 apt-get install -y -q --no-install-recommends \
         meson ninja-build pkg-config gcc libc6-dev python3 \
         libsystemd-dev libmount-dev libarchive-dev libcurl4-openssl-dev libssl-dev gpgv gpg libblkid-dev libfdisk-dev libcryptsetup-dev \
@@ -30,4 +32,5 @@ apt-get install -y -q --no-install-recommends \
         fdisk e2fsprogs squashfs-tools dosfstools cryptsetup-bin erofs-utils xfsprogs \
         clang libclang-rt-dev \
         hyperfine strace bubblewrap crun libnss-mymachines \
-        containerd runc golang-go make
+        containerd runc golang-go make \
+        libdbus-1-dev libpolkit-gobject-1-dev
