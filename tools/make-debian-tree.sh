@@ -1,9 +1,16 @@
 #!/bin/sh
-# make-debian-tree.sh [--print-path] — build (once) and cache a debootstrapped
-# Debian 12 (bookworm) root tree for tests and demos, and print its path.
+# make-debian-tree.sh [--print-path] [--flavour=FLAVOUR] — build (once) and cache a
+# debootstrapped Debian 12 (bookworm) root tree for tests and demos, and print its path.
 #
 # The tree lives outside the repository, in
-#   ${BERTH_CACHE_DIR:-/var/cache/berth}/debian-bookworm
+#   ${BERTH_CACHE_DIR:-/var/cache/berth}/debian-bookworm[-FLAVOUR]
+# FLAVOUR (default: none, the plain tree most tests boot):
+#   host      the plain tree plus what a systemd host running berth has:
+#             systemd-container (the real machinectl), libnss-mymachines, btrfs-progs
+#             and berth's own runtime libraries (test/systemd: the systemd-as-PID-1 rig)
+#   sysvinit  sysvinit-core as PID 1 instead of systemd (the init.d script's rig)
+# Each flavour is cached under its own name and stamp, so building one never
+# rebuilds another that other tests are using.
 # It is built in a temporary sibling directory and renamed into place only when
 # complete. A stamp file next to it records the recipe (suite, variant, package
 # list); if the stamp does not match this script, the tree is rebuilt. A flock
@@ -21,9 +28,10 @@ include=systemd,systemd-sysv,dbus,iproute2
 recipe=1
 
 usage() {
-    echo "usage: $prog [--print-path]" >&2
+    echo "usage: $prog [--print-path] [--flavour=host|sysvinit]" >&2
     echo "  Builds (if needed) the cached Debian $suite tree and prints its path." >&2
     echo "  --print-path  quiet: build output goes to a log file, shown only on failure" >&2
+    echo "  --flavour=F   a variant of the tree with more packages, cached separately" >&2
     exit 2
 }
 
@@ -33,16 +41,23 @@ die() {
 }
 
 quiet=0
-case $# in
-    0) ;;
-    1)
-        case $1 in
-            --print-path) quiet=1 ;;
-            *) usage ;;
-        esac
-        ;;
-    *) usage ;;
-esac
+flavour=
+for arg; do
+    case $arg in
+        --print-path) quiet=1 ;;
+        --flavour=host)
+            flavour=host
+            # berth's runtime libraries (meson install --destdir into the guest) that
+            # minbase lacks, and what the tests drive: machinectl, nss-mymachines, btrfs
+            include=$include,systemd-container,libnss-mymachines,btrfs-progs,libseccomp2,libmnl0,libnftnl11,libfdisk1
+            ;;
+        --flavour=sysvinit)
+            flavour=sysvinit
+            include=sysvinit-core,dbus,iproute2,libsystemd0,libseccomp2,libmnl0,libnftnl11,libfdisk1,procps
+            ;;
+        *) usage ;;
+    esac
+done
 
 say() {
     [ "$quiet" -eq 1 ] || echo "$prog: $*" >&2
@@ -55,7 +70,7 @@ case $cache_base in
     /*) ;;
     *) die "BERTH_CACHE_DIR must be an absolute path (got '$cache_base')" ;;
 esac
-name=debian-$suite
+name=debian-$suite${flavour:+-$flavour}
 tree=$cache_base/$name
 stamp=$cache_base/$name.stamp
 lock=$cache_base/$name.lock
@@ -65,7 +80,7 @@ want_stamp=$(printf 'recipe=%s\nsuite=%s\nvariant=%s\ninclude=%s\n' \
     "$recipe" "$suite" "$variant" "$include")
 
 tree_is_current() {
-    [ -d "$tree" ] && [ -f "$tree/usr/lib/systemd/systemd" ] && [ -f "$stamp" ] &&
+    [ -d "$tree" ] && { [ -L "$tree/sbin/init" ] || [ -f "$tree/sbin/init" ]; } && [ -f "$stamp" ] &&
         [ "$(cat "$stamp")" = "$want_stamp" ]
 }
 
