@@ -240,6 +240,31 @@ wait_bg() {
     ERROUT=$(tr -d '\r' <"$2")
 }
 
+# ---------------------------------------------------------------- booted guests with berth in them
+
+# stage_berth DIR: this build installed into DIR as a package would be (meson install
+# --destdir; BERTH_BUILD_ROOT is the build directory)
+stage_berth() {
+    meson install -C "$BERTH_BUILD_ROOT" --destdir "$1" --no-rebuild --quiet \
+        >"$SCRATCH/state/install.log" 2>&1
+}
+
+# overlay_tree LOWER DIR: DIR shows LOWER, writes go to a tmpfs (DIR.ov) and LOWER never
+# changes; unmount with umount DIR DIR.ov
+overlay_tree() {
+    mkdir -p "$2" "$2.ov" &&
+        mount -t tmpfs -o mode=0755 tmpfs "$2.ov" &&
+        mkdir "$2.ov/upper" "$2.ov/work" &&
+        mount -t overlay overlay -o "lowerdir=$1,upperdir=$2.ov/upper,workdir=$2.ov/work" "$2"
+}
+
+# in_guest CMD...: CMD in the namespaces and root of the machine whose PID 1 is $LEADER,
+# with a clean environment, under timeout ${GUEST_TIMEOUT:-60}
+in_guest() {
+    timeout -k 2 "${GUEST_TIMEOUT:-60}" nsenter -t "$LEADER" -m -u -i -n -p -C -r -w \
+        env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C "$@"
+}
+
 # ---------------------------------------------------------------- host state
 
 # the host's mount table (full lines: a changed option is a change too)

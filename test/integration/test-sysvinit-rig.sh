@@ -19,11 +19,8 @@ diag "tree: $SYSV_TREE"
 STAMP_BEFORE=$(stat -c %Y "$SYSV_TREE" "$SYSV_TREE/etc" "$SYSV_TREE/etc/init.d")
 
 # ---- the root: an overlay with berth installed and its init script enabled
-mkdir -p "$SCRATCH/ov" "$SCRATCH/root"
-mount -t tmpfs -o mode=0755 tmpfs "$SCRATCH/ov"
-mkdir "$SCRATCH/ov/upper" "$SCRATCH/ov/work"
-mount -t overlay overlay -o "lowerdir=$SYSV_TREE,upperdir=$SCRATCH/ov/upper,workdir=$SCRATCH/ov/work" "$SCRATCH/root"
-if ! meson install -C "$BERTH_BUILD_ROOT" --destdir "$SCRATCH/stage" --no-rebuild --quiet >"$SCRATCH/state/install.log" 2>&1; then
+overlay_tree "$SYSV_TREE" "$SCRATCH/root" || { echo "Bail out! no overlay of $SYSV_TREE"; exit 1; }
+if ! stage_berth "$SCRATCH/stage"; then
     echo "Bail out! meson install --destdir failed: $(tail -3 "$SCRATCH/state/install.log")"
     exit 1
 fi
@@ -34,10 +31,6 @@ ok_if "berthd starts in runlevel 2 after dbus" \
     sh -c 'ls "$1"/etc/rc2.d | grep -n "dbus$\|berthd$" | awk -F: "NR==1 && /dbus/ {d=1} NR==2 && /berthd/ && d {ok=1} END {exit !ok}"' \
     sh "$SCRATCH/root"
 
-in_guest() {
-    timeout -k 2 30 nsenter -t "$LEADER" -m -u -i -n -p -C -r -w \
-        env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C "$@"
-}
 has_owner() {
     in_guest dbus-send --system --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
         org.freedesktop.DBus.NameHasOwner string:org.freedesktop.machine1 2>&1 | grep -q 'boolean true'
@@ -71,5 +64,5 @@ ok_if "started again: berthd owns the name" has_owner
 in_guest /sbin/poweroff >/dev/null 2>&1 || in_guest /sbin/init 0 >/dev/null 2>&1
 wait_bg "$OUT" "$ERR" 60
 expect_rc "poweroff inside ends berth-spawn with status 0" 0
-umount "$SCRATCH/root" "$SCRATCH/ov"
+umount "$SCRATCH/root" "$SCRATCH/root.ov"
 expect_eq "the cached tree is unchanged" "$STAMP_BEFORE" "$(stat -c %Y "$SYSV_TREE" "$SYSV_TREE/etc" "$SYSV_TREE/etc/init.d")"

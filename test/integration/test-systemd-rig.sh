@@ -1,0 +1,194 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# berth on a systemd host for real: the cached Debian tree (make-debian-tree.sh
+# --flavour=host, never modified: booted --ephemeral) boots under berth-spawn with systemd
+# as PID 1 on a pure cgroup2 hierarchy (the machine's own cgroup2 mount, rooted at its
+# cgroup by the cgroup namespace) and its own system bus. This build is installed into it
+# like a package (meson install --destdir, unpacked inside), systemd-machined is masked,
+# and the tests drive the guest's systemctl, busctl and the real machinectl:
+#   - the units verify clean, berthd starts by D-Bus activation and by systemctl, writes its
+#     pool under its hardening, survives a restart with a machine running;
+#   - systemctl start berth-spawn@inner and machinectl start inner boot a nested machine
+#     (a tmpfs overlay of the plain Debian tree), machinectl poweroff leaves the unit
+#     inactive, not failed;
+#   - systemd-analyze security for berthd.service and systemd-machined.service, side by side.
+#
+# What the outer machine gets beyond berth-spawn's defaults, for nesting: all capabilities
+# (the inner berth-spawn creates veths, user namespaces and idmapped mounts, mounts file
+# systems, loads seccomp filters) and its own network namespace (--private-network), so
+# the inner machine's veth never reaches the host's network.
+. "$(dirname "$0")/lib.sh"
+setup
+
+BERTH_TEST_TIMEOUT=120
+if ! HOST_TREE=$("$BERTH_TOOLS/make-debian-tree.sh" --print-path --flavour=host 2>"$SCRATCH/state/mkdeb.log") ||
+   ! PLAIN_TREE=$("$BERTH_TOOLS/make-debian-tree.sh" --print-path 2>>"$SCRATCH/state/mkdeb.log"); then
+    echo "Bail out! make-debian-tree.sh failed: $(tail -5 "$SCRATCH/state/mkdeb.log")"
+    exit 1
+fi
+diag "outer tree: $HOST_TREE; inner: an overlay of $PLAIN_TREE"
+STAMP_BEFORE=$(stat -c %Y "$HOST_TREE" "$HOST_TREE/etc" "$HOST_TREE/var/lib" "$PLAIN_TREE/etc")
+
+# ---- the package: this build, staged
+STAGE=$SCRATCH/stage
+if ! stage_berth "$STAGE"; then
+    echo "Bail out! meson install --destdir failed: $(tail -3 "$SCRATCH/state/install.log")"
+    exit 1
+fi
+
+# ---- the nested machine's tree: the plain tree under a tmpfs overlay (the cache stays as is)
+overlay_tree "$PLAIN_TREE" "$SCRATCH/inner" || { echo "Bail out! no overlay of $PLAIN_TREE"; exit 1; }
+
+# in_rig CMD...: run CMD in the outer machine
+in_rig() {
+    GUEST_TIMEOUT=${RIG_TIMEOUT:-60} in_guest "$@"
+}
+# rig_sh SCRIPT: a shell command line in the outer machine; stdout and stderr together
+rig_sh() {
+    in_rig sh -c "$1" 2>&1
+}
+
+OUT=$SCRATCH/state/rig.out ERR=$SCRATCH/state/rig.err
+spawn_bg "$OUT" "$ERR" -D "$HOST_TREE" --ephemeral -b -M rig --console=read-only \
+    --private-network --capability=all \
+    --bind-ro="$STAGE:/mnt/berth-stage" --bind="$SCRATCH/inner:/var/lib/machines/inner"
+if ! LEADER=$(leader_of "$BG_PID"); then
+    fail "the outer machine starts" "$(cat "$ERR")"
+    exit 1
+fi
+for i in $(seq 1 600); do
+    [ -S /proc/"$LEADER"/root/run/systemd/private ] && break
+    sleep 0.05
+done
+
+STATE=$(in_rig systemctl is-system-running --wait 2>&1)
+expect_eq "outer: systemd as PID 1 reaches running" running "$STATE"
+expect_eq "outer: no failed units" "" "$(in_rig systemctl --failed --no-legend --plain 2>&1)"
+expect_eq "outer: /sys/fs/cgroup is one cgroup2 hierarchy (unified)" cgroup2fs "$(in_rig stat -fc %T /sys/fs/cgroup)"
+ok_if "outer: the system bus is up" in_rig busctl --system status org.freedesktop.DBus
+ok_if "outer: systemd's cgroup tree is writable (init.scope, system.slice)" \
+    in_rig test -w /sys/fs/cgroup/system.slice -a -d /sys/fs/cgroup/init.scope
+
+# ---- install the package: unpack the stage, mask systemd-machined (one bus name, one unit),
+# and make the real machinectl's start and enable (StartUnit, machines.target.wants of
+# systemd-nspawn@NAME.service, a name compiled into machinectl) reach berth-spawn@.service
+OUTPUT=$(rig_sh 'tar -C /mnt/berth-stage -c . | tar -C / -x --keep-directory-symlink &&
+    systemctl mask --quiet systemd-machined.service &&
+    ln -s /lib/systemd/system/berth-spawn@.service /etc/systemd/system/systemd-nspawn@.service &&
+    systemctl daemon-reload &&
+    systemctl reload dbus.service')
+expect_eq "berth installed into the outer machine" "" "$OUTPUT"
+
+for u in berthd.service berth-spawn@inner.service machines.target; do
+    expect_eq "outer: systemd-analyze verify $u is clean" "" "$(rig_sh "systemd-analyze verify $u")"
+done
+
+# ---- berthd: D-Bus activation, then systemctl
+expect_eq "berthd inactive before the first call" inactive "$(rig_sh 'systemctl is-active berthd.service')"
+ok_if "a call to org.freedesktop.machine1 activates berthd (busctl ListMachines)" \
+    in_rig busctl --system call org.freedesktop.machine1 /org/freedesktop/machine1 \
+        org.freedesktop.machine1.Manager ListMachines
+expect_eq "berthd.service active after D-Bus activation" active "$(rig_sh 'systemctl is-active berthd.service')"
+expect_eq "systemd-machined.service not running" inactive "$(rig_sh 'systemctl is-active systemd-machined.service')"
+rig_sh 'systemctl stop berthd.service' >/dev/null
+ok_if "systemctl start berthd" in_rig systemctl start berthd.service
+expect_eq "berthd.service active after systemctl start" active "$(rig_sh 'systemctl is-active berthd.service')"
+
+# ---- the pool is writable under the unit's hardening (ProtectSystem=strict)
+rig_sh 'mkdir -p /var/lib/machines/small/etc && echo small >/var/lib/machines/small/etc/hostname' >/dev/null
+ok_if "machinectl clone small small2 (writes the pool)" in_rig machinectl clone small small2
+expect_eq "the clone has the image's files" small "$(rig_sh 'cat /var/lib/machines/small2/etc/hostname')"
+expect_match "machinectl list-images: small is writable" '^small +directory +no' \
+    "$(rig_sh 'machinectl list-images --no-legend')"
+ok_if "machinectl rename small2 small3" in_rig machinectl rename small2 small3
+ok_if "machinectl remove small3 small" in_rig machinectl remove small3 small
+expect_eq "the pool holds only inner again" inner "$(rig_sh 'ls /var/lib/machines')"
+
+# ---- security exposure, side by side (the same analysis for both units, from their files)
+SEC_BERTHD=$(rig_sh 'systemd-analyze security --no-pager berthd.service | tail -1')
+SEC_MACHINED=$(rig_sh 'systemd-analyze security --no-pager --offline=yes /lib/systemd/system/systemd-machined.service | tail -1')
+SEC_BERTHD_OFF=$(rig_sh 'systemd-analyze security --no-pager --offline=yes /lib/systemd/system/berthd.service | tail -1')
+diag "systemd-analyze security berthd.service: $SEC_BERTHD"
+diag "offline, berthd.service: $SEC_BERTHD_OFF; systemd-machined.service: $SEC_MACHINED"
+score() { sed -n 's/.*exposure level for [^:]*: \([0-9.]*\).*/\1/p' <<<"$1"; }
+B=$(score "$SEC_BERTHD_OFF") M=$(score "$SEC_MACHINED")
+ok_if "berthd.service is exposed no more than systemd-machined.service ($B vs $M)" \
+    awk -v b="$B" -v m="$M" 'BEGIN { exit !(b != "" && m != "" && b + 0 <= m + 0) }'
+
+# ---- a nested machine: systemctl start berth-spawn@inner
+# wait_inner: the inner machine's systemd answers is-system-running (through the outer)
+inner_state() {
+    RIG_TIMEOUT=90 rig_sh 'l=$(machinectl show inner -p Leader --value) &&
+        nsenter -t "$l" -m -u -i -p -C -r -w systemctl is-system-running --wait'
+}
+RIG_TIMEOUT=120 rig_sh 'systemctl start berth-spawn@inner.service' >"$SCRATCH/state/start.out"
+expect_eq "systemctl start berth-spawn@inner: active" active "$(rig_sh 'systemctl is-active berth-spawn@inner.service')"
+expect_eq "inner: its systemd reaches running" running "$(inner_state)"
+expect_match "machinectl list shows inner" '^inner +container +berth' "$(rig_sh 'machinectl list --no-legend')"
+expect_match "systemd-cgls: inner under machine.slice" 'berth-spawn@inner\.service' \
+    "$(rig_sh 'systemd-cgls --no-pager -u machine.slice')"
+expect_eq "inner: no failed units" "" \
+    "$(rig_sh 'nsenter -t $(machinectl show inner -p Leader --value) -m -u -i -p -C -r -w systemctl --failed --no-legend --plain')"
+
+# ---- berthd restarts with the machine running; the machine stays registered
+ok_if "systemctl restart berthd with inner running" in_rig systemctl restart berthd.service
+expect_eq "berthd.service active after the restart" active "$(rig_sh 'systemctl is-active berthd.service')"
+expect_match "inner still registered after the restart" '^inner +container' "$(rig_sh 'machinectl list --no-legend')"
+expect_eq "inner's unit still active" active "$(rig_sh 'systemctl is-active berth-spawn@inner.service')"
+# nss-mymachines asks org.freedesktop.machine1 (berthd) for the machine's addresses
+OUTPUT=$(rig_sh 'getent hosts inner')
+diag "getent hosts inner: $OUTPUT"
+expect_match "nss-mymachines resolves inner through berthd" '^[0-9a-f:.]+ +inner' "$OUTPUT"
+
+# ---- machinectl poweroff: the unit ends inactive, not failed
+stop_inner() {
+    rig_sh 'machinectl poweroff inner' >/dev/null
+    for i in $(seq 1 300); do
+        s=$(rig_sh 'systemctl show -p ActiveState --value berth-spawn@inner.service')
+        [ "$s" = inactive ] || [ "$s" = failed ] && break
+        sleep 0.1
+    done
+    expect_eq "$1: berth-spawn@inner ends inactive" "inactive success" \
+        "$(rig_sh 'systemctl show -p ActiveState --value berth-spawn@inner.service;
+                   systemctl show -p Result --value berth-spawn@inner.service' | tr '\n' ' ' | sed 's/ $//')"
+}
+stop_inner "machinectl poweroff"
+
+# ---- machinectl start: StartUnit systemd-nspawn@inner.service, the alias of berth-spawn@inner
+RIG_TIMEOUT=120 ok_if "machinectl start inner" in_rig machinectl start inner
+for i in $(seq 1 300); do
+    [ "$(rig_sh 'systemctl is-active berth-spawn@inner.service')" = activating ] || break
+    sleep 0.1
+done
+expect_eq "machinectl start: berth-spawn@inner.service active" active "$(rig_sh 'systemctl is-active berth-spawn@inner.service')"
+expect_eq "machinectl start: inner's systemd reaches running" running "$(inner_state)"
+stop_inner "after machinectl start, machinectl poweroff"
+
+# ---- resource limits on the outer machine's cgroup2: only where the host's controllers are in
+# cgroup2 (a pure v2 host). On a hybrid host the kernel has memory, cpu, io and pids bound to
+# their v1 hierarchies; a controller is in one hierarchy only, so the unified one (the
+# outer machine's /sys/fs/cgroup) has none of them and systemd inside cannot apply limits.
+CTRL=$(rig_sh 'cat /sys/fs/cgroup/cgroup.controllers')
+diag "outer machine's cgroup2 controllers: ${CTRL:-none}"
+if [[ " $CTRL " == *" memory "* && " $CTRL " == *" pids "* && " $CTRL " == *" cpu "* ]]; then
+    OUTPUT=$(RIG_TIMEOUT=60 rig_sh 'berth-spawn -q -D /var/lib/machines/inner -M lim --register=no \
+        --property=MemoryMax=64M --property=TasksMax=77 --property=CPUQuota=50% --property=CPUWeight=42 \
+        /bin/sh -c "d=/sys/fs/cgroup\$(sed -n \"s/^0:://p\" /proc/self/cgroup); cat \$d/memory.max \$d/pids.max \$d/cpu.max \$d/cpu.weight"')
+    expect_eq "--property= limits land in the machine's cgroup2 files" "67108864
+77
+50000 100000
+42" "$OUTPUT"
+else
+    skip "--property= limits in cgroup2 under systemd" "no memory, cpu and pids controllers in this host's cgroup2 (hybrid host: they are bound to v1)"
+fi
+
+expect_eq "outer: still no failed units" "" "$(in_rig systemctl --failed --no-legend --plain 2>&1)"
+
+# ---- power the outer machine off
+in_rig systemctl poweroff >/dev/null 2>&1
+wait_bg "$OUT" "$ERR" 60
+expect_rc "outer: systemctl poweroff ends berth-spawn with status 0" 0
+umount "$SCRATCH/inner" "$SCRATCH/inner.ov"
+expect_eq "the cached trees are unchanged" "$STAMP_BEFORE" \
+    "$(stat -c %Y "$HOST_TREE" "$HOST_TREE/etc" "$HOST_TREE/var/lib" "$PLAIN_TREE/etc")"
