@@ -396,8 +396,15 @@ static int cgroup_limits_apply(const ResourceLimits *l, const Controller *ctrl) 
         return 0;
 }
 
-int machine_cgroup_create(const SpawnConfig *c, MachineCGroup *g) {
-        const ResourceLimits *l = &c->limits;
+bool machine_cgroup_needed(const SpawnConfig *c) {
+        /* a plain command needs no cgroup of its own */
+        return c->boot || resource_limits_any(&c->limits) || c->slice || c->keep_unit || c->cgroup_path;
+}
+
+int machine_cgroup_create(const SpawnConfig *c, bool in_unit, MachineCGroup *g) {
+        static const ResourceLimits none = RESOURCE_LIMITS_NULL;
+        /* in the scope systemd made, systemd applied the limits (to the whole scope) */
+        const ResourceLimits *l = in_unit ? &none : &c->limits;
         Controller ctrl[_CTRL_MAX] = {
                 [CTRL_MEMORY] = { "memory", l->memory_max_set || l->memory_high_set },
                 [CTRL_PIDS]   = { "pids",   l->tasks_max_set },
@@ -409,8 +416,9 @@ int machine_cgroup_create(const SpawnConfig *c, MachineCGroup *g) {
         const char *root;
         int r;
 
-        if (!c->boot && !resource_limits_any(l) && !c->slice && !c->keep_unit && !c->cgroup_path)
-                return 0;     /* a plain command needs no cgroup of its own */
+        if (!machine_cgroup_needed(c))
+                return 0;
+        in_unit = in_unit || c->keep_unit;
 
         r = cgroup_layout_open(&layout);
         if (r < 0)
@@ -427,9 +435,10 @@ int machine_cgroup_create(const SpawnConfig *c, MachineCGroup *g) {
 
                 slice = e ? strndup(c->cgroup_path, e - c->cgroup_path) : strdup("");
                 scope = strdup(e ? e + 1 : c->cgroup_path);
-        } else if (c->keep_unit) {
+        } else if (in_unit) {
                 /* --keep-unit: the machine stays in berth-spawn's own cgroup (its service's,
-                 * under systemd), in a "payload" child, as systemd-nspawn does. */
+                 * under systemd), in a "payload" child, as systemd-nspawn does; the same in
+                 * the scope systemd made for berth-spawn. */
                 _cleanup_free_ char *own = NULL;
 
                 r = v2_own_cgroup(&own);
@@ -485,7 +494,7 @@ int machine_cgroup_create(const SpawnConfig *c, MachineCGroup *g) {
                         continue;
                 }
                 /* below the caller's own cgroup; with --keep-unit directly in it */
-                dir = c->keep_unit ? strjoin(mnt, streq(own, "/") ? "" : own, "/", scope) :
+                dir = in_unit ? strjoin(mnt, streq(own, "/") ? "" : own, "/", scope) :
                                      strjoin(mnt, streq(own, "/") ? "" : own, "/", slice, "/", scope);
                 if (!dir)
                         return log_oom();

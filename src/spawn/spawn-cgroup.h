@@ -28,7 +28,11 @@ typedef struct MachineCGroup {
 
 #define MACHINE_CGROUP_NULL { .v2_fd = -EBADF }
 
-int machine_cgroup_create(const SpawnConfig *c, MachineCGroup *ret);
+/* Does the machine get a cgroup of its own? (booted, limits, a slice, --keep-unit) */
+bool machine_cgroup_needed(const SpawnConfig *c);
+/* in_unit: berth-spawn runs in the scope systemd made for the machine, which has the limits
+ * already: the machine's cgroup is a "payload" child of it, as with --keep-unit. */
+int machine_cgroup_create(const SpawnConfig *c, bool in_unit, MachineCGroup *ret);
 void machine_cgroup_destroy(MachineCGroup *g);
 /* Apply the limits set in 'l' to an existing machine cgroup (berth-runc update). */
 int machine_cgroup_update(const MachineCGroup *g, const ResourceLimits *l);

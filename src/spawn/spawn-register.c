@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <dlfcn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
+#include "cgroup-setup.h"
+#include "fd-util.h"
 #include "log.h"
 #include "machine1-bus.h"
+#include "spawn-cgroup.h"
 #include "spawn-register.h"
 #include "string-util.h"
 
@@ -143,4 +147,110 @@ void spawn_unregister_machine(const SpawnConfig *c, Registration *reg) {
         }
         dlclose(reg->dl);
         *reg = (Registration) {};
+}
+
+/* Is berth-spawn in the cgroup2 cgroup whose last component is SCOPE? */
+static bool self_in_scope(const char *scope) {
+        _cleanup_fclose_ FILE *f = fopen("/proc/self/cgroup", "re");
+        char line[4096];
+
+        if (!f)
+                return false;
+        while (fgets(line, sizeof(line), f)) {
+                const char *e;
+
+                line[strcspn(line, "\n")] = 0;
+                if (!startswith(line, "0::"))
+                        continue;
+                e = strrchr(line, '/');
+                return e && streq(e + 1, scope);
+        }
+        return false;
+}
+
+static int start_transient_scope(const BusApi *api, sd_bus *bus, const SpawnConfig *c, const char *scope,
+                                 sd_bus_error *error) {
+        _cleanup_free_ char *description = strjoin("Container ", c->machine);
+        const ResourceLimits *l = &c->limits;
+        sd_bus_message *m = NULL, *reply = NULL;
+        int r;
+
+        if (!description)
+                return -ENOMEM;
+        r = api->new_method_call(bus, &m, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                 "org.freedesktop.systemd1.Manager", "StartTransientUnit");
+        if (r < 0)
+                return r;
+        /* as systemd-machined asks for a machine's scope: in the slice, delegated (the
+         * machine's systemd manages its subtree), with berth-spawn in it, and the
+         * --property= limits (UINT64_MAX is systemd's "infinity" or "unset" for each) */
+        r = api->append(m, "ss", scope, "fail");
+        if (r >= 0)
+                r = api->append(m, "a(sv)", 10,
+                                "Description", "s", description,
+                                "Slice", "s", c->slice ?: "machine.slice",
+                                "Delegate", "b", 1,
+                                "PIDs", "au", 1, (uint32_t) getpid(),
+                                "MemoryMax", "t", l->memory_max_set ? l->memory_max : UINT64_MAX,
+                                "MemoryHigh", "t", l->memory_high_set ? l->memory_high : UINT64_MAX,
+                                "TasksMax", "t", l->tasks_max_set ? l->tasks_max : UINT64_MAX,
+                                "CPUQuotaPerSecUSec", "t", l->cpu_quota_set ? l->cpu_quota_per_sec_usec : UINT64_MAX,
+                                "CPUWeight", "t", l->cpu_weight > 0 ? l->cpu_weight : UINT64_MAX,
+                                "IOWeight", "t", l->io_weight > 0 ? l->io_weight : UINT64_MAX);
+        if (r >= 0)
+                r = api->append(m, "a(sa(sv))", 0);
+        if (r >= 0)
+                r = api->call(bus, m, 0, error, &reply);
+        api->message_unref(m);
+        api->message_unref(reply);
+        return r;
+}
+
+int spawn_systemd_scope(const SpawnConfig *c) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *scope = NULL;
+        sd_bus *bus = NULL;
+        void *dl;
+        BusApi api;
+        int r;
+
+        if (c->keep_unit || c->cgroup_path || !machine_cgroup_needed(c) || access("/run/systemd/system/", F_OK) < 0)
+                return 0;
+        scope = machine_scope_name(c->machine);
+        if (!scope)
+                return log_oom();
+
+        /* Without the library or a bus to reach systemd, the scope is made as on hosts
+         * without systemd (cgroup_create_fresh() under the slice). */
+        dl = dlopen("libsystemd.so.0", RTLD_NOW|RTLD_LOCAL);
+        if (!dl || bus_api_load(dl, &api) < 0) {
+                log_debug("libsystemd.so.0 not loaded, making the machine's scope without systemd: %s", strempty(dlerror()));
+                if (dl)
+                        dlclose(dl);
+                return 0;
+        }
+        r = api.open_system(&bus);
+        if (r < 0) {
+                log_warning_errno(r, "systemd runs, but the system bus cannot be reached; making the machine's scope without it: %m");
+                dlclose(dl);
+                return 0;
+        }
+        r = start_transient_scope(&api, bus, c, scope, &error);
+        if (r < 0)
+                log_error_errno(r, "systemd refused the machine's scope %s: %s", scope, strempty(error.message));
+        api.error_free(&error);
+        api.flush_close_unref(bus);
+        dlclose(dl);
+        if (r < 0)
+                return r;
+
+        /* The reply comes when the job is queued; systemd moves us when it runs. */
+        for (int i = 0; i < 500; i++) {
+                if (self_in_scope(scope)) {
+                        log_debug("In the scope %s that systemd made.", scope);
+                        return 1;
+                }
+                usleep(10000);
+        }
+        return log_error_errno(SYNTHETIC_ERRNO(ETIMEDOUT), "systemd did not move berth-spawn into %s within 5 s.", scope);
 }

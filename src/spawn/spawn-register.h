@@ -25,3 +25,11 @@ void spawn_unregister_machine(const SpawnConfig *c, Registration *reg);
 
 /* Is it worth trying at all? (cheap: no dlopen, no connection) */
 bool registration_wanted(const SpawnConfig *c);
+
+/* Under systemd (PID 1) without --keep-unit: ask it (StartTransientUnit on
+ * org.freedesktop.systemd1, as systemd-machined does for systemd-nspawn) for the machine's
+ * scope, machine-NAME.scope in the slice, delegated, with berth-spawn in it and the
+ * --property= limits on it; the machine then gets a "payload" child of it, as with --keep-unit. Returns 1 when berth-spawn is in its
+ * scope, 0 when not asked (no systemd, no libsystemd, no bus, no cgroup needed: berth-spawn
+ * makes the scope itself), or a negative errno after logging. */
+int spawn_systemd_scope(const SpawnConfig *c);

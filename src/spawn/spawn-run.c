@@ -494,11 +494,12 @@ static int spawn_prepare(const SpawnConfig *c, SpawnState *s) {
 }
 
 /* One boot in a fresh cgroup: nothing of the last one carries over. */
-static int spawn_boot(const SpawnConfig *c, SpawnState *s, int sigfd, bool announced, bool *ret_reboot) {
+static int spawn_boot(const SpawnConfig *c, SpawnState *s, bool in_scope, int sigfd, bool announced,
+                      bool *ret_reboot) {
         int r;
 
         *ret_reboot = false;
-        r = machine_cgroup_create(c, &s->cgroup);
+        r = machine_cgroup_create(c, in_scope, &s->cgroup);
         if (r >= 0)
                 r = userns_chown_cgroup(s, s->cgroup.v2_path);
         if (r >= 0)
@@ -556,7 +557,7 @@ pid_t spawn_create_detached(const SpawnConfig *c, SpawnState *st, int console_so
         r = seccomp_prepare(c, st);
         if (r < 0)
                 return r;
-        r = machine_cgroup_create(c, &st->cgroup);
+        r = machine_cgroup_create(c, /* in_unit= */ false, &st->cgroup);
         if (r < 0)
                 goto fail;
 
@@ -592,16 +593,21 @@ fail:
 int spawn_run(const SpawnConfig *c) {
         _cleanup_close_ int sigfd = -EBADF;
         SpawnState s;
-        bool reboot = true, announced = false;
+        bool reboot = true, announced = false, in_scope = false;
         sigset_t old;
         int r;
 
         spawn_state_init(&s);
         r = spawn_prepare(c, &s);
+        if (r >= 0) {
+                /* once: reboots stay in the same scope */
+                r = spawn_systemd_scope(c);
+                in_scope = r > 0;
+        }
         if (r >= 0)
                 r = block_signals(&sigfd, &old);
         while (r >= 0 && reboot) {
-                r = spawn_boot(c, &s, sigfd, announced, &reboot);
+                r = spawn_boot(c, &s, in_scope, sigfd, announced, &reboot);
                 announced = true;
         }
 

@@ -165,6 +165,33 @@ expect_eq "machinectl start: berth-spawn@inner.service active" active "$(rig_sh 
 expect_eq "machinectl start: inner's systemd reaches running" running "$(inner_state)"
 stop_inner "after machinectl start, machinectl poweroff"
 
+# ---- berth-spawn by hand (not --keep-unit): systemd makes the machine's scope (a process of a
+# transient service stands for the shell: what runs in the outer machine's cgroup tree)
+rig_sh 'systemd-run --quiet --collect --unit=byhand-shell sh -c "berth-spawn -q -D /var/lib/machines/inner \
+    -M byhand --property=TasksMax=500 /bin/sleep 20 >/run/byhand.log 2>&1; echo \$? >/run/byhand.rc"' >/dev/null
+for i in $(seq 1 100); do
+    [ "$(rig_sh 'systemctl is-active machine-byhand.scope')" = active ] && break
+    sleep 0.1
+done
+expect_eq "by hand: systemd knows machine-byhand.scope (StartTransientUnit)" active \
+    "$(rig_sh 'systemctl is-active machine-byhand.scope')"
+expect_eq "by hand: the scope is in machine.slice, delegated" "machine.slice yes" \
+    "$(rig_sh 'systemctl show -p Slice --value machine-byhand.scope; systemctl show -p Delegate --value machine-byhand.scope' | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "by hand: --property=TasksMax=500 is the scope's property" 500 \
+    "$(rig_sh 'systemctl show -p TasksMax --value machine-byhand.scope')"
+expect_match "by hand: systemd-cgls shows the machine under machine.slice" 'machine-byhand\.scope' \
+    "$(rig_sh 'systemd-cgls --no-pager -u machine.slice')"
+ok_if "by hand: the machine runs in the scope's payload child" \
+    in_rig sh -c 'grep -qx "0::/machine.slice/machine-byhand.scope/payload" /proc/$(machinectl show byhand -p Leader --value)/cgroup'
+expect_eq "by hand: berthd names the scope as the machine's unit" machine-byhand.scope \
+    "$(rig_sh 'machinectl show byhand -p Unit --value')"
+rig_sh 'machinectl terminate byhand' >/dev/null
+for i in $(seq 1 100); do
+    [ -e /proc/"$LEADER"/root/run/byhand.rc ] && [ "$(rig_sh 'systemctl is-active machine-byhand.scope')" != active ] && break
+    sleep 0.1
+done
+expect_eq "by hand: the scope is gone after the machine" inactive "$(rig_sh 'systemctl is-active machine-byhand.scope')"
+
 # ---- resource limits on the outer machine's cgroup2: only where the host's controllers are in
 # cgroup2 (a pure v2 host). On a hybrid host the kernel has memory, cpu, io and pids bound to
 # their v1 hierarchies; a controller is in one hierarchy only, so the unified one (the
