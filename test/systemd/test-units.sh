@@ -78,6 +78,21 @@ expect_match "berthd.service: a capability bounding set" '^CapabilityBoundingSet
 expect_match "berthd.service: AF_NETLINK allowed (machine addresses)" \
         '^RestrictAddressFamilies=.*AF_NETLINK' "$(cat "$BERTHD")"
 
+# systemd-analyze security, offline (from the unit files): no more exposed than machined
+security() {
+        (cd "$D$UNITDIR" && SYSTEMD_UNIT_PATH="$D$UNITDIR:" systemd-analyze security --offline=yes --no-pager "$1" 2>&1) |
+                sed -n 's/.*exposure level for [^:]*: \([0-9.]*\).*/\1/p'
+}
+MACHINED=$UNITDIR/systemd-machined.service
+if [ -f "$MACHINED" ]; then
+        B=$(security berthd.service) M=$(security "$MACHINED")
+        diag "systemd-analyze security --offline: berthd.service $B, systemd-machined.service $M"
+        ok_if "berthd.service is exposed no more than systemd-machined.service ($B vs $M)" \
+                awk -v b="$B" -v m="$M" 'BEGIN { exit !(b != "" && m != "" && b + 0 <= m + 0) }'
+else
+        skip "berthd.service against systemd-machined.service" "no $MACHINED here"
+fi
+
 # berth-spawn@.service against systemd-nspawn@.service, key by key. What differs on purpose:
 #   ExecStart, Description, Documentation: berth-spawn's own;
 #   WatchdogSec: berth-spawn does not send WATCHDOG=1 (systemd would kill it after 3 min);
