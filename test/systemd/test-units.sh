@@ -71,6 +71,8 @@ BERTHD=$D$UNITDIR/berthd.service
 if grep -q '^ProtectSystem=strict' "$BERTHD"; then
         expect_match "berthd.service: /var/lib/machines writable (StateDirectory=machines)" \
                 '^StateDirectory=.*\bmachines\b' "$(cat "$BERTHD")"
+        expect_match "berthd.service: /run/berth writable (machines, image-locks)" \
+                '^RuntimeDirectory=(.* )?berth( |$)' "$(cat "$BERTHD")"
         expect_match "berthd.service: /run/systemd/nspawn/locks writable" \
                 '^RuntimeDirectory=.*\bsystemd/nspawn/locks\b' "$(cat "$BERTHD")"
 fi
