@@ -76,6 +76,8 @@ if grep -q '^ProtectSystem=strict' "$BERTHD"; then
         expect_match "berthd.service: /run/systemd/nspawn/locks writable" \
                 '^RuntimeDirectory=.*\bsystemd/nspawn/locks\b' "$(cat "$BERTHD")"
 fi
+expect_no_match "berthd.service: no RestrictNamespaces= (clone3 would fail with ENOSYS)" \
+        '^RestrictNamespaces=' "$(cat "$BERTHD")"
 expect_match "berthd.service: a capability bounding set" '^CapabilityBoundingSet=CAP_' "$(cat "$BERTHD")"
 expect_match "berthd.service: AF_NETLINK allowed (machine addresses)" \
         '^RestrictAddressFamilies=.*AF_NETLINK' "$(cat "$BERTHD")"
