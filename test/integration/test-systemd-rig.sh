@@ -143,6 +143,8 @@ expect_eq "inner's unit still active" active "$(rig_sh 'systemctl is-active bert
 # nss-mymachines asks org.freedesktop.machine1 (berthd) for the machine's addresses
 OUTPUT=$(rig_sh 'getent hosts inner')
 diag "getent hosts inner: $OUTPUT"
+diag "inner's host0: $(rig_sh 'nsenter -t $(machinectl show inner -p Leader --value) -a ip -br addr show host0' | tr '\n' ' ')"
+diag "GetMachineAddresses: $(rig_sh 'busctl call org.freedesktop.machine1 /org/freedesktop/machine1 org.freedesktop.machine1.Manager GetMachineAddresses s inner')"
 expect_match "nss-mymachines resolves inner through berthd" '^[0-9a-f:.]+ +inner' "$OUTPUT"
 
 # ---- machinectl poweroff: the unit ends inactive, not failed
