@@ -24,6 +24,7 @@ extern int arg_signal;
 extern unsigned arg_max_addresses;
 extern JsonFormat arg_json;
 extern bool arg_now;
+extern bool arg_remote;
 
 /* Where verbs write their normal output; paged or copied to stdout at exit (berthctl.c). */
 extern FILE *out;
@@ -75,6 +76,9 @@ int verb_copy(sd_bus *bus, int argc, char **argv);   /* copy-to, copy-from */
 
 /* berthctl-start.c */
 int verb_start(sd_bus *bus, int argc, char **argv);
+/* berthctl-settings.c */
+int verb_cat(sd_bus *bus, int argc, char **argv);
+int verb_edit(sd_bus *bus, int argc, char **argv);
 int verb_enable(sd_bus *bus, int argc, char **argv);
 int verb_disable(sd_bus *bus, int argc, char **argv);
 void print_machine_log(sd_bus *bus, const char *name);

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "path-util.h"
 #include "spawn-config.h"
+#include "settings-path.h"
 #include "spawn-settings.h"
 #include "string-util.h"
 
@@ -96,11 +97,6 @@ static const struct {
         uint64_t group;
 } option_only_groups[] = {
         { "network-namespace-path", SETTING_NETWORK },
-};
-
-/* Searched in this order; the first NAME.nspawn found is used, as by systemd-nspawn. */
-static const char *const trusted_dirs[] = {
-        "/etc/berth", "/run/berth", "/etc/systemd/nspawn", "/run/systemd/nspawn",
 };
 
 void spawn_settings_done(SpawnSettings *s) {
@@ -560,22 +556,6 @@ int spawn_settings_apply(SpawnConfig *c, const SpawnSettings *s, int argc, char 
         return 0;
 }
 
-/* DIR/NAME for the directory PATH is in, as given (systemd-nspawn's file_in_same_dir()) */
-static char *file_next_to(const char *path, const char *name) {
-        _cleanup_free_ char *p = strdup(path);
-        char *slash;
-
-        if (!p)
-                return NULL;
-        while (strlen(p) > 1 && endswith(p, "/"))
-                p[strlen(p) - 1] = 0;
-        slash = strrchr(p, '/');
-        if (!slash)
-                return strdup(name);
-        slash[1] = 0;
-        return strjoin(p, name);
-}
-
 static bool in_trusted_dir(const char *file) {
         _cleanup_free_ char *real = realpath(file, NULL);
         char *slash;
@@ -583,8 +563,8 @@ static bool in_trusted_dir(const char *file) {
         if (!real || !(slash = strrchr(real, '/')))
                 return false;
         *slash = 0;
-        for (size_t i = 0; i < ELEMENTSOF(trusted_dirs); i++) {
-                _cleanup_free_ char *d = realpath(trusted_dirs[i], NULL);
+        for (size_t i = 0; i < settings_n_trusted_dirs; i++) {
+                _cleanup_free_ char *d = realpath(settings_trusted_dirs[i], NULL);
 
                 if (d && streq(d, real))
                         return true;
@@ -625,17 +605,17 @@ static int settings_candidates(const SpawnConfig *c, char ***ret) {
 
         if (!fn)
                 return -ENOMEM;
-        for (size_t i = 0; i < ELEMENTSOF(trusted_dirs); i++)
-                if (push(&l, path_join(trusted_dirs[i], fn)) < 0)
+        for (size_t i = 0; i < settings_n_trusted_dirs; i++)
+                if (push(&l, path_join(settings_trusted_dirs[i], fn)) < 0)
                         return -ENOMEM;
         if (c->image || c->directory)
-                if (push(&l, file_next_to(c->image ?: c->directory, fn)) < 0)
+                if (push(&l, settings_file_next_to(c->image ?: c->directory, fn)) < 0)
                         return -ENOMEM;
         if (tree && (c->ephemeral || c->from_template)) {
                 _cleanup_free_ char *base = path_basename(tree);
 
                 orig = base ? strjoin(base, ".nspawn") : NULL;
-                if (!orig || push(&l, file_next_to(tree, orig)) < 0)
+                if (!orig || push(&l, settings_file_next_to(tree, orig)) < 0)
                         return -ENOMEM;
         }
         *ret = TAKE_PTR(l);

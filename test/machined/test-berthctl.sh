@@ -263,6 +263,37 @@ ok_if "clean reports what it removed" grep -qxF "Removed image '.hid'" <<<"$out"
 ok_if "clean keeps the others" test -d "$POOL/img-a" -a -f "$POOL/disk.raw"
 expect_eq "clean -q is silent" "" "$(ctl -q clean 2>&1)"
 
+# --- cat and edit: the settings file berth-spawn would read (/etc/berth, then next to the
+# image), edited as a copy in /etc/berth. /etc/berth is a tmpfs of this test's namespace.
+ETC_MADE=
+[ -d /etc/berth ] || { mkdir /etc/berth && ETC_MADE=1; }
+mount -t tmpfs -o mode=0755 tmpfs /etc/berth
+printf '[Exec]\nHostname=fromimage\n' >"$POOL/img-a.nspawn"
+out=$(ctl cat "$P-nocfg" 2>&1); rc=$?
+expect_eq "cat without a settings file fails" 1 "$rc"
+expect_match "... saying so" "No settings file found for machine '$P-nocfg'" "$out"
+expect_eq "cat finds the file next to the image" "# $POOL/img-a.nspawn
+[Exec]
+Hostname=fromimage" "$(ctl cat img-a 2>&1)"
+printf '#!/bin/sh\necho "Environment=EDITED=1" >>"$1"\n' >"$TMP/editor"
+chmod +x "$TMP/editor"
+EDITOR="$TMP/editor" ctl edit img-a >/dev/null 2>&1
+expect_eq "edit: the copy in /etc/berth has the image's settings and the edit" "[Exec]
+Hostname=fromimage
+Environment=EDITED=1" "$(cat /etc/berth/img-a.nspawn 2>&1)"
+expect_eq "... the file next to the image is unchanged" "[Exec]
+Hostname=fromimage" "$(cat "$POOL/img-a.nspawn")"
+expect_match "cat now shows the copy in /etc/berth (it comes first)" "^# /etc/berth/img-a.nspawn" "$(ctl cat img-a 2>&1)"
+EDITOR=false ctl edit img-a >/dev/null 2>&1; rc=$?
+ok_if "edit with a failing editor fails ($rc)" test "$rc" -ne 0
+expect_eq "... and changes nothing, leaving no temporary" "Environment=EDITED=1 img-a.nspawn" \
+    "$(tail -n1 /etc/berth/img-a.nspawn) $(ls -A /etc/berth | tr '\n' ' ' | sed 's/ $//')"
+out=$(ctl cat ../x 2>&1); rc=$?
+expect_eq "cat of an invalid name fails" 1 "$rc"
+umount /etc/berth
+[ -n "$ETC_MADE" ] && rmdir /etc/berth
+rm -f "$POOL/img-a.nspawn"
+
 ok_if "berthd still running" kill -0 "$BERTHD_PID"
 stop_berthd TERM
 
