@@ -60,8 +60,13 @@ race() {
 # reachable from the machine's root and is missing from its mountinfo.
 mounted_inside() { grep -qE '^[0-9]+ [0-9]+ [0-9:]+ [^ ]+ /mnt/(t|l)(/sub/deep)? ' <<<"$OUTPUT"; }
 started() { true; }
-# resolv_mounted: the bind of the host's resolv.conf is on the tree's file (wherever it was)
-resolv_mounted() { grep -qE '^[0-9]+ [0-9]+ [0-9:]+ [^ ]+ /etc/(resolv.conf|rl) ' <<<"$OUTPUT"; }
+# resolv_mounted: the bind of the host's resolv.conf is on the tree's file (wherever it was),
+# or berth-spawn found no file there to cover (the swapped-in link points nowhere inside)
+# and said so, going on without it as nspawn does
+resolv_mounted() {
+    grep -qE '^[0-9]+ [0-9]+ [0-9:]+ [^ ]+ /etc/(resolv.conf|rl) ' <<<"$OUTPUT" ||
+        grep -q 'Failed to set up /etc/resolv.conf (--resolv-conf=bind-host), ignoring' <<<"$ERROUT"
+}
 
 prepare_dir_pair() {   # /mnt/t a directory, /mnt/l a symlink LINK
     rm -rf "$TREE/mnt/t" "$TREE/mnt/l"

@@ -138,16 +138,25 @@ wait_until 2 test "$(readlink /proc/$LO/root)" = "$root"
 register "$P-os" "$LO" container "$root" >/dev/null
 expect_eq "os-release read inside the machine's root" 'a{ss} 2 "ID" "inside" "NAME" "Inside OS"' \
     "$(mgr GetMachineOSRelease s $P-os)"
+# berthd keeps a machine's os-release for a few seconds: register it anew (a new machine,
+# nothing kept) before each read of a changed root
+reregister_os() {
+    mgr UnregisterMachine s "$P-os" >/dev/null
+    register "$P-os" "$LO" container "$root" >/dev/null
+}
 rm "$root/etc/os-release"
 ln -s /usr/lib/os-release "$root/etc/os-release"
+reregister_os
 expect_eq "absolute symlink resolved inside the root" 'a{ss} 2 "ID" "inside" "NAME" "Inside OS"' \
     "$(mgr GetMachineOSRelease s $P-os)"
 rm "$root/etc/os-release" "$root/usr/lib/os-release"
 ln -s /etc/os-release "$root/usr/lib/os-release"
+reregister_os
 expect_fail "no os-release inside: NoOSReleaseInformation, not the host's" "does not contain" \
     mgr GetMachineOSRelease s "$P-os"
 rm -f "$root/etc/os-release"
 mkfifo "$root/etc/os-release"
+reregister_os
 expect_fail "a FIFO as os-release is refused, not read" "." timeout 5 busctl call $DEST $MGR_PATH $MGR GetMachineOSRelease s "$P-os"
 ok_if "berthd still serving" mgr ListMachines
 
