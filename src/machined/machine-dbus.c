@@ -163,11 +163,11 @@ static int machine_os_release_worker(void *userdata, int out_fd) {
         return strv_write_nul(out_fd, l);
 }
 
-/* Kept for a moment after a worker read it: `list` of a thousand machines asks for every
- * machine's OS, and a worker each (a fork of berthd) is the cost of that call; a `list`
- * again soon after, or `status` of each, need not pay it again. Short, so that a change
- * inside (an upgrade) shows almost at once. */
-#define MACHINE_OS_RELEASE_CACHE_USEC (5ULL * USEC_PER_SEC)
+/* Kept for a while after a worker read it: `list` of a thousand machines asks for every
+ * machine's OS, and a worker each (a fork of berthd) makes that call take seconds (longer
+ * than 5 s with a thousand); a `list` again soon after, or `status` of each, need not pay
+ * it again. A change inside (an upgrade) shows after this long. */
+#define MACHINE_OS_RELEASE_CACHE_USEC (30ULL * USEC_PER_SEC)
 
 static int machine_os_release_reply(Manager *m, sd_bus_message *message, int r, const char *buf, size_t size,
                                     const BusWorkerSubject *s) {
