@@ -178,7 +178,8 @@ _btrfs_pool_release() {
     mountpoint -q "$POOL" && { leaks+=" mount:$POOL"; umount -l "$POOL" 2>/dev/null; }
     POOL_MOUNTED=
     # mount -o loop sets autoclear: the loop device goes with the mount
-    wait_until 2 test -z "$(losetup -j "$TMP/pool.img")"
+    # (a machine's mount namespace may hold the pool a moment after its last process)
+    wait_until 10 test -z "$(losetup -j "$TMP/pool.img")"
     [ -n "$(losetup -j "$TMP/pool.img")" ] && leaks+=" loop:$(losetup -j "$TMP/pool.img" | cut -d: -f1)"
     return 0
 }
