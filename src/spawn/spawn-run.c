@@ -440,7 +440,7 @@ static int init_kind_prepare(const SpawnConfig *c, SpawnState *s) {
 static int spawn_prepare(const SpawnConfig *c, SpawnState *s) {
         int r;
 
-        spawn_reclaim_stale();
+        spawn_reclaim_stale(c->machine);
         r = spawn_state_claim(c, s);
         if (r < 0)
                 return r;

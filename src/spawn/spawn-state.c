@@ -4,12 +4,14 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <unistd.h>
 
 #include "fd-util.h"
 #include "lock-util.h"
 #include "log.h"
+#include "netlink-util.h"
 #include "parse-util.h"
 #include "path-util.h"
 #include "spawn-state.h"
@@ -292,11 +294,39 @@ static void reclaim_cgroup(const char *name, const char *path) {
                 log_debug("Removed cgroup %s of machine '%s'.", path, name);
 }
 
-/* Everything the state file 'file' lists, newest first (rules, cgroups, address lock,
- * UID-range lock), then the file itself. Called with
- * the file's lock held. Returns 1 if the machine's leftovers were removed, 0 if its
- * processes still run (its cgroups are populated; nothing is touched then). */
-static int reclaim_one(int dfd, const char *file, const char *lock) {
+/* The host end of a killed machine's veth link: gone with the machine's network namespace,
+ * but the kernel tears that down after the last process, so a start of the same name at
+ * once may still find it (and fail with "File exists"). The name is the machine's own
+ * (its state lock is free, so no running machine has it). */
+static void reclaim_link(const char *name, const char *ifname) {
+        _cleanup_(rtnl_closep) Rtnl *rtnl = NULL;
+        int ifindex;
+
+        if (!ifname || rtnl_open(&rtnl) < 0)
+                return;
+        ifindex = rtnl_link_index(rtnl, ifname);
+        if (ifindex > 0 && rtnl_link_delete(rtnl, ifindex) >= 0)
+                log_debug("Removed link %s of machine '%s'.", ifname, name);
+}
+
+/* Whether the machine's processes are still there, waiting up to 'wait_usec' for them to
+ * go: a killed berth-spawn's machine dies with it (PDEATHSIG), but not at once. */
+static bool cgroups_in_use_wait(char **v2, char **v1, uint64_t wait_usec) {
+        for (uint64_t waited = 0;; waited += 20000) {
+                if (!cgroups_in_use(v2, v1))
+                        return false;
+                if (waited >= wait_usec)
+                        return true;
+                (void) usleep(20000);
+        }
+}
+
+/* Everything the state file 'file' lists, newest first (rules, cgroups, link, address
+ * lock, UID-range lock), then the file itself. Called with the file's lock held. With
+ * wait_usec, waits that long for the machine's processes to go (the machine of the name
+ * being started). Returns 1 if the machine's leftovers were removed, 0 if its processes
+ * still run (its cgroups are populated; nothing is touched then). */
+static int reclaim_one(int dfd, const char *file, const char *lock, uint64_t wait_usec) {
         _cleanup_strv_free_ char **name = NULL, **cg = NULL, **cg1 = NULL, **uid_lock = NULL,
                                  **addr_lock = NULL, **fw = NULL, **ifname = NULL;
         _cleanup_free_ char *text = NULL;
@@ -328,7 +358,7 @@ static int reclaim_one(int dfd, const char *file, const char *lock) {
 
         /* A killed berth-spawn takes its machine along (PR_SET_PDEATHSIG, then the PID
          * namespace goes), but not always at once: come back at the next start. */
-        if (cgroups_in_use(cg, cg1)) {
+        if (cgroups_in_use_wait(cg, cg1, wait_usec)) {
                 log_debug("Machine '%s' of stale state file %s still has processes, leaving it.", n, file);
                 return 0;
         }
@@ -340,6 +370,7 @@ static int reclaim_one(int dfd, const char *file, const char *lock) {
                 else if (r > 0)
                         log_debug("Removed %i firewall rules of machine '%s'.", r, n);
         }
+        reclaim_link(n, first(ifname));
         STRV_FOREACH(p, cg)
                 reclaim_cgroup(n, *p);
         STRV_FOREACH(p, cg1)
@@ -354,7 +385,10 @@ static int reclaim_one(int dfd, const char *file, const char *lock) {
         return 1;
 }
 
-void spawn_reclaim_stale(void) {
+/* How long a start waits for a killed machine of its own name to finish dying. */
+#define OWN_NAME_WAIT_USEC (5ULL * 1000 * 1000)
+
+void spawn_reclaim_stale(const char *own_name) {
         _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
 
@@ -385,7 +419,8 @@ void spawn_reclaim_stale(void) {
                         log_debug_errno(r, "Failed to lock %s, ignoring: %m", lock_abs);
                         continue;
                 }
-                r = reclaim_one(dirfd(d), de->d_name, lock);
+                r = reclaim_one(dirfd(d), de->d_name, lock,
+                                own_name && streq(de->d_name, own_name) ? OWN_NAME_WAIT_USEC : 0);
                 if (r < 0)
                         log_debug_errno(r, "Failed to read stale state file %s/%s, ignoring: %m", STATE_DIR, de->d_name);
         }
