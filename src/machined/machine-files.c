@@ -238,6 +238,25 @@ static int start_file_job(sd_bus_message *message, Machine *machine, const char 
         return 1;
 }
 
+/* Copy and bind: the destination defaults to the source; both paths checked, the machine
+ * able to take it, and the caller root or authorized by polkit. Returns > 0 to go on, 0
+ * while polkit is asked, or < 0. */
+static int check_source_dest(sd_bus_message *message, Machine *machine, const char *action, const char *src,
+                             const char **dest, sd_bus_error *error) {
+        int r;
+
+        if (isempty(*dest))
+                *dest = src;
+        r = check_path(src, "Source", error);
+        if (r >= 0)
+                r = check_path(*dest, "Destination", error);
+        if (r >= 0)
+                r = machine_check_files_supported(machine, action, error);
+        if (r < 0)
+                return r;
+        return bus_check_privileged(machine->manager, message, error);
+}
+
 static int method_copy(sd_bus_message *message, Machine *machine, bool to_machine, bool with_flags,
                        sd_bus_error *error) {
         const char *src, *dest;
@@ -256,17 +275,7 @@ static int method_copy(sd_bus_message *message, Machine *machine, bool to_machin
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                                  "Invalid 'flags' parameter '%" PRIu64 "'.", flags);
         }
-        if (isempty(dest))
-                dest = src;
-        r = check_path(src, "Source", error);
-        if (r >= 0)
-                r = check_path(dest, "Destination", error);
-        if (r >= 0)
-                r = machine_check_files_supported(machine, "Copying files", error);
-        if (r < 0)
-                return r;
-
-        r = bus_check_privileged(machine->manager, message, error);
+        r = check_source_dest(message, machine, "Copying files", src, &dest, error);
         if (r <= 0)
                 return r < 0 ? r : 1;   /* 0: asking polkit, we run again with its answer */
 
@@ -374,17 +383,7 @@ int bus_machine_method_bind_mount(sd_bus_message *message, void *userdata, sd_bu
         r = sd_bus_message_read(message, "ssbb", &src, &dest, &read_only, &make_dir);
         if (r < 0)
                 return r;
-        if (isempty(dest))
-                dest = src;
-        r = check_path(src, "Source", error);
-        if (r >= 0)
-                r = check_path(dest, "Destination", error);
-        if (r >= 0)
-                r = machine_check_files_supported(machine, "Bind mounting", error);
-        if (r < 0)
-                return r;
-
-        r = bus_check_privileged(machine->manager, message, error);
+        r = check_source_dest(message, machine, "Bind mounting", src, &dest, error);
         if (r <= 0)
                 return r < 0 ? r : 1;   /* 0: asking polkit, we run again with its answer */
 

@@ -764,7 +764,10 @@ int supervisor_startup(Supervisor *s) {
 
 /* --- D-Bus ------------------------------------------------------------------------------- */
 
-static int read_name(sd_bus_message *message, const char **ret, sd_bus_error *error) {
+/* The machine name argument, then root or polkit's authorization for 'what'. Returns > 0
+ * to go on, 0 while polkit is asked (the call comes again with its answer), or < 0. */
+static int read_name_authorized(Supervisor *s, sd_bus_message *message, const char *what, const char **ret,
+                                sd_bus_error *error) {
         int r;
 
         r = sd_bus_message_read(message, "s", ret);
@@ -772,7 +775,7 @@ static int read_name(sd_bus_message *message, const char **ret, sd_bus_error *er
                 return r;
         if (!machine_name_is_valid(*ret))
                 return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Invalid machine name.");
-        return 0;
+        return bus_verify_polkit_async(&s->manager->polkit, message, POLKIT_ACTION_MANAGE_MACHINES, what, error);
 }
 
 static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -781,10 +784,7 @@ static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *e
         const char *name;
         int r;
 
-        r = read_name(message, &name, error);
-        if (r < 0)
-                return r;
-        r = bus_verify_polkit_async(&s->manager->polkit, message, POLKIT_ACTION_MANAGE_MACHINES, "start machines", error);
+        r = read_name_authorized(s, message, "start machines", &name, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
         sv = supervisor_find(s, name);
@@ -804,10 +804,7 @@ static int method_stop(sd_bus_message *message, void *userdata, sd_bus_error *er
         const char *name;
         int r;
 
-        r = read_name(message, &name, error);
-        if (r < 0)
-                return r;
-        r = bus_verify_polkit_async(&s->manager->polkit, message, POLKIT_ACTION_MANAGE_MACHINES, "stop machines", error);
+        r = read_name_authorized(s, message, "stop machines", &name, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
         sv = supervisor_find(s, name);
@@ -825,11 +822,7 @@ static int method_enable(sd_bus_message *message, void *userdata, sd_bus_error *
         const char *name;
         int r;
 
-        r = read_name(message, &name, error);
-        if (r < 0)
-                return r;
-        r = bus_verify_polkit_async(&s->manager->polkit, message, POLKIT_ACTION_MANAGE_MACHINES,
-                                    enable ? "enable machines" : "disable machines", error);
+        r = read_name_authorized(s, message, enable ? "enable machines" : "disable machines", &name, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
         if (enable) {
