@@ -7,6 +7,7 @@
 
 #include "berthctl-format.h"
 #include "berthctl.h"
+#include "import1-bus.h"
 #include "log.h"
 #include "machine1-bus.h"
 #include "string-util.h"
@@ -18,20 +19,17 @@ const char *bus_error_text(const sd_bus_error *e, int r) {
         return strerror(ERRNO_VALUE(r));
 }
 
-int manager_call(sd_bus *bus, const char *what, uint64_t timeout_usec, sd_bus_message **ret_reply,
-                 const char *member, const char *types, ...) {
+/* A method call on a service's manager object (machine1's or import1's). */
+static int service_callv(sd_bus *bus, const char *service, const char *path, const char *interface,
+                         const char *what, uint64_t timeout_usec, sd_bus_message **ret_reply,
+                         const char *member, const char *types, va_list ap) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        va_list ap;
         int r;
 
-        r = sd_bus_message_new_method_call(bus, &m, MACHINE1_BUS_NAME, MACHINE1_MANAGER_PATH,
-                                           MACHINE1_MANAGER_INTERFACE, member);
-        if (r >= 0 && types) {
-                va_start(ap, types);
+        r = sd_bus_message_new_method_call(bus, &m, service, path, interface, member);
+        if (r >= 0 && types)
                 r = sd_bus_message_appendv(m, types, ap);
-                va_end(ap);
-        }
         if (r < 0)
                 return log_error_errno(r, "Failed to build %s() call: %s", member, strerror(-r));
 
@@ -42,6 +40,30 @@ int manager_call(sd_bus *bus, const char *what, uint64_t timeout_usec, sd_bus_me
                 return log_debug_errno(r, "%s() failed: %s", member, bus_error_text(&error, r));
         }
         return 0;
+}
+
+int manager_call(sd_bus *bus, const char *what, uint64_t timeout_usec, sd_bus_message **ret_reply,
+                 const char *member, const char *types, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, types);
+        r = service_callv(bus, MACHINE1_BUS_NAME, MACHINE1_MANAGER_PATH, MACHINE1_MANAGER_INTERFACE,
+                          what, timeout_usec, ret_reply, member, types, ap);
+        va_end(ap);
+        return r;
+}
+
+int import1_call(sd_bus *bus, const char *what, sd_bus_message **ret_reply, const char *member,
+                 const char *types, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, types);
+        r = service_callv(bus, IMPORT1_BUS_NAME, IMPORT1_MANAGER_PATH, IMPORT1_MANAGER_INTERFACE,
+                          what, 0, ret_reply, member, types, ap);
+        va_end(ap);
+        return r;
 }
 
 int get_object_path(sd_bus *bus, const char *method, const char *what, const char *name, char **ret) {

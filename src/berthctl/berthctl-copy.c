@@ -22,6 +22,7 @@
 #include "mount-util.h"
 #include "path-util.h"
 #include "string-util.h"
+#include "time-util.h"
 
 #define PROGRESS_DELAY_USEC (1000ULL * 1000ULL)     /* no bar for copies shorter than this */
 #define PROGRESS_INTERVAL_USEC (200ULL * 1000ULL)
@@ -66,13 +67,6 @@ static void progress_done(Progress *p) {
         free(p->temp_prefix);
 }
 
-static uint64_t now_usec_monotonic(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
-}
-
 /* Apparent size of the regular files at dir/name, not following symlinks. */
 static uint64_t size_at(int dir, const char *name) {
         _cleanup_closedir_ DIR *d = NULL;
@@ -110,7 +104,7 @@ static void progress_update(Progress *p) {
         uint64_t done;
         unsigned pct, fill;
 
-        if (p->dest_dir < 0 || p->total == 0 || now_usec_monotonic() - p->start_usec < PROGRESS_DELAY_USEC)
+        if (p->dest_dir < 0 || p->total == 0 || now_usec(CLOCK_MONOTONIC) - p->start_usec < PROGRESS_DELAY_USEC)
                 return;
         done = MIN(progress_current(p), p->total);
         pct = (unsigned) (done * 100 / p->total);
@@ -166,7 +160,7 @@ static void progress_init(Progress *p, sd_bus *bus, const char *machine, const c
         _cleanup_close_ int root = -EBADF;
         _cleanup_free_ char *dest_name = NULL;
 
-        *p = (Progress) { .source_dir = -EBADF, .dest_dir = -EBADF, .start_usec = now_usec_monotonic() };
+        *p = (Progress) { .source_dir = -EBADF, .dest_dir = -EBADF, .start_usec = now_usec(CLOCK_MONOTONIC) };
         if (arg_quiet || !isatty(STDERR_FILENO))
                 return;
         root = open_machine_root(bus, machine);

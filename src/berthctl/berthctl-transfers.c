@@ -20,6 +20,7 @@
 #include "log.h"
 #include "path-util.h"
 #include "string-util.h"
+#include "time-util.h"
 
 const char *arg_verify = NULL;
 const char *arg_format = NULL;
@@ -37,35 +38,6 @@ static volatile sig_atomic_t interrupted = 0;
 
 static void on_sigint(int sig) {
         interrupted = 1;
-}
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
-
-static int import1_call(sd_bus *bus, const char *what, sd_bus_message **ret_reply, const char *member,
-                        const char *types, ...) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        va_list ap;
-        int r;
-
-        r = sd_bus_message_new_method_call(bus, &m, IMPORT1_BUS_NAME, IMPORT1_MANAGER_PATH,
-                                           IMPORT1_MANAGER_INTERFACE, member);
-        if (r >= 0 && types) {
-                va_start(ap, types);
-                r = sd_bus_message_appendv(m, types, ap);
-                va_end(ap);
-        }
-        if (r < 0)
-                return log_error_errno(r, "Failed to build %s() call: %s", member, strerror(-r));
-        r = sd_bus_call(bus, m, 0, &error, ret_reply);
-        if (r < 0)
-                return log_error_errno(r, "%s: %s", what, bus_error_text(&error, r));
-        return 0;
 }
 
 static int on_log_message(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -110,7 +82,7 @@ static void format_bytes(char *buf, size_t n, double b) {
 
 /* "[=====>     ]  42%  120.3M/286.0M  31.2M/s  ETA 5s" */
 static void draw_bar(Watch *w, double progress) {
-        double secs = (double) (now_usec() - w->start_usec) / 1e6;
+        double secs = (double) (now_usec(CLOCK_MONOTONIC) - w->start_usec) / 1e6;
         char done[16], total[16], rate[16], eta[32] = "";
         int width = 30, filled = (int) (progress * width);
 
@@ -164,7 +136,7 @@ static int transfer_run(sd_bus *bus, uint64_t total, const char *member, const c
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *s1 = NULL, *s2 = NULL;
         struct sigaction sa = { .sa_handler = on_sigint }, old;
-        Watch w = { .total = total, .bar = isatty(STDERR_FILENO) && !arg_quiet, .start_usec = now_usec() };
+        Watch w = { .total = total, .bar = isatty(STDERR_FILENO) && !arg_quiet, .start_usec = now_usec(CLOCK_MONOTONIC) };
         uint64_t last_draw = 0;
         va_list ap;
         int r;
@@ -212,9 +184,9 @@ static int transfer_run(sd_bus *bus, uint64_t total, const char *member, const c
                         break;
                 if (r > 0)
                         continue;
-                if (w.bar && now_usec() - last_draw > 250000 && !w.result) {
+                if (w.bar && now_usec(CLOCK_MONOTONIC) - last_draw > 250000 && !w.result) {
                         draw_bar(&w, get_progress(bus, w.path));
-                        last_draw = now_usec();
+                        last_draw = now_usec(CLOCK_MONOTONIC);
                 }
                 r = sd_bus_wait(bus, 250000);
                 if (r < 0 && r != -EINTR)

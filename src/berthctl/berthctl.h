@@ -37,6 +37,9 @@ typedef int (*VerbFunction)(sd_bus *bus, int argc, char **argv);
 /* berthctl-bus.c: a Manager method call; on failure logs "WHAT: <D-Bus error message>" */
 int manager_call(sd_bus *bus, const char *what, uint64_t timeout_usec, sd_bus_message **ret_reply,
                  const char *member, const char *types, ...);
+/* The same on org.freedesktop.import1's manager (the transfer verbs). */
+int import1_call(sd_bus *bus, const char *what, sd_bus_message **ret_reply, const char *member,
+                 const char *types, ...);
 /* Object path of a machine or an image; logs "Could not get path to machine: ..." */
 int get_object_path(sd_bus *bus, const char *method, const char *what, const char *name, char **ret);
 /* Values of 'keys' in an a{ss} reply (GetMachineOSRelease...); values[i] NULL when absent */
