@@ -20,6 +20,7 @@
 #include "notify-util.h"
 #include "path-util.h"
 #include "string-util.h"
+#include "time-util.h"
 
 volatile sig_atomic_t import_cancelled = 0;
 
@@ -198,18 +199,11 @@ void import_target_done(ImportTarget *t) {
         t->tmp_path = mfree(t->tmp_path);
 }
 
-static uint64_t now_msec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
 void import_report(uint64_t done, uint64_t total) {
         static uint64_t last_msec = 0;
         static unsigned last_percent = UINT32_MAX;
         unsigned percent = total > 0 ? (unsigned) MIN(done * 100 / total, 100) : 0;
-        uint64_t now = now_msec();
+        uint64_t now = now_usec(CLOCK_MONOTONIC) / 1000;
         char buf[128];
 
         /* At most 5 datagrams a second, and one whenever the percentage changes. */

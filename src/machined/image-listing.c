@@ -11,6 +11,7 @@
 #include "image-listing.h"
 #include "machine1-bus.h"
 #include "string-util.h"
+#include "time-util.h"
 
 /* Every change of a directory's entries (also chmod of a raw image), and of the directory
  * itself. Not IN_MODIFY: a VM writing to its raw image would drop the copy at every write
@@ -18,13 +19,6 @@
 #define IMAGE_LISTING_INOTIFY_MASK                                                      \
         (IN_CREATE|IN_DELETE|IN_MOVED_FROM|IN_MOVED_TO|IN_ATTRIB|                       \
          IN_DELETE_SELF|IN_MOVE_SELF|IN_UNMOUNT|IN_ONLYDIR)
-
-static uint64_t now_monotonic_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
-}
 
 void image_listing_init(ImageListing *l) {
         *l = (ImageListing) { .inotify_fd = -EBADF };
@@ -87,7 +81,7 @@ static bool image_listing_is_current(ImageListing *l, const ImagePool *pool) {
                 return false;
         if (inotify_drain(l->inotify_fd))
                 return false;
-        if (now_monotonic_usec() - l->built_usec > IMAGE_LISTING_MAX_AGE_USEC)
+        if (now_usec(CLOCK_MONOTONIC) - l->built_usec > IMAGE_LISTING_MAX_AGE_USEC)
                 return false;
         STRV_FOREACH(d, pool->search) {
                 ImageDirStamp s = dir_stamp(*d);
@@ -129,7 +123,7 @@ static int image_listing_rebuild(ImageListing *l, const ImagePool *pool) {
 
         l->valid = false;
         image_listing_free_images(l);
-        l->built_usec = now_monotonic_usec();
+        l->built_usec = now_usec(CLOCK_MONOTONIC);
         r = image_listing_watch(l, pool);
         if (r < 0) {
                 /* No inotify: correct listings only, rebuilt every time. */

@@ -11,15 +11,10 @@
 
 #include "fd-util.h"
 #include "pty-forward.h"
+#include "time-util.h"
 
 #define ESCAPE_CHAR 0x1d          /* ^] */
 #define ESCAPE_WINDOW_USEC 1000000ULL
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
-}
 
 void pty_forward_done(PtyForward *f) {
         if (f->raw) {
@@ -95,7 +90,7 @@ static void scan_escape(PtyForward *f, const char *buf, size_t n) {
                         f->escapes = 0;
                         continue;
                 }
-                t = now_usec();
+                t = now_usec(CLOCK_MONOTONIC);
                 if (f->escapes == 0 || t - f->escape_start > ESCAPE_WINDOW_USEC) {
                         f->escapes = 1;
                         f->escape_start = t;
