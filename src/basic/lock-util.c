@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/file.h>
@@ -8,6 +9,7 @@
 
 #include "fd-util.h"
 #include "lock-util.h"
+#include "string-util.h"
 
 /* The protocol, shared by every user of these files (and by systemd's make_lock_file() and
  * release_lock_file(), so that berth and systemd-nspawn can share /run/systemd/nspawn/locks):
@@ -82,6 +84,27 @@ int lock_path_reclaim(const char *path) {
                 return r;
         /* unlinked under the lock (step 2 of the protocol) */
         return unlink(path) < 0 && errno != ENOENT ? -errno : 1;
+}
+
+int lock_dir_reclaim(const char *dir, const char *suffix) {
+        _cleanup_closedir_ DIR *d = opendir(dir);
+        struct dirent *de;
+        int n = 0;
+
+        if (!d)
+                return errno == ENOENT ? 0 : -errno;
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *p = NULL;
+
+                if (de->d_type != DT_REG || (suffix && !endswith(de->d_name, suffix)))
+                        continue;
+                p = strjoin(dir, "/", de->d_name);
+                if (!p)
+                        return -ENOMEM;
+                if (lock_path_reclaim(p) > 0)
+                        n++;
+        }
+        return n;
 }
 
 int lock_file_acquire(const char *path, int operation, bool ofd, LockFile *ret) {

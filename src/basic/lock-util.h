@@ -14,6 +14,10 @@ int lock_path(const char *path, bool wait, int *ret_fd);
  * block reuse, but the file is litter. Returns 1 if removed, 0 if there was none, -EBUSY if
  * it is held, or -errno. */
 int lock_path_reclaim(const char *path);
+/* lock_path_reclaim() on every regular file in 'dir' whose name ends in 'suffix' (any name if
+ * NULL): the lock files of owners that died before they recorded them anywhere. Returns how
+ * many were removed (0 if 'dir' is missing). */
+int lock_dir_reclaim(const char *dir, const char *suffix);
 
 /* A lock that may also be shared, and may be an OFD lock (fcntl F_OFD_SETLK) instead of a
  * flock(): systemd's lock files (make_lock_file()) are OFD locks, and OFD and flock locks

@@ -24,7 +24,7 @@
 #include "spawn-network.h"
 #include "string-util.h"
 
-#define NET_DIR "/run/berth/network"
+#define NET_DIR SPAWN_NETWORK_DIR
 #define DEFAULT_POOL "10.231.0.0/16"
 
 static int parse_port(const char *s, uint16_t *ret) {

@@ -6,6 +6,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* Machine, address and zone lock files, and zone state. */
+#define SPAWN_NETWORK_DIR "/run/berth/network"
+
 #include "spawn-config.h"
 #include "spawn-dhcp.h"
 

@@ -14,7 +14,9 @@
 #include "netlink-util.h"
 #include "parse-util.h"
 #include "path-util.h"
+#include "spawn-network.h"
 #include "spawn-state.h"
+#include "spawn-userns.h"
 #include "string-util.h"
 #include "cgroup-setup.h"
 
@@ -388,7 +390,7 @@ static int reclaim_one(int dfd, const char *file, const char *lock, uint64_t wai
 /* How long a start waits for a killed machine of its own name to finish dying. */
 #define OWN_NAME_WAIT_USEC (5ULL * 1000 * 1000)
 
-void spawn_reclaim_stale(const char *own_name) {
+static void reclaim_state_files(const char *own_name) {
         _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
 
@@ -423,5 +425,25 @@ void spawn_reclaim_stale(const char *own_name) {
                                 own_name && streq(de->d_name, own_name) ? OWN_NAME_WAIT_USEC : 0);
                 if (r < 0)
                         log_debug_errno(r, "Failed to read stale state file %s/%s, ignoring: %m", STATE_DIR, de->d_name);
+        }
+}
+
+void spawn_reclaim_stale(const char *own_name) {
+        /* the network directory also holds zone state files; UID-range locks have no suffix */
+        static const struct {
+                const char *dir, *suffix;
+        } lock_dirs[] = {
+                { SPAWN_NETWORK_DIR, ".lock" },
+                { SPAWN_UID_RANGE_DIR, NULL },
+        };
+
+        reclaim_state_files(own_name);
+
+        /* A berth-spawn killed after it took a machine, address or UID-range lock but
+         * before its state file named it leaves a lock file that no state file leads to. */
+        for (size_t i = 0; i < ELEMENTSOF(lock_dirs); i++) {
+                int r = lock_dir_reclaim(lock_dirs[i].dir, lock_dirs[i].suffix);
+                if (r > 0)
+                        log_debug("Removed %i lock files of killed machines in %s.", r, lock_dirs[i].dir);
         }
 }

@@ -24,7 +24,7 @@
 #define RANGE_SIZE 0x10000U
 #define PICK_FIRST 0x00080000U     /* above the UIDs a distribution hands out */
 #define PICK_LAST  0x6FFF0000U
-#define LOCK_DIR   "/run/berth/uid-ranges"
+#define LOCK_DIR   SPAWN_UID_RANGE_DIR
 
 static int lock_range(uint32_t base, UserNamespace *u) {
         char path[128];

@@ -73,6 +73,20 @@ ok_if "rca's machine lock file is left" test -e /run/berth/network/machine-rca.l
 ok_if "rcb's UID-range lock file is left ($B_ULOCK)" test -n "$B_ULOCK" -a -e "$B_ULOCK"
 ok_if "rcb's scope cgroup is left (${B_DIRS[*]})" test "${#B_DIRS[@]}" -gt 0 -a -d "$B_CG"
 
+# lock files that no state file names: a berth-spawn killed after it took its machine,
+# address or UID-range lock and before it wrote its state file (the soak test met this)
+mkdir -p /run/berth/network /run/berth/uid-ranges
+ORPHANS=(/run/berth/network/machine-rcd.lock /run/berth/network/subnet-192.0.2.0.lock
+         /run/berth/uid-ranges/4026400768)
+touch "${ORPHANS[@]}"
+# one of them held by a live process: not reclaimed
+HELD=/run/berth/network/machine-rch.lock
+# (the holder is sleep itself, with the locked file as its fd 9)
+(exec 9>"$HELD" && flock -x 9 && exec sleep 60) &
+HOLDER=$!
+for _ in $(seq 1 50); do is_locked "$HELD" && break; sleep 0.02; done
+ok_if "the held lock file is held" is_locked "$HELD"
+
 # ---- an unrelated start reclaims them
 run_spawn -P -D "$TREE" -M rcc /bin/true
 expect_rc "an unrelated machine starts" 0
@@ -84,6 +98,13 @@ ok_if "rca's address lock file is gone" test ! -e "$A_ALOCK"
 ok_if "rca's machine lock file is gone" test ! -e /run/berth/network/machine-rca.lock
 ok_if "rcb's UID-range lock file is gone" test ! -e "$B_ULOCK"
 expect_eq "rcb's scope cgroups are gone in every hierarchy" "" "$(scope_dirs rcb)"
+for f in "${ORPHANS[@]}"; do
+    ok_if "the orphaned lock file ${f#/run/berth/} is gone" test ! -e "$f"
+done
+ok_if "the held lock file is still there and held" is_locked "$HELD"
+kill "$HOLDER"
+wait "$HOLDER" 2>/dev/null
+rm -f "$HELD"
 
 # ---- the running machine is untouched
 ok_if "rcr still runs" kill -0 "$RUNNING_PID"

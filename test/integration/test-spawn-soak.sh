@@ -43,8 +43,14 @@ while [ "$(date +%s)" -lt "$deadline" ]; do
         /bin/sh -c 'echo started; sleep 30'
     pid=$BG_PID
     STARTS[$name]=$(( STARTS[$name] + 1 ))
-    # half of them within the start (it takes 10 to 150 ms), the rest up to 400 ms
-    if (( RANDOM % 2 )); then d=$(( RANDOM % 40 )); else d=$(( RANDOM % 400 )); fi
+    # a third within the first 10 ms (a fast host's whole start: the windows between
+    # clone and the parent death signal), a third within the start on a slow one (up
+    # to 40 ms), the rest up to 400 ms
+    case $(( RANDOM % 3 )) in
+        0) d=$(( RANDOM % 10 )) ;;
+        1) d=$(( RANDOM % 40 )) ;;
+        *) d=$(( RANDOM % 400 )) ;;
+    esac
     sleep "0.$(printf '%03d' "$d")"
     if [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ] || ! kill -0 "$pid" 2>/dev/null; then
         # it ended by itself: a start that failed (the kill below finds nothing)
@@ -71,19 +77,22 @@ run_spawn -P -D "$TREE" -M sk-final /bin/true
 expect_rc "an unrelated machine starts after $i SIGKILLed starts" 0
 
 is_locked() { ! flock -n -x "$1" true 2>/dev/null; }
-unlocked_files() {   # DIR: lock files nobody holds (a running machine holds its own)
+unlocked_files() {   # DIR [GLOB]: lock files nobody holds (a running machine holds its own)
     local f
-    for f in "$1"/*.lock; do
+    for f in "$1"/${2:-*.lock}; do
         [ -e "$f" ] && ! is_locked "$f" && echo "$f"
     done
 }
 
 leaks_of() {   # SETUP: what is left of its machines
-    local m=sk-$1
+    # (anchored: sk-userns must not match sk-userns-veth's leftovers)
+    # (scope names escape '-' as \x2d, as systemd's unit names do)
+    local m=sk-$1 e
+    e=machine-${m//-/\\x2d}\\x2d
     ls "$STATE_DIR" 2>/dev/null | grep -E "^\.?$m-[01](\.lock)?\$"
-    find /sys/fs/cgroup -type d -name "machine-$m-*.scope" 2>/dev/null
-    nft list ruleset 2>/dev/null | grep -c "berth:$m-" | grep -v '^0$'
-    ls /run/berth/network 2>/dev/null | grep -E "^machine-$m-"
+    find /sys/fs/cgroup -type d -name 'machine-*.scope' 2>/dev/null | grep -F -e "/${e}0.scope" -e "/${e}1.scope"
+    nft list ruleset 2>/dev/null | grep -cE "berth:$m-[01]\"" | grep -v '^0$'
+    ls /run/berth/network 2>/dev/null | grep -E "^machine-$m-[01]\.lock\$"
     ip -o link 2>/dev/null | grep -oE "ve-$m[^:@ ]*"
 }
 
@@ -101,7 +110,7 @@ for s in "${SETUPS[@]}"; do
 done
 expect_eq "no unheld machine or address lock file is left" "" \
     "$(unlocked_files /run/berth/network | grep -E '/(machine-sk-|subnet-)')"
-expect_eq "no unheld UID-range lock file is left" "" "$(unlocked_files /run/berth/uid-ranges)"
+expect_eq "no unheld UID-range lock file is left" "" "$(unlocked_files /run/berth/uid-ranges '*')"
 expect_eq "no unheld ephemeral snapshot lock is left" "" "$(unlocked_files /run/berth/ephemeral)"
 ok_if "ephemeral copies of the tree are gone" \
     test -z "$(find "$SCRATCH" -maxdepth 1 -name '.#*')"
