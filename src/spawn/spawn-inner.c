@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <sched.h>
 #include <linux/capability.h>
 #include <linux/close_range.h>
@@ -51,16 +52,32 @@ typedef struct Inner {
         char **env;
 } Inner;
 
+/* If berth-spawn dies, the machine dies with it: a detached one (berth-runc) is its
+ * caller's child and outlives the launcher. A parent that died before the signal was
+ * armed sends none, and the usual check, getppid(), says nothing in a PID namespace of
+ * our own (it is always 0). The sync socket tells instead: berth-spawn holds its other
+ * end until the payload has started, so a hang-up means it is gone. */
+static int inner_arm_parent_death(Inner *i) {
+        struct pollfd p = { .fd = i->sock, .events = POLLIN };
+
+        if (i->config->detached)
+                return 0;
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+                return log_error_errno(errno, "Failed to set the parent death signal: %m");
+        if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP|POLLERR)))
+                return -ESRCH;          /* nobody to tell */
+        return 0;
+}
+
 static int inner_prepare_process(Inner *i) {
         sigset_t all;
         int r;
 
         sync_log_to_socket(i->sock);
 
-        /* If berth-spawn dies, the machine dies with it; a detached one (berth-runc) is
-         * its caller's child and outlives the launcher. */
-        if (!i->config->detached && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-                return log_error_errno(errno, "Failed to set the parent death signal: %m");
+        r = inner_arm_parent_death(i);
+        if (r < 0)
+                return r;
 
         sigfillset(&all);
         if (sigprocmask(SIG_UNBLOCK, &all, NULL) < 0)
@@ -586,6 +603,11 @@ static int inner_drop_privileges(Inner *i, bool stub) {
                 r = inner_change_user(i);
                 if (r < 0)
                         return r;
+                /* a change of user resets the parent death signal (capabilities only
+                 * shrink from here, which keeps it) */
+                r = inner_arm_parent_death(i);
+                if (r < 0)
+                        return r;
         }
 
         if (!stub && c->capability_effective_set && !(i->have_user && i->user.uid != 0))
@@ -613,10 +635,6 @@ static int inner_drop_privileges(Inner *i, bool stub) {
                 if (r < 0)
                         return log_error_errno(r, "Failed to load the system call filter: %m");
         }
-
-        /* Changing credentials reset the parent death signal. */
-        if (!c->detached)
-                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
         return 0;
 }
 
