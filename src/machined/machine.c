@@ -12,6 +12,7 @@
 #include "machine-dbus.h"
 #include "machine-power.h"
 #include "machine-query.h"
+#include "machine-reclaim.h"
 #include "machine.h"
 #include "manager.h"
 #include "process-util.h"
@@ -30,6 +31,8 @@ static int on_leader_exit(sd_event_source *s, int fd, uint32_t revents, void *us
 
         log_info("Machine '%s' is gone: its leader (PID %i) exited.",
                  machine->info.name, (int) machine->info.leader);
+        /* what its berth-spawn made, should that have been killed with it */
+        machine_reclaim_schedule(machine->manager, machine->info.name);
         machine_remove(machine);
         return 0;
 }

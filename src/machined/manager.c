@@ -20,6 +20,7 @@
 #include "manager-dbus.h"
 #include "machine-compat.h"
 #include "machine-pty.h"
+#include "machine-reclaim.h"
 #include "manager.h"
 #include "path-util.h"
 #include "string-util.h"
@@ -405,6 +406,7 @@ int manager_startup(Manager *m, const char *bus_address) {
         if (r < 0)
                 return r;
         manager_clean_temporaries(m);
+        machine_reclaim_all();
         return manager_connect_bus(m, bus_address);
 }
 

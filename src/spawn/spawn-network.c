@@ -22,9 +22,10 @@
 #include "netlink-util.h"
 #include "parse-util.h"
 #include "spawn-network.h"
+#include "spawn-reclaim.h"
 #include "string-util.h"
 
-#define NET_DIR SPAWN_NETWORK_DIR
+#define NET_DIR SPAWN_NET_DIR
 #define DEFAULT_POOL "10.231.0.0/16"
 
 static int parse_port(const char *s, uint16_t *ret) {
@@ -173,21 +174,6 @@ static int pool_get(NetworkPool *ret) {
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
                                        "Invalid $BERTH_NETWORK_POOL '%s': expected an IPv4 network A.B.C.D/8..24.", e);
         return 0;
-}
-
-int host_network_reclaim_machine(const char *machine) {
-        _cleanup_free_ char *p = strjoin(NET_DIR "/machine-", machine, ".lock");
-        _cleanup_close_ int fd = -EBADF;
-        int r;
-
-        if (!p)
-                return -ENOMEM;
-        r = lock_path(p, false, &fd);
-        if (r < 0)
-                return r;
-        r = fw_remove_machine(machine);
-        (void) unlink(p);       /* under the lock, as lock-util.c wants */
-        return r;
 }
 
 /* Rules of machines whose berth-spawn is gone (SIGKILL): their machine lock is free. */

@@ -6,9 +6,6 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Machine, address and zone lock files, and zone state. */
-#define SPAWN_NETWORK_DIR "/run/berth/network"
-
 #include "spawn-config.h"
 #include "spawn-dhcp.h"
 
@@ -75,11 +72,6 @@ int host_network_prepare(const SpawnConfig *c, HostNetwork *n);
  * the configuration text for the child goes to ret_config. */
 int host_network_setup(const SpawnConfig *c, HostNetwork *n, pid_t pid, char ret_config[static 64]);
 void host_network_teardown(const SpawnConfig *c, HostNetwork *n);
-/* The firewall rules and machine lock file of a machine whose berth-spawn is gone, unless
- * its machine lock is held (-EBUSY: a machine of that name runs again). Non-logging;
- * returns the number of rules removed. */
-int host_network_reclaim_machine(const char *machine);
-
 /* For the supervisor's poll loop: the fd to wait for (POLLIN) or -EBADF, and what to do
  * when it is readable (the DHCP server answers the machine). */
 int host_network_poll_fd(const HostNetwork *n);

@@ -11,6 +11,7 @@
 #include "spawn-image.h"
 #include "spawn-image-lock.h"
 #include "spawn-network.h"
+#include "spawn-reclaim.h"
 #include "spawn-userns.h"
 
 /* What the launch pipeline picked and made, as opposed to the SpawnConfig (what the user
@@ -59,13 +60,6 @@ typedef struct SpawnState {
 
 void spawn_state_init(SpawnState *s);
 void spawn_state_done(SpawnState *s);
-
-/* Remove the leftovers of every machine whose berth-spawn was killed (the lock of its state
- * file is free): its firewall rules, host veth link, address and UID-range locks, cgroups
- * (if empty) and state file. A killed machine named own_name (the one being started) is
- * given up to 5 s to finish dying first; others still dying are left for a later start.
- * Best effort; one warning per machine reclaimed. Cheap when nothing is stale. */
-void spawn_reclaim_stale(const char *own_name);
 
 /* Take the name's state file: reclaims a stale one left by a berth-spawn that was killed.
  * Without it (another berth-spawn runs a machine of that name) the machine runs without

@@ -17,6 +17,7 @@
 #include "lock-util.h"
 #include "log.h"
 #include "mount-util.h"
+#include "spawn-reclaim.h"
 #include "spawn-state.h"
 #include "spawn-userns.h"
 #include "string-util.h"

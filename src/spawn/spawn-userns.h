@@ -3,9 +3,6 @@
 
 #include "spawn-config.h"
 
-/* One lock file per UID range in use. */
-#define SPAWN_UID_RANGE_DIR "/run/berth/uid-ranges"
-
 /* -U / --private-users=: the machine's user namespace.
  *
  * The parent picks the UID range (pick: a free 64K block, held by a lock file under
