@@ -11,8 +11,8 @@
 # processes" rule, made on purpose) costs only its properties, one warning line each,
 # and the machine starts; a value the kernel refuses is an error with nothing left
 # behind; an OOM inside kills only the machine; no cgroup of a machine stays.
-# Also, since this kernel (unlike the CI host's) runs IA32 code: the seccomp allow list
-# on the i386 ABI.
+# Also, since this kernel (unlike the CI host's) runs IA32 code, and x32 code when booted
+# with syscall.x32=y: the seccomp allow list on the i386 and x32 ABIs.
 set -u
 export LC_ALL=C
 
@@ -132,6 +132,20 @@ berth-spawn: --property=CPUWeight=200 is not applied: the cpu controller cannot 
         fail "the VM's kernel runs i386 code (int 0x80), for the i386 seccomp check" "BERTH_PAYLOAD=${BERTH_PAYLOAD:-unset}"
     fi
 
+    # ---- and on the x32 ABI (system call numbers with __X32_SYSCALL_BIT), which Debian's
+    # kernel has but runs only with syscall.x32=y (the host part boots it so). getpid
+    # allowed shows the filter lists x32: without it, every x32 number is refused.
+    if [ -x "${BERTH_PAYLOAD:-}" ] && [ "$("$BERTH_PAYLOAD" syscall x32_getpid)" = x32_getpid=ok ]; then
+        eq "x32 ABI outside a machine: fanotify_init runs (EINVAL for its bad flags), getpid works" \
+            "x32_fanotify_init=EINVAL x32_getpid=ok" "$(echo $("$BERTH_PAYLOAD" syscall x32_fanotify_init x32_getpid))"
+        spawn -M x32 /usr/bin/berth-payload syscall x32_fanotify_init x32_getpid
+        eq "x32 ABI in a machine: fanotify_init is denied, getpid is allowed" \
+            "x32_fanotify_init=EPERM x32_getpid=ok" "$(echo $OUT)"
+    else
+        fail "the VM's kernel runs x32 code (syscall.x32=y), for the x32 seccomp check" \
+            "$(cat /proc/cmdline)" "$("$BERTH_PAYLOAD" syscall x32_getpid 2>&1)"
+    fi
+
     cd /
     rm -rf "$work"
     pass "the VM part ran to its end"
@@ -144,4 +158,6 @@ if [ -z "${BERTH_SPAWN:-}" ]; then
     echo "Bail out! BERTH_SPAWN is not set"
     exit 1
 fi
+# Debian's kernel runs x32 code only when asked to
+export BERTH_VM_CMDLINE="${BERTH_VM_CMDLINE:+$BERTH_VM_CMDLINE }syscall.x32=y"
 vm_host_main "$BERTH_SRCDIR/test/integration/${0##*/}" busybox
