@@ -20,6 +20,8 @@ apt-get update -q
 # containerd, runc: test-runc-containerd runs berth-runc under containerd's runc shim, and
 # runc is the peer of tools/bench-runc.sh; golang-go, make: tools/runtime-tools-validate.sh
 # builds the OCI conformance suite offline.
+# openssh-server: test-berthctl-remote runs `berthctl -H` against an sshd of its own
+# (the package's own sshd service is not used; policy-rc.d keeps it stopped in containers).
 # libdbus-1-dev, libpolkit-gobject-1-dev: only their pkg-config files, which say where the
 # bus policy, activation file and polkit actions go (units/meson.build).
 apt-get install -y -q --no-install-recommends \
@@ -32,5 +34,5 @@ apt-get install -y -q --no-install-recommends \
         fdisk e2fsprogs squashfs-tools dosfstools cryptsetup-bin erofs-utils xfsprogs \
         clang libclang-rt-dev \
         hyperfine strace bubblewrap crun libnss-mymachines \
-        containerd runc golang-go make \
+        containerd runc golang-go make openssh-server \
         libdbus-1-dev libpolkit-gobject-1-dev
