@@ -132,6 +132,8 @@ int read_addresses(sd_bus_message *reply, int ifindex, char ***ret) {
                         snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%%%i", ifindex);
                 r = strv_extend(&l, buf);
         }
+        if (r >= 0)     /* past the array: a batched reply goes on with the next machine */
+                r = sd_bus_message_exit_container(reply);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(l);

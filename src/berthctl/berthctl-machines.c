@@ -25,16 +25,22 @@ static const char * const os_keys[] = { "ID", "VERSION_ID" };
 /* How many calls may wait for their reply at once: enough to hide the round trips, well
  * below dbus-daemon's limit of pending replies per connection. */
 #define LIST_WINDOW 64
+/* Machines per io.berth.Manager1.ListMachineAddresses call (berthd takes up to 1024). */
+#define LIST_ADDRESS_BATCH 256
 
 typedef struct ListQuery {
         MachineRow *rows;
         size_t n_rows;
         size_t pending;
+        /* rows whose addresses are asked one machine at a time: their batch failed (an
+         * older berthd, systemd-machined: no such method) */
+        size_t *fallback;
+        size_t n_fallback;
 } ListQuery;
 
 typedef struct ListCall {
         ListQuery *query;
-        MachineRow *row;
+        size_t first, n;        /* rows: one, or a batch for ListMachineAddresses */
 } ListCall;
 
 static int on_os_release(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -42,7 +48,7 @@ static int on_os_release(sd_bus_message *m, void *userdata, sd_bus_error *error)
 
         c->query->pending--;
         if (!sd_bus_message_is_method_error(m, NULL))
-                (void) read_string_map(m, os_keys, c->row->os_release, ELEMENTSOF(os_keys));
+                (void) read_string_map(m, os_keys, c->query->rows[c->first].os_release, ELEMENTSOF(os_keys));
         return 0;
 }
 
@@ -51,46 +57,112 @@ static int on_addresses(sd_bus_message *m, void *userdata, sd_bus_error *error) 
 
         c->query->pending--;
         if (!sd_bus_message_is_method_error(m, NULL))
-                (void) read_addresses(m, 0, &c->row->addresses);
+                (void) read_addresses(m, 0, &c->query->rows[c->first].addresses);
         return 0;
 }
 
-static int list_send(sd_bus *bus, ListQuery *q, ListCall *c, const char *member, sd_bus_message_handler_t cb) {
+/* a(sa(iay)): the batch's machines in the order asked, those that went away left out */
+static void read_batch_addresses(sd_bus_message *m, ListQuery *q, size_t first, size_t n) {
+        const char *name;
+        size_t j = first;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "(sa(iay))");
+        while (r >= 0 && (r = sd_bus_message_enter_container(m, 'r', "sa(iay)")) > 0) {
+                r = sd_bus_message_read(m, "s", &name);
+                if (r < 0)
+                        return;
+                while (j < first + n && !streq(q->rows[j].name, name))
+                        j++;
+                if (j == first + n)
+                        return;         /* not one we asked for, or out of order: leave the rest */
+                r = read_addresses(m, 0, &q->rows[j].addresses);
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(m);
+                j++;
+        }
+}
+
+static int on_batch_addresses(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        ListCall *c = userdata;
+        ListQuery *q = c->query;
+
+        q->pending--;
+        if (!sd_bus_message_is_method_error(m, NULL)) {
+                read_batch_addresses(m, q, c->first, c->n);
+                return 0;
+        }
+        log_debug("ListMachineAddresses() failed (%s), asking each machine.", sd_bus_message_get_error(m)->name);
+        for (size_t i = c->first; i < c->first + c->n; i++)
+                q->fallback[q->n_fallback++] = i;
+        return 0;
+}
+
+/* batch: the names of c's rows as "as", else the one row's as "s" */
+static int list_send(sd_bus *bus, ListCall *c, bool batch, const char *interface, const char *member,
+                     sd_bus_message_handler_t cb) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
-        r = sd_bus_message_new_method_call(bus, &m, MACHINE1_BUS_NAME, MACHINE1_MANAGER_PATH,
-                                           MACHINE1_MANAGER_INTERFACE, member);
-        if (r >= 0)
-                r = sd_bus_message_append(m, "s", c->row->name);
+        r = sd_bus_message_new_method_call(bus, &m, MACHINE1_BUS_NAME, MACHINE1_MANAGER_PATH, interface, member);
+        if (r >= 0 && !batch)
+                r = sd_bus_message_append(m, "s", c->query->rows[c->first].name);
+        else if (r >= 0) {
+                r = sd_bus_message_open_container(m, 'a', "s");
+                for (size_t i = c->first; r >= 0 && i < c->first + c->n; i++)
+                        r = sd_bus_message_append(m, "s", c->query->rows[i].name);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(m);
+        }
         if (r >= 0)
                 r = sd_bus_call_async(bus, NULL, m, cb, c, 0);
         if (r < 0)
                 return log_error_errno(r, "Failed to call %s(): %s", member, strerror(-r));
-        q->pending++;
+        c->query->pending++;
         return 0;
 }
 
 /* machinectl asks for each machine's OS and addresses one call after the other; these
- * answers are independent, so keep a window of them in flight on the one connection. */
+ * answers are independent, so keep a window of them in flight on the one connection.
+ * The addresses come from berthd in batches (one round trip for 256 machines; each
+ * GetMachineAddresses reply was a message through dbus-daemon and a wakeup of berthd and
+ * berthctl), and one machine at a time from a service without the batched call. */
 static int list_query_details(sd_bus *bus, ListQuery *q) {
         bool addresses = arg_max_addresses > 0 || arg_json != JSON_FORMAT_OFF;
-        size_t per_row = addresses ? 2 : 1, n_calls = q->n_rows * per_row, next = 0;
-        _cleanup_free_ ListCall *calls = calloc(MAX(q->n_rows, 1u), sizeof(ListCall));
+        size_t n_batches = addresses ? (q->n_rows + LIST_ADDRESS_BATCH - 1) / LIST_ADDRESS_BATCH : 0;
+        size_t next_batch = 0, next_os = 0, next_fallback = 0;
+        _cleanup_free_ ListCall *calls = calloc(2 * q->n_rows + n_batches + 1, sizeof(ListCall));
+        ListCall *os_calls = calls, *batch_calls = calls + q->n_rows, *fallback_calls = batch_calls + n_batches;
         int r;
 
-        if (!calls)
+        q->fallback = calloc(MAX(q->n_rows, 1u), sizeof(size_t));
+        if (!calls || !q->fallback)
                 return log_oom();
-        while (next < n_calls || q->pending > 0) {
-                while (next < n_calls && q->pending < LIST_WINDOW) {
-                        ListCall *c = &calls[next / per_row];
+        while (next_batch < n_batches || next_os < q->n_rows || next_fallback < q->n_fallback || q->pending > 0) {
+                while (q->pending < LIST_WINDOW) {
+                        ListCall *c;
 
-                        *c = (ListCall) { .query = q, .row = &q->rows[next / per_row] };
-                        r = next % per_row == 0 ? list_send(bus, q, c, "GetMachineOSRelease", on_os_release)
-                                                : list_send(bus, q, c, "GetMachineAddresses", on_addresses);
+                        if (next_batch < n_batches) {
+                                c = &batch_calls[next_batch];
+                                *c = (ListCall) { .query = q, .first = next_batch * LIST_ADDRESS_BATCH,
+                                                  .n = MIN(LIST_ADDRESS_BATCH, q->n_rows - next_batch * LIST_ADDRESS_BATCH) };
+                                r = list_send(bus, c, true, BERTH_MANAGER_INTERFACE, "ListMachineAddresses",
+                                              on_batch_addresses);
+                                next_batch++;
+                        } else if (next_fallback < q->n_fallback) {
+                                c = &fallback_calls[next_fallback];
+                                *c = (ListCall) { .query = q, .first = q->fallback[next_fallback], .n = 1 };
+                                r = list_send(bus, c, false, MACHINE1_MANAGER_INTERFACE, "GetMachineAddresses", on_addresses);
+                                next_fallback++;
+                        } else if (next_os < q->n_rows) {
+                                c = &os_calls[next_os];
+                                *c = (ListCall) { .query = q, .first = next_os, .n = 1 };
+                                r = list_send(bus, c, false, MACHINE1_MANAGER_INTERFACE, "GetMachineOSRelease", on_os_release);
+                                next_os++;
+                        } else
+                                break;
                         if (r < 0)
                                 return r;
-                        next++;
                 }
                 r = sd_bus_process(bus, NULL);
                 if (r == 0)
@@ -136,6 +208,7 @@ static void list_query_done(ListQuery *q) {
                 strv_free(q->rows[i].addresses);
         }
         free(q->rows);
+        free(q->fallback);
 }
 
 int verb_list(sd_bus *bus, int argc, char **argv) {

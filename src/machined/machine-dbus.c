@@ -114,21 +114,13 @@ int bus_machine_method_kill(sd_bus_message *message, void *userdata, sd_bus_erro
         return sd_bus_reply_method_return(message, NULL);
 }
 
-int bus_machine_method_get_addresses(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_free_ MachineAddress *l = NULL;
-        Machine *machine = userdata;
-        size_t n = 0;
+int machine_read_addresses(const Machine *machine, MachineAddress **ret, size_t *ret_n) {
+        return machine_get_addresses(machine_is_host(machine) ? -EBADF : machine->leader_pidfd, ret, ret_n);
+}
+
+int bus_append_addresses(sd_bus_message *reply, const MachineAddress *l, size_t n) {
         int r;
 
-        r = machine_get_addresses(machine_is_host(machine) ? -EBADF : machine->leader_pidfd, &l, &n);
-        if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Failed to get addresses of machine '%s': %m",
-                                               machine->info.name);
-
-        r = sd_bus_message_new_method_return(message, &reply);
-        if (r < 0)
-                return r;
         r = sd_bus_message_open_container(reply, 'a', "(iay)");
         if (r < 0)
                 return r;
@@ -146,7 +138,25 @@ int bus_machine_method_get_addresses(sd_bus_message *message, void *userdata, sd
                 if (r < 0)
                         return r;
         }
-        r = sd_bus_message_close_container(reply);
+        return sd_bus_message_close_container(reply);
+}
+
+int bus_machine_method_get_addresses(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_free_ MachineAddress *l = NULL;
+        Machine *machine = userdata;
+        size_t n = 0;
+        int r;
+
+        r = machine_read_addresses(machine, &l, &n);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to get addresses of machine '%s': %m",
+                                               machine->info.name);
+
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r < 0)
+                return r;
+        r = bus_append_addresses(reply, l, n);
         if (r < 0)
                 return r;
         return sd_bus_send(NULL, reply, NULL);

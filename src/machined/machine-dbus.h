@@ -4,6 +4,7 @@
 #include <systemd/sd-bus.h>
 
 #include "machine.h"
+#include "machine-query.h"
 #include "machine1-bus.h"
 
 extern const sd_bus_vtable machine_vtable[];
@@ -30,3 +31,8 @@ int bus_machine_method_kill(sd_bus_message *message, void *userdata, sd_bus_erro
 int bus_machine_method_get_addresses(sd_bus_message *message, void *userdata, sd_bus_error *error);
 int bus_machine_method_get_os_release(sd_bus_message *message, void *userdata, sd_bus_error *error);
 int bus_machine_method_get_uid_shift(sd_bus_message *message, void *userdata, sd_bus_error *error);
+
+/* The addresses GetMachineAddresses returns (the host's for .host), and their a(iay)
+ * form in a reply; shared with io.berth.Manager1.ListMachineAddresses (manager-batch.c). */
+int machine_read_addresses(const Machine *machine, MachineAddress **ret, size_t *ret_n);
+int bus_append_addresses(sd_bus_message *reply, const MachineAddress *l, size_t n);

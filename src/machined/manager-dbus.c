@@ -15,6 +15,7 @@
 #include "machine-files.h"
 #include "machine-idmap.h"
 #include "machine-pty.h"
+#include "manager-batch.h"
 #include "machine-name.h"
 #include "machine-query.h"
 #include "manager-dbus.h"
@@ -496,5 +497,8 @@ int manager_dbus_register(Manager *m) {
         r = sd_bus_add_node_enumerator(m->bus, NULL, IMAGE_OBJECT_PREFIX, image_node_enumerator, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to add image enumerator: %m");
+        r = manager_batch_register(m);
+        if (r < 0)
+                return r;
         return machine_pty_register(m);
 }

@@ -118,6 +118,18 @@ ok_if "json-pretty is indented" grep -q $'^\t\t"machine" : ' "$TMP/pretty.json"
 ctl list -o json-short >"$TMP/short.json"
 expect_eq "json-short carries the same data" True "$(json "$TMP/short.json" 'd == json.load(open("'"$TMP/list.json"'"))')"
 
+# list reads the addresses of 256 machines per io.berth.Manager1.ListMachineAddresses call;
+# its answer must be GetMachineAddresses', machine by machine, with unknown names left out
+ok_if "io.berth.Manager1.ListMachineAddresses as -> a(sa(iay))" \
+    grep -qE "^\.ListMachineAddresses +method +as +a\(sa\(iay\)\) " <<<"$(busctl introspect "$DEST" "$MGR_PATH" io.berth.Manager1)"
+expect_eq "ListMachineAddresses: the machines asked for, in order, the unknown one left out" \
+    "a(sa(iay)) 2 \"$P-two\" $(mgr GetMachineAddresses s "$P-two" | cut -d' ' -f2-) \".host\" $(mgr GetMachineAddresses s .host | cut -d' ' -f2-)" \
+    "$(busctl call "$DEST" "$MGR_PATH" io.berth.Manager1 ListMachineAddresses as 3 "$P-two" "$P-nosuch" .host)"
+expect_eq "ListMachineAddresses: no names, no machines" "a(sa(iay)) 0" \
+    "$(busctl call "$DEST" "$MGR_PATH" io.berth.Manager1 ListMachineAddresses as 0)"
+expect_fail "ListMachineAddresses: more than 1024 names refused" "At most 1024 machines per call" \
+    busctl call "$DEST" "$MGR_PATH" io.berth.Manager1 ListMachineAddresses as 1025 $(seq 1025)
+
 out=$(ctl status "$P-one")
 expect_eq "status: name and machine ID" "$P-one(0102030405060708090a0b0c0d0e0f10)" "$(head -1 <<<"$out")"
 ok_if "status: leader PID and command" grep -qxF $'\t  Leader: '"$L1 (sleep)" <<<"$out"
@@ -341,6 +353,11 @@ else
         ok_if "machined: clean" ctl -q clean
         ok_if "machined: clean on disk" test ! -e /var/lib/machines/.hid
         expect_eq "machined: list" "No machines." "$(ctl list)"
+        # no io.berth.Manager1 there: list asks for each machine's addresses instead
+        ctl list -a -o json >"$TMP/sdm.json"
+        expect_eq "machined: list -a, addresses one machine at a time" \
+            "[('.host', 'host', $(mgr GetMachineAddresses s .host | awk '{ print $2 }'))]" \
+            "$(json "$TMP/sdm.json" '[(m["machine"], m["class"], len(m["addresses"])) for m in d]')"
     else
         fail "systemd-machined starts on the private bus"
         sed 's/^/# /' "$TMP/machined.log" | tail -10
