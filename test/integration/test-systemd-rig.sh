@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # berth on a systemd host for real: the cached Debian tree (make-debian-tree.sh
-# --flavour=host, never modified: booted --ephemeral) boots under berth-spawn with systemd
+# --flavour=host, never modified: booted from an overlay with its writes in a tmpfs) boots under berth-spawn with systemd
 # as PID 1 on a pure cgroup2 hierarchy (the machine's own cgroup2 mount, rooted at its
 # cgroup by the cgroup namespace) and its own system bus. This build is installed into it
 # like a package (meson install --destdir, unpacked inside), systemd-machined is masked,
@@ -12,6 +12,11 @@
 #   - systemctl start berth-spawn@inner and machinectl start inner boot a nested machine
 #     (a copy of the plain Debian tree), machinectl poweroff leaves the unit
 #     inactive, not failed;
+#   - berthctl start/enable/disable (--now) go through systemd: StartUnit of
+#     berth-spawn@inner.service, EnableUnitFiles with machines.target, kept over a
+#     daemon-reload;
+#   - machinectl enable inner + systemctl reboot of the outer machine brings inner up
+#     (with systemd-nspawn@.service a unit file: systemd does not enable through an alias);
 #   - systemd-analyze security for berthd.service and systemd-machined.service, side by side.
 #
 # What the outer machine gets beyond berth-spawn's defaults, for nesting: all capabilities
@@ -53,7 +58,12 @@ rig_sh() {
 }
 
 OUT=$SCRATCH/state/rig.out ERR=$SCRATCH/state/rig.err
-spawn_bg "$OUT" "$ERR" -D "$HOST_TREE" --ephemeral -b -M rig --console=read-only \
+# The outer root: an overlay of the cached tree with its writes in a tmpfs of this test, not
+# --ephemeral: berth-spawn's --ephemeral on a plain directory (not btrfs) keeps the writes
+# in a tmpfs of the machine's mount namespace, which a reboot in place starts afresh, and
+# the reboot below must find the package and the enable links again.
+overlay_tree "$HOST_TREE" "$SCRATCH/outer" || { echo "Bail out! no overlay of $HOST_TREE"; exit 1; }
+spawn_bg "$OUT" "$ERR" -D "$SCRATCH/outer" -b -M rig --console=read-only \
     --private-network --capability=all \
     --bind-ro="$STAGE:/mnt/berth-stage" --bind="$SCRATCH/inner:/var/lib/machines/inner"
 if ! LEADER=$(leader_of "$BG_PID"); then
@@ -148,8 +158,9 @@ diag "GetMachineAddresses: $(rig_sh 'busctl call org.freedesktop.machine1 /org/f
 expect_match "nss-mymachines resolves inner through berthd" '^[0-9a-f:.]+ +inner' "$OUTPUT"
 
 # ---- machinectl poweroff: the unit ends inactive, not failed
+# stop_inner DESCRIPTION [CLIENT]: CLIENT (machinectl) powers inner off
 stop_inner() {
-    rig_sh 'machinectl poweroff inner' >/dev/null
+    rig_sh "${2:-machinectl} poweroff inner" >/dev/null
     for i in $(seq 1 300); do
         s=$(rig_sh 'systemctl show -p ActiveState --value berth-spawn@inner.service')
         [ "$s" = inactive ] || [ "$s" = failed ] && break
@@ -171,6 +182,52 @@ expect_eq "machinectl start: berth-spawn@inner.service active" active "$(rig_sh 
 expect_eq "machinectl start: inner's systemd reaches running" running "$(inner_state)"
 stop_inner "after machinectl start, machinectl poweroff"
 
+# ---- berthctl's systemd path. org.freedesktop.systemd1 is on this bus, so berthctl start is
+# StartUnit of berth-spawn@NAME.service (waiting for the job) and enable/disable are
+# EnableUnitFiles/DisableUnitFiles with machines.target, as machinectl does with
+# systemd-nspawn@; berthd's own supervision (io.berth.Supervisor1) stays out of it.
+supervised() {
+    rig_sh 'busctl call org.freedesktop.machine1 /org/freedesktop/machine1 io.berth.Supervisor1 ListSupervisedMachines'
+}
+berthd_enabled() {
+    rig_sh 'busctl get-property org.freedesktop.machine1 /org/freedesktop/machine1 io.berth.Supervisor1 EnabledMachines'
+}
+RIG_TIMEOUT=120 ok_if "berthctl start inner" in_rig berthctl start inner
+expect_eq "berthctl start: berth-spawn@inner.service active when it returns" active \
+    "$(rig_sh 'systemctl is-active berth-spawn@inner.service')"
+expect_eq "berthctl start: inner registered, in its unit" berth-spawn@inner.service \
+    "$(rig_sh 'berthctl show inner -p Unit --value')"
+expect_match "berthctl list shows inner" '^inner +container +berth' "$(rig_sh 'berthctl list --no-legend')"
+expect_eq "berthctl start: inner's systemd reaches running" running "$(inner_state)"
+expect_eq "berthctl start: systemd runs it, not berthd's supervisor" "a(susbs) 0" "$(supervised)"
+stop_inner "berthctl poweroff" berthctl
+
+WANTS=/etc/systemd/system/machines.target.wants/berth-spawn@inner.service
+ok_if "berthctl enable inner" in_rig berthctl enable inner
+expect_eq "berthctl enable: the unit and machines.target enabled" "enabled enabled" \
+    "$(rig_sh 'systemctl is-enabled berth-spawn@inner.service machines.target' | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "berthctl enable: machines.target.wants/berth-spawn@inner.service" /lib/systemd/system/berth-spawn@.service \
+    "$(rig_sh "readlink $WANTS")"
+expect_eq "berthctl enable: not started without --now" inactive "$(rig_sh 'systemctl is-active berth-spawn@inner.service')"
+expect_eq "berthctl enable: berthd's own list of enabled machines untouched" "as 0" "$(berthd_enabled)"
+rig_sh 'systemctl daemon-reload' >/dev/null
+expect_match "after daemon-reload: machines.target wants berth-spawn@inner.service" '(^| )berth-spawn@inner\.service( |$)' \
+    "$(rig_sh 'systemctl show -p Wants --value machines.target')"
+expect_eq "after daemon-reload: still enabled" enabled "$(rig_sh 'systemctl is-enabled berth-spawn@inner.service')"
+ok_if "berthctl disable inner" in_rig berthctl disable inner
+expect_eq "berthctl disable: the unit disabled" disabled "$(rig_sh 'systemctl is-enabled berth-spawn@inner.service')"
+ok_if "berthctl disable: the wants link is gone" in_rig test ! -e "$WANTS" -a ! -L "$WANTS"
+expect_no_match "berthctl disable: machines.target no longer wants it" 'berth-spawn@inner' \
+    "$(rig_sh 'systemctl show -p Wants --value machines.target')"
+RIG_TIMEOUT=120 ok_if "berthctl enable --now inner" in_rig berthctl enable --now inner
+expect_eq "berthctl enable --now: enabled and active" "enabled active" \
+    "$(rig_sh 'systemctl is-enabled berth-spawn@inner.service; systemctl is-active berth-spawn@inner.service' | tr '\n' ' ' | sed 's/ $//')"
+RIG_TIMEOUT=120 ok_if "berthctl disable --now inner" in_rig berthctl disable --now inner
+expect_eq "berthctl disable --now: disabled and inactive (StopUnit, job waited for)" "disabled inactive" \
+    "$(rig_sh 'systemctl is-enabled berth-spawn@inner.service; systemctl is-active berth-spawn@inner.service' | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "berthctl disable --now: the unit's result is success" success \
+    "$(rig_sh 'systemctl show -p Result --value berth-spawn@inner.service')"
+
 # ---- berth-spawn by hand (not --keep-unit): systemd makes the machine's scope (a process of a
 # transient service stands for the shell: what runs in the outer machine's cgroup tree)
 rig_sh 'systemd-run --quiet --collect --unit=byhand-shell sh -c "berth-spawn -q -D /var/lib/machines/inner \
@@ -181,6 +238,7 @@ for i in $(seq 1 100); do
 done
 expect_eq "by hand: systemd knows machine-byhand.scope (StartTransientUnit)" active \
     "$(rig_sh 'systemctl is-active machine-byhand.scope')"
+[ "$(rig_sh 'systemctl is-active machine-byhand.scope')" = active ] || diag "by hand: $(rig_sh 'cat /run/byhand.log')"
 expect_eq "by hand: the scope is in machine.slice, delegated" "machine.slice yes" \
     "$(rig_sh 'systemctl show -p Slice --value machine-byhand.scope; systemctl show -p Delegate --value machine-byhand.scope' | tr '\n' ' ' | sed 's/ $//')"
 expect_eq "by hand: --property=TasksMax=500 is the scope's property" 500 \
@@ -218,9 +276,60 @@ fi
 
 expect_eq "outer: still no failed units" "" "$(in_rig systemctl --failed --no-legend --plain 2>&1)"
 
+# ---- machinectl enable + a reboot of the outer machine brings inner up. Last, so that the
+# checks above ran on the first boot. systemd refuses to enable a unit through an alias
+# name, and machinectl enable names systemd-nspawn@NAME.service: with the alias link the
+# rig uses for machinectl start it fails. For this step systemd-nspawn@.service is a unit
+# file of its own with berth-spawn@.service's content, as a distribution would ship a
+# compatibility unit. machines.target (enabled with it; WantedBy=multi-user.target) pulls
+# systemd-nspawn@inner.service in at boot. berth-spawn reboots the outer machine in place
+# on the same overlay, so the links and the installed package stay.
+expect_fail "machinectl enable through the alias link: systemd refuses" "alias name" in_rig machinectl enable inner
+OUTPUT=$(rig_sh 'rm /etc/systemd/system/systemd-nspawn@.service &&
+    cp /lib/systemd/system/berth-spawn@.service /etc/systemd/system/systemd-nspawn@.service &&
+    systemctl daemon-reload')
+expect_eq "systemd-nspawn@.service as a unit file of its own" "" "$OUTPUT"
+ok_if "machinectl enable inner" in_rig machinectl enable inner
+expect_eq "machinectl enable: systemd-nspawn@inner.service and machines.target enabled" "enabled enabled" \
+    "$(rig_sh 'systemctl is-enabled systemd-nspawn@inner.service machines.target' | tr '\n' ' ' | sed 's/ $//')"
+OLD_LEADER=$LEADER
+in_rig systemctl reboot >/dev/null 2>&1
+LEADER=
+for i in $(seq 1 1200); do
+    for l in $(cat /proc/"$BG_PID"/task/"$BG_PID"/children 2>/dev/null); do
+        [ "$l" != "$OLD_LEADER" ] && [ -S /proc/"$l"/root/run/systemd/private ] && LEADER=$l
+    done
+    [ -n "$LEADER" ] && break
+    sleep 0.1
+done
+if [ -n "$LEADER" ]; then
+    pass "outer: systemctl reboot boots it again in place (new PID 1)"
+    expect_eq "after the reboot: outer reaches running (no failed units)" running \
+        "$(RIG_TIMEOUT=120 in_rig systemctl is-system-running --wait 2>&1)"
+    diag "after the reboot: /var/lib/machines/inner holds $(rig_sh 'ls /var/lib/machines/inner | wc -l') entries"
+    expect_eq "machinectl enable + reboot: systemd-nspawn@inner.service active" active \
+        "$(rig_sh 'systemctl is-active systemd-nspawn@inner.service')"
+    expect_eq "after the reboot: inner registered, in that unit" systemd-nspawn@inner.service \
+        "$(rig_sh 'machinectl show inner -p Unit --value')"
+    expect_eq "after the reboot: inner's systemd reaches running" running "$(inner_state)"
+    ok_if "machinectl disable inner" in_rig machinectl disable inner
+    expect_eq "machinectl disable: the unit disabled" disabled "$(rig_sh 'systemctl is-enabled systemd-nspawn@inner.service')"
+    rig_sh 'machinectl poweroff inner' >/dev/null
+    for i in $(seq 1 300); do
+        [ "$(rig_sh 'systemctl is-active systemd-nspawn@inner.service')" = inactive ] && break
+        sleep 0.1
+    done
+    expect_eq "after the reboot, machinectl poweroff: the unit ends inactive" inactive \
+        "$(rig_sh 'systemctl is-active systemd-nspawn@inner.service')"
+else
+    fail "outer: systemctl reboot boots it again in place (new PID 1)" "$(tail -5 "$ERR")"
+    LEADER=$OLD_LEADER
+fi
+
 # ---- power the outer machine off
 in_rig systemctl poweroff >/dev/null 2>&1
 wait_bg "$OUT" "$ERR" 60
 expect_rc "outer: systemctl poweroff ends berth-spawn with status 0" 0
+umount "$SCRATCH/outer" "$SCRATCH/outer.ov"
 expect_eq "the cached trees are unchanged" "$STAMP_BEFORE" \
     "$(stat -c %Y "$HOST_TREE" "$HOST_TREE/etc" "$HOST_TREE/var/lib" "$PLAIN_TREE/etc")"
