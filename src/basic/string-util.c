@@ -280,3 +280,50 @@ ssize_t cunescape(const char *s, char **ret) {
         *ret = r;
         return (ssize_t) n;
 }
+
+static int base64_value(char c) {
+        if (c >= 'A' && c <= 'Z')
+                return c - 'A';
+        if (c >= 'a' && c <= 'z')
+                return c - 'a' + 26;
+        if (c >= '0' && c <= '9')
+                return c - '0' + 52;
+        if (c == '+')
+                return 62;
+        if (c == '/')
+                return 63;
+        return -EINVAL;
+}
+
+ssize_t base64_decode(const char *s, void **ret) {
+        _cleanup_free_ uint8_t *buf = malloc(strlen(s) / 4 * 3 + 3);
+        uint32_t acc = 0;
+        size_t n = 0, bits = 0, pad = 0;
+
+        if (!buf)
+                return -ENOMEM;
+        for (const char *p = s; *p; p++) {
+                int v;
+
+                if (strchr(" \t\n\r", *p))
+                        continue;
+                if (*p == '=') {
+                        pad++;
+                        continue;
+                }
+                v = base64_value(*p);
+                if (v < 0 || pad > 0)
+                        return -EINVAL;     /* data after the padding */
+                acc = (acc << 6) | (uint32_t) v;
+                bits += 6;
+                if (bits >= 8) {
+                        bits -= 8;
+                        buf[n++] = (uint8_t) (acc >> bits);
+                }
+        }
+        /* leftover bits must be the zero fill of a short last group */
+        if (pad > 2 || bits >= 6 || (acc & ((1U << bits) - 1)) != 0)
+                return -EINVAL;
+        *ret = TAKE_PTR(buf);
+        return (ssize_t) n;
+}

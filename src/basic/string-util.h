@@ -34,6 +34,9 @@ bool utf8_is_valid(const char *s) _pure_;
 /* Undo C escapes (\n \t \\ \" \xHH \NNN octal...): the result may contain NUL bytes, so its
  * length is returned (or -EINVAL for a bad escape, -ENOMEM). */
 ssize_t cunescape(const char *s, char **ret);
+/* Decode standard base64 (RFC 4648, '=' padding optional, blanks and newlines ignored).
+ * Returns the length of the data in *ret, -EINVAL for invalid input, -ENOMEM. */
+ssize_t base64_decode(const char *s, void **ret);
 
 /* strv: NULL-terminated arrays of strings */
 char **strv_free(char **l);

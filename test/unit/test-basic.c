@@ -180,8 +180,31 @@ static void test_read_in_root(void) {
         CHECK(system(p) == 0);
 }
 
+static void test_base64(void) {
+        static const struct {
+                const char *in, *out;
+        } good[] = {
+                { "", "" }, { "Zg==", "f" }, { "Zm8=", "fo" }, { "Zm9v", "foo" }, { "Zm9vYg", "foob" },
+                { "Zm9v\nYmFy", "foobar" }, { " Zm9vYmE= ", "fooba" }, { "+/+/", "\xfb\xff\xbf" },
+        };
+        static const char *const bad[] = { "Zg=a", "Z", "Zh==", "Zm9v@", "Zg===", "Zm9=" };
+
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                _cleanup_free_ void *d = NULL;
+                ssize_t n = base64_decode(good[i].in, &d);
+
+                CHECK(n == (ssize_t) strlen(good[i].out) && memcmp(d, good[i].out, (size_t) n) == 0);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                void *d = NULL;
+
+                CHECK(base64_decode(bad[i], &d) == -EINVAL && !d);
+        }
+}
+
 int main(void) {
         test_paths();
+        test_base64();
         test_strv();
         test_machine_names();
         test_parse();
