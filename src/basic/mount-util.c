@@ -92,9 +92,28 @@ int read_regular_file_in_root(int rootfd, const char *path, size_t max, char **r
         return read_full_fd(fd, max, ret, ret_size);
 }
 
+/* The next comma-separated option of *p, cut out in place; a value in double quotes
+ * (context="a,b") may hold commas and loses its quotes. NULL at the end. */
+static char *next_option(char **p) {
+        char *o = *p, *w = *p;
+        bool quoted = false;
+
+        if (!*o)
+                return NULL;
+        for (; **p && (quoted || **p != ','); (*p)++)
+                if (**p == '"')
+                        quoted = !quoted;
+                else
+                        *w++ = **p;
+        if (**p)
+                (*p)++;
+        *w = 0;
+        return o;
+}
+
 static int fs_configure(int fsfd, const char *source, const char *options) {
         _cleanup_free_ char *opts = NULL;
-        char *saveptr = NULL;
+        char *p, *o;
 
         if (source && fsconfig(fsfd, FSCONFIG_SET_STRING, "source", source, 0) < 0)
                 return -errno;
@@ -103,10 +122,13 @@ static int fs_configure(int fsfd, const char *source, const char *options) {
                 opts = strdup(options);
                 if (!opts)
                         return -ENOMEM;
-                for (char *o = strtok_r(opts, ",", &saveptr); o; o = strtok_r(NULL, ",", &saveptr)) {
+                p = opts;
+                while ((o = next_option(&p))) {
                         char *eq = strchr(o, '=');
                         int r;
 
+                        if (!*o)
+                                continue;
                         if (eq) {
                                 *eq = 0;
                                 r = fsconfig(fsfd, FSCONFIG_SET_STRING, o, eq + 1, 0);
