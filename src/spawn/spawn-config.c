@@ -156,6 +156,9 @@ void spawn_config_done(SpawnConfig *c) {
         credential_set_done(&c->credentials);
         free(c->ports);
         strv_free(c->setenv);
+        strv_free(c->bind_users);
+        free(c->selinux_context);
+        free(c->selinux_apifs_context);
         for (size_t i = 0; i < c->n_mounts; i++)
                 custom_mount_done(&c->mounts[i]);
         free(c->mounts);
@@ -403,6 +406,10 @@ static void help(void) {
                "                            Allow (or with '~' deny) system calls and @groups\n"
                "     --ambient-capability=CAP,...\n"
                "                            Keep these capabilities across execve() (also for -u)\n"
+               "  -Z --selinux-context=SECLABEL\n"
+               "                            SELinux context of the payload (needs SELinux)\n"
+               "  -L --selinux-apifs-context=SECLABEL\n"
+               "                            SELinux context of the API file systems (needs SELinux)\n"
                "\nMounts:\n"
                "     --bind=SRC[:DST[:OPTS]]     Bind-mount a host path (OPTS: rbind, norbind,\n"
                "                                 idmap, noidmap, rootidmap)\n"
@@ -413,6 +420,8 @@ static void help(void) {
                "     --overlay-ro=PATH[:PATH...]:DEST\n"
                "                            Mount a read-only overlay file system\n"
                "     --inaccessible=PATH    Make a path inside the machine inaccessible\n"
+               "     --bind-user=NAME       Bind a host user's home to /run/host/home/NAME and add\n"
+               "                            the user to the machine (needs -U)\n"
                "\nResources:\n"
                "     --property=NAME=VALUE  MemoryMax, MemoryHigh, TasksMax, CPUQuota, CPUWeight,\n"
                "                            IOWeight for the machine's cgroup\n"
@@ -508,6 +517,7 @@ enum {
         ARG_PIVOT_ROOT,
         ARG_OCI_BUNDLE,
         ARG_SETTINGS,
+        ARG_BIND_USER,
 };
 
 static const struct option options[] = {
@@ -576,6 +586,9 @@ static const struct option options[] = {
         { "suppress-sync",      required_argument, NULL, ARG_SUPPRESS_SYNC      },
         { "pivot-root",         required_argument, NULL, ARG_PIVOT_ROOT         },
         { "settings",           required_argument, NULL, ARG_SETTINGS           },
+        { "bind-user",          required_argument, NULL, ARG_BIND_USER          },
+        { "selinux-context",    required_argument, NULL, 'Z'                    },
+        { "selinux-apifs-context", required_argument, NULL, 'L'                 },
         {}
 };
 
@@ -692,6 +705,20 @@ static int parse_pivot_root(SpawnConfig *c, const char *arg) {
         if (r >= 0 && parts[1])
                 r = simplified(parts[1], &c->pivot_root_old);
         return r;
+}
+
+/* --bind-user=NAME: a user name as systemd's strict rules allow it (the host user is looked
+ * up at start, spawn-bind-user.c) */
+static int parse_bind_user(SpawnConfig *c, const char *arg) {
+        static const char first[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_";
+        size_t l = strlen(arg);
+
+        if (l == 0 || l > 31 || !strchr(first, arg[0]) ||
+            strspn(arg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.") != l)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --bind-user= user name '%s'.", arg);
+        if (strv_contains(c->bind_users, arg))
+                return 0;
+        return strv_extend(&c->bind_users, arg) < 0 ? log_oom() : 0;
 }
 
 static void dump_table(const char *const *table, size_t n) {
@@ -1041,6 +1068,14 @@ int spawn_config_parse_one(SpawnConfig *c, int opt, const char *arg) {
                         return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --suppress-sync= value '%s'.", arg);
                 c->suppress_sync = r;
                 return 0;
+        case ARG_BIND_USER:
+                return parse_bind_user(c, arg);
+        case 'Z':
+        case 'L':
+                /* nspawn passes it quoted (context="..."), so a quote cannot be part of it */
+                if (isempty(arg) || !string_is_safe(arg) || strchr(arg, '"') || strlen(arg) > 4096)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid SELinux context '%s'.", arg);
+                return set_string(opt == 'Z' ? &c->selinux_context : &c->selinux_apifs_context, arg);
         case ARG_NO_PAGER:
                 /* berth-spawn never starts a pager; accepted for systemd-nspawn command lines */
                 return 0;
@@ -1086,7 +1121,7 @@ int spawn_config_parse_argv_masked(SpawnConfig *c, int argc, char *argv[], uint6
         /* '+' : stop at the first non-option, which starts the payload's command line. */
         optind = 0;
         opterr = 0;
-        while ((opt = getopt_long(argc, argv, "+hqabxUjnD:i:M:u:E:S:Pp:", options, NULL)) >= 0) {
+        while ((opt = getopt_long(argc, argv, "+hqabxUjnD:i:M:u:E:S:Pp:Z:L:", options, NULL)) >= 0) {
                 uint64_t m;
 
                 switch (opt) {
@@ -1351,6 +1386,10 @@ int spawn_config_finalize(SpawnConfig *c) {
         /* as systemd-nspawn: ownership adapts by default only for picked ranges */
         if (c->users_ownership < 0)
                 c->users_ownership = c->private_users == PRIVATE_USERS_PICK ? USERS_OWNERSHIP_AUTO : USERS_OWNERSHIP_OFF;
+
+        /* as systemd-nspawn: the users' UIDs are holes in the machine's range */
+        if (c->bind_users && c->private_users == PRIVATE_USERS_NO)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--bind-user= requires --private-users (-U).");
 
         if (c->n_ports > 0 && !c->network_veth && !c->network_zone)
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--port= needs -n/--network-veth or --network-zone=.");

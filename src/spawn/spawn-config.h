@@ -170,6 +170,9 @@ typedef struct SpawnConfig {
         char *pivot_root_new;    /* --pivot-root=NEW[:OLD], paths inside the tree */
         char *pivot_root_old;
         char **setenv;           /* NAME=VALUE */
+        char **bind_users;       /* --bind-user=: host users made users of the machine (spawn-bind-user.c) */
+        char *selinux_context;   /* -Z: the payload's SELinux exec context */
+        char *selinux_apifs_context; /* -L: context= of the API file systems (tmpfs, devpts) */
         CredentialSet credentials; /* --set-credential=, --load-credential= */
         bool as_pid2;
         bool boot;               /* run the tree's init; command holds its arguments */

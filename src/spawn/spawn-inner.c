@@ -26,6 +26,8 @@
 #include "os-release.h"
 #include "process-util.h"
 #include "seccomp-util.h"
+#include "selinux-util.h"
+#include "spawn-bind-user.h"
 #include "spawn-cgroup.h"
 #include "spawn-files.h"
 #include "spawn-inner.h"
@@ -45,6 +47,7 @@ typedef struct Inner {
         int sock;
         MountContext mounts;
         HostFiles files;
+        int *home_fds;           /* --bind-user=: the cloned home directories */
         UserRecord user;
         bool have_user;
         char *exec_path;
@@ -115,6 +118,8 @@ static int inner_open_host_resources(Inner *i) {
         int r;
 
         r = mount_prepare_custom(i->config, i->state, &i->mounts);
+        if (r >= 0)
+                r = bind_users_open_homes(&i->state->bind_users, &i->home_fds);
         if (r < 0)
                 return r;
         return host_files_prepare(i->config, i->state->directory, &i->files);
@@ -574,6 +579,22 @@ static int inner_load_sync_filter(Inner *i, bool stub) {
         return 0;
 }
 
+/* -Z: the label the payload's execve() gives it, set where systemd-nspawn calls setexeccon():
+ * in the payload's process (not the --as-pid2 stub), before the change of user. As with
+ * systemd-nspawn, a kernel without SELinux refuses it and the machine does not start. */
+static int inner_set_exec_context(Inner *i) {
+        const char *ctx = i->config->selinux_context;
+        int r;
+
+        if (!ctx)
+                return 0;
+        r = selinux_set_exec_context(ctx);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set the SELinux exec context '%s'%s: %m", ctx,
+                                       selinux_enabled() ? "" : " (SELinux is not enabled on this host)");
+        return 0;
+}
+
 /* The order follows the kernel's rules: seccomp without no_new_privs needs CAP_SYS_ADMIN,
  * so it goes first; with no_new_privs it goes last so the filter never has to allow setup
  * calls. The bounding set is cut while CAP_SETPCAP is still held, then the user changes. */
@@ -686,6 +707,7 @@ static int inner_stub_isolate(Inner *i) {
 
         mount_context_done(&i->mounts);
         host_files_done(&i->files);
+        bind_users_close_homes(&i->state->bind_users, TAKE_PTR(i->home_fds));
         r = close_all_fds_except(&i->sock, 1);
         if (r < 0)
                 return log_error_errno(r, "Failed to close the stub init's file descriptors: %m");
@@ -759,6 +781,7 @@ void spawn_inner(const SpawnConfig *c, const SpawnState *s, int sock) {
                         .journal_fd = -EBADF,
                         .userns = s->userns_fd >= 0,
                         .uid_shift = s->uid_shift,
+                        .apifs_context = c->selinux_apifs_context,
                 },
                 .files = HOST_FILES_NULL,
         };
@@ -773,6 +796,8 @@ void spawn_inner(const SpawnConfig *c, const SpawnState *s, int sock) {
                 r = mount_switch_root(c, s, &i.mounts);
         if (r >= 0)
                 r = mount_api_filesystems(c, &i.mounts);
+        if (r >= 0)                                  /* before the lookup: -u may name one */
+                r = bind_users_apply(&s->bind_users, i.home_fds, i.mounts.rootfd, i.mounts.hidden_fd, s->uid_shift);
         if (r >= 0)
                 r = inner_lookup_user(&i);           /* reads through /proc/self/fd */
         if (r >= 0)
@@ -804,6 +829,8 @@ void spawn_inner(const SpawnConfig *c, const SpawnState *s, int sock) {
         if (r >= 0 && c->as_pid2)
                 r = inner_fork_payload(&i);
         if (r >= 0)
+                r = inner_set_exec_context(&i);
+        if (r >= 0)
                 r = inner_drop_privileges(&i, false);
         if (r >= 0)
                 r = inner_enter_workdir(&i);     /* as the payload's user; before "started" */
@@ -814,6 +841,7 @@ void spawn_inner(const SpawnConfig *c, const SpawnState *s, int sock) {
 
         mount_context_done(&i.mounts);
         host_files_done(&i.files);
+        bind_users_close_homes(&s->bind_users, TAKE_PTR(i.home_fds));
         /* the parent registers the machine meanwhile; do not run before that is done */
         if (s->wait_for_go && sync_wait_for(i.sock, SYNC_GO) < 0)
                 _exit(EXIT_FAILURE);

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "mount-util.h"
 #include "path-util.h"
+#include "selinux-util.h"
 #include "spawn-mount.h"
 #include "spawn-state.h"
 #include "string-util.h"
@@ -65,6 +66,13 @@ void mount_context_done(MountContext *m) {
 }
 
 /* ---- before pivot_root ---- */
+
+/* ',context="LABEL"' for -L/--selinux-apifs-context=, as systemd-nspawn adds it to its
+ * tmpfs and devpts mounts (quoted: an MCS label has commas); "" without -L */
+static char *apifs_context_option(const char *context) {
+        return context ? strjoin(",context=\"", context, "\"") : strdup("");
+}
+
 
 static int prepare_overlay(const CustomMount *cm, const char *work_dir, int treefd, int *ret) {
         _cleanup_free_ char *options = NULL;
@@ -123,17 +131,23 @@ finish:
 
 /* The kernel checks the options here, before any mount point is made in the tree: a bad
  * --tmpfs= option must leave the tree as it was. */
-static int prepare_tmpfs(const CustomMount *cm, int *ret) {
-        _cleanup_free_ char *fsopts = NULL;
+static int prepare_tmpfs(const CustomMount *cm, const char *apifs_context, int *ret) {
+        _cleanup_free_ char *fsopts = NULL, *ctx = NULL, *all = NULL;
         unsigned attr;
         int r;
 
         r = mount_options_split(cm->options, &fsopts, &attr);
+        if (r >= 0) {
+                ctx = apifs_context_option(apifs_context);
+                /* without other options the leading comma goes */
+                all = ctx ? strjoin(strempty(fsopts), isempty(fsopts) && *ctx ? ctx + 1 : ctx) : NULL;
+                r = all ? 0 : -ENOMEM;
+        }
         if (r >= 0)
-                r = fs_create_detached("tmpfs", "tmpfs", fsopts, attr|MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV, ret);
+                r = fs_create_detached("tmpfs", "tmpfs", all, attr|MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV, ret);
         if (r < 0)
                 return log_error_errno(r, "Failed to create the tmpfs for %s with options '%s': %m",
-                                       cm->destination, strempty(cm->options));
+                                       cm->destination, strempty(all ?: cm->options));
         return 0;
 }
 
@@ -190,7 +204,7 @@ int mount_prepare_custom(const SpawnConfig *c, const SpawnState *s, MountContext
                         if (r < 0)
                                 return r;
                 } else if (cm->type == CUSTOM_MOUNT_TMPFS) {
-                        r = prepare_tmpfs(cm, &m->custom_fds[i]);
+                        r = prepare_tmpfs(cm, c->selinux_apifs_context, &m->custom_fds[i]);
                         if (r < 0)
                                 return r;
                 }
@@ -511,13 +525,20 @@ static int dev_populate(int devfd, const MountContext *m) {
         return 0;
 }
 
+/* A kernel without SELinux rejects context=: say so next to the error (systemd-nspawn fails
+ * there too, and running without the label asked for would be worse). */
+static const char *mount_hint(const MountContext *m) {
+        return m->apifs_context && !selinux_enabled() ? " (SELinux is not enabled on this host)" : "";
+}
+
 static int mount_dev(MountContext *m, const MountEntry *e, int target) {
         _cleanup_close_ int mfd = -EBADF, devfd = -EBADF;
         int r;
 
         r = fs_create_detached(e->fstype, e->fstype, e->options, e->attr, &mfd);
         if (r < 0)
-                return log_error_errno(r, "Failed to create a tmpfs for %s: %m", e->where);
+                return log_error_errno(r, "Failed to create a tmpfs for %s with options '%s'%s: %m", e->where,
+                                       strempty(e->options), mount_hint(m));
 
         devfd = openat(mfd, ".", O_RDONLY|O_DIRECTORY|O_CLOEXEC);
         if (devfd < 0)
@@ -553,20 +574,23 @@ static int mount_mask(MountContext *m, const char *where, int target) {
         return 0;
 }
 
-/* With a user namespace, fresh file systems belong to the machine's root. */
+/* With a user namespace, fresh file systems belong to the machine's root; with -L they
+ * carry the SELinux label. Only tmpfs and devpts are changed, as with systemd-nspawn. */
 static char *entry_options(const MountContext *m, const MountEntry *e) {
+        _cleanup_free_ char *ctx = NULL;
         char buf[256];
 
-        if (!m->userns)
-                return e->options ? strdup(e->options) : NULL;
-        if (streq(e->fstype, "tmpfs"))
+        if (streq(e->fstype, "tmpfs") && m->userns)
                 snprintf(buf, sizeof(buf), "%s,uid=%u,gid=%u", e->options, m->uid_shift, m->uid_shift);
-        else if (streq(e->fstype, "devpts"))
+        else if (streq(e->fstype, "devpts") && m->userns)
                 snprintf(buf, sizeof(buf), "newinstance,ptmxmode=0666,mode=0620,uid=%u,gid=%u",
                          m->uid_shift, m->uid_shift + 5);
+        else if (streq(e->fstype, "tmpfs") || streq(e->fstype, "devpts"))
+                snprintf(buf, sizeof(buf), "%s", e->options);
         else
                 return e->options ? strdup(e->options) : NULL;
-        return strdup(buf);
+        ctx = apifs_context_option(m->apifs_context);
+        return ctx ? strjoin(buf, ctx) : NULL;
 }
 
 static int mount_entry_apply(MountContext *m, const MountEntry *e) {
@@ -575,7 +599,8 @@ static int mount_entry_apply(MountContext *m, const MountEntry *e) {
         MountEntry shifted;
         int r;
 
-        if (e->kind == MOUNT_FS && m->userns && (streq(e->fstype, "tmpfs") || streq(e->fstype, "devpts"))) {
+        if (e->kind == MOUNT_FS && (m->userns || m->apifs_context) &&
+            (streq(e->fstype, "tmpfs") || streq(e->fstype, "devpts"))) {
                 options = entry_options(m, e);
                 if (!options)
                         return log_oom();
@@ -592,11 +617,13 @@ static int mount_entry_apply(MountContext *m, const MountEntry *e) {
 
         switch (e->kind) {
         case MOUNT_FS:
+                log_debug("Mounting %s on %s with options '%s'.", e->fstype, e->where, strempty(e->options));
                 if (streq(e->where, "/dev"))
                         return mount_dev(m, e, target);
                 r = mount_fs_fd(target, e->fstype, e->fstype, e->options, e->attr);
                 if (r < 0)
-                        return log_error_errno(r, "Failed to mount %s on %s: %m", e->fstype, e->where);
+                        return log_error_errno(r, "Failed to mount %s on %s with options '%s'%s: %m", e->fstype, e->where,
+                                               strempty(e->options), mount_hint(m));
                 return 0;
         case MOUNT_READ_ONLY:
                 r = mount_clone_detached(target, "", false, true, &mfd);

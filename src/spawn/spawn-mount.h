@@ -34,6 +34,7 @@ typedef struct MountContext {
         int *custom_fds;    /* per custom mount: a prepared detached mount, or -EBADF */
         size_t n_custom;
         bool userns;        /* the machine gets a user namespace: hand what we create to its root */
+        const char *apifs_context; /* -L: SELinux context= of tmpfs and devpts mounts */
         uint32_t uid_shift;
 } MountContext;
 

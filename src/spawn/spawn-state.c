@@ -37,6 +37,7 @@ void spawn_state_done(SpawnState *s) {
         free(s->journal_bind_target);
         free(s->overlay_work_dirs);     /* the entries are freed by overlay_workdirs_remove() */
         safe_close(s->userns_fd);
+        bind_users_done(&s->bind_users);
         safe_close(s->file_lock);
         free(s->file_path);
         free(s->file_lock_path);

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include "init-kind.h"
+#include "spawn-bind-user.h"
 #include "seccomp-util.h"
 #include "spawn-cgroup.h"
 #include "spawn-config.h"
@@ -28,6 +29,7 @@ typedef struct SpawnState {
         int userns_fd;              /* the machine's user namespace, or -EBADF */
         UsersOwnership users_ownership; /* the config's, with auto resolved */
         bool idmap_root;            /* the root is an idmapped mount */
+        BindUsers bind_users;       /* --bind-user=: the users, their UIDs inside, the databases */
         int *bind_userns_fds;       /* per custom mount (c->mounts[i]): the user namespace
                                      * of its idmapped mount (rootidmap), or -EBADF */
 

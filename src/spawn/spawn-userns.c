@@ -17,6 +17,7 @@
 #include "lock-util.h"
 #include "log.h"
 #include "mount-util.h"
+#include "spawn-bind-user.h"
 #include "spawn-reclaim.h"
 #include "spawn-state.h"
 #include "spawn-userns.h"
@@ -103,7 +104,7 @@ static int userns_helper_wait(int sock) {
 
 /* A user namespace with the machine's mapping, held open by fd: a helper process
  * unshares and says so, we write its maps, keep /proc/PID/ns/user, and let it go. */
-static int userns_create_map(const char *map, int *ret_fd) {
+static int userns_create_map(const char *map, const char *gid_map, int *ret_fd) {
         _cleanup_close_pair_ int p[2] = EBADF_PAIR;
         char path[64];
         pid_t pid;
@@ -127,7 +128,7 @@ static int userns_create_map(const char *map, int *ret_fd) {
         }
         if (r >= 0) {
                 snprintf(path, sizeof(path), "/proc/%i/gid_map", (int) pid);
-                r = write_string_file_at(AT_FDCWD, path, map);
+                r = write_string_file_at(AT_FDCWD, path, gid_map ?: map);
         }
         if (r >= 0) {
                 snprintf(path, sizeof(path), "/proc/%i/ns/user", (int) pid);
@@ -143,12 +144,17 @@ static int userns_create_map(const char *map, int *ret_fd) {
         return 0;
 }
 
+/* The range, with holes for the --bind-user= users (spawn-bind-user.c) */
 static int userns_create(const SpawnState *s, int *ret_fd) {
-        char map[64];
+        _cleanup_free_ char *uid_map = NULL, *gid_map = NULL;
         int r;
 
-        snprintf(map, sizeof(map), "0 %u %u\n", s->uid_shift, s->uid_range);
-        r = userns_create_map(map, ret_fd);
+        r = bind_users_id_map(&s->bind_users, s->uid_shift, s->uid_range, false, &uid_map);
+        if (r >= 0)
+                r = bind_users_id_map(&s->bind_users, s->uid_shift, s->uid_range, true, &gid_map);
+        if (r < 0)
+                return log_oom();
+        r = userns_create_map(uid_map, gid_map, ret_fd);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the machine's user namespace (UID %u...%u): %m",
                                        s->uid_shift, s->uid_shift + s->uid_range - 1);
@@ -178,7 +184,7 @@ int userns_setup_bind_idmaps(const SpawnConfig *c, SpawnState *s) {
                 if (stat(cm->source, &st) < 0)
                         return log_error_errno(errno, "Failed to access bind mount source '%s': %m", cm->source);
                 snprintf(map, sizeof(map), "%u %u 1\n", (unsigned) st.st_uid, s->uid_shift);
-                r = userns_create_map(map, &s->bind_userns_fds[i]);
+                r = userns_create_map(map, NULL, &s->bind_userns_fds[i]);
                 if (r < 0)
                         return log_error_errno(r, "Failed to create the user namespace for rootidmap of '%s': %m", cm->source);
         }
@@ -297,6 +303,9 @@ int userns_setup(const SpawnConfig *c, SpawnState *s) {
                 return log_error_errno(errno, "Failed to stat '%s': %m", s->directory);
 
         r = userns_pick_range(c, s, st.st_uid);
+        if (r < 0)
+                return r;
+        r = bind_users_prepare(c, s);
         if (r < 0)
                 return r;
 
