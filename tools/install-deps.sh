@@ -26,7 +26,7 @@ apt-get update -q
 # bus policy, activation file and polkit actions go (units/meson.build).
 apt-get install -y -q --no-install-recommends \
         meson ninja-build pkg-config gcc libc6-dev python3 \
-        libsystemd-dev libmount-dev libarchive-dev libcurl4-openssl-dev libssl-dev gpgv gpg libblkid-dev libfdisk-dev libcryptsetup-dev \
+        libsystemd-dev libmount-dev libarchive-dev libcurl4-openssl-dev libssl-dev gpgv gpg libblkid-dev libfdisk-dev libcryptsetup-dev openssl \
         libseccomp-dev libcap-dev libmnl-dev libnftnl-dev libjson-c-dev \
         busybox-static util-linux iproute2 dbus btrfs-progs nftables debootstrap \
         bsdextrautils procps systemd-container polkitd \

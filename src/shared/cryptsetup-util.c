@@ -19,6 +19,8 @@ static struct {
         int (*init_data_device)(struct crypt_device **cd, const char *device, const char *data_device);
         int (*load)(struct crypt_device *cd, const char *type, void *params);
         int (*activate_by_volume_key)(struct crypt_device *cd, const char *name, const char *key, size_t size, uint32_t flags);
+        int (*activate_by_signed_key)(struct crypt_device *cd, const char *name, const char *key, size_t size,
+                                      const char *sig, size_t sig_size, uint32_t flags);
         int (*activate_by_passphrase)(struct crypt_device *cd, const char *name, int keyslot,
                                       const char *passphrase, size_t size, uint32_t flags);
         int (*volume_key_get)(struct crypt_device *cd, int keyslot, char *volume_key, size_t *volume_key_size,
@@ -45,6 +47,7 @@ static int cryptsetup_load(void) {
                 { "crypt_init_data_device",       (void **) &sym.init_data_device       },
                 { "crypt_load",                   (void **) &sym.load                   },
                 { "crypt_activate_by_volume_key", (void **) &sym.activate_by_volume_key },
+                { "crypt_activate_by_signed_key", (void **) &sym.activate_by_signed_key },
                 { "crypt_activate_by_passphrase", (void **) &sym.activate_by_passphrase },
                 { "crypt_volume_key_get",         (void **) &sym.volume_key_get         },
                 { "crypt_get_volume_key_size",    (void **) &sym.get_volume_key_size    },
@@ -96,7 +99,8 @@ static int mapper_node(const char *name, char **ret) {
 }
 
 int verity_activate(const char *name, const char *data_node, const char *hash_node, uint64_t hash_offset,
-                    const uint8_t *root_hash, size_t root_hash_size, char **ret_node) {
+                    const uint8_t *root_hash, size_t root_hash_size, const void *sig, size_t sig_size,
+                    char **ret_node) {
         _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
         struct crypt_params_verity params = { .hash_area_offset = hash_offset };
         int r;
@@ -110,7 +114,13 @@ int verity_activate(const char *name, const char *data_node, const char *hash_no
         r = sym.load(cd, CRYPT_VERITY, &params);
         if (r < 0)
                 return r;
-        r = sym.activate_by_volume_key(cd, name, (const char *) root_hash, root_hash_size, CRYPT_ACTIVATE_READONLY);
+        /* with a signature the kernel checks it against its trusted keyrings (dm-verity's
+         * root_hash_sig_key_desc): an untrusted signer fails here, never mounts */
+        if (sig)
+                r = sym.activate_by_signed_key(cd, name, (const char *) root_hash, root_hash_size, sig, sig_size,
+                                               CRYPT_ACTIVATE_READONLY);
+        else
+                r = sym.activate_by_volume_key(cd, name, (const char *) root_hash, root_hash_size, CRYPT_ACTIVATE_READONLY);
         if (r < 0)
                 return r;
         return mapper_node(name, ret_node);

@@ -15,9 +15,11 @@ bool dm_available(void);
 
 /* 'hash_node' holds a verity superblock and hash tree at 'hash_offset'. Read-only. A
  * wrong root hash or corrupted data shows as I/O errors on read: dm-verity checks every
- * block against the tree, never falling back to unverified data. */
+ * block against the tree, never falling back to unverified data. 'sig' (NULL: none) is a
+ * PKCS#7 signature of the root hash in hex, which the kernel verifies with its keyrings. */
 int verity_activate(const char *name, const char *data_node, const char *hash_node, uint64_t hash_offset,
-                    const uint8_t *root_hash, size_t root_hash_size, char **ret_node);
+                    const uint8_t *root_hash, size_t root_hash_size, const void *sig, size_t sig_size,
+                    char **ret_node);
 
 /* -EPERM: no key slot opens with this passphrase. -ENOENT: not LUKS. With name NULL the
  * passphrase is only checked (*ret_node = NULL): for a kernel without device-mapper. */

@@ -138,6 +138,7 @@ void spawn_config_done(SpawnConfig *c) {
         free(c->root_hash);
         free(c->verity_data);
         free(c->key_file);
+        free(c->root_hash_sig);
         free(c->machine);
         free(c->hostname);
         free(c->user);
@@ -364,6 +365,8 @@ static void help(void) {
                "  -D --directory=PATH       Root directory of the machine\n"
                "  -i --image=PATH           Raw disk image or block device of the machine\n"
                "     --root-hash=HEX        Root hash for dm-verity (default: IMAGE.roothash)\n"
+               "     --root-hash-sig=SIG    PKCS#7 signature of the root hash: a path or base64:DATA\n"
+               "                            (default: IMAGE.roothash.p7s)\n"
                "     --verity-data=PATH     Verity hash tree of a bare image (default: IMAGE.verity)\n"
                "     --key-file=PATH        Passphrase for encrypted (LUKS) partitions of the image\n"
                "     --oci-bundle=PATH      Run an OCI runtime bundle (its config.json; options\n"
@@ -518,6 +521,7 @@ enum {
         ARG_OCI_BUNDLE,
         ARG_SETTINGS,
         ARG_BIND_USER,
+        ARG_ROOT_HASH_SIG,
 };
 
 static const struct option options[] = {
@@ -587,6 +591,7 @@ static const struct option options[] = {
         { "pivot-root",         required_argument, NULL, ARG_PIVOT_ROOT         },
         { "settings",           required_argument, NULL, ARG_SETTINGS           },
         { "bind-user",          required_argument, NULL, ARG_BIND_USER          },
+        { "root-hash-sig",      required_argument, NULL, ARG_ROOT_HASH_SIG      },
         { "selinux-context",    required_argument, NULL, 'Z'                    },
         { "selinux-apifs-context", required_argument, NULL, 'L'                 },
         {}
@@ -707,6 +712,47 @@ static int parse_pivot_root(SpawnConfig *c, const char *arg) {
         return r;
 }
 
+/* --root-hash-sig=: "base64:DATA" or the path of a file with the DER-encoded PKCS#7
+ * signature, read here as systemd-nspawn does (so a settings file cannot name one). */
+static int parse_root_hash_sig(SpawnConfig *c, const char *arg) {
+        _cleanup_free_ void *data = NULL;
+        const char *b64 = startswith(arg, "base64:");
+        ssize_t n;
+
+        if (b64) {
+                n = base64_decode(b64, &data);
+                if (n == -ENOMEM)
+                        return log_oom();
+                if (n <= 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid base64 in --root-hash-sig=.");
+        } else {
+                _cleanup_close_ int fd = -EBADF;
+                char *buf = NULL;
+                size_t size;
+                int r;
+
+                if (check_path(arg, false) < 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                               "Invalid --root-hash-sig= '%s': expected base64:DATA or an absolute path.", arg);
+                fd = open(arg, O_RDONLY|O_CLOEXEC|O_NOCTTY|O_NONBLOCK);
+                if (fd < 0)
+                        return log_error_errno(errno, "Failed to open root hash signature '%s': %m", arg);
+                r = read_full_fd(fd, ROOT_HASH_SIG_MAX, &buf, &size);
+                data = buf;
+                if (r < 0)
+                        return log_error_errno(r, "Failed to read root hash signature '%s': %m", arg);
+                if (size == 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Root hash signature '%s' is empty.", arg);
+                n = (ssize_t) size;
+        }
+        if ((size_t) n > ROOT_HASH_SIG_MAX)
+                return log_error_errno(SYNTHETIC_ERRNO(EFBIG), "--root-hash-sig= is larger than %u bytes.", ROOT_HASH_SIG_MAX);
+        free(c->root_hash_sig);
+        c->root_hash_sig = TAKE_PTR(data);
+        c->root_hash_sig_size = (size_t) n;
+        return 0;
+}
+
 /* --bind-user=NAME: a user name as systemd's strict rules allow it (the host user is looked
  * up at start, spawn-bind-user.c) */
 static int parse_bind_user(SpawnConfig *c, const char *arg) {
@@ -825,6 +871,8 @@ int spawn_config_parse_one(SpawnConfig *c, int opt, const char *arg) {
                                                "Invalid --root-hash= '%s': expected at least 256 bits in hex.", arg);
                 return set_string(&c->root_hash, arg);
         }
+        case ARG_ROOT_HASH_SIG:
+                return parse_root_hash_sig(c, arg);
         case ARG_VERITY_DATA:
                 return set_string(&c->verity_data, arg);
         case ARG_KEY_FILE:
@@ -1200,8 +1248,9 @@ static int finalize_directory(SpawnConfig *c) {
 
         if (!c->directory)
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "No root directory given; use -D/--directory=PATH or -i/--image=PATH.");
-        if (c->root_hash || c->verity_data || c->key_file)
-                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--root-hash=, --verity-data= and --key-file= need -i/--image=.");
+        if (c->root_hash || c->root_hash_sig || c->verity_data || c->key_file)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "--root-hash=, --root-hash-sig=, --verity-data= and --key-file= need -i/--image=.");
 
         if (c->template && c->ephemeral)
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--template= and --ephemeral cannot be combined.");

@@ -142,6 +142,10 @@ typedef struct ResourceLimits {
 
 typedef struct PortForward PortForward;
 
+/* the kernel's limit for a dm-verity root hash signature is the page size; a PKCS#7
+ * signature is a few KiB */
+#define ROOT_HASH_SIG_MAX 65536U
+
 /* --settings=: whether and how NAME.nspawn files are read (systemd-nspawn's modes) */
 typedef enum SettingsMode {
         SETTINGS_YES,            /* read; the command line wins; trust by the file's location */
@@ -161,6 +165,8 @@ typedef struct SpawnConfig {
         char *root_hash;         /* --root-hash=, hex */
         char *verity_data;       /* --verity-data=: hash tree of a bare image, outside it */
         char *key_file;          /* --key-file=: passphrase for LUKS partitions of the image */
+        void *root_hash_sig;     /* --root-hash-sig=: PKCS#7 signature of the root hash (DER) */
+        size_t root_hash_sig_size;
         char *oci_bundle;        /* --oci-bundle=: read by finalize (spawn-oci.c) */
         char *machine;
         char *hostname;

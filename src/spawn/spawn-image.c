@@ -80,8 +80,42 @@ static int read_sidecar_hash(const SpawnConfig *c, const char *suffix, uint8_t *
         return 0;
 }
 
+/* --root-hash-sig=, else IMAGE.roothash.p7s next to the image (as systemd-nspawn finds it) */
+static int image_root_hash_sig(const SpawnConfig *c, MountedImage *img) {
+        _cleanup_free_ char *p = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        char *buf = NULL;
+        int r;
+
+        if (c->root_hash_sig) {
+                img->root_hash_sig = malloc(c->root_hash_sig_size);
+                if (!img->root_hash_sig)
+                        return log_oom();
+                memcpy(img->root_hash_sig, c->root_hash_sig, c->root_hash_sig_size);
+                img->root_hash_sig_size = c->root_hash_sig_size;
+                return 0;
+        }
+        p = sidecar_path(c->image, ".roothash.p7s");
+        if (!p)
+                return log_oom();
+        fd = open(p, O_RDONLY|O_CLOEXEC|O_NOCTTY|O_NONBLOCK);
+        if (fd < 0 && errno == ENOENT)
+                return 0;
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to open '%s': %m", p);
+        r = read_full_fd(fd, ROOT_HASH_SIG_MAX, &buf, &img->root_hash_sig_size);
+        img->root_hash_sig = buf;
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the root hash signature '%s': %m", p);
+        return 0;
+}
+
 static int image_hashes(const SpawnConfig *c, MountedImage *img) {
         int r;
+
+        r = image_root_hash_sig(c, img);
+        if (r < 0)
+                return r;
 
         if (c->root_hash) {
                 r = unhex_memory(c->root_hash, &img->root_hash, &img->root_hash_size);
@@ -263,7 +297,11 @@ static int partition_verity(const SpawnConfig *c, MountedImage *img, PartitionDe
         r = dm_name(c, d, "verity", &name);
         if (r < 0)
                 return r;
-        r = verity_activate(name, data_node, hash_node, 0, hash, size, &dm);
+        r = verity_activate(name, data_node, hash_node, 0, hash, size,
+                            d == PARTITION_ROOT ? img->root_hash_sig : NULL, img->root_hash_sig_size, &dm);
+        if (r < 0 && d == PARTITION_ROOT && img->root_hash_sig)
+                return log_error_errno(r, "Image '%s': the kernel refused dm-verity with the root hash signature "
+                                       "(is the signer's certificate in its trusted keyrings?): %m", c->image);
         if (r < 0)
                 return log_error_errno(r, "Image '%s': failed to set up dm-verity for the %s file system: %m",
                                        c->image, partition_designator_to_string(d));
@@ -436,6 +474,8 @@ int mounted_image_setup(const SpawnConfig *c, MountedImage *img, char **ret_dire
                 return log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "Image '%s': %s.", c->image, error ?: "cannot be used");
         if (c->verity_data && !img->root_hash)
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--verity-data= needs --root-hash= or IMAGE.roothash.");
+        if (img->root_hash_sig && !img->root_hash)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--root-hash-sig= (or IMAGE.roothash.p7s) needs --root-hash= or IMAGE.roothash.");
         if (isempty(img->m.table) && img->root_hash) {
                 /* a bare file system keeps its hash tree outside: --verity-data= or IMAGE.verity */
                 if (c->verity_data)
@@ -529,6 +569,7 @@ void mounted_image_done(MountedImage *img) {
         mounted_image_release_devices(img);
         free(img->root_hash);
         free(img->usr_hash);
+        free(img->root_hash_sig);
         free(img->verity_data);
         strv_free(img->devices);
         *img = (MountedImage) MOUNTED_IMAGE_NULL;

@@ -19,6 +19,8 @@ typedef struct MountedImage {
         LoopDevice loop;
         uint8_t *root_hash, *usr_hash;
         size_t root_hash_size, usr_hash_size;
+        void *root_hash_sig;                 /* --root-hash-sig= or IMAGE.roothash.p7s, NULL if none */
+        size_t root_hash_sig_size;
         char *verity_data;                   /* hash tree file of a bare file system */
         bool verity[_PARTITION_MAX];
         const char *where[_PARTITION_MAX];   /* mount point chosen for each partition */
