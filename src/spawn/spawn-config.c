@@ -1379,15 +1379,12 @@ static int read_nspawn_environment(SpawnConfig *c) {
                 return r;
         c->no_image_lock = !r;
 
-        /* berth-spawn gives every machine a cgroup namespace on a cgroup2 hierarchy: the
-         * other setups these select are not implemented, and silently ignoring them would
-         * run something else than asked for. */
         r = getenv_bool("SYSTEMD_NSPAWN_USE_CGNS", true);
         if (r < 0)
                 return r;
-        if (!r)
-                return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
-                                       "$SYSTEMD_NSPAWN_USE_CGNS=0 is not supported: every machine gets a cgroup namespace.");
+        c->no_cgns = !r;
+        /* Machines get a cgroup2 hierarchy: the legacy and hybrid layouts this selects are
+         * not implemented, and silently ignoring it would run something else than asked for. */
         v = getenv("SYSTEMD_NSPAWN_UNIFIED_HIERARCHY");
         if (v && parse_boolean(v) != 1)
                 return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),

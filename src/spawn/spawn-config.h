@@ -226,6 +226,7 @@ typedef struct SpawnConfig {
         /* systemd-nspawn's environment variables (spawn_config_finalize() reads them) */
         ApiVfsMode api_vfs;      /* $SYSTEMD_NSPAWN_API_VFS_WRITABLE */
         bool no_tmpfs_tmp;       /* $SYSTEMD_NSPAWN_TMPFS_TMP=0: the tree's own /tmp */
+        bool no_cgns;            /* $SYSTEMD_NSPAWN_USE_CGNS=0: no cgroup namespace */
         bool no_image_lock;      /* $SYSTEMD_NSPAWN_LOCK=0: no lock on the image or tree */
         char **command;
 

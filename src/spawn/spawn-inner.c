@@ -93,7 +93,8 @@ static int inner_prepare_process(Inner *i) {
         r = machine_cgroup_join_v1(i->state->cgroup.v1_paths);
         if (r < 0)
                 return r;
-        if (unshare(CLONE_NEWCGROUP) < 0)
+        /* $SYSTEMD_NSPAWN_USE_CGNS=0: the host's cgroup paths, see inner_mount_cgroup() */
+        if (!i->config->no_cgns && unshare(CLONE_NEWCGROUP) < 0)
                 return log_error_errno(errno, "Failed to create a cgroup namespace: %m");
         return 0;
 }
@@ -341,6 +342,54 @@ static int inner_setup_console(Inner *i) {
         return 0;
 }
 
+/* This process's cgroup2 path ("/machine.slice/..."), from /proc/self/cgroup. */
+static int own_cgroup(char **ret) {
+        _cleanup_free_ char *text = NULL;
+        const char *l;
+        int r;
+
+        r = read_regular_file_in_root(AT_FDCWD, "/proc/self/cgroup", 65536, &text, NULL);
+        if (r < 0)
+                return r;
+        l = startswith(text, "0::") ? text : strstr(text, "\n0::");
+        if (!l)
+                return -ENOENT;
+        l += l == text ? 3 : 4;
+        *ret = strndup(l, strcspn(l, "\n"));
+        return *ret ? 0 : -ENOMEM;
+}
+
+/* $SYSTEMD_NSPAWN_USE_CGNS=0, as systemd-nspawn: no cgroup namespace, so the mount shows
+ * the host's whole hierarchy; it is read-only but for the machine's own cgroup, bound
+ * writable on itself for a booted init. */
+static int inner_mount_cgroup_host(Inner *i, int target) {
+        _cleanup_free_ char *own = NULL, *where = NULL;
+        _cleanup_close_ int sub = -EBADF, mfd = -EBADF;
+        int r;
+
+        r = mount_fs_fd(target, "cgroup2", "cgroup2", NULL, MOUNT_ATTR_RDONLY|MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV|MOUNT_ATTR_NOEXEC);
+        if (r < 0)
+                return log_error_errno(r, "Failed to mount the host's cgroup2 hierarchy on /sys/fs/cgroup: %m");
+        if (!i->config->boot)
+                return 0;
+        r = own_cgroup(&own);
+        if (r < 0)
+                return log_error_errno(r, "Failed to find the machine's cgroup in /proc/self/cgroup: %m");
+        where = strjoin("/sys/fs/cgroup", own);
+        if (!where)
+                return log_oom();
+        r = chase_in_root(i->mounts.rootfd, where, 0, &sub);
+        if (r >= 0)
+                r = mount_clone_detached(sub, "", false, false, &mfd);
+        if (r >= 0)
+                r = mount_set_attr(mfd, 0, MOUNT_ATTR_RDONLY, false);
+        if (r >= 0)
+                r = mount_attach(mfd, sub);
+        if (r < 0)
+                return log_error_errno(r, "Failed to make the machine's cgroup %s writable: %m", where);
+        return 0;
+}
+
 /* The machine's own view of cgroup2, rooted at its cgroup by the cgroup namespace:
  * writable for a booted init, which manages its subtree, read-only otherwise. */
 static int inner_mount_cgroup(Inner *i) {
@@ -352,6 +401,8 @@ static int inner_mount_cgroup(Inner *i) {
                 attr |= MOUNT_ATTR_RDONLY;
 
         r = chase_in_root(i->mounts.rootfd, "/sys/fs/cgroup", 0, &target);
+        if (r >= 0 && i->config->no_cgns)
+                return inner_mount_cgroup_host(i, target);
         if (r >= 0)
                 r = mount_fs_fd(target, "cgroup2", "cgroup2", NULL, attr);
         if (r < 0 && i->config->boot)
@@ -427,7 +478,8 @@ static int inner_setup_network(Inner *i) {
         if (!c->private_network)
                 return 0;
 
-        r = mount_clone_detached(i->mounts.rootfd, "sys/fs/cgroup", false, false, &cg);
+        /* recursive: with $SYSTEMD_NSPAWN_USE_CGNS=0 the machine's own cgroup is a bind below */
+        r = mount_clone_detached(i->mounts.rootfd, "sys/fs/cgroup", true, false, &cg);
         if (r < 0)
                 cg = -EBADF;       /* no cgroup mount to carry over */
 

@@ -120,9 +120,40 @@ run_spawn -P -D "$TREE3" -U --bind-user="$BU" /bin/sh -c "id -u $BU"
 expect_line "--bind-user: a UID the tree uses is skipped" 60515
 
 # ---------------------------------------------------------------- cgroup variables
-run_spawn -P -D "$TREE" /bin/sh -c 'echo ran'
-SYSTEMD_NSPAWN_USE_CGNS=0 run_spawn -P -D "$TREE" /bin/sh -c 'echo ran'
-expect_rc "SYSTEMD_NSPAWN_USE_CGNS=0: refused" 1
-expect_no_line "SYSTEMD_NSPAWN_USE_CGNS=0: nothing ran" ran
+# (--property= gives the machine a cgroup of its own, machine.slice/machine-NAME.scope)
+CGPROBE='grep "^0::" /proc/self/cgroup; test -d /sys/fs/cgroup/machine.slice && echo host-tree
+    mkdir /sys/fs/cgroup/berth-x 2>/dev/null || echo read-only'
+run_spawn -P -D "$TREE" --property=TasksMax=100 /bin/sh -c "$CGPROBE"
+expect_line "default: a cgroup namespace, the machine's cgroup is /" "0::/"
+expect_no_line "default: the host's tree is not visible" host-tree
+SYSTEMD_NSPAWN_USE_CGNS=0 run_spawn -P -D "$TREE" --property=TasksMax=100 /bin/sh -c "$CGPROBE"
+expect_line "SYSTEMD_NSPAWN_USE_CGNS=0: no cgroup namespace, the host's path" "0::/machine.slice/machine-$MACHINE.scope"
+expect_line "SYSTEMD_NSPAWN_USE_CGNS=0: the host's cgroup tree is visible" host-tree
+expect_line "SYSTEMD_NSPAWN_USE_CGNS=0: ... read-only" read-only
+# booted: the machine's own cgroup is writable on top (an init that creates a child)
+BOOT=$(new_tree cgboot)
+rm -f "$BOOT/sbin/init"
+cat >"$BOOT/sbin/init" <<'INIT'
+#!/bin/sh
+d=$(sed -n 's/^0:://p' /proc/self/cgroup)
+echo "cg=$d"
+mkdir "/sys/fs/cgroup$d/child" && echo own-writable && rmdir "/sys/fs/cgroup$d/child"
+mkdir /sys/fs/cgroup/berth-x 2>/dev/null || echo host-read-only
+INIT
+chmod 0755 "$BOOT/sbin/init"
+for u in "" -U; do
+    SYSTEMD_NSPAWN_USE_CGNS=0 run_spawn -P -D "$BOOT" $u -b
+    expect_line "SYSTEMD_NSPAWN_USE_CGNS=0 -b${u:+ $u}: the init sees its host path" "cg=/machine.slice/machine-cgboot.scope"
+    expect_line "SYSTEMD_NSPAWN_USE_CGNS=0 -b${u:+ $u}: its own cgroup is writable" own-writable
+    expect_line "SYSTEMD_NSPAWN_USE_CGNS=0 -b${u:+ $u}: the rest of the host's tree is not" host-read-only
+done
+if [ -e /sys/fs/cgroup/berth-x ] || [ -e /sys/fs/cgroup/unified/berth-x ]; then
+    fail "no cgroup was created outside the machine's"
+    rmdir /sys/fs/cgroup/berth-x /sys/fs/cgroup/unified/berth-x 2>/dev/null
+else
+    pass "no cgroup was created outside the machine's"
+fi
+SYSTEMD_NSPAWN_USE_CGNS=bogus run_spawn -P -D "$TREE" true
+expect_rc "SYSTEMD_NSPAWN_USE_CGNS=bogus: invalid" 1
 SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=0 run_spawn -P -D "$TREE" /bin/sh -c 'echo ran'
 expect_rc "SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=0: refused" 1
