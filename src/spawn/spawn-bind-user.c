@@ -84,6 +84,27 @@ static int read_db(int rootfd, const char *path, char **ret) {
         return r;
 }
 
+/* Does the tree's nsswitch.conf ask nss-systemd for users ("passwd: files systemd")? Then
+ * the records in /run/host/userdb suffice, as with systemd-nspawn, and /etc/passwd stays
+ * the tree's own: a booted systemd (sysusers) replaces it by rename, which a bind mount
+ * on it would make fail. */
+static bool tree_uses_nss_systemd(int treefd) {
+        _cleanup_free_ char *conf = NULL;
+        char *saveptr = NULL;
+
+        if (read_db(treefd, "/etc/nsswitch.conf", &conf) < 0 || !conf)
+                return false;
+        for (char *line = strtok_r(conf, "\n", &saveptr); line; line = strtok_r(NULL, "\n", &saveptr)) {
+                _cleanup_strv_free_ char **w = NULL;
+                const char *v = startswith(line, "passwd:");
+
+                if (!v || strv_split_full(v, " \t", false, &w) < 0)
+                        continue;
+                return strv_contains(w, "systemd");
+        }
+        return false;
+}
+
 /* The first UID from 'from' on that neither the tree's passwd nor group has. */
 static int find_free_uid(const char *passwd, const char *group, uint32_t range, uid_t from, uid_t *ret) {
         for (uid_t u = from; u <= BIND_USER_UID_MAX && u < range; u++)
@@ -203,6 +224,11 @@ int bind_users_prepare(const SpawnConfig *c, SpawnState *s) {
                         return r;
                 log_debug("--bind-user=%s: host UID %u, GID %u is %u in the machine.", u.name, u.uid, u.gid, uid);
                 next = uid + 1;
+        }
+        if (tree_uses_nss_systemd(treefd)) {
+                log_debug("The tree's users come from nss-systemd too: /run/host/userdb only, /etc/passwd left alone.");
+                s->bind_users.passwd = mfree(s->bind_users.passwd);
+                s->bind_users.group = mfree(s->bind_users.group);
         }
         return 0;
 }

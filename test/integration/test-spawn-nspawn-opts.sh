@@ -119,6 +119,15 @@ echo "someone:x:60514:60514::/:/bin/sh" >>"$TREE3/etc/passwd"
 run_spawn -P -D "$TREE3" -U --bind-user="$BU" /bin/sh -c "id -u $BU"
 expect_line "--bind-user: a UID the tree uses is skipped" 60515
 
+# a guest whose nsswitch.conf asks nss-systemd: the userdb records only, as systemd-nspawn,
+# and /etc/passwd stays the tree's own file (a booted systemd may replace it)
+TREE4=$(new_tree nsssd)
+printf 'passwd: files systemd\ngroup: files systemd\n' >"$TREE4/etc/nsswitch.conf"
+run_spawn -P -D "$TREE4" -U --bind-user="$BU" /bin/sh -c "
+    grep -c '^$BU:' /etc/passwd; cat /run/host/userdb/$BU.group; grep -c ' /etc/passwd ' /proc/self/mountinfo"
+expect_eq "--bind-user with nss-systemd in the guest: userdb records, /etc/passwd not covered" \
+    "0 {\"groupName\":\"$BU\",\"gid\":60514,\"service\":\"io.systemd.NSpawn\"} 0" "$(tr '\n' ' ' <<<"$OUTPUT" | sed 's/ $//')"
+
 # ---------------------------------------------------------------- cgroup variables
 # (--property= gives the machine a cgroup of its own, machine.slice/machine-NAME.scope)
 CGPROBE='grep "^0::" /proc/self/cgroup; test -d /sys/fs/cgroup/machine.slice && echo host-tree
