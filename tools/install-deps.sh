@@ -22,6 +22,8 @@ apt-get update -q
 # builds the OCI conformance suite offline.
 # openssh-server: test-berthctl-remote runs `berthctl -H` against an sshd of its own
 # (the package's own sshd service is not used; policy-rc.d keeps it stopped in containers).
+# docker-registry, skopeo: test-berth-importd-oci runs a registry on loopback and pushes
+# the images it builds; umoci: tools/bench-oci.sh compares with skopeo copy + umoci unpack.
 # libdbus-1-dev, libpolkit-gobject-1-dev: only their pkg-config files, which say where the
 # bus policy, activation file and polkit actions go (units/meson.build).
 apt-get install -y -q --no-install-recommends \
@@ -35,4 +37,5 @@ apt-get install -y -q --no-install-recommends \
         clang libclang-rt-dev \
         hyperfine strace bubblewrap crun libnss-mymachines \
         containerd runc golang-go make openssh-server \
+        docker-registry skopeo umoci \
         libdbus-1-dev libpolkit-gobject-1-dev

@@ -2,7 +2,7 @@
 
 /* berthctl's transfer verbs, against org.freedesktop.import1 (berth-importd, or
  * systemd-importd: the API is the same): import-*, export-*, pull-*, list-transfers,
- * cancel-transfer. A verb that starts a transfer follows it until TransferRemoved: a
+ * cancel-transfer; pull-oci and import-oci call berth-importd's own io.berth.Import1. A verb that starts a transfer follows it until TransferRemoved: a
  * progress bar on a terminal, the worker's log lines otherwise; Ctrl-C asks whether to
  * cancel the transfer or leave it running. */
 
@@ -130,15 +130,15 @@ static int ask_cancel(sd_bus *bus, Watch *w) {
         return 1;
 }
 
-/* Start the transfer with member(types...) and follow it until it ends. */
-static int transfer_run(sd_bus *bus, uint64_t total, const char *member, const char *types, ...) {
+/* Start the transfer with interface.member(types...) and follow it until it ends. */
+static int transfer_runv(sd_bus *bus, uint64_t total, const char *interface, const char *member, const char *types,
+                         va_list ap) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *s1 = NULL, *s2 = NULL;
         struct sigaction sa = { .sa_handler = on_sigint }, old;
         Watch w = { .total = total, .bar = isatty(STDERR_FILENO) && !arg_quiet, .start_usec = now_usec(CLOCK_MONOTONIC) };
         uint64_t last_draw = 0;
-        va_list ap;
         int r;
 
         /* The matches go in before the call: no signal of a short transfer is missed. */
@@ -150,13 +150,9 @@ static int transfer_run(sd_bus *bus, uint64_t total, const char *member, const c
         if (r < 0)
                 return log_error_errno(r, "Failed to watch transfers: %s", strerror(-r));
 
-        r = sd_bus_message_new_method_call(bus, &m, IMPORT1_BUS_NAME, IMPORT1_MANAGER_PATH, IMPORT1_MANAGER_INTERFACE,
-                                           member);
-        if (r >= 0) {
-                va_start(ap, types);
+        r = sd_bus_message_new_method_call(bus, &m, IMPORT1_BUS_NAME, IMPORT1_MANAGER_PATH, interface, member);
+        if (r >= 0)
                 r = sd_bus_message_appendv(m, types, ap);
-                va_end(ap);
-        }
         if (r < 0)
                 return log_error_errno(r, "Failed to build %s() call: %s", member, strerror(-r));
         r = sd_bus_call(bus, m, 0, &error, &reply);
@@ -203,6 +199,27 @@ static int transfer_run(sd_bus *bus, uint64_t total, const char *member, const c
         else if (!arg_quiet)
                 fprintf(stderr, "Transfer %" PRIu32 " done.\n", w.id);
         free(w.result);
+        return r;
+}
+
+static int transfer_run(sd_bus *bus, uint64_t total, const char *member, const char *types, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, types);
+        r = transfer_runv(bus, total, IMPORT1_MANAGER_INTERFACE, member, types, ap);
+        va_end(ap);
+        return r;
+}
+
+/* berth's OCI methods, on its own interface of the same object. */
+static int transfer_run_berth(sd_bus *bus, uint64_t total, const char *member, const char *types, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, types);
+        r = transfer_runv(bus, total, BERTH_IMPORT1_INTERFACE, member, types, ap);
+        va_end(ap);
         return r;
 }
 
@@ -305,6 +322,51 @@ int verb_pull(sd_bus *bus, int argc, char **argv) {
                 local = derived;
         }
         return transfer_run(bus, 0, member, "sssb", argv[1], local, arg_verify ?: "signature", arg_force);
+}
+
+/* The image name a reference suggests: REPO's last component, without tag or digest. */
+static char *name_from_reference(const char *ref) {
+        _cleanup_free_ char *s = strndup(ref, strcspn(ref, "@"));
+        char *last = s ? strrchr(s, '/') : NULL;
+
+        if (!s)
+                return NULL;
+        last = last ? last + 1 : s;
+        last[strcspn(last, ":")] = 0;
+        return strdup(last);
+}
+
+int verb_pull_oci(sd_bus *bus, int argc, char **argv) {
+        _cleanup_free_ char *derived = NULL;
+        const char *local = argc > 2 ? argv[2] : NULL;
+
+        if (!local) {
+                derived = name_from_reference(argv[1]);
+                if (!derived)
+                        return log_oom();
+                local = derived;
+        }
+        return transfer_run_berth(bus, 0, "PullOci", "ssbb", argv[1], local, arg_force, arg_read_only);
+}
+
+/* A directory (an OCI image layout) or a file (its tar archive, or a docker save). */
+int verb_import_oci(sd_bus *bus, int argc, char **argv) {
+        _cleanup_free_ char *derived = NULL;
+        const char *local = argc > 2 ? argv[2] : NULL;
+        int fd, r;
+
+        if (!local) {
+                derived = name_from(argv[1]);
+                if (!derived)
+                        return log_oom();
+                local = derived;
+        }
+        fd = open(argv[1], O_RDONLY|O_CLOEXEC|O_NOCTTY);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to open %s: %s", argv[1], strerror(errno));
+        r = transfer_run_berth(bus, file_size(fd), "ImportOci", "hsbb", fd, local, arg_force, arg_read_only);
+        close(fd);
+        return r;
 }
 
 int verb_list_transfers(sd_bus *bus, int argc, char **argv) {

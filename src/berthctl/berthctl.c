@@ -80,9 +80,11 @@ static const Verb verbs[] = {
         { "clean",        1,  1, verb_clean },
         { "pull-tar",        2,  3, verb_pull },
         { "pull-raw",        2,  3, verb_pull },
+        { "pull-oci",        2,  3, verb_pull_oci },
         { "import-tar",      2,  3, verb_import },
         { "import-raw",      2,  3, verb_import },
         { "import-fs",       2,  3, verb_import },
+        { "import-oci",      2,  3, verb_import_oci },
         { "export-tar",      2,  3, verb_export },
         { "export-raw",      2,  3, verb_export },
         { "list-transfers",  1,  1, verb_list_transfers },
@@ -128,9 +130,13 @@ static int verb_help(sd_bus *bus, int argc, char **argv) {
                "\nImage Transfer Commands:\n"
                "  pull-tar URL [NAME]         Download a TAR container image\n"
                "  pull-raw URL [NAME]         Download a RAW container or VM image\n"
+               "  pull-oci [REGISTRY/]REPO[:TAG|@DIGEST] [NAME]\n"
+               "                              Download an OCI image from a registry\n"
                "  import-tar FILE [NAME]      Import a local TAR container image\n"
                "  import-raw FILE [NAME]      Import a local RAW container or VM image\n"
                "  import-fs DIRECTORY [NAME]  Import a local directory container image\n"
+               "  import-oci PATH [NAME]      Import an OCI image layout (directory or archive)\n"
+               "                              or a docker save archive\n"
                "  export-tar NAME [FILE]      Export a TAR container image locally\n"
                "  export-raw NAME [FILE]      Export a RAW container or VM image locally\n"
                "  list-transfers              Show list of downloads in progress\n"

@@ -110,5 +110,7 @@ extern const char *arg_format;
 int verb_import(sd_bus *bus, int argc, char **argv);
 int verb_export(sd_bus *bus, int argc, char **argv);
 int verb_pull(sd_bus *bus, int argc, char **argv);
+int verb_pull_oci(sd_bus *bus, int argc, char **argv);
+int verb_import_oci(sd_bus *bus, int argc, char **argv);
 int verb_list_transfers(sd_bus *bus, int argc, char **argv);
 int verb_cancel_transfer(sd_bus *bus, int argc, char **argv);

@@ -123,7 +123,7 @@ static int check_entry(struct archive_entry *e, int root_fd, bool private_pool) 
         return 1;
 }
 
-static int bomb_check(struct archive *a) {
+int import_bomb_check(struct archive *a) {
         uint64_t packed = (uint64_t) archive_filter_bytes(a, -1), unpacked = (uint64_t) archive_filter_bytes(a, 0);
 
         if (unpacked > IMPORT_BOMB_FLOOR && unpacked / MAX(packed, 1) > IMPORT_BOMB_RATIO)
@@ -156,7 +156,7 @@ static int copy_entry_data(struct archive *a, struct archive *w, const char *pat
                         return log_error_errno(e, "Failed to write %s: %s", path, archive_error_string(w));
                 }
                 /* Within an entry too: one huge file of zeros is the classic bomb. */
-                r = bomb_check(a);
+                r = import_bomb_check(a);
                 if (r < 0)
                         return r;
         }
@@ -221,7 +221,8 @@ static int open_reader(int fd, bool raw, struct archive **ret) {
         return 0;
 }
 
-static int unpack_tree(struct archive *a, int root_fd, uint64_t total, bool private_pool) {
+static int unpack_tree(struct archive *a, int root_fd, uint64_t total, bool private_pool, ImportEntryFilter filter,
+                       void *userdata) {
         _cleanup_(archive_writep) struct archive *w = archive_write_disk_new();
         struct archive_entry *e;
         unsigned n = 0;
@@ -250,6 +251,8 @@ static int unpack_tree(struct archive *a, int root_fd, uint64_t total, bool priv
                         return log_error_errno(SYNTHETIC_ERRNO(EFBIG), "Archive has more than %u entries.",
                                                IMPORT_ENTRIES_MAX);
                 r = check_entry(e, root_fd, private_pool);
+                if (r > 0 && filter)
+                        r = filter(e, root_fd, userdata);
                 if (r < 0)
                         return r;
                 if (r == 0)
@@ -268,7 +271,7 @@ static int unpack_tree(struct archive *a, int root_fd, uint64_t total, bool priv
                         return log_error_errno(archive_errno(w) > 0 ? archive_errno(w) : EIO,
                                                "Failed to complete %s: %s", archive_entry_pathname(e),
                                                archive_error_string(w));
-                r = bomb_check(a);
+                r = import_bomb_check(a);
                 if (r < 0)
                         return r;
                 import_report((uint64_t) archive_filter_bytes(a, -1), total);
@@ -280,10 +283,25 @@ static int unpack_tree(struct archive *a, int root_fd, uint64_t total, bool priv
         return 0;
 }
 
+int import_unpack_at(struct archive *a, int root_fd, uint64_t total, bool private_pool, ImportEntryFilter filter,
+                     void *userdata) {
+        _cleanup_close_ int old_cwd = open(".", O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        int r;
+
+        if (old_cwd < 0)
+                return log_error_errno(errno, "Failed to open the working directory: %m");
+        /* libarchive's secure extraction works on paths relative to the working directory. */
+        if (fchdir(root_fd) < 0)
+                return log_error_errno(errno, "Failed to enter the image tree: %m");
+        r = unpack_tree(a, root_fd, total, private_pool, filter, userdata);
+        (void) fchdir(old_cwd);
+        return r;
+}
+
 int import_tar_fd(int fd, const ImagePool *pool, const char *name, bool force, bool read_only) {
         _cleanup_(import_target_done) ImportTarget t = {};
         _cleanup_(archive_readp) struct archive *a = NULL;
-        _cleanup_close_ int root_fd = -EBADF, old_cwd = -EBADF;
+        _cleanup_close_ int root_fd = -EBADF;
         uint64_t total = input_size(fd);
         int r;
 
@@ -294,14 +312,9 @@ int import_tar_fd(int fd, const ImagePool *pool, const char *name, bool force, b
         if (r < 0)
                 return r;
         root_fd = openat(t.pool_fd, t.tmp_name, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
-        old_cwd = open(".", O_RDONLY|O_DIRECTORY|O_CLOEXEC);
-        if (root_fd < 0 || old_cwd < 0)
+        if (root_fd < 0)
                 return log_error_errno(errno, "Failed to open %s: %m", t.tmp_path);
-        /* libarchive's secure extraction works on paths relative to the working directory. */
-        if (fchdir(root_fd) < 0)
-                return log_error_errno(errno, "Failed to enter %s: %m", t.tmp_path);
-        r = unpack_tree(a, root_fd, total, import_pool_is_private(pool));
-        (void) fchdir(old_cwd);
+        r = import_unpack_at(a, root_fd, total, import_pool_is_private(pool), NULL, NULL);
         if (r < 0)
                 return r;
         log_info("Unpacked %" PRIu64 " bytes into %s.", (uint64_t) archive_filter_bytes(a, 0), name);

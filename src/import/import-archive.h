@@ -11,6 +11,18 @@
 int import_tar_fd(int fd, const ImagePool *pool, const char *name, bool force, bool read_only);
 int import_raw_fd(int fd, const ImagePool *pool, const char *name, bool force, bool read_only);
 
+/* Unpack the tar archive a (opened by the caller) into the tree open as root_fd, with the
+ * same guards as import_tar_fd(). filter, when given, sees every entry that passed them:
+ * 1 unpacks it, 0 skips it, <0 refuses the archive (OCI layers handle whiteouts there).
+ * total: the input's size for progress, 0 for none. Logging. */
+struct archive;
+struct archive_entry;
+typedef int (*ImportEntryFilter)(struct archive_entry *e, int root_fd, void *userdata);
+int import_unpack_at(struct archive *a, int root_fd, uint64_t total, bool private_pool, ImportEntryFilter filter,
+                     void *userdata);
+/* Refuse (-EFBIG, logged) when a's decompressed bytes exceed the bomb limits below. */
+int import_bomb_check(struct archive *a);
+
 /* Limits against hostile archives (see berth-importd(8), "Hostile archives"). */
 #define IMPORT_PATH_MAX 4095                    /* bytes of an entry's path */
 #define IMPORT_ENTRIES_MAX (16U * 1024 * 1024)  /* entries of one archive */

@@ -36,7 +36,7 @@ void import_install_cancel_handler(void) {
         (void) sigaction(SIGINT, &sa, NULL);
 }
 
-static bool pool_is_btrfs(int pool_fd) {
+bool import_pool_is_btrfs(int pool_fd) {
         struct statfs fs;
 
         return fstatfs(pool_fd, &fs) >= 0 && fs.f_type == (typeof(fs.f_type)) BTRFS_SUPER_MAGIC;
@@ -116,7 +116,7 @@ int import_target_begin(ImportTarget *t, const ImagePool *pool, const char *name
         }
         /* A subvolume, so that it can be snapshotted and cloned for free later; never with a
          * quota group (importd enables quotas here; berth never does). */
-        if (pool_is_btrfs(t->pool_fd)) {
+        if (import_pool_is_btrfs(t->pool_fd)) {
                 r = btrfs_subvolume_make(t->tmp_path);
                 if (r >= 0)
                         return 0;

@@ -50,6 +50,9 @@ void import_target_done(ImportTarget *t);
 /* Report progress (percent, rate-limited) and bytes so far to berth-importd. */
 void import_report(uint64_t done, uint64_t total);
 
+/* Whether the pool (open as pool_fd) is on btrfs. */
+bool import_pool_is_btrfs(int pool_fd);
+
 /* Whether the pool directory is closed to other users (mode 0700 or tighter for others):
  * only then may set-ID files be created in it (see berth-importd(8)). */
 bool import_pool_is_private(const ImagePool *pool);

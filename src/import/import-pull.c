@@ -339,7 +339,7 @@ static int settings_fetch(const char *url, const char *sums, char **ret) {
         return 0;
 }
 
-static int settings_write(const ImagePool *pool, const char *name, const char *data, bool force) {
+int import_settings_write(const ImagePool *pool, const char *name, const char *data, bool force) {
         _cleanup_free_ char *target = strjoin(name, ".nspawn");
         _cleanup_close_ int dfd = -EBADF;
         int r;
@@ -405,5 +405,5 @@ int pull_image(const char *url, bool raw, const ImagePool *pool, const char *nam
         r = raw ? import_raw_fd(fd, pool, name, force, read_only) : import_tar_fd(fd, pool, name, force, read_only);
         if (r < 0)
                 return r;
-        return settings ? settings_write(pool, name, settings, force) : 0;
+        return settings ? import_settings_write(pool, name, settings, force) : 0;
 }

@@ -31,3 +31,7 @@ int pull_image(const char *url, bool raw, const ImagePool *pool, const char *nam
 /* The image name a URL suggests: its last component without .tar, .raw, .img and
  * compression suffixes. */
 int pull_name_from_url(const char *url, char **ret);
+
+/* Write data as NAME.nspawn next to image NAME in the pool (kept when it exists, unless
+ * force). Logging. */
+int import_settings_write(const ImagePool *pool, const char *name, const char *data, bool force);

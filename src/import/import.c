@@ -16,6 +16,7 @@
 #include "import-archive.h"
 #include "import-common.h"
 #include "import-export.h"
+#include "import-oci.h"
 #include "import-pull.h"
 #include "log.h"
 #include "string-util.h"
@@ -39,7 +40,10 @@ static void help(void) {
                "  export-tar NAME        Write image NAME to stdout as a tar archive\n"
                "  export-raw NAME        Write raw image NAME to stdout\n"
                "  pull-tar URL [NAME]    Download and unpack a tar archive\n"
-               "  pull-raw URL [NAME]    Download and decompress a raw disk image\n\n"
+               "  pull-raw URL [NAME]    Download and decompress a raw disk image\n"
+               "  oci NAME               Import the OCI image layout or docker save archive (a\n"
+               "                         directory or file) on stdin as image NAME\n"
+               "  pull-oci REF [NAME]    Pull [REGISTRY/]REPO[:TAG|@DIGEST] from a registry\n\n"
                "  -h --help              Show this help\n"
                "     --pool=DIR          The image pool (default " IMAGE_POOL_DEFAULT ")\n"
                "     --name-lock-dir=DIR Image name locks shared with berthd\n"
@@ -120,6 +124,10 @@ static int run_verb(const Args *args, const ImagePool *pool, int argc, char **ar
         if ((argc == 2 || argc == 3) && (streq(verb, "pull-tar") || streq(verb, "pull-raw")))
                 return pull_image(argv[1], streq(verb, "pull-raw"), pool, argc == 3 && *argv[2] ? argv[2] : NULL,
                                   args->verify, args->keyring, args->force, args->read_only);
+        if (argc == 2 && streq(verb, "oci"))
+                return import_oci_fd(STDIN_FILENO, pool, argv[1], args->force, args->read_only);
+        if ((argc == 2 || argc == 3) && streq(verb, "pull-oci"))
+                return pull_oci(argv[1], pool, argc == 3 && *argv[2] ? argv[2] : NULL, args->force, args->read_only);
         return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Unknown verb or wrong arguments: %s (see --help).", verb);
 }
 

@@ -13,7 +13,7 @@
 #include "string-util.h"
 
 /* The caller's file, kept open for the worker. */
-static int take_fd(int fd, bool directory, sd_bus_error *error) {
+int importd_take_fd(int fd, bool directory, sd_bus_error *error) {
         struct stat st;
         int copy;
 
@@ -26,7 +26,7 @@ static int take_fd(int fd, bool directory, sd_bus_error *error) {
         return copy < 0 ? -errno : copy;
 }
 
-static int check_local(const char *local, bool optional, sd_bus_error *error) {
+int importd_check_local(const char *local, bool optional, sd_bus_error *error) {
         if (optional && isempty(local))
                 return 0;
         if (!image_name_is_valid(local) || streq(local, ".host"))
@@ -34,7 +34,7 @@ static int check_local(const char *local, bool optional, sd_bus_error *error) {
         return 0;
 }
 
-static int reply_started(sd_bus_message *message, Transfer *t, sd_bus_error *error) {
+int importd_reply_started(sd_bus_message *message, Transfer *t, sd_bus_error *error) {
         int r = transfer_start(t);
 
         if (r < 0) {
@@ -44,7 +44,7 @@ static int reply_started(sd_bus_message *message, Transfer *t, sd_bus_error *err
         return sd_bus_reply_method_return(message, "uo", t->id, t->object_path);
 }
 
-static int new_transfer(Manager *m, TransferType type, Transfer **ret, sd_bus_error *error) {
+int importd_new_transfer(Manager *m, TransferType type, Transfer **ret, sd_bus_error *error) {
         int r = transfer_new(m, type, ret);
 
         if (r == -EUSERS)
@@ -66,13 +66,13 @@ static int method_import(sd_bus_message *message, void *userdata, sd_bus_error *
         r = sd_bus_message_read(message, "hsbb", &fd, &local, &force, &read_only);
         if (r < 0)
                 return r;
-        r = check_local(local, false, error);
+        r = importd_check_local(local, false, error);
         if (r < 0)
                 return r;
-        copy = take_fd(fd, fs, error);
+        copy = importd_take_fd(fd, fs, error);
         if (copy < 0)
                 return copy;
-        r = new_transfer(m, fs ? TRANSFER_IMPORT_FS : streq(member, "ImportTar") ? TRANSFER_IMPORT_TAR : TRANSFER_IMPORT_RAW,
+        r = importd_new_transfer(m, fs ? TRANSFER_IMPORT_FS : streq(member, "ImportTar") ? TRANSFER_IMPORT_TAR : TRANSFER_IMPORT_RAW,
                          &t, error);
         if (r < 0) {
                 close(copy);
@@ -86,7 +86,7 @@ static int method_import(sd_bus_message *message, void *userdata, sd_bus_error *
                 transfer_free(t);
                 return -ENOMEM;
         }
-        return reply_started(message, t, error);
+        return importd_reply_started(message, t, error);
 }
 
 static int method_export(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -101,16 +101,16 @@ static int method_export(sd_bus_message *message, void *userdata, sd_bus_error *
         r = sd_bus_message_read(message, "shs", &local, &fd, &format);
         if (r < 0)
                 return r;
-        r = check_local(local, false, error);
+        r = importd_check_local(local, false, error);
         if (r < 0)
                 return r;
         if (!isempty(format) && !strv_contains((char **) (const char *[]) { "uncompressed", "gzip", "xz", "bzip2", "zstd", NULL },
                                                format))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown format %s", format);
-        copy = take_fd(fd, false, error);
+        copy = importd_take_fd(fd, false, error);
         if (copy < 0)
                 return copy;
-        r = new_transfer(m, streq(sd_bus_message_get_member(message), "ExportTar") ? TRANSFER_EXPORT_TAR : TRANSFER_EXPORT_RAW,
+        r = importd_new_transfer(m, streq(sd_bus_message_get_member(message), "ExportTar") ? TRANSFER_EXPORT_TAR : TRANSFER_EXPORT_RAW,
                          &t, error);
         if (r < 0) {
                 close(copy);
@@ -123,7 +123,7 @@ static int method_export(sd_bus_message *message, void *userdata, sd_bus_error *
                 transfer_free(t);
                 return -ENOMEM;
         }
-        return reply_started(message, t, error);
+        return importd_reply_started(message, t, error);
 }
 
 static bool url_is_http(const char *url) {
@@ -146,7 +146,7 @@ static int method_pull(sd_bus_message *message, void *userdata, sd_bus_error *er
                 return r;
         if (!url_is_http(remote))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "URL %s is invalid", remote);
-        r = check_local(local, true, error);
+        r = importd_check_local(local, true, error);
         if (r < 0)
                 return r;
         if (isempty(verify))
@@ -157,7 +157,7 @@ static int method_pull(sd_bus_message *message, void *userdata, sd_bus_error *er
                 if (o->type == type && o->remote && streq(o->remote, remote))
                         return sd_bus_error_setf(error, BUS_ERROR_TRANSFER_IN_PROGRESS,
                                                  "Transfer for %s already in progress.", remote);
-        r = new_transfer(m, type, &t, error);
+        r = importd_new_transfer(m, type, &t, error);
         if (r < 0)
                 return r;
         t->force = force;
@@ -168,7 +168,7 @@ static int method_pull(sd_bus_message *message, void *userdata, sd_bus_error *er
                 transfer_free(t);
                 return -ENOMEM;
         }
-        return reply_started(message, t, error);
+        return importd_reply_started(message, t, error);
 }
 
 static double transfer_progress(const Transfer *t) {
@@ -319,6 +319,9 @@ int manager_bus_register(Manager *m) {
         r = sd_bus_add_object_vtable(m->bus, NULL, IMPORT1_MANAGER_PATH, IMPORT1_MANAGER_INTERFACE, manager_vtable, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to register the manager object: %m");
+        r = manager_bus_register_oci(m);
+        if (r < 0)
+                return r;
         r = sd_bus_add_fallback_vtable(m->bus, NULL, IMPORT1_TRANSFER_PREFIX, IMPORT1_TRANSFER_INTERFACE,
                                        transfer_vtable, transfer_object_find, m);
         if (r < 0)

@@ -23,6 +23,8 @@ static const char *const transfer_type_table[_TRANSFER_TYPE_MAX] = {
         [TRANSFER_EXPORT_RAW] = "export-raw",
         [TRANSFER_PULL_TAR] = "pull-tar",
         [TRANSFER_PULL_RAW] = "pull-raw",
+        [TRANSFER_IMPORT_OCI] = "import-oci",
+        [TRANSFER_PULL_OCI] = "pull-oci",
 };
 
 /* The worker's verb for each type. */
@@ -34,6 +36,8 @@ static const char *const worker_verb_table[_TRANSFER_TYPE_MAX] = {
         [TRANSFER_EXPORT_RAW] = "export-raw",
         [TRANSFER_PULL_TAR] = "pull-tar",
         [TRANSFER_PULL_RAW] = "pull-raw",
+        [TRANSFER_IMPORT_OCI] = "oci",
+        [TRANSFER_PULL_OCI] = "pull-oci",
 };
 
 const char *transfer_type_to_string(TransferType t) {

@@ -29,6 +29,8 @@ typedef enum TransferType {
         TRANSFER_EXPORT_RAW,
         TRANSFER_PULL_TAR,
         TRANSFER_PULL_RAW,
+        TRANSFER_IMPORT_OCI,
+        TRANSFER_PULL_OCI,
         _TRANSFER_TYPE_MAX,
         _TRANSFER_TYPE_INVALID = -EINVAL,
 } TransferType;
@@ -93,3 +95,11 @@ Transfer *manager_find_transfer_by_pid(Manager *m, pid_t pid);
 
 /* importd-dbus.c */
 int manager_bus_register(Manager *m);
+/* Shared by the method handlers of importd-dbus.c and importd-oci.c. */
+int importd_take_fd(int fd, bool directory, sd_bus_error *error);
+int importd_check_local(const char *local, bool optional, sd_bus_error *error);
+int importd_new_transfer(Manager *m, TransferType type, Transfer **ret, sd_bus_error *error);
+int importd_reply_started(sd_bus_message *message, Transfer *t, sd_bus_error *error);
+
+/* importd-oci.c: berth's own interface next to import1's (importd 252 has no OCI). */
+int manager_bus_register_oci(Manager *m);

@@ -25,3 +25,7 @@
  * berth's own "X_BERTH_BYTES=N" (bytes transferred so far) for berthctl's rate and ETA. */
 #define IMPORT_PROGRESS_KEY "X_IMPORT_PROGRESS="
 #define IMPORT_BYTES_KEY "X_BERTH_BYTES="
+
+/* berth's own methods on the same object (importd 252 has no OCI images): PullOci(ssbb)
+ * and ImportOci(hsbb), answering (uo) and running as Transfers like the others. */
+#define BERTH_IMPORT1_INTERFACE "io.berth.Import1"
