@@ -163,7 +163,7 @@ int oci_image_load(OciImage *img, json_object *manifest, const char *config_data
         if (!img->layers)
                 return log_oom();
         for (size_t k = 0; k < n; k++) {
-                json_object *d = json_object_array_get_idx(layers, k), *size;
+                json_object *d = layers ? json_object_array_get_idx(layers, k) : NULL, *size;
                 OciLayer *l = img->layers + k;
                 const char *digest = json_string_of(d, "digest"), *mt = json_string_of(d, "mediaType");
 

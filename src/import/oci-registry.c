@@ -252,8 +252,8 @@ static char *challenge_param(CURL *c, const char *challenge, const char *key) {
 /* An anonymous token from the challenge's realm. */
 static int registry_login(Registry *reg, CURL *c, const char *challenge) {
         const char *b = startswith(challenge, "Bearer ") ?: startswith(challenge, "bearer ");
-        char *realm = NULL, *service = NULL, *scope = NULL;
-        _cleanup_free_ char *url = NULL, *data = NULL, *unescaped = NULL;
+        char *realm = NULL, *service = NULL, *scope = NULL, *unescaped = NULL;
+        _cleanup_free_ char *url = NULL, *data = NULL;
         _cleanup_close_ int fd = memfd_create("berth-token", MFD_CLOEXEC);
         Fetch f = { .curl = c, .fd = fd, .md = EVP_MD_CTX_new(), .max = 1 << 20 };
         json_object *o = NULL, *tok = NULL;
