@@ -8,7 +8,8 @@
 #   {"tag": "v1", "format": "oci" | "docker-save",
 #    "images": [{"arch": "amd64", "layers": ["DIR", ...], "config": {"Entrypoint": [...], ...}}]}
 # A layer is a directory tarred as it is (numeric owners; files named .wh.NAME or
-# .wh..wh..opq are whiteouts), gzip-compressed in OCI layouts. Several images make an
+# .wh..wh..opq are whiteouts), gzip-compressed in OCI layouts; "DIR:SUB,SUB..." takes
+# only those subdirectories of DIR (a big tree split into layers). Several images make an
 # index of platform manifests.
 
 import gzip
@@ -20,10 +21,24 @@ import sys
 import tarfile
 
 
-def layer_tar(directory):
+def walk(directory, subs):
+    if not subs:
+        yield from os.walk(directory)
+        return
+    for sub in subs:
+        top = os.path.join(directory, sub)
+        yield os.path.dirname(top), [], [os.path.basename(top)] if not os.path.isdir(top) or os.path.islink(top) else []
+        if os.path.isdir(top) and not os.path.islink(top):
+            yield os.path.dirname(top), [os.path.basename(top)], []
+            yield from os.walk(top)
+
+
+def layer_tar(spec):
+    directory, _, only = spec.partition(":")
+    subs = [s for s in only.split(",") if s]
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
-        for root, dirs, files in os.walk(directory):
+        for root, dirs, files in walk(directory, subs):
             dirs.sort()
             for name in sorted(dirs) + sorted(files):
                 path = os.path.join(root, name)
@@ -59,7 +74,7 @@ def oci_image(layout, image):
     for d in image["layers"]:
         raw = layer_tar(d)
         diff_ids.append(sha(raw))
-        desc = layout.blob(gzip.compress(raw, mtime=0))
+        desc = layout.blob(gzip.compress(raw, compresslevel=6, mtime=0))
         desc["mediaType"] = "application/vnd.oci.image.layer.v1.tar+gzip"
         layers.append(desc)
     config = {"architecture": image["arch"], "os": "linux", "config": image.get("config", {}),

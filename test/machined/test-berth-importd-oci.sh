@@ -33,13 +33,12 @@ chmod 700 "$POOL"
 IDEST=org.freedesktop.import1
 IPATH=/org/freedesktop/import1
 IMPORTD_PID=
-REG_PID=
 AUTH_PID=
 REG=127.0.0.1:5000
 
 finish_extra() {
     [ -n "$IMPORTD_PID" ] && { kill "$IMPORTD_PID"; wait "$IMPORTD_PID" 2>/dev/null; }
-    [ -n "$REG_PID" ] && { kill "$REG_PID"; wait "$REG_PID" 2>/dev/null; }
+    oci_registry_stop
     [ -n "$AUTH_PID" ] && { kill "$AUTH_PID"; wait "$AUTH_PID" 2>/dev/null; }
     mountpoint -q /var/lib/machines && umount /var/lib/machines
     pgrep -f -- "--name-lock-dir=$TMP/locks" >/dev/null && leaks+=" worker"
@@ -48,7 +47,7 @@ finish_extra() {
     return 0
 }
 emergency_extra() {
-    for p in $IMPORTD_PID $REG_PID $AUTH_PID; do kill "$p" 2>/dev/null; done
+    for p in $IMPORTD_PID ${OCI_REGISTRY_PID:-} $AUTH_PID; do kill "$p" 2>/dev/null; done
 }
 
 bctl() { "$BERTHCTL" --no-pager -q "$@"; }
@@ -109,19 +108,9 @@ tar -C "$TMP/multi" -cf "$TMP/multi-layout.tar" . || fail "archive the OCI layou
 HOSTARCH=$(case $(uname -m) in x86_64) echo amd64;; aarch64) echo arm64;; *) uname -m;; esac)
 
 # --- the registry, and a token front end (anonymous bearer tokens, as public registries)
-cat >"$TMP/registry.yml" <<EOF
-version: 0.1
-log:
-  level: warn
-storage:
-  filesystem:
-    rootdirectory: $TMP/registry
-http:
-  addr: $REG
-EOF
-docker-registry serve "$TMP/registry.yml" >"$TMP/registry.log" 2>&1 &
-REG_PID=$!
-wait_until 10 curl -sf "http://$REG/v2/" >/dev/null || { fail "docker-registry answers"; finish; }
+# shellcheck source=../../tools/oci-registry.sh
+source "$MD_SRCDIR/tools/oci-registry.sh"
+oci_registry_start "$TMP" "$REG" || { fail "docker-registry answers"; finish; }
 python3 - "$REG" >"$TMP/auth.log" 2>&1 <<'PY' &
 import http.server, sys, urllib.request, urllib.error
 upstream = sys.argv[1]
