@@ -115,8 +115,8 @@ static int compare_digest(EVP_MD_CTX *md, const char *want, const char *what) {
         for (unsigned k = 0; k < len && k < 32; k++)
                 snprintf(hex + 2 * k, 3, "%02x", bin[k]);
         if (!streq_ptr(oci_digest_hex(want), hex))
-                return log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "The %s of layer %s does not match: got sha256:%s.",
-                                       what, want, hex);
+                return log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "The %s of a layer does not match: expected %s, got sha256:%s.",
+                                       what, strna(want), hex);
         return 0;
 }
 
