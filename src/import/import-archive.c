@@ -274,7 +274,8 @@ static int unpack_tree(struct archive *a, int root_fd, uint64_t total, bool priv
                 r = import_bomb_check(a);
                 if (r < 0)
                         return r;
-                import_report((uint64_t) archive_filter_bytes(a, -1), total);
+                if (total > 0)
+                        import_report((uint64_t) archive_filter_bytes(a, -1), total);
         }
         /* Directory modes and times are applied last (so read-only directories can be filled). */
         if (archive_write_close(w) != ARCHIVE_OK)

@@ -14,7 +14,7 @@ int import_raw_fd(int fd, const ImagePool *pool, const char *name, bool force, b
 /* Unpack the tar archive a (opened by the caller) into the tree open as root_fd, with the
  * same guards as import_tar_fd(). filter, when given, sees every entry that passed them:
  * 1 unpacks it, 0 skips it, <0 refuses the archive (OCI layers handle whiteouts there).
- * total: the input's size for progress, 0 for none. Logging. */
+ * total: the input's size for progress, 0 to report none. Logging. */
 struct archive;
 struct archive_entry;
 typedef int (*ImportEntryFilter)(struct archive_entry *e, int root_fd, void *userdata);

@@ -205,6 +205,21 @@ void oci_image_done(OciImage *img) {
         *img = (OciImage) {};
 }
 
+static uint64_t progress_done = 0, progress_total = 0;
+
+void oci_progress_add(uint64_t n) {
+        progress_done += n;
+        import_report(progress_done, progress_total);
+}
+
+/* The bytes layers from index 'from' on will be read: once to unpack, once more before
+ * that when they are downloaded. */
+static void progress_begin(const OciImage *img, size_t from) {
+        progress_done = progress_total = 0;
+        for (size_t k = from; k < img->n_layers; k++)
+                progress_total += img->layers[k].size * (img->fetch_downloads ? 2 : 1);
+}
+
 static char *stack_name(const OciLayer *l) {
         char buf[sizeof(OCI_LAYER_PREFIX) + OCI_LAYER_HEX];
 
@@ -289,6 +304,7 @@ static int install_btrfs(Install *in, ImportTarget *t) {
                 kept--;
         if (kept > 0)
                 log_info("%zu of %zu layers are already in the pool.", kept, in->img->n_layers);
+        progress_begin(in->img, kept);
         /* Every blob first: a bad one fails the transfer before anything is built. */
         for (size_t k = kept; k < in->img->n_layers; k++) {
                 r = fetch_layer(in, in->img->layers + k);
@@ -317,6 +333,7 @@ static int install_plain(Install *in, ImportTarget *t) {
         _cleanup_close_ int root_fd = -EBADF;
         int r;
 
+        progress_begin(in->img, 0);
         for (size_t k = 0; k < in->img->n_layers; k++) {
                 r = fetch_layer(in, in->img->layers + k);
                 if (r < 0)

@@ -45,8 +45,13 @@ struct OciImage {
         OciLayer *layers;
         size_t n_layers;
         OciFetchLayer fetch;
+        bool fetch_downloads;  /* fetch reads the whole blob once (a download), apply again */
         void *userdata;
 };
+
+/* The transfer's progress over the whole image: every byte of a layer downloaded and
+ * every byte of it unpacked counts against the total oci_image_install() sets. */
+void oci_progress_add(uint64_t n);
 
 void oci_image_done(OciImage *img);
 

@@ -37,7 +37,6 @@ typedef struct LayerReader {
         bool outer_eof;
         char in[128 * 1024];
         char out[128 * 1024];
-        uint64_t done, total;
 } LayerReader;
 
 typedef struct LayerApply {
@@ -62,8 +61,7 @@ static la_ssize_t blob_read(struct archive *a, void *userdata, const void **ret)
         }
         if (lr->blob_md)
                 EVP_DigestUpdate(lr->blob_md, lr->in, (size_t) n);
-        lr->done += (uint64_t) n;
-        import_report(lr->done, lr->total);
+        oci_progress_add((uint64_t) n);
         *ret = lr->in;
         return n;
 }
@@ -291,7 +289,7 @@ static int layer_unpack(LayerReader *lr, const OciLayer *l, int root_fd, bool pr
 }
 
 int oci_layer_apply(OciLayer *l, int root_fd, bool private_pool) {
-        _cleanup_(layer_reader_done) LayerReader lr = { .fd = l->fd, .total = l->size };
+        _cleanup_(layer_reader_done) LayerReader lr = { .fd = l->fd };
         int r;
 
         if (lseek(l->fd, 0, SEEK_SET) < 0)

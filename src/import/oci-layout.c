@@ -78,7 +78,6 @@ static int read_blob(Layout *lo, const char *digest, char **ret, size_t *ret_siz
 static int layout_fetch(OciImage *img, OciLayer *l) {
         Layout *lo = img->userdata;
         _cleanup_free_ char *path = l->path ? strdup(l->path) : blob_path(l->digest);
-        struct stat st;
 
         if (!path)
                 return log_oom();
@@ -87,8 +86,6 @@ static int layout_fetch(OciImage *img, OciLayer *l) {
                 return log_error_errno(l->fd, "Failed to open layer %s of the layout: %m", path);
         /* Checked while it is unpacked (its digest and diff_id). */
         l->verified = false;
-        if (l->size == 0 && fstat(l->fd, &st) >= 0)
-                l->size = (uint64_t) st.st_size;
         return 0;
 }
 
@@ -177,9 +174,19 @@ static int layout_load_docker(Layout *lo, OciImage *img, const char *manifest_da
                 r = log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "manifest.json lists %zu layers, the config %zu diff_ids.",
                                     n, img->n_layers);
         for (size_t k = 0; r >= 0 && k < n; k++) {
-                img->layers[k].path = strdup(strempty(json_object_get_string(json_object_array_get_idx(layers, k))));
-                if (!img->layers[k].path)
+                OciLayer *l = img->layers + k;
+                _cleanup_close_ int fd = -EBADF;
+                struct stat st;
+
+                l->path = strdup(strempty(json_object_get_string(json_object_array_get_idx(layers, k))));
+                if (!l->path) {
                         r = log_oom();
+                        break;
+                }
+                /* Its size, for the progress. */
+                fd = open_beneath(lo->dir_fd, l->path);
+                if (fd >= 0 && fstat(fd, &st) >= 0)
+                        l->size = (uint64_t) st.st_size;
         }
         json_object_put(doc);
         return r;
@@ -221,7 +228,6 @@ static void archive_readp(struct archive **a) {
 
 static int unpack_archive(int fd, int dir_fd) {
         _cleanup_(archive_readp) struct archive *a = archive_read_new();
-        struct stat st;
 
         if (!a)
                 return log_oom();
@@ -230,7 +236,8 @@ static int unpack_archive(int fd, int dir_fd) {
         if (archive_read_open_fd(a, fd, 256 * 1024) != ARCHIVE_OK)
                 return log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "Failed to open the image archive: %s",
                                        archive_error_string(a));
-        return import_unpack_at(a, dir_fd, fstat(fd, &st) >= 0 ? (uint64_t) st.st_size : 0, false, archive_filter, NULL);
+        /* No progress of its own: the transfer's is over the layers (oci_progress_add()). */
+        return import_unpack_at(a, dir_fd, 0, false, archive_filter, NULL);
 }
 
 /* The archive's files in a hidden temporary of the pool (its name lock makes it a

@@ -46,6 +46,7 @@ typedef struct Fetch {
         int fd;
         EVP_MD_CTX *md;
         uint64_t bytes, max;
+        uint64_t reported;     /* of the bytes, counted in the image's progress */
         bool report;
         bool too_big;
         char *authenticate;    /* WWW-Authenticate of the response */
@@ -190,8 +191,10 @@ static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, cur
 
         if (import_cancelled)
                 return 1;
-        if (f->report)
-                import_report((uint64_t) dlnow, (uint64_t) dltotal);
+        if (f->report && (uint64_t) dlnow > f->reported) {
+                oci_progress_add((uint64_t) dlnow - f->reported);
+                f->reported = (uint64_t) dlnow;
+        }
         return 0;
 }
 
@@ -457,7 +460,7 @@ int pull_oci(const char *ref, const ImagePool *pool, const char *name, bool forc
         r = mkdir_parents_and_self(pool->path, 0700);
         if (r < 0)
                 return log_error_errno(r, "Failed to create the pool %s: %m", pool->path);
-        img = (OciImage) { .ref = strdup(ref), .fetch = registry_fetch_layer, .userdata = &reg };
+        img = (OciImage) { .ref = strdup(ref), .fetch = registry_fetch_layer, .fetch_downloads = true, .userdata = &reg };
         if (!img.ref)
                 return log_oom();
         log_info("Resolving %s at %s.", ref, reg.base);

@@ -241,6 +241,21 @@ if [ "$(stat -fc %T "$TMP/plain")" != btrfs ]; then
     ok_if "  ... a plain directory with the whiteouts applied, no layer stacks" \
         bash -c "test -d '$TMP/plain/plain/usr' -a -e '$TMP/plain/plain/data/b' -a ! -e '$TMP/plain/plain/etc/greeting' -a \
                  -z \"\$(ls -A '$TMP/plain' | grep -v '^plain')\""
+    # the progress over the whole image (berth-importd's Progress): rising, ending at 100
+    python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1]); s.settimeout(2); v = []
+try:
+    while True:
+        v += [l.split("=")[1] for l in s.recv(4096).decode().split("\n") if l.startswith("X_IMPORT_PROGRESS=")]
+except socket.timeout:
+    print(" ".join(v))' "$TMP/notify.sock" >"$TMP/progress" &
+    wait_until 5 test -S "$TMP/notify.sock"
+    NOTIFY_SOCKET=$TMP/notify.sock "$BERTH_IMPORT" --pool="$TMP/plain" oci plain2 <"$TMP/dsave" 2>>"$TMP/importd.log"
+    wait $!
+    diag "progress of a docker save import: $(cat "$TMP/progress")"
+    ok_if "  ... its progress rises to 100 over the whole image" \
+        bash -c "p=(\$(cat '$TMP/progress')); [ \${#p[@]} -ge 2 ] && [ \${p[-1]} = 100 ] && [ \"\$(printf '%s\n' \${p[@]} | sort -n | tr '\n' ' ')\" = \"\${p[*]} \" ]"
 else
     skip "the scratch directory is on btrfs; no non-btrfs pool to try"
 fi
