@@ -18,6 +18,7 @@
 #include "parse-util.h"
 #include "path-util.h"
 #include "runc.h"
+#include "seccomp-oci.h"
 #include "spawn-oci.h"
 #include "spawn-run.h"
 #include "spawn-state.h"
@@ -80,14 +81,35 @@ static int start_fifo_make(const char *dir, unsigned preserve_fds) {
         return moved;
 }
 
-static void container_dir_remove(const char *dir) {
-        _cleanup_free_ char *fifo = path_join(dir, "exec.fifo"), *state = path_join(dir, "state.json");
+void container_files_remove(const char *dir) {
+        _cleanup_close_ int fd = open(dir, O_DIRECTORY|O_CLOEXEC);
 
-        if (fifo)
-                (void) unlink(fifo);
-        if (state)
-                (void) unlink(state);
+        if (fd < 0)
+                return;
+        (void) unlinkat(fd, "exec.fifo", 0);
+        (void) unlinkat(fd, "state.json", 0);
+        (void) unlinkat(fd, RUNC_SECCOMP_FILE, 0);
+}
+
+static void container_dir_remove(const char *dir) {
+        container_files_remove(dir);
         (void) rmdir(dir);
+}
+
+/* The compiled linux.seccomp profile, for "exec" (see seccomp-oci.h). */
+static int seccomp_profile_save(const char *dir, const SeccompFilter *f) {
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        if (!seccomp_filter_is_set(f))
+                return 0;
+        fd = open(dir, O_DIRECTORY|O_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to open %s: %m", dir);
+        r = seccomp_filter_save(fd, RUNC_SECCOMP_FILE, f);
+        if (r < 0)
+                return log_error_errno(r, "Failed to save the system call filter in %s: %m", dir);
+        return 0;
 }
 
 typedef struct CreateArgs {
@@ -218,6 +240,8 @@ static int create_container(const RuncGlobals *g, const CreateArgs *a, bool sibl
                 r = console;
         } else
                 r = 0;
+        if (r >= 0)
+                r = seccomp_profile_save(dir, &c.oci_seccomp);
         if (r >= 0)
                 r = fifo = start_fifo_make(dir, a->preserve_fds);
         if (r < 0) {

@@ -24,6 +24,7 @@
 #include "process-util.h"
 #include "runc.h"
 #include "seccomp-cache.h"
+#include "seccomp-oci.h"
 #include "spawn-oci.h"
 #include "string-util.h"
 
@@ -258,6 +259,27 @@ static _noreturn_ void exec_child(int errfd, int pidfd, int console, const Conta
         child_fail(errfd, "exec failed: %s: %s", p->args[0], strerror(errno));
 }
 
+/* The container's linux.seccomp profile as create compiled it, else berth's own filter
+ * for the process's bounding set. */
+static int exec_filter_get(const Container *c, const OciConfig *p, SeccompFilter *ret) {
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        fd = open(c->dir, O_DIRECTORY|O_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to open %s: %m", c->dir);
+        r = seccomp_filter_read(fd, RUNC_SECCOMP_FILE, ret);
+        if (r >= 0)
+                return 0;
+        if (r != -ENOENT)
+                return log_error_errno(r, "Failed to read the container's system call filter %s/%s: %m",
+                                       c->dir, RUNC_SECCOMP_FILE);
+        r = seccomp_filter_get(SECCOMP_CACHE_DIR, p->cap_bounding, NULL, NULL, ret);
+        if (r < 0)
+                return log_error_errno(r, "Failed to compile the system call filter: %m");
+        return 0;
+}
+
 int verb_exec(const RuncGlobals *g, int argc, char *argv[]) {
         _cleanup_(exec_args_done) ExecArgs a = {};
         _cleanup_(container_done) Container c = {};
@@ -292,9 +314,9 @@ int verb_exec(const RuncGlobals *g, int argc, char *argv[]) {
         if (a.console_socket && (console = console_socket_connect(a.console_socket)) < 0)
                 return console;
 
-        r = seccomp_filter_get(SECCOMP_CACHE_DIR, p.cap_bounding, NULL, NULL, &filter);
+        r = exec_filter_get(&c, &p, &filter);
         if (r < 0)
-                return log_error_errno(r, "Failed to compile the system call filter: %m");
+                return r;
 
         pidfd = (int) syscall(SYS_pidfd_open, c.pid, 0);
         if (pidfd < 0 || process_start_time(c.pid, NULL) != c.pid_start)

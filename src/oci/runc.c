@@ -271,11 +271,8 @@ static int verb_pause_resume(const RuncGlobals *g, int argc, char *argv[]) {
 
 int container_destroy(Container *c, bool force) {
         ContainerStatus s = container_status(c);
-        _cleanup_free_ char *fifo = path_join(c->dir, "exec.fifo"), *state = path_join(c->dir, "state.json");
         int r;
 
-        if (!fifo || !state)
-                return log_oom();
         if ((s == STATUS_RUNNING || s == STATUS_PAUSED) && !force)
                 return log_error_errno(SYNTHETIC_ERRNO(EBUSY), "cannot delete container %s that is not stopped: %s",
                                        c->id, container_status_to_string(s));
@@ -297,8 +294,7 @@ int container_destroy(Container *c, bool force) {
                 for (int i = 0; i < 200 && rmdir(*p) < 0 && errno == EBUSY; i++)
                         usleep(5000);
         }
-        (void) unlink(fifo);
-        (void) unlink(state);
+        container_files_remove(c->dir);
         if (rmdir(c->dir) < 0 && errno != ENOENT)
                 return log_error_errno(errno, "Failed to remove %s: %m", c->dir);
         return 0;
@@ -518,7 +514,17 @@ static int verb_features(const RuncGlobals *g, int argc, char *argv[]) {
                 "    \"namespaces\": [\"cgroup\", \"ipc\", \"mount\", \"network\", \"pid\", \"uts\"],\n"
                 "    \"capabilities\": [%s],\n"
                 "    \"cgroup\": { \"v1\": true, \"v2\": true, \"systemd\": false, \"systemdUser\": false },\n"
-                "    \"seccomp\": { \"enabled\": false },\n"
+                "    \"seccomp\": {\n"
+                "      \"enabled\": true,\n"
+                "      \"actions\": [\"SCMP_ACT_ALLOW\", \"SCMP_ACT_ERRNO\", \"SCMP_ACT_KILL\", \"SCMP_ACT_KILL_PROCESS\",\n"
+                "                  \"SCMP_ACT_KILL_THREAD\", \"SCMP_ACT_LOG\", \"SCMP_ACT_TRACE\", \"SCMP_ACT_TRAP\"],\n"
+                "      \"operators\": [\"SCMP_CMP_EQ\", \"SCMP_CMP_GE\", \"SCMP_CMP_GT\", \"SCMP_CMP_LE\", \"SCMP_CMP_LT\",\n"
+                "                    \"SCMP_CMP_MASKED_EQ\", \"SCMP_CMP_NE\"],\n"
+                "      \"archs\": [\"SCMP_ARCH_AARCH64\", \"SCMP_ARCH_ARM\", \"SCMP_ARCH_PPC64LE\", \"SCMP_ARCH_RISCV64\",\n"
+                "                \"SCMP_ARCH_S390X\", \"SCMP_ARCH_X32\", \"SCMP_ARCH_X86\", \"SCMP_ARCH_X86_64\"],\n"
+                "      \"knownFlags\": [\"SECCOMP_FILTER_FLAG_TSYNC\", \"SECCOMP_FILTER_FLAG_SPEC_ALLOW\", \"SECCOMP_FILTER_FLAG_LOG\"],\n"
+                "      \"supportedFlags\": [\"SECCOMP_FILTER_FLAG_TSYNC\", \"SECCOMP_FILTER_FLAG_SPEC_ALLOW\", \"SECCOMP_FILTER_FLAG_LOG\"]\n"
+                "    },\n"
                 "    \"apparmor\": { \"enabled\": false },\n"
                 "    \"selinux\": { \"enabled\": false },\n"
                 "    \"mountExtensions\": { \"idmap\": { \"enabled\": false } }\n"

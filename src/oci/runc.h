@@ -25,5 +25,9 @@ int console_socket_connect(const char *path);
 int pid_file_write(const char *path, pid_t pid);
 /* start: release the init waiting on exec.fifo. */
 int container_start(Container *c);
+/* The files of a container's state directory: exec.fifo, state.json, and the compiled
+ * linux.seccomp profile "exec" loads. */
+#define RUNC_SECCOMP_FILE "seccomp.bpf"
+void container_files_remove(const char *dir);
 /* delete: kill what is left (force), remove the cgroups and the state directory. */
 int container_destroy(Container *c, bool force);

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <ctype.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <limits.h>
+#include <linux/seccomp.h>
+#include <seccomp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -602,6 +605,225 @@ static int parse_resources(Reader *r, const char *field, json_object *o, OciReso
         return 0;
 }
 
+/* linux.seccomp: the names of the runtime-spec, as runc reads them. */
+static const struct {
+        const char *name;
+        uint32_t action;
+        bool takes_value;        /* errnoRet: the errno, or for TRACE the tracer's message */
+} seccomp_actions[] = {
+        { "SCMP_ACT_KILL",         SCMP_ACT_KILL_THREAD,  false },
+        { "SCMP_ACT_KILL_THREAD",  SCMP_ACT_KILL_THREAD,  false },
+        { "SCMP_ACT_KILL_PROCESS", SCMP_ACT_KILL_PROCESS, false },
+        { "SCMP_ACT_TRAP",         SCMP_ACT_TRAP,         false },
+        { "SCMP_ACT_ERRNO",        SCMP_ACT_ERRNO(0),     true },
+        { "SCMP_ACT_TRACE",        SCMP_ACT_TRACE(0),     true },
+        { "SCMP_ACT_ALLOW",        SCMP_ACT_ALLOW,        false },
+        { "SCMP_ACT_LOG",          SCMP_ACT_LOG,          false },
+};
+
+static const struct {
+        const char *name;
+        int op;
+} seccomp_operators[] = {
+        { "SCMP_CMP_NE", SCMP_CMP_NE },             { "SCMP_CMP_LT", SCMP_CMP_LT },
+        { "SCMP_CMP_LE", SCMP_CMP_LE },             { "SCMP_CMP_EQ", SCMP_CMP_EQ },
+        { "SCMP_CMP_GE", SCMP_CMP_GE },             { "SCMP_CMP_GT", SCMP_CMP_GT },
+        { "SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ },
+};
+
+static const struct {
+        const char *name;
+        unsigned flag;
+} seccomp_flags[] = {
+        { "SECCOMP_FILTER_FLAG_TSYNC",      SECCOMP_FILTER_FLAG_TSYNC },
+        { "SECCOMP_FILTER_FLAG_LOG",        SECCOMP_FILTER_FLAG_LOG },
+        { "SECCOMP_FILTER_FLAG_SPEC_ALLOW", SECCOMP_FILTER_FLAG_SPEC_ALLOW },
+};
+
+/* An action name and its errno (errnoRet, or EPERM as runc defaults) as one value. */
+static int parse_seccomp_action(Reader *r, const char *field, json_object *o, json_object *errno_ret, uint32_t *ret) {
+        _cleanup_free_ char *name = NULL;
+        int64_t n = EPERM;
+        int k;
+
+        if ((k = get_string(r, field, o, &name)) < 0)
+                return k;
+        if (errno_ret && (k = get_int(r, field, errno_ret, 0, UINT16_MAX, &n)) < 0)
+                return k;
+        if (streq(name, "SCMP_ACT_NOTIFY"))
+                return fail(r, field, "SCMP_ACT_NOTIFY (a seccomp listener) is not supported by berth-runc");
+        for (size_t i = 0; i < ELEMENTSOF(seccomp_actions); i++)
+                if (streq(seccomp_actions[i].name, name)) {
+                        *ret = seccomp_actions[i].action | (seccomp_actions[i].takes_value ? (uint32_t) n : 0);
+                        return 0;
+                }
+        return fail(r, field, "unknown action '%s'", name);
+}
+
+static int parse_seccomp_arg(Reader *r, const char *field, json_object *o, OciSeccompArg *a) {
+        _cleanup_free_ char *op = NULL;
+        json_object *v;
+        int64_t n;
+        int k;
+
+        if (expect_type(r, field, o, json_type_object) < 0)
+                return -EINVAL;
+        if (!(v = member(o, "index")))
+                return fail(r, field, "missing 'index'");
+        if ((k = get_int(r, field, v, 0, 5, &n)) < 0)
+                return k;
+        a->index = (unsigned) n;
+        if (!(v = member(o, "value")))
+                return fail(r, field, "missing 'value'");
+        if ((k = get_uint64(r, field, v, &a->value)) < 0)
+                return k;
+        if ((v = member(o, "valueTwo")) && (k = get_uint64(r, field, v, &a->value_two)) < 0)
+                return k;
+        if (!(v = member(o, "op")))
+                return fail(r, field, "missing 'op'");
+        if ((k = get_string(r, field, v, &op)) < 0)
+                return k;
+        a->op = -1;
+        for (size_t i = 0; i < ELEMENTSOF(seccomp_operators); i++)
+                if (streq(seccomp_operators[i].name, op))
+                        a->op = seccomp_operators[i].op;
+        if (a->op < 0)
+                return fail(r, field, "unknown operator '%s'", op);
+        return 0;
+}
+
+static int parse_seccomp_rule(Reader *r, const char *field, json_object *o, OciSeccompRule *rule) {
+        json_object *v;
+        int k;
+
+        if (expect_type(r, field, o, json_type_object) < 0)
+                return -EINVAL;
+        if (!(v = member(o, "names")))
+                return fail(r, field, "missing 'names'");
+        if ((k = get_strv(r, field, v, &rule->names)) < 0)
+                return k;
+        if (!(v = member(o, "action")))
+                return fail(r, field, "missing 'action'");
+        if ((k = parse_seccomp_action(r, field, v, member(o, "errnoRet"), &rule->action)) < 0)
+                return k;
+        if ((v = member(o, "args"))) {
+                if (expect_type(r, field, v, json_type_array) < 0)
+                        return -EINVAL;
+                rule->n_args = json_object_array_length(v);
+                rule->args = calloc(rule->n_args + 1, sizeof(OciSeccompArg));
+                if (!rule->args)
+                        return -ENOMEM;
+                for (size_t i = 0; i < rule->n_args; i++) {
+                        _cleanup_free_ char *f = child_index(field, i);
+
+                        if (!f)
+                                return -ENOMEM;
+                        if ((k = parse_seccomp_arg(r, f, json_object_array_get_idx(v, i), &rule->args[i])) < 0)
+                                return k;
+                }
+        }
+        /* "comment", "includes", "excludes": the engines' profile templates, resolved by them */
+        return 0;
+}
+
+static int parse_seccomp_architectures(Reader *r, const char *field, json_object *o, OciSeccomp *s) {
+        _cleanup_strv_free_ char **names = NULL;
+        int k;
+
+        if ((k = get_strv(r, field, o, &names)) < 0)
+                return k;
+        s->architectures = calloc(strv_length(names) + 1, sizeof(uint32_t));
+        if (!s->architectures)
+                return -ENOMEM;
+        STRV_FOREACH(n, names) {
+                /* SCMP_ARCH_X86_64 is libseccomp's "x86_64" */
+                _cleanup_free_ char *lower = startswith(*n, "SCMP_ARCH_") ? strdup(*n + 10) : NULL;
+                uint32_t arch;
+
+                if (!startswith(*n, "SCMP_ARCH_"))
+                        return fail(r, field, "unknown architecture '%s'", *n);
+                if (!lower)
+                        return -ENOMEM;
+                for (char *p = lower; *p; p++)
+                        *p = (char) tolower((unsigned char) *p);
+                arch = seccomp_arch_resolve_name(lower);
+                if (arch == 0)
+                        return fail(r, field, "unknown architecture '%s'", *n);
+                s->architectures[s->n_architectures++] = arch;
+        }
+        return 0;
+}
+
+static int parse_seccomp_flags(Reader *r, const char *field, json_object *o, OciSeccomp *s) {
+        _cleanup_strv_free_ char **names = NULL;
+        int k;
+
+        if ((k = get_strv(r, field, o, &names)) < 0)
+                return k;
+        STRV_FOREACH(n, names) {
+                bool found = false;
+
+                for (size_t i = 0; i < ELEMENTSOF(seccomp_flags); i++)
+                        if (streq(seccomp_flags[i].name, *n)) {
+                                s->flags |= seccomp_flags[i].flag;
+                                found = true;
+                        }
+                if (!found)
+                        return fail(r, field, "unknown flag '%s'", *n);
+        }
+        return 0;
+}
+
+static int parse_seccomp(Reader *r, json_object *o, OciSeccomp *s) {
+        json_object *v;
+        int k;
+
+        if (expect_type(r, "linux.seccomp", o, json_type_object) < 0)
+                return -EINVAL;
+        if (!(v = member(o, "defaultAction")))
+                return fail(r, "linux.seccomp.defaultAction", "missing");
+        if ((k = parse_seccomp_action(r, "linux.seccomp.defaultAction", v, member(o, "defaultErrnoRet"),
+                                      &s->default_action)) < 0)
+                return k;
+        if ((v = member(o, "architectures")) &&
+            (k = parse_seccomp_architectures(r, "linux.seccomp.architectures", v, s)) < 0)
+                return k;
+        if ((v = member(o, "flags")) && (k = parse_seccomp_flags(r, "linux.seccomp.flags", v, s)) < 0)
+                return k;
+        if (member(o, "listenerPath"))
+                return fail(r, "linux.seccomp.listenerPath", "a seccomp listener is not supported by berth-runc");
+        if ((v = member(o, "syscalls"))) {
+                if (expect_type(r, "linux.seccomp.syscalls", v, json_type_array) < 0)
+                        return -EINVAL;
+                s->n_rules = json_object_array_length(v);
+                s->rules = calloc(s->n_rules + 1, sizeof(OciSeccompRule));
+                if (!s->rules)
+                        return -ENOMEM;
+                for (size_t i = 0; i < s->n_rules; i++) {
+                        _cleanup_free_ char *f = child_index("linux.seccomp.syscalls", i);
+
+                        if (!f)
+                                return -ENOMEM;
+                        if ((k = parse_seccomp_rule(r, f, json_object_array_get_idx(v, i), &s->rules[i])) < 0)
+                                return k;
+                }
+        }
+        return check_known(r, "linux.seccomp", o, (const char *const[]) {
+                "defaultAction", "defaultErrnoRet", "architectures", "flags", "listenerMetadata", "syscalls", NULL });
+}
+
+void oci_seccomp_free(OciSeccomp *s) {
+        if (!s)
+                return;
+        free(s->architectures);
+        for (size_t i = 0; i < s->n_rules; i++) {
+                strv_free(s->rules[i].names);
+                free(s->rules[i].args);
+        }
+        free(s->rules);
+        free(s);
+}
+
 static int parse_linux(Reader *r, json_object *o, OciConfig *c) {
         json_object *v;
         int k;
@@ -634,9 +856,11 @@ static int parse_linux(Reader *r, json_object *o, OciConfig *c) {
             (k = get_string(r, "linux.rootfsPropagation", v, &c->rootfs_propagation)) < 0)
                 return k;
         if ((v = member(o, "seccomp"))) {
-                if (expect_type(r, "linux.seccomp", v, json_type_object) < 0)
-                        return -EINVAL;
-                c->has_seccomp = true;
+                c->seccomp = calloc(1, sizeof(OciSeccomp));
+                if (!c->seccomp)
+                        return -ENOMEM;
+                if ((k = parse_seccomp(r, v, c->seccomp)) < 0)
+                        return k;
         }
         return check_known(r, "linux", o, (const char *const[]) {
                 "namespaces", "cgroupsPath", "resources", "maskedPaths", "readonlyPaths", "sysctl",
@@ -695,6 +919,7 @@ void oci_config_done(OciConfig *c) {
         strv_free(c->sysctl);
         free(c->rootfs_propagation);
         strv_free(c->annotations);
+        oci_seccomp_free(c->seccomp);
         *c = (OciConfig) { .umask = -1 };
 }
 

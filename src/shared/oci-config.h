@@ -56,6 +56,30 @@ typedef struct OciResources {
         bool cpu_shares_set, cpu_quota_set, cpu_period_set, blkio_weight_set;
 } OciResources;
 
+/* linux.seccomp, in libseccomp's terms: actions are SCMP_ACT_* values with their errno or
+ * trace value folded in, comparisons enum scmp_compare, architectures SCMP_ARCH_*. */
+typedef struct OciSeccompArg {
+        unsigned index;          /* 0..5 */
+        uint64_t value, value_two;
+        int op;                  /* enum scmp_compare */
+} OciSeccompArg;
+
+typedef struct OciSeccompRule {
+        char **names;
+        uint32_t action;
+        OciSeccompArg *args;
+        size_t n_args;
+} OciSeccompRule;
+
+typedef struct OciSeccomp {
+        uint32_t default_action;
+        uint32_t *architectures;
+        size_t n_architectures;
+        unsigned flags;          /* SECCOMP_FILTER_FLAG_* */
+        OciSeccompRule *rules;
+        size_t n_rules;
+} OciSeccomp;
+
 typedef struct OciConfig {
         char *oci_version;
         char *root_path;         /* as written: relative to the bundle or absolute */
@@ -89,11 +113,12 @@ typedef struct OciConfig {
         char **readonly_paths;
         char **sysctl;           /* KEY=VALUE */
         char *rootfs_propagation;
-        bool has_seccomp;
+        OciSeccomp *seccomp;     /* NULL: no linux.seccomp */
         char **annotations;      /* KEY=VALUE */
 } OciConfig;
 
 void oci_config_done(OciConfig *c);
+void oci_seccomp_free(OciSeccomp *s);
 
 /* Parse config.json's text. On error *ret_error gets the message (field and reason) and
  * -EINVAL is returned; nothing is logged, so a fuzzer stays quiet and the caller decides

@@ -3,6 +3,8 @@
 #include <linux/capability.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -239,11 +241,6 @@ int seccomp_default_allow(uint64_t capabilities, char ***ret) {
         return 0;
 }
 
-static void seccomp_releasep(scmp_filter_ctx *ctx) {
-        if (*ctx)
-                seccomp_release(*ctx);
-}
-
 static int add_rule(scmp_filter_ctx ctx, uint32_t action, const char *name) {
         int nr = seccomp_syscall_resolve_name(name);
         int r;
@@ -420,10 +417,32 @@ void seccomp_filter_done(SeccompFilter *f) {
                 f->insns[k] = NULL;
                 f->n_insns[k] = 0;
         }
+        f->flags = 0;
+}
+
+bool seccomp_filter_is_set(const SeccompFilter *f) {
+        return f->n_insns[SECCOMP_FILTER_PROGRAMS - 1] > 0;
+}
+
+int seccomp_filter_copy(const SeccompFilter *f, SeccompFilter *ret) {
+        SeccompFilter c = { .flags = f->flags };
+
+        for (size_t k = 0; k < SECCOMP_FILTER_PROGRAMS; k++) {
+                c.insns[k] = malloc(MAX(f->n_insns[k], (size_t) 1) * sizeof(struct sock_filter));
+                if (!c.insns[k]) {
+                        seccomp_filter_done(&c);
+                        return -ENOMEM;
+                }
+                if (f->n_insns[k] > 0)
+                        memcpy(c.insns[k], f->insns[k], f->n_insns[k] * sizeof(struct sock_filter));
+                c.n_insns[k] = f->n_insns[k];
+        }
+        *ret = c;
+        return 0;
 }
 
 /* libseccomp 2.5 exports only to a file descriptor. */
-static int export_program(scmp_filter_ctx ctx, struct sock_filter **ret, size_t *ret_n) {
+int seccomp_program_export(scmp_filter_ctx ctx, struct sock_filter **ret, size_t *ret_n) {
         _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *buf = NULL;
         size_t size;
@@ -454,7 +473,7 @@ int seccomp_filter_build(char * const *rules, SeccompFilter *ret) {
 
         r = filter_contexts_new(rules, ctx);
         for (size_t k = 0; r >= 0 && k < SECCOMP_FILTER_PROGRAMS; k++)
-                r = export_program(ctx[k], &f.insns[k], &f.n_insns[k]);
+                r = seccomp_program_export(ctx[k], &f.insns[k], &f.n_insns[k]);
         filter_contexts_release(ctx);
         if (r < 0) {
                 seccomp_filter_done(&f);
@@ -479,22 +498,34 @@ int seccomp_sync_suppress_build(struct sock_filter **ret, size_t *ret_n) {
                 if (r < 0)
                         return r;
         }
-        return export_program(ctx, ret, ret_n);
+        return seccomp_program_export(ctx, ret, ret_n);
 }
 
-int seccomp_program_load(const struct sock_filter *insns, size_t n) {
+int seccomp_ioctl_deny_build(struct sock_filter **ret, size_t *ret_n) {
+        _cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
+        int r;
+
+        r = ioctl_deny_new(&ctx);
+        if (r < 0)
+                return r;
+        return seccomp_program_export(ctx, ret, ret_n);
+}
+
+int seccomp_program_load(const struct sock_filter *insns, size_t n, unsigned flags) {
         struct sock_fprog prog = { .len = (unsigned short) n, .filter = (struct sock_filter *) insns };
 
         if (n == 0 || n > SECCOMP_PROGRAM_MAX)
                 return -EINVAL;
-        return RET_NERRNO((int) syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog));
+        return RET_NERRNO((int) syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog));
 }
 
 /* What seccomp_load() does for the contexts above (libseccomp 2.5: no_new_privs off, no
- * TSYNC, no log, no SPEC_ALLOW, no listener): SECCOMP_SET_MODE_FILTER without flags. */
+ * TSYNC, no log, no SPEC_ALLOW, no listener): SECCOMP_SET_MODE_FILTER without flags; an
+ * OCI profile's flags go with its own program, the last. */
 int seccomp_filter_load(const SeccompFilter *f) {
         for (size_t k = 0; k < SECCOMP_FILTER_PROGRAMS; k++) {
-                int r = seccomp_program_load(f->insns[k], f->n_insns[k]);
+                int r = seccomp_program_load(f->insns[k], f->n_insns[k],
+                                             k == SECCOMP_FILTER_PROGRAMS - 1 ? f->flags : 0);
 
                 if (r < 0)
                         return r;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <linux/filter.h>
+#include <seccomp.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,7 @@ int syscall_filter_parse(const char *value, char ***allow, char ***deny, char **
 typedef struct SeccompFilter {
         struct sock_filter *insns[SECCOMP_FILTER_PROGRAMS];
         size_t n_insns[SECCOMP_FILTER_PROGRAMS];
+        unsigned flags;          /* SECCOMP_FILTER_FLAG_* the last program is loaded with */
 } SeccompFilter;
 
 #define SECCOMP_FILTER_NULL ((SeccompFilter) {})
@@ -48,12 +50,23 @@ int seccomp_filter_build(char * const *rules, SeccompFilter *ret);
  * CAP_SYS_ADMIN. */
 int seccomp_filter_load(const SeccompFilter *f);
 void seccomp_filter_done(SeccompFilter *f);
+bool seccomp_filter_is_set(const SeccompFilter *f);
+int seccomp_filter_copy(const SeccompFilter *f, SeccompFilter *ret);
 
 /* --suppress-sync (systemd-nspawn's): a program of its own in which the calls of @sync
  * succeed without doing anything; every other call passes on to the other programs. */
 int seccomp_sync_suppress_build(struct sock_filter **ret, size_t *ret_n);
 /* Load one program (as seccomp_filter_load() does each of its programs). */
-int seccomp_program_load(const struct sock_filter *insns, size_t n);
+int seccomp_program_load(const struct sock_filter *insns, size_t n, unsigned flags);
+/* The first of the filter's programs alone: the denial of ioctl(TIOCSTI/TIOCLINUX). */
+int seccomp_ioctl_deny_build(struct sock_filter **ret, size_t *ret_n);
+/* A libseccomp context as a BPF program. */
+int seccomp_program_export(scmp_filter_ctx ctx, struct sock_filter **ret, size_t *ret_n);
+
+static inline void seccomp_releasep(scmp_filter_ctx *ctx) {
+        if (*ctx)
+                seccomp_release(*ctx);
+}
 /* Build and load with libseccomp's own seccomp_load() (tests compare the two). */
 int seccomp_load_filter_libseccomp(char * const *rules);
 

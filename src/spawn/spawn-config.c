@@ -165,6 +165,7 @@ void spawn_config_done(SpawnConfig *c) {
         free(c->mounts);
         strv_free(c->syscall_allow);
         strv_free(c->syscall_deny);
+        seccomp_filter_done(&c->oci_seccomp);
         strv_free(c->command);
         free(c->groups);
         free(c->cgroup_path);

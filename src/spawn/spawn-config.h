@@ -6,6 +6,7 @@
 
 #include "macro.h"
 #include "parse-util.h"
+#include "seccomp-util.h"
 #include "spawn-creds.h"
 #include "spawn-process.h"
 
@@ -198,6 +199,8 @@ typedef struct SpawnConfig {
                                   * --ambient-capability= */
         char **syscall_allow;
         char **syscall_deny;
+        SeccompFilter oci_seccomp; /* an OCI linux.seccomp profile, compiled (seccomp-oci.h);
+                                    * it replaces berth's own allow list */
         int kill_signal;
         bool quiet;
         ResolvConfMode resolv_conf;

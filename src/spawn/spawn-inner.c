@@ -625,7 +625,7 @@ static int inner_load_sync_filter(Inner *i, bool stub) {
 
         if (stub || !i->state->seccomp_sync)
                 return 0;
-        r = seccomp_program_load(i->state->seccomp_sync, i->state->n_seccomp_sync);
+        r = seccomp_program_load(i->state->seccomp_sync, i->state->n_seccomp_sync, 0);
         if (r < 0)
                 return log_error_errno(r, "Failed to load the --suppress-sync filter: %m");
         return 0;

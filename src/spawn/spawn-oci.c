@@ -13,6 +13,7 @@
 #include "fd-util.h"
 #include "log.h"
 #include "path-util.h"
+#include "seccomp-oci.h"
 #include "spawn-oci.h"
 #include "string-util.h"
 
@@ -266,8 +267,13 @@ int spawn_config_from_oci(SpawnConfig *c, const OciConfig *o, const char *bundle
         r = cgroup_path_from_oci(o->cgroups_path, name, systemd_cgroup, &c->cgroup_path);
         if (r < 0)
                 return r;
-        if (o->has_seccomp)
-                log_debug("config.json: linux.seccomp is replaced by berth's own system call filter for the bounding set.");
+        /* runc's rule: the profile, or no filter at all; berth keeps its own allow list for a
+         * config without one, as berth-spawn does */
+        if (o->seccomp) {
+                r = seccomp_oci_build(o->seccomp, &c->oci_seccomp);
+                if (r < 0)
+                        return log_error_errno(r, "config.json: linux.seccomp: cannot compile the profile: %m");
+        }
         return 0;
 }
 
@@ -309,6 +315,10 @@ static int merge_oci(SpawnConfig *c, SpawnConfig *b) {
                 c->capability_effective_set = b->capability_effective_set;
         }
         c->no_new_privileges = c->no_new_privileges || b->no_new_privileges;
+        if (!c->syscall_allow && !c->syscall_deny && !seccomp_filter_is_set(&c->oci_seccomp)) {
+                c->oci_seccomp = b->oci_seccomp;
+                b->oci_seccomp = SECCOMP_FILTER_NULL;
+        }
         for (int res = 0; res < RLIM_NLIMITS; res++)
                 if (!(c->process.rlimits_set & (UINT32_C(1) << res)) && (b->process.rlimits_set & (UINT32_C(1) << res))) {
                         c->process.rlimits[res] = b->process.rlimits[res];

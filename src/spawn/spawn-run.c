@@ -405,8 +405,12 @@ static int spawn_once(const SpawnConfig *c, SpawnState *st, int sigfd, bool anno
 static int seccomp_prepare(const SpawnConfig *c, SpawnState *s) {
         int r;
 
-        r = seccomp_filter_get(SECCOMP_CACHE_DIR, spawn_config_bounding_set(c), c->syscall_allow, c->syscall_deny,
-                               &s->seccomp_payload);
+        if (seccomp_filter_is_set(&c->oci_seccomp))
+                /* compiled when the config was read */
+                r = seccomp_filter_copy(&c->oci_seccomp, &s->seccomp_payload);
+        else
+                r = seccomp_filter_get(SECCOMP_CACHE_DIR, spawn_config_bounding_set(c), c->syscall_allow,
+                                       c->syscall_deny, &s->seccomp_payload);
         /* the stub init keeps CAP_KILL only and ignores --system-call-filter= */
         if (r >= 0 && c->as_pid2)
                 r = seccomp_filter_get(SECCOMP_CACHE_DIR, STUB_BOUNDING_SET, NULL, NULL, &s->seccomp_stub);

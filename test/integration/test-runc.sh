@@ -245,6 +245,78 @@ expect_fail "a duplicate ID is refused" "container with id exists" runc create -
 ok_if "delete the duplicate" runc delete --force "$P-dup"
 expect_fail "an invalid ID is refused" "invalid container id" runc create --bundle "$B" "../x"
 
+# ---- linux.seccomp: podman's own default profile (containers-common), resolved for the
+# bundle's capabilities and this architecture as the engine does, then a profile with each
+# action, an argument condition and flags
+PROFILE=/usr/share/containers/seccomp.json
+OUTPUT=$("$BERTH_RUNC" features)
+expect_eq "features: seccomp enabled with KILL_PROCESS, MASKED_EQ and the LOG flag" "True True True True" \
+    "$(json "$OUTPUT" '" ".join(str(x) for x in (j["linux"]["seccomp"]["enabled"], "SCMP_ACT_KILL_PROCESS" in j["linux"]["seccomp"]["actions"], "SCMP_CMP_MASKED_EQ" in j["linux"]["seccomp"]["operators"], "SECCOMP_FILTER_FLAG_LOG" in j["linux"]["seccomp"]["supportedFlags"]))')"
+if [ -r "$PROFILE" ] && [ "$(uname -m)" = x86_64 ]; then
+    B=$(bundle podseccomp '["sh", "-c", "berth-payload syscall getpid add_key kexec_load >/out/calls; grep -E \"^Seccomp(_filters)?:\" /proc/self/status >/out/status; exec sleep 1000"]' '
+p = json.load(open("'"$PROFILE"'"))
+def matches(f):
+    if not f: return None
+    return (not f.get("caps") or set(f["caps"]) <= set(caps)) and (not f.get("arches") or "amd64" in f["arches"])
+rules = []
+for r in p["syscalls"]:
+    if matches(r.get("includes")) is False or matches(r.get("excludes")) is True: continue
+    rules.append({k: v for k, v in r.items() if k in ("names", "action", "errnoRet", "args") and v not in (None, [])})
+c["linux"]["seccomp"] = {"defaultAction": p["defaultAction"], "defaultErrnoRet": p["defaultErrnoRet"], "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"], "syscalls": rules}')
+    ID=$P-sc
+    ok_if "create with podman's default seccomp profile" runc create --bundle "$B" "$ID"
+    ok_if "start it" runc start "$ID"
+    for i in $(seq 1 100); do [ -s "$B/out/status" ] && break; sleep 0.05; done
+    expect_eq "the profile allows what it lists, denies with its errnoRet and defaultErrnoRet" \
+        "getpid=ok add_key=ENOSYS kexec_load=EPERM" "$(tr '\n' ' ' <"$B/out/calls" | sed 's/ $//')"
+    expect_eq "the init runs under berth's ioctl filter and the profile" "Seccomp: 2 Seccomp_filters: 2" \
+        "$(tr -s '\t\n' '  ' <"$B/out/status" | sed 's/ $//')"
+    OUTPUT=$(runc exec "$ID" berth-payload syscall add_key kexec_load getpid 2>&1)
+    expect_eq "exec runs under the same profile" "add_key=ENOSYS kexec_load=EPERM getpid=ok" "$(echo $OUTPUT)"
+    "$PYTHON" -c 'import json, sys; c = json.load(open(sys.argv[1])); del c["linux"]["seccomp"]; json.dump(c, open(sys.argv[1], "w"))' "$B/config.json"
+    OUTPUT=$(runc exec "$ID" berth-payload syscall add_key 2>&1)
+    expect_eq "exec loads the profile create compiled, whatever config.json says now" "add_key=ENOSYS" "$OUTPUT"
+    ok_if "delete --force" runc delete --force "$ID"
+    expect_eq "the state directory with the compiled profile is gone" "absent" \
+        "$([ -e "$ROOT/$ID" ] && echo present || echo absent)"
+else
+    skip "podman's profile: $PROFILE (containers-common) missing or not x86_64"
+fi
+
+B=$(bundle actions '["sh", "-c", "berth-payload syscall fsync reboot getpid >/out/calls; chmod 755 /out/calls && echo chmod-755-ok >>/out/calls; chmod 4755 /out/calls 2>>/out/calls; exec sleep 1000"]' '
+c["process"]["noNewPrivileges"] = False
+c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"], "flags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"], "syscalls": [
+    {"names": ["fsync", "no_such_call_anywhere"], "action": "SCMP_ACT_ERRNO", "errnoRet": 28},
+    {"names": ["chmod"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13, "args": [{"index": 1, "value": 2048, "valueTwo": 2048, "op": "SCMP_CMP_MASKED_EQ"}]},
+    {"names": ["fchmodat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13, "args": [{"index": 2, "value": 2048, "valueTwo": 2048, "op": "SCMP_CMP_MASKED_EQ"}]},
+    {"names": ["reboot"], "action": "SCMP_ACT_LOG"},
+    {"names": ["syncfs"], "action": "SCMP_ACT_KILL_PROCESS"},
+    {"names": ["fdatasync"], "action": "SCMP_ACT_TRAP"},
+    {"names": ["getpid"], "action": "SCMP_ACT_ALLOW"}]}')
+ID=$P-act
+ok_if "create with a profile of every action, no_new_privs off" runc create --bundle "$B" "$ID"
+ok_if "start it" runc start "$ID"
+for i in $(seq 1 100); do grep -q chmod "$B/out/calls" 2>/dev/null && break; sleep 0.05; done
+sleep 0.2
+OUTPUT=$(cat "$B/out/calls" 2>&1)
+expect_match "SCMP_ACT_ERRNO returns errnoRet (ENOSPC); an unknown name is skipped" '^fsync=ENOSPC$'
+expect_match "SCMP_ACT_LOG lets the call through (the kernel's own EPERM: no CAP_SYS_BOOT)" '^reboot=EPERM$'
+expect_match "SCMP_CMP_MASKED_EQ: a mode without the setuid bit passes" '^chmod-755-ok$'
+expect_match "SCMP_CMP_MASKED_EQ: the setuid bit gets errnoRet (EACCES)" 'chmod.*Permission denied'
+runc exec "$ID" berth-payload syscall syncfs >/dev/null 2>&1
+expect_eq "SCMP_ACT_KILL_PROCESS: the caller dies of SIGSYS" 159 "$?"
+runc exec "$ID" berth-payload syscall fdatasync >/dev/null 2>&1
+expect_eq "SCMP_ACT_TRAP: SIGSYS" 159 "$?"
+ok_if "delete --force" runc delete --force "$ID"
+
+B=$(bundle badsc '["true"]' 'c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["getpid"], "action": "SCMP_ACT_BOGUS"}]}')
+expect_fail "a bad seccomp action names the field" 'linux\.seccomp\.syscalls\[0\]: unknown action .SCMP_ACT_BOGUS' \
+    runc create --bundle "$B" "$P-badsc"
+expect_eq "nothing is left of it" "absent" "$([ -e "$ROOT/$P-badsc" ] && echo present || echo absent)"
+B=$(bundle badarch '["true"]' 'c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_VAX"]}')
+expect_fail "an unknown architecture names the field" 'linux\.seccomp\.architectures: unknown architecture .SCMP_ARCH_VAX' \
+    runc create --bundle "$B" "$P-badarch"
+
 # ---- berth-spawn --oci-bundle: the same reader, berth-spawn's supervision
 # /made/here, /run and /tmp do not exist in the tree: their mount points are made before the
 # root turns read-only
