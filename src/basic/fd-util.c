@@ -2,11 +2,15 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/close_range.h>
 #include <linux/fs.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "fd-util.h"
 
@@ -46,6 +50,25 @@ int fd_cloexec(int fd, bool cloexec) {
                 return -errno;
         flags = cloexec ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC;
         return RET_NERRNO(fcntl(fd, F_SETFD, flags));
+}
+
+int fd_cloexec_from(unsigned first) {
+        _cleanup_closedir_ DIR *d = NULL;
+
+        if (syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) >= 0)
+                return 0;
+        /* a kernel before 5.11, or a system call filter (an OCI profile older than
+         * close_range) that refuses it: one fcntl() per open fd instead */
+        d = opendir("/proc/self/fd");
+        if (!d)
+                return -errno;
+        FOREACH_DIRENT(de, d) {
+                int fd = atoi(de->d_name);
+
+                if (fd >= 0 && (unsigned) fd >= first && fd != dirfd(d) && fd_cloexec(fd, true) < 0)
+                        return -errno;
+        }
+        return 0;
 }
 
 int fd_nonblock(int fd, bool nonblock) {

@@ -45,6 +45,9 @@ static inline bool dot_or_dot_dot(const char *name) {
                 if (dot_or_dot_dot(de->d_name)) {} else
 
 int fd_cloexec(int fd, bool cloexec);
+/* Mark every fd from 'first' on close-on-exec: close_range(), or /proc/self/fd where that
+ * is refused. */
+int fd_cloexec_from(unsigned first);
 /* One SCM_RIGHTS message carrying fd, with 'payload' (NUL included) as its data: what an
  * OCI console socket expects (runc sends the pty's name). */
 int send_one_fd(int sock, int fd, const char *payload);

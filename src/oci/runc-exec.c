@@ -248,8 +248,9 @@ static _noreturn_ void exec_child(int errfd, int pidfd, int console, const Conta
         if (chdir(p->cwd) < 0)
                 child_fail(errfd, "Failed to change to directory '%s' in the container: %s", p->cwd, strerror(errno));
         umask(p->umask >= 0 ? (mode_t) p->umask : 0022);
-        if (syscall(SYS_close_range, 3U + preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-                child_fail(errfd, "Failed to mark file descriptors close-on-exec: %s", strerror(errno));
+        int r = fd_cloexec_from(3U + preserve_fds);
+        if (r < 0)
+                child_fail(errfd, "Failed to mark file descriptors close-on-exec: %s", strerror(-r));
         (void) fd_cloexec(errfd, true);
 
         environ = p->env ?: (char *[]) { NULL };

@@ -740,8 +740,9 @@ static _noreturn_ void inner_exec(Inner *i) {
         umask(i->config->umask_set ? i->config->umask : 0022);
         /* Every fd but stdio is closed by execve(); the sync socket stays usable until then
          * so that an exec failure can still be reported. */
-        if (syscall(SYS_close_range, 3U + i->config->preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
-                log_error_errno(errno, "Failed to mark file descriptors close-on-exec: %m");
+        int r = fd_cloexec_from(3U + i->config->preserve_fds);
+        if (r < 0) {
+                log_error_errno(r, "Failed to mark file descriptors close-on-exec: %m");
                 _exit(EXIT_FAILURE);
         }
 

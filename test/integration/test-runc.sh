@@ -292,8 +292,10 @@ c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["S
     {"names": ["reboot"], "action": "SCMP_ACT_LOG"},
     {"names": ["syncfs"], "action": "SCMP_ACT_KILL_PROCESS"},
     {"names": ["fdatasync"], "action": "SCMP_ACT_TRAP"},
-    {"names": ["getpid"], "action": "SCMP_ACT_ALLOW"}]}')
+    {"names": ["getpid"], "action": "SCMP_ACT_ALLOW"},
+    {"names": ["close_range"], "action": "SCMP_ACT_ERRNO"}]}')
 ID=$P-act
+# close_range is refused as by a profile older than the call: the init and exec still start
 ok_if "create with a profile of every action, no_new_privs off" runc create --bundle "$B" "$ID"
 ok_if "start it" runc start "$ID"
 for i in $(seq 1 100); do grep -q chmod "$B/out/calls" 2>/dev/null && break; sleep 0.05; done
