@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "macro.h"
@@ -14,6 +16,19 @@
  * is /sys/fs/cgroup/unified, with v1 controllers beside it, and the name=systemd v1
  * hierarchy at /sys/fs/cgroup/systemd is kept in step by berthd, so that tools reading
  * either see the machine. */
+
+/* One rule of a device cgroup (v1 devices.allow/devices.deny, an OCI
+ * linux.resources.devices entry): type 'a', 'c' or 'b', -1 for any major or minor,
+ * access a subset of "rwm". */
+typedef struct CgroupDeviceRule {
+        bool allow;
+        char type;
+        int64_t major, minor;
+        char access[4];
+} CgroupDeviceRule;
+
+#define CGROUP_DEVICE_RULES_MAX 128U
+#define CGROUP_CPUSET_MAX 256U    /* the longest cpuset.cpus/mems list taken, NUL included */
 
 typedef struct CgroupLayout {
         int unified_fd;           /* cgroup2 root, or -EBADF */

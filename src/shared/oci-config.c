@@ -517,6 +517,94 @@ static int parse_namespaces(Reader *r, json_object *o, OciConfig *c) {
         return 0;
 }
 
+/* cpuset.cpus/mems lists: "0-3,5" */
+static int get_cpuset(Reader *r, const char *field, json_object *o, char ret[static CGROUP_CPUSET_MAX]) {
+        _cleanup_free_ char *s = NULL;
+        int k;
+
+        if ((k = get_string(r, field, o, &s)) < 0)
+                return k;
+        if (strlen(s) >= CGROUP_CPUSET_MAX)
+                return fail(r, field, "too long");
+        if (strspn(s, "0123456789,-") != strlen(s))
+                return fail(r, field, "'%s' is not a list like 0-3,5", s);
+        strcpy(ret, s);
+        return 0;
+}
+
+static int parse_device_rule(Reader *r, const char *field, json_object *o, CgroupDeviceRule *d) {
+        _cleanup_free_ char *type = NULL, *access = NULL;
+        json_object *v;
+        int k;
+
+        if (expect_type(r, field, o, json_type_object) < 0)
+                return -EINVAL;
+        if (!(v = member(o, "allow")))
+                return fail(r, field, "missing 'allow'");
+        if ((k = get_bool(r, field, v, &d->allow)) < 0)
+                return k;
+        if ((v = member(o, "type")) && (k = get_string(r, field, v, &type)) < 0)
+                return k;
+        if (type && (strlen(type) != 1 || !strchr("acb", type[0])))
+                return fail(r, field, "type '%s' is not a, c or b", type);
+        d->type = type ? type[0] : 'a';
+        d->major = d->minor = -1;
+        if ((v = member(o, "major")) && (k = get_int(r, field, v, -1, UINT32_MAX, &d->major)) < 0)
+                return k;
+        if ((v = member(o, "minor")) && (k = get_int(r, field, v, -1, UINT32_MAX, &d->minor)) < 0)
+                return k;
+        if ((v = member(o, "access")) && (k = get_string(r, field, v, &access)) < 0)
+                return k;
+        if (access && (strlen(access) > 3 || strspn(access, "rwm") != strlen(access)))
+                return fail(r, field, "access '%s' is not a subset of rwm", access);
+        strcpy(d->access, access && *access ? access : "rwm");
+        return 0;
+}
+
+static int parse_device_rules(Reader *r, const char *field, json_object *o, OciResources *res) {
+        if (expect_type(r, field, o, json_type_array) < 0)
+                return -EINVAL;
+        if (json_object_array_length(o) > CGROUP_DEVICE_RULES_MAX)
+                return fail(r, field, "more than %u rules", CGROUP_DEVICE_RULES_MAX);
+        res->n_devices = json_object_array_length(o);
+        for (size_t i = 0; i < res->n_devices; i++) {
+                _cleanup_free_ char *f = child_index(field, i);
+                int k;
+
+                if (!f)
+                        return -ENOMEM;
+                if ((k = parse_device_rule(r, f, json_object_array_get_idx(o, i), &res->devices[i])) < 0)
+                        return k;
+        }
+        return 0;
+}
+
+/* linux.resources.cpu's realtime and cpuset fields. */
+static int parse_cpu_extra(Reader *r, const char *field, json_object *g, OciResources *res) {
+        _cleanup_free_ char *f_rp = child(field, "realtimePeriod"), *f_rr = child(field, "realtimeRuntime"),
+                            *f_cpus = child(field, "cpus"), *f_mems = child(field, "mems");
+        json_object *v;
+        int k;
+
+        if (!f_rp || !f_rr || !f_cpus || !f_mems)
+                return -ENOMEM;
+        if ((v = member(g, "realtimePeriod"))) {
+                if ((k = get_uint64(r, f_rp, v, &res->cpu_realtime_period)) < 0)
+                        return k;
+                res->cpu_realtime_period_set = true;
+        }
+        if ((v = member(g, "realtimeRuntime"))) {
+                if ((k = get_int(r, f_rr, v, -1, INT64_MAX, &res->cpu_realtime_runtime)) < 0)
+                        return k;
+                res->cpu_realtime_runtime_set = true;
+        }
+        if ((v = member(g, "cpus")) && (k = get_cpuset(r, f_cpus, v, res->cpus)) < 0)
+                return k;
+        if ((v = member(g, "mems")) && (k = get_cpuset(r, f_mems, v, res->mems)) < 0)
+                return k;
+        return 0;
+}
+
 static int parse_resources(Reader *r, const char *field, json_object *o, OciResources *res) {
         json_object *g, *v;
         int64_t n;
@@ -591,6 +679,20 @@ static int parse_resources(Reader *r, const char *field, json_object *o, OciReso
                         res->cpu_period = u;
                         res->cpu_period_set = true;
                 }
+                {
+                        _cleanup_free_ char *f = child(field, "cpu");
+                        if (!f)
+                                return -ENOMEM;
+                        if ((k = parse_cpu_extra(r, f, g, res)) < 0)
+                                return k;
+                }
+        }
+        if ((g = member(o, "devices"))) {
+                _cleanup_free_ char *f = child(field, "devices");
+                if (!f)
+                        return -ENOMEM;
+                if ((k = parse_device_rules(r, f, g, res)) < 0)
+                        return k;
         }
         if ((g = member(o, "blockIO")) && (v = member(g, "weight"))) {
                 _cleanup_free_ char *f = FIELD("blockIO", "weight");

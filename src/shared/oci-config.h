@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cgroup-setup.h"
 #include "macro.h"
 
 /* An OCI runtime bundle's config.json (runtime-spec 1.x, Linux), read into typed fields.
@@ -52,8 +53,14 @@ typedef struct OciResources {
         int64_t cpu_quota;       /* -1: unlimited */
         uint64_t cpu_period;
         uint16_t blkio_weight;
+        uint64_t cpu_realtime_period;
+        int64_t cpu_realtime_runtime;
+        char cpus[CGROUP_CPUSET_MAX], mems[CGROUP_CPUSET_MAX]; /* "": unset */
+        CgroupDeviceRule devices[CGROUP_DEVICE_RULES_MAX];
+        size_t n_devices;
         bool memory_limit_set, memory_reservation_set, pids_limit_set;
         bool cpu_shares_set, cpu_quota_set, cpu_period_set, blkio_weight_set;
+        bool cpu_realtime_period_set, cpu_realtime_runtime_set;
 } OciResources;
 
 /* linux.seccomp, in libseccomp's terms: actions are SCMP_ACT_* values with their errno or

@@ -107,7 +107,8 @@ int resource_limits_parse(ResourceLimits *l, const char *assignment) {
 
 bool resource_limits_any(const ResourceLimits *l) {
         return l->memory_max_set || l->memory_high_set || l->tasks_max_set || l->cpu_quota_set ||
-               l->cpu_weight > 0 || l->io_weight > 0;
+               l->cpu_weight > 0 || l->io_weight > 0 || l->cpu_shares > 0 || l->cpu_rt_period_set ||
+               l->cpu_rt_runtime_set || l->cpuset_cpus[0] || l->cpuset_mems[0] || l->n_devices > 0;
 }
 
 /* ---- creating the cgroups ---- */
@@ -248,8 +249,14 @@ static int write_first(const char *dir, const char * const *files, const char *v
         return r;
 }
 
-enum { CTRL_MEMORY, CTRL_PIDS, CTRL_CPU, CTRL_IO, _CTRL_MAX };
-enum { PROP_MEMORY_MAX, PROP_MEMORY_HIGH, PROP_TASKS_MAX, PROP_CPU_QUOTA, PROP_CPU_WEIGHT, PROP_IO_WEIGHT, _PROP_MAX };
+enum { CTRL_MEMORY, CTRL_PIDS, CTRL_CPU, CTRL_IO, CTRL_CPUSET, CTRL_DEVICES, _CTRL_MAX };
+enum { PROP_MEMORY_MAX, PROP_MEMORY_HIGH, PROP_TASKS_MAX, PROP_CPU_QUOTA, PROP_CPU_WEIGHT, PROP_IO_WEIGHT,
+       PROP_CPU_RT_PERIOD, PROP_CPU_RT_RUNTIME, PROP_CPUSET_CPUS, PROP_CPUSET_MEMS, _PROP_MAX };
+
+/* The v1 hierarchy's name of a controller: blkio for io, else the same. */
+static const char *controller_v1_name(unsigned i, const char *name) {
+        return i == CTRL_IO ? "blkio" : name;
+}
 
 /* Each --property= with its controller and files: one file (or candidates, the first that
  * exists is written) per layout. memory.high has no v1 counterpart: as with systemd, the
@@ -268,6 +275,11 @@ static const struct {
         [PROP_CPU_WEIGHT]  = { "CPUWeight",  CTRL_CPU,    { "cpu.weight" },  { "cpu.shares" } },
         [PROP_IO_WEIGHT]   = { "IOWeight",   CTRL_IO,     { "io.weight", "io.bfq.weight" },
                                                           { "blkio.bfq.weight", "blkio.weight" } },
+        /* OCI linux.resources.cpu: the realtime budget exists in v1 only (CONFIG_RT_GROUP_SCHED) */
+        [PROP_CPU_RT_PERIOD]  = { "CPURealtimePeriod",  CTRL_CPU,    { NULL }, { "cpu.rt_period_us" } },
+        [PROP_CPU_RT_RUNTIME] = { "CPURealtimeRuntime", CTRL_CPU,    { NULL }, { "cpu.rt_runtime_us" } },
+        [PROP_CPUSET_CPUS]    = { "AllowedCPUs",        CTRL_CPUSET, { "cpuset.cpus" }, { "cpuset.cpus" } },
+        [PROP_CPUSET_MEMS]    = { "AllowedMemoryNodes", CTRL_CPUSET, { "cpuset.mems" }, { "cpuset.mems" } },
 };
 
 static bool property_is_set(const ResourceLimits *l, unsigned p) {
@@ -276,8 +288,12 @@ static bool property_is_set(const ResourceLimits *l, unsigned p) {
         case PROP_MEMORY_HIGH: return l->memory_high_set;
         case PROP_TASKS_MAX:   return l->tasks_max_set;
         case PROP_CPU_QUOTA:   return l->cpu_quota_set;
-        case PROP_CPU_WEIGHT:  return l->cpu_weight > 0;
         case PROP_IO_WEIGHT:   return l->io_weight > 0;
+        case PROP_CPU_WEIGHT:  return l->cpu_weight > 0 || l->cpu_shares > 0;
+        case PROP_CPU_RT_PERIOD:  return l->cpu_rt_period_set;
+        case PROP_CPU_RT_RUNTIME: return l->cpu_rt_runtime_set;
+        case PROP_CPUSET_CPUS: return l->cpuset_cpus[0] != 0;
+        case PROP_CPUSET_MEMS: return l->cpuset_mems[0] != 0;
         default:               return false;
         }
 }
@@ -289,10 +305,15 @@ static void format_u64(uint64_t v, const char *infinity, char *buf, size_t n) {
                 snprintf(buf, n, "%llu", (unsigned long long) v);
 }
 
+/* The CFS period the quota is applied with: an OCI config's, else 100 ms. */
+static uint64_t cpu_period(const ResourceLimits *l) {
+        return l->cpu_period_usec > 0 ? l->cpu_period_usec : CPU_PERIOD_USEC;
+}
+
 /* The value as the kernel's file for this layout wants it (v1: for CPUQuota the quota
  * only; the period is written before it). */
 static void property_format(const ResourceLimits *l, unsigned p, bool v2, char *buf, size_t n) {
-        uint64_t quota = l->cpu_quota_per_sec_usec * CPU_PERIOD_USEC / 1000000ULL;
+        uint64_t quota = l->cpu_quota_per_sec_usec * cpu_period(l) / 1000000ULL;
 
         switch (p) {
         case PROP_MEMORY_MAX:
@@ -303,13 +324,26 @@ static void property_format(const ResourceLimits *l, unsigned p, bool v2, char *
                 return format_u64(l->tasks_max, "max", buf, n);
         case PROP_CPU_QUOTA:
                 if (v2)
-                        snprintf(buf, n, "%llu %llu", (unsigned long long) quota, (unsigned long long) CPU_PERIOD_USEC);
+                        snprintf(buf, n, "%llu %llu", (unsigned long long) quota, (unsigned long long) cpu_period(l));
                 else
                         snprintf(buf, n, "%llu", (unsigned long long) quota);
                 return;
         case PROP_CPU_WEIGHT:
+                if (!v2 && l->cpu_shares > 0)
+                        return format_u64(l->cpu_shares, "", buf, n);
                 /* v1: weight 100 is the default, as 1024 shares are */
                 return format_u64(v2 ? l->cpu_weight : MAX(l->cpu_weight * 1024 / 100, 2ULL), "", buf, n);
+        case PROP_CPU_RT_PERIOD:
+                return format_u64(l->cpu_rt_period_usec, "", buf, n);
+        case PROP_CPU_RT_RUNTIME:
+                snprintf(buf, n, "%lli", (long long) l->cpu_rt_runtime_usec);
+                return;
+        case PROP_CPUSET_CPUS:
+                snprintf(buf, n, "%s", l->cpuset_cpus);
+                return;
+        case PROP_CPUSET_MEMS:
+                snprintf(buf, n, "%s", l->cpuset_mems);
+                return;
         case PROP_IO_WEIGHT:
                 if (v2)
                         snprintf(buf, n, "default %llu", (unsigned long long) l->io_weight);
@@ -323,7 +357,9 @@ static void property_format(const ResourceLimits *l, unsigned p, bool v2, char *
 
 /* The value as the user wrote it, for messages. */
 static void property_format_user(const ResourceLimits *l, unsigned p, char *buf, size_t n) {
-        if (p == PROP_CPU_QUOTA)
+        if (p >= PROP_CPU_RT_PERIOD)
+                property_format(l, p, false, buf, n);
+        else if (p == PROP_CPU_QUOTA)
                 snprintf(buf, n, "%llu%%", (unsigned long long) (l->cpu_quota_per_sec_usec / 10000));
         else if (p == PROP_CPU_WEIGHT || p == PROP_IO_WEIGHT)
                 format_u64(p == PROP_CPU_WEIGHT ? l->cpu_weight : l->io_weight, "", buf, n);
@@ -370,7 +406,7 @@ static int cgroup_limits_apply(const ResourceLimits *l, const Controller *ctrl) 
                         continue;
                 }
                 if (p == PROP_CPU_QUOTA && !v2) {
-                        format_u64(CPU_PERIOD_USEC, "", buf, sizeof(buf));
+                        format_u64(cpu_period(l), "", buf, sizeof(buf));
                         files = period_files;
                         r = write_first(k->dir, files, buf, &file);
                         if (r >= 0)
@@ -396,6 +432,88 @@ static int cgroup_limits_apply(const ResourceLimits *l, const Controller *ctrl) 
         return 0;
 }
 
+/* berth's own /dev nodes, allowed after an OCI config's device rules as runc appends its
+ * defaults: null, zero, full, random, urandom, tty, console, ptmx and the pty peers. */
+static const CgroupDeviceRule default_device_rules[] = {
+        { true, 'c', 1, 3, "rwm" }, { true, 'c', 1, 5, "rwm" }, { true, 'c', 1, 7, "rwm" },
+        { true, 'c', 1, 8, "rwm" }, { true, 'c', 1, 9, "rwm" }, { true, 'c', 5, 0, "rwm" },
+        { true, 'c', 5, 1, "rwm" }, { true, 'c', 5, 2, "rwm" }, { true, 'c', 136, -1, "rwm" },
+};
+
+static int device_rule_write(const char *dir, const CgroupDeviceRule *d) {
+        char rule[80], major[24] = "*", minor[24] = "*";
+
+        if (d->major >= 0)
+                snprintf(major, sizeof(major), "%lli", (long long) d->major);
+        if (d->minor >= 0)
+                snprintf(minor, sizeof(minor), "%lli", (long long) d->minor);
+        snprintf(rule, sizeof(rule), "%c %s:%s %s", d->type, major, minor, d->access);
+        return cgroup_write_attr(dir, d->allow ? "devices.allow" : "devices.deny", rule);
+}
+
+/* The rules in their order into the v1 devices controller, then berth's defaults. The
+ * cgroup2 equivalent is an eBPF program (BPF_CGROUP_DEVICE) that berth does not load: on
+ * a host without the v1 controller the rules are skipped with a warning. */
+static int devices_apply(const ResourceLimits *l, const Controller *k) {
+        int r;
+
+        if (l->n_devices == 0)
+                return 0;
+        if (!k->dir || k->v2) {
+                log_warning("linux.resources.devices is not applied: %s.",
+                            k->why ?: "this host has no v1 devices controller (cgroup2 needs an eBPF program)");
+                return 0;
+        }
+        for (size_t i = 0; i < l->n_devices + ELEMENTSOF(default_device_rules); i++) {
+                const CgroupDeviceRule *d = i < l->n_devices ? &l->devices[i] : &default_device_rules[i - l->n_devices];
+
+                r = device_rule_write(k->dir, d);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to apply device rule %zu in %s: %m", i, k->dir);
+        }
+        return 0;
+}
+
+/* A new v1 cpuset cgroup starts with empty cpuset.cpus and cpuset.mems, and no process can
+ * join it until both are set: each level below 'base' down to 'dir' takes its parent's. */
+static int cpuset_v1_inherit(const char *base, const char *dir) {
+        _cleanup_free_ char *rest = strdup(dir + strlen(base)), *cur = strdup(base);
+        char *saveptr = NULL;
+
+        if (!rest || !cur)
+                return log_oom();
+        for (char *seg = strtok_r(rest, "/", &saveptr); seg; seg = strtok_r(NULL, "/", &saveptr)) {
+                _cleanup_free_ char *next = strjoin(cur, "/", seg);
+
+                if (!next)
+                        return log_oom();
+                for (size_t i = 0; i < 2; i++) {
+                        const char *attr = i == 0 ? "cpuset.cpus" : "cpuset.mems";
+                        _cleanup_free_ char *pf = strjoin(cur, "/", attr), *nf = strjoin(next, "/", attr);
+                        _cleanup_free_ char *mine = NULL, *parent = NULL;
+                        _cleanup_close_ int fd = -EBADF, pfd = -EBADF;
+                        int r;
+
+                        if (!pf || !nf)
+                                return log_oom();
+                        if ((fd = open(nf, O_RDONLY|O_CLOEXEC)) < 0 || read_full_fd(fd, 4096, &mine, NULL) < 0)
+                                return log_error_errno(errno, "Failed to read %s: %m", nf);
+                        mine[strcspn(mine, "\n")] = 0;
+                        if (!isempty(mine))
+                                continue;
+                        if ((pfd = open(pf, O_RDONLY|O_CLOEXEC)) < 0 || read_full_fd(pfd, 4096, &parent, NULL) < 0)
+                                return log_error_errno(errno, "Failed to read %s: %m", pf);
+                        parent[strcspn(parent, "\n")] = 0;
+                        r = cgroup_write_attr(next, attr, parent);
+                        if (r < 0)
+                                return log_error_errno(r, "Failed to set %s to the parent's: %m", nf);
+                }
+                free(cur);
+                cur = TAKE_PTR(next);
+        }
+        return 0;
+}
+
 bool machine_cgroup_needed(const SpawnConfig *c) {
         /* a plain command needs no cgroup of its own */
         return c->boot || resource_limits_any(&c->limits) || c->slice || c->keep_unit || c->cgroup_path;
@@ -410,6 +528,8 @@ int machine_cgroup_create(const SpawnConfig *c, bool in_unit, MachineCGroup *g) 
                 [CTRL_PIDS]   = { "pids",   l->tasks_max_set },
                 [CTRL_CPU]    = { "cpu",    l->cpu_quota_set || l->cpu_weight > 0 },
                 [CTRL_IO]     = { "io",     l->io_weight > 0 },
+                [CTRL_CPUSET] = { "cpuset", l->cpuset_cpus[0] || l->cpuset_mems[0] },
+                [CTRL_DEVICES] = { "devices", l->n_devices > 0 },
         };
         _cleanup_(cgroup_layout_done) CgroupLayout layout = CGROUP_LAYOUT_NULL;
         _cleanup_free_ char *slice = NULL, *scope = NULL;
@@ -463,7 +583,7 @@ int machine_cgroup_create(const SpawnConfig *c, bool in_unit, MachineCGroup *g) 
          * machine), else its v1 hierarchy, else nowhere. */
         for (size_t i = 0; i < _CTRL_MAX; i++) {
                 _cleanup_free_ char *mnt = NULL, *own = NULL, *dir = NULL, *where = NULL;
-                const char *v1name = i == CTRL_IO ? "blkio" : ctrl[i].name;
+                const char *v1name = controller_v1_name(i, ctrl[i].name);
 
                 if (!ctrl[i].wanted)
                         continue;
@@ -505,6 +625,13 @@ int machine_cgroup_create(const SpawnConfig *c, bool in_unit, MachineCGroup *g) 
                                 return r;
                         if (strv_extend(&g->v1_paths, dir) < 0)
                                 return log_oom();
+                        if (i == CTRL_CPUSET) {
+                                _cleanup_free_ char *base = strjoin(mnt, streq(own, "/") ? "" : own);
+
+                                r = base ? cpuset_v1_inherit(base, dir) : log_oom();
+                                if (r < 0)
+                                        return r;
+                        }
                 }
                 STRV_FOREACH(p, g->v1_paths)
                         if (streq(*p, dir))
@@ -517,6 +644,8 @@ int machine_cgroup_create(const SpawnConfig *c, bool in_unit, MachineCGroup *g) 
                 goto finish;
         }
         r = cgroup_limits_apply(l, ctrl);
+        if (r >= 0)
+                r = devices_apply(l, &ctrl[CTRL_DEVICES]);
 finish:
         for (size_t i = 0; i < _CTRL_MAX; i++)
                 free(ctrl[i].why);
@@ -529,6 +658,8 @@ int machine_cgroup_update(const MachineCGroup *g, const ResourceLimits *l) {
                 [CTRL_PIDS]   = { "pids" },
                 [CTRL_CPU]    = { "cpu" },
                 [CTRL_IO]     = { "io" },
+                [CTRL_CPUSET] = { "cpuset" },
+                [CTRL_DEVICES] = { "devices" },
         };
 
         if (!g->v2_path)
@@ -536,7 +667,7 @@ int machine_cgroup_update(const MachineCGroup *g, const ResourceLimits *l) {
         /* a controller is the cgroup2's if enabled for it (listed in its parent's
          * subtree_control, hence in its own cgroup.controllers), else its v1 hierarchy's */
         for (size_t i = 0; i < _CTRL_MAX; i++) {
-                _cleanup_free_ char *prefix = strjoin("/sys/fs/cgroup/", i == CTRL_IO ? "blkio" : ctrl[i].name, "/");
+                _cleanup_free_ char *prefix = strjoin("/sys/fs/cgroup/", controller_v1_name(i, ctrl[i].name), "/");
 
                 if (!prefix)
                         return log_oom();
@@ -552,6 +683,8 @@ int machine_cgroup_update(const MachineCGroup *g, const ResourceLimits *l) {
                         ctrl[i].why = strjoin("the machine has no cgroup with the ", ctrl[i].name, " controller");
         }
         int r = cgroup_limits_apply(l, ctrl);
+        if (r >= 0)
+                r = devices_apply(l, &ctrl[CTRL_DEVICES]);
         for (size_t i = 0; i < _CTRL_MAX; i++)
                 free(ctrl[i].why);
         return r;

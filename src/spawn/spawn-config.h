@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cgroup-setup.h"
 #include "macro.h"
 #include "parse-util.h"
 #include "seccomp-util.h"
@@ -136,7 +137,16 @@ typedef struct ResourceLimits {
         uint64_t cpu_quota_per_sec_usec;
         uint64_t cpu_weight;       /* 0: unset */
         uint64_t io_weight;        /* 0: unset */
+        /* OCI linux.resources only: the v1 values as given, cpuset and device rules */
+        uint64_t cpu_period_usec;  /* the CFS period CPUQuota is applied with; 0: 100 ms */
+        uint64_t cpu_shares;       /* v1 cpu.shares exactly; 0: from cpu_weight */
+        uint64_t cpu_rt_period_usec;
+        int64_t cpu_rt_runtime_usec;
+        char cpuset_cpus[CGROUP_CPUSET_MAX], cpuset_mems[CGROUP_CPUSET_MAX]; /* "": unset */
+        CgroupDeviceRule devices[CGROUP_DEVICE_RULES_MAX];
+        size_t n_devices;
         bool memory_max_set, memory_high_set, tasks_max_set, cpu_quota_set;
+        bool cpu_rt_period_set, cpu_rt_runtime_set;
 } ResourceLimits;
 
 #define RESOURCE_LIMITS_NULL { .memory_max = UINT64_MAX, .memory_high = UINT64_MAX, .tasks_max = UINT64_MAX }

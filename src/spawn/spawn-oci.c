@@ -164,6 +164,19 @@ void resource_limits_from_oci(ResourceLimits *l, const OciResources *r) {
                 l->cpu_weight = 1 + ((MIN(r->cpu_shares, UINT64_C(262144)) - 2) * 9999) / 262142;
         if (r->blkio_weight_set && r->blkio_weight >= 10)
                 l->io_weight = 1 + ((uint64_t) (r->blkio_weight - 10) * 9999) / 990;
+        /* v1 gets the config's own numbers, as runc writes them */
+        if (r->cpu_period_set && r->cpu_period > 0)
+                l->cpu_period_usec = r->cpu_period;
+        if (r->cpu_shares_set && r->cpu_shares >= 2)
+                l->cpu_shares = r->cpu_shares;
+        l->cpu_rt_period_usec = r->cpu_realtime_period;
+        l->cpu_rt_period_set = r->cpu_realtime_period_set && r->cpu_realtime_period > 0;
+        l->cpu_rt_runtime_usec = r->cpu_realtime_runtime;
+        l->cpu_rt_runtime_set = r->cpu_realtime_runtime_set && r->cpu_realtime_runtime != 0;
+        memcpy(l->cpuset_cpus, r->cpus, sizeof(l->cpuset_cpus));
+        memcpy(l->cpuset_mems, r->mems, sizeof(l->cpuset_mems));
+        memcpy(l->devices, r->devices, sizeof(l->devices));
+        l->n_devices = r->n_devices;
 }
 
 static int check_namespaces(const OciConfig *o) {

@@ -226,6 +226,44 @@ expect_fail "update with a bad value names the field" "resources.pids.limit" \
 ok_if "delete --force" runc delete --force "$ID"
 expect_eq "no cgroup of the resource container is left" "" "$(find /sys/fs/cgroup -name "*$ID*" 2>/dev/null)"
 
+# cpu as the config gives it (v1: shares, period and quota exactly; v2: cpu.max), cpuset,
+# and the device rules in order followed by berth's own /dev nodes (v1 devices controller)
+B=$(bundle cpudev '["sleep", "1000"]' 'c["linux"]["resources"] = {"cpu": {"shares": 2048, "period": 500000, "quota": 50000, "cpus": "0", "mems": "0"}, "devices": [{"allow": False, "access": "rwm"}, {"allow": True, "type": "c", "major": 10, "minor": 229, "access": "rwm"}, {"allow": True, "type": "b", "major": 8, "minor": 0, "access": "r"}]}')
+ID=$P-cpu
+ok_if "create with cpu, cpuset and device rules" runc create --bundle "$B" "$ID"
+if [ -n "$(cgfile "$ID" cpu.shares)" ]; then
+    expect_eq "v1: cpu.shares, cfs_period_us, cfs_quota_us as the config gives them" "2048 500000 50000" \
+        "$(cat "$(cgfile "$ID" cpu.shares)" "$(cgfile "$ID" cpu.cfs_period_us)" "$(cgfile "$ID" cpu.cfs_quota_us)" | tr '\n' ' ' | sed 's/ $//')"
+else
+    expect_eq "v2: cpu.max is quota and period" "50000 500000" "$(cat "$(cgfile "$ID" cpu.max)" 2>&1)"
+fi
+expect_eq "cpuset.cpus and cpuset.mems" "0 0" "$(cat "$(cgfile "$ID" cpuset.cpus)" "$(cgfile "$ID" cpuset.mems)" 2>&1 | tr '\n' ' ' | sed 's/ $//')"
+DEVLIST=$(cgfile "$ID" devices.list)
+if [ -n "$DEVLIST" ]; then
+    expect_eq "devices.list: the config's rules in order, then /dev/null and the other defaults" "c 10:229 rwm|b 8:0 r|c 1:3 rwm" \
+        "$(head -n3 "$DEVLIST" | paste -sd'|')"
+else
+    skip "no v1 devices controller on this host (device rules are warned about)"
+fi
+ok_if "start it" runc start "$ID"
+OUTPUT=$(runc exec "$ID" sh -c 'grep Cpus_allowed_list /proc/self/status; echo x >/dev/null && echo null-ok' 2>&1)
+expect_match "the container runs on the cpuset's CPUs" 'Cpus_allowed_list:[[:space:]]+0$'
+expect_match "a default device stays usable after the config's deny-all" '^null-ok$'
+ok_if "update --resources=- with cpus, shares and a device rule" runc update --resources=- "$ID" \
+    <<<'{"cpu": {"cpus": "0-'"$(($(nproc) - 1))"'", "shares": 512}, "devices": [{"allow": false, "type": "c", "major": 10, "minor": 229, "access": "w"}]}'
+expect_eq "update changed cpuset.cpus" "0-$(($(nproc) - 1))" "$(cat "$(cgfile "$ID" cpuset.cpus)" 2>&1)"
+if [ -n "$DEVLIST" ]; then
+    expect_eq "update: cpu.shares and the device rule applied" "512 c 10:229 rm" \
+        "$(cat "$(cgfile "$ID" cpu.shares)" 2>&1) $(head -n1 "$DEVLIST")"
+fi
+expect_fail "a bad device rule names the field" 'resources\.devices\[0\]: access .x. is not a subset of rwm' \
+    runc update --resources=- "$ID" <<<'{"devices": [{"allow": true, "access": "x"}]}'
+expect_fail "a bad cpuset names the field" 'resources\.cpu\.cpus: .a-b. is not a list' \
+    runc update --resources=- "$ID" <<<'{"cpu": {"cpus": "a-b"}}'
+ok_if "delete --force" runc delete --force "$ID"
+expect_eq "no cgroup of the cpu container is left (v1 cpuset and devices included)" "" \
+    "$(find /sys/fs/cgroup -name "*$ID*" 2>/dev/null)"
+
 # ---- bad configs: one error naming the field, nothing made
 B=$(bundle bad '["sh"]' 'c["process"]["args"] = [1]')
 LOG=$SCRATCH/runc.log
