@@ -62,16 +62,20 @@ int pid_file_write(const char *path, pid_t pid) {
 }
 
 /* The FIFO the init opens for writing once set up; "start" opens it for reading. Its
- * O_PATH fd is kept above the --preserve-fds range. */
-static int start_fifo_make(const char *dir, unsigned preserve_fds) {
+ * O_PATH fd is kept above the --preserve-fds range. The init opens it after the change to
+ * process.user, so it belongs to that user (mode 0600 whatever the umask), and no one else
+ * can write to it. */
+static int start_fifo_make(const char *dir, unsigned preserve_fds, uid_t uid, gid_t gid) {
         _cleanup_free_ char *path = path_join(dir, "exec.fifo");
         _cleanup_close_ int fd = -EBADF;
         int moved;
 
         if (!path)
                 return log_oom();
-        if (mkfifo(path, 0622) < 0)
+        if (mkfifo(path, 0600) < 0)
                 return log_error_errno(errno, "Failed to create %s: %m", path);
+        if (chown(path, uid, gid) < 0 || chmod(path, 0600) < 0)
+                return log_error_errno(errno, "Failed to hand %s to the container's user: %m", path);
         fd = open(path, O_PATH|O_CLOEXEC);
         if (fd < 0)
                 return log_error_errno(errno, "Failed to open %s: %m", path);
@@ -243,7 +247,7 @@ static int create_container(const RuncGlobals *g, const CreateArgs *a, bool sibl
         if (r >= 0)
                 r = seccomp_profile_save(dir, &c.oci_seccomp);
         if (r >= 0)
-                r = fifo = start_fifo_make(dir, a->preserve_fds);
+                r = fifo = start_fifo_make(dir, a->preserve_fds, o.uid, o.gid);
         if (r < 0) {
                 container_dir_remove(dir);
                 return r;
