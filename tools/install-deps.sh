@@ -19,7 +19,8 @@ apt-get update -q
 # libnss-mymachines: test-berthd-compat resolves a machine name through it.
 # containerd, runc: test-runc-containerd runs berth-runc under containerd's runc shim, and
 # runc is the peer of tools/bench-runc.sh; golang-go, make: tools/runtime-tools-validate.sh
-# builds the OCI conformance suite offline.
+# builds the OCI conformance suite offline; podman (with conmon): test-runc-podman runs
+# berth-runc as podman's --runtime.
 # openssh-server: test-berthctl-remote runs `berthctl -H` against an sshd of its own
 # (the package's own sshd service is not used; policy-rc.d keeps it stopped in containers).
 # docker-registry, skopeo: test-berth-importd-oci runs a registry on loopback and pushes
@@ -36,6 +37,6 @@ apt-get install -y -q --no-install-recommends \
         fdisk e2fsprogs squashfs-tools dosfstools cryptsetup-bin erofs-utils xfsprogs \
         clang libclang-rt-dev \
         hyperfine strace bubblewrap crun libnss-mymachines \
-        containerd runc golang-go make openssh-server \
+        containerd runc golang-go make openssh-server podman \
         docker-registry skopeo umoci \
         libdbus-1-dev libpolkit-gobject-1-dev
