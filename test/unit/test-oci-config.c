@@ -4,10 +4,15 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <linux/capability.h>
 
 #include "oci-config.h"
+#include "seccomp-oci.h"
 #include "string-util.h"
 #include "tap.h"
 
@@ -137,9 +142,90 @@ static void test_resources(void) {
         free(error);
 }
 
+static void test_resources_cpu_devices(void) {
+        static const char text[] =
+                "{ \"cpu\": { \"cpus\": \"0-3,5\", \"mems\": \"0\", \"realtimePeriod\": 1000000, \"realtimeRuntime\": 950000 },"
+                "  \"devices\": [ { \"allow\": false, \"access\": \"rwm\" },"
+                "                 { \"allow\": true, \"type\": \"c\", \"major\": 10, \"minor\": 229, \"access\": \"rw\" } ] }";
+        OciResources r = {};
+        char *error = NULL;
+
+        CHECK(oci_resources_parse(text, strlen(text), &r, &error) == 0);
+        CHECK_STREQ(r.cpus, "0-3,5");
+        CHECK_STREQ(r.mems, "0");
+        CHECK(r.cpu_realtime_period_set && r.cpu_realtime_period == 1000000);
+        CHECK(r.cpu_realtime_runtime_set && r.cpu_realtime_runtime == 950000);
+        CHECK(r.n_devices == 2);
+        CHECK(!r.devices[0].allow && r.devices[0].type == 'a' && r.devices[0].major == -1 && r.devices[0].minor == -1);
+        CHECK_STREQ(r.devices[0].access, "rwm");
+        CHECK(r.devices[1].allow && r.devices[1].type == 'c' && r.devices[1].major == 10 && r.devices[1].minor == 229);
+        CHECK_STREQ(r.devices[1].access, "rw");
+        static const char bad[] = "{ \"devices\": [ { \"allow\": true, \"type\": \"x\" } ] }";
+
+        CHECK(oci_resources_parse(bad, strlen(bad), &r, &error) == -EINVAL);
+        CHECK_STREQ(error, "resources.devices[0]: type 'x' is not a, c or b");
+        free(error);
+}
+
+static const char seccomp_config[] =
+        "{ \"ociVersion\": \"1.0.2\", " MINIMAL_PROCESS ", \"root\": { \"path\": \"r\" },\n"
+        "  \"linux\": { \"seccomp\": { \"defaultAction\": \"SCMP_ACT_ALLOW\", \"flags\": [\"SECCOMP_FILTER_FLAG_LOG\"],\n"
+        "      \"architectures\": [\"SCMP_ARCH_X86_64\", \"SCMP_ARCH_X86\"],\n"
+        "      \"syscalls\": [ { \"names\": [\"getppid\", \"no_such_call\"], \"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": 28 },\n"
+        "                    { \"names\": [\"umask\"], \"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": 13,\n"
+        "                      \"args\": [ { \"index\": 0, \"value\": 2048, \"valueTwo\": 2048, \"op\": \"SCMP_CMP_MASKED_EQ\" } ] },\n"
+        "                    { \"names\": [\"getpgid\"], \"action\": \"SCMP_ACT_ERRNO\",\n"
+        "                      \"args\": [ { \"index\": 0, \"value\": 7, \"op\": \"SCMP_CMP_GT\" },\n"
+        "                                { \"index\": 0, \"value\": 9, \"op\": \"SCMP_CMP_EQ\" } ] } ] } } }";
+
+/* The compiled profile in a child (no_new_privs: no privilege needed): each call returns
+ * what the profile says. */
+static int run_profile(const SeccompFilter *f) {
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || seccomp_filter_load(f) < 0)
+                return 10;
+        if (syscall(SYS_getppid) >= 0 || errno != ENOSPC)
+                return 11;
+        if (syscall(SYS_umask, 04022) >= 0 || errno != EACCES)
+                return 12;
+        if (syscall(SYS_umask, 0022) < 0)
+                return 13;
+        /* one argument compared twice: each condition is a rule of its own (OR) */
+        if (syscall(SYS_getpgid, 8) >= 0 || errno != EPERM)
+                return 14;
+        if (syscall(SYS_getpgid, 1) < 0 && errno == EPERM)
+                return 15;
+        return 0;
+}
+
+static void test_seccomp(void) {
+        OciConfig c = {};
+        SeccompFilter f = SECCOMP_FILTER_NULL;
+        char *error = NULL;
+        int status = -1;
+        pid_t pid;
+
+        CHECK(oci_config_parse(seccomp_config, strlen(seccomp_config), &c, &error) == 0);
+        CHECK(!error);
+        CHECK(c.seccomp && c.seccomp->n_rules == 3 && c.seccomp->n_architectures == 2);
+        CHECK(c.seccomp && c.seccomp->rules[0].action == SCMP_ACT_ERRNO(28));
+        CHECK(c.seccomp && c.seccomp->rules[2].action == SCMP_ACT_ERRNO(EPERM));
+        CHECK(c.seccomp && c.seccomp->rules[1].n_args == 1 && c.seccomp->rules[1].args[0].op == SCMP_CMP_MASKED_EQ);
+        CHECK(c.seccomp && seccomp_oci_build(c.seccomp, &f) == 0);
+        CHECK(f.flags == SECCOMP_FILTER_FLAG_LOG && seccomp_filter_is_set(&f));
+        pid = fork();
+        if (pid == 0)
+                _exit(run_profile(&f));
+        CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        seccomp_filter_done(&f);
+        oci_config_done(&c);
+}
+
 int main(void) {
         test_full();
         test_errors();
         test_resources();
+        test_resources_cpu_devices();
+        test_seccomp();
         return tap_done();
 }
