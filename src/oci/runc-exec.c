@@ -213,12 +213,14 @@ static void child_drop_privileges(int errfd, const OciConfig *p, const SeccompFi
         r = capability_bounding_restrict(p->cap_bounding);
         if (r < 0)
                 child_fail(errfd, "Failed to restrict the capability bounding set: %s", strerror(-r));
+        /* the process's sets apply whatever its user, as runc sets them */
+        if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+                child_fail(errfd, "Failed to keep capabilities across the change of user: %s", strerror(errno));
         if (setgroups(p->n_additional_gids, p->additional_gids) < 0 ||
             setresgid(p->gid, p->gid, p->gid) < 0 || setresuid(p->uid, p->uid, p->uid) < 0)
                 child_fail(errfd, "Failed to change to user %u:%u: %s", (unsigned) p->uid, (unsigned) p->gid, strerror(errno));
-        r = p->uid == 0 ? capability_set_oci(p->cap_bounding & p->cap_permitted, p->cap_effective,
-                                             p->cap_bounding & p->cap_inheritable, p->cap_ambient) :
-                          capability_set_final(0);
+        r = capability_set_oci(p->cap_bounding & p->cap_permitted, p->cap_effective,
+                               p->cap_bounding & p->cap_inheritable, p->cap_ambient);
         if (r < 0)
                 child_fail(errfd, "Failed to set capabilities: %s", strerror(-r));
         if (p->no_new_privileges) {

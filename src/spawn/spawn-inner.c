@@ -669,8 +669,10 @@ static int inner_drop_privileges(Inner *i, bool stub) {
         if (r < 0)
                 return log_error_errno(r, "Failed to restrict the capability bounding set: %m");
 
-        /* the ambient capabilities must stay permitted across the change of user */
-        if (!stub && c->process.capability_ambient != 0 && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+        /* the ambient capabilities, and an OCI process's sets whatever its user (as runc
+         * sets them), must stay permitted across the change of user */
+        if (!stub && (c->process.capability_ambient != 0 || c->capability_effective_set) &&
+            prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
                 return log_error_errno(errno, "Failed to keep capabilities across the change of user: %m");
         if (!stub) {
                 r = inner_change_user(i);
@@ -683,7 +685,7 @@ static int inner_drop_privileges(Inner *i, bool stub) {
                         return r;
         }
 
-        if (!stub && c->capability_effective_set && !(i->have_user && i->user.uid != 0))
+        if (!stub && c->capability_effective_set)
                 /* OCI: the config's sets as given */
                 r = capability_set_oci(bounding & c->capability_permitted, c->capability_effective,
                                        bounding & c->capability_inheritable, c->capability_ambient);

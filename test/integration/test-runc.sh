@@ -198,14 +198,23 @@ expect_fail "kill with an unknown signal is refused" "unknown signal" runc kill 
 ok_if "delete --force of a running container" runc delete --force "$P-f2"
 expect_eq "no cgroup of the forced containers is left" "" "$(find /sys/fs/cgroup -name "*$P-f*" 2>/dev/null)"
 
-# ---- an init that is not root: it opens the start FIFO as process.user
-B=$(bundle user '["sh", "-c", "echo $(id -u) $(id -g) $(id -G) $(umask) >/out/id"]' 'c["process"]["user"] = {"uid": 10, "gid": 10, "additionalGids": [5], "umask": 2}')
+# ---- an init that is not root: it opens the start FIFO as process.user, and keeps the
+# config's capability sets (ambient ones survive its execve), as with runc
+B=$(bundle user '["sh", "-c", "grep -E \"^Cap(Prm|Eff|Amb):\" /proc/self/status >/out/caps; echo $(id -u) $(id -g) $(id -G) $(umask) >/out/id; exec sleep 1000"]' 'c["process"]["user"] = {"uid": 10, "gid": 10, "additionalGids": [5], "umask": 2}')
 ok_if "create with process.user uid 10" runc create --bundle "$B" "$P-user"
 ok_if "start it" runc start "$P-user"
 for i in $(seq 1 100); do [ -s "$B/out/id" ] && break; sleep 0.05; done
 expect_eq "the program runs with the user, groups and umask of process.user" "10 10 10 5 0002" "$(cat "$B/out/id" 2>&1)"
-ok_if "wait for it to stop" wait_status "$P-user" stopped
-ok_if "delete it" runc delete "$P-user"
+expect_eq "a non-root init has the config's permitted, effective and ambient sets" \
+    "0000000020000420 0000000020000420 0000000020000420" "$(awk '{print $2}' "$B/out/caps" 2>&1 | paste -sd' ')"
+cat >"$SCRATCH/user-process.json" <<'EOF2'
+{ "user": { "uid": 10, "gid": 10 }, "cwd": "/", "args": ["grep", "^CapEff", "/proc/self/status"],
+  "capabilities": { "bounding": ["CAP_KILL"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"],
+                    "inheritable": ["CAP_KILL"], "ambient": ["CAP_KILL"] } }
+EOF2
+OUTPUT=$(runc exec --process "$SCRATCH/user-process.json" "$P-user" 2>&1)
+expect_match "exec as a non-root user keeps its --process capability sets" '^CapEff:[[:space:]]+0000000000000020$'
+ok_if "delete it" runc delete --force "$P-user"
 
 # ---- exit status through a shim-like caller, and the console socket
 B=$(bundle exit '["sh", "-c", "exit 42"]')
