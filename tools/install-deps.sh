@@ -15,7 +15,8 @@ apt-get update -q
 # test-spawn-image; clang + libclang-rt-dev: the libFuzzer build of tools/run-fuzzers.sh
 # (meson suite 'fuzz'); hyperfine (and bubblewrap, crun: the peers): tools/bench-*.sh;
 # strace: test-spawn-security checks that a start reads the cached system call filter;
-# libarchive, libcurl, libssl (libcrypto), gpgv: berth-import; gpg: the import test makes a key.
+# libarchive, libcurl, libssl (libcrypto), gpgv: berth-import; gpg: the import test makes a key;
+# qemu-utils: berth-import converts qcow2 images with qemu-img (and the test makes them).
 # libnss-mymachines: test-berthd-compat resolves a machine name through it.
 # containerd, runc: test-runc-containerd runs berth-runc under containerd's runc shim, and
 # runc is the peer of tools/bench-runc.sh; golang-go, make: tools/runtime-tools-validate.sh
@@ -33,7 +34,7 @@ apt-get install -y -q --no-install-recommends \
         libseccomp-dev libcap-dev libmnl-dev libnftnl-dev libjson-c-dev \
         busybox-static util-linux iproute2 dbus btrfs-progs nftables debootstrap \
         bsdextrautils procps systemd-container polkitd \
-        qemu-system-x86 kmod xz-utils \
+        qemu-system-x86 qemu-utils kmod xz-utils \
         fdisk e2fsprogs squashfs-tools dosfstools cryptsetup-bin erofs-utils xfsprogs \
         clang libclang-rt-dev \
         hyperfine strace bubblewrap crun libnss-mymachines \

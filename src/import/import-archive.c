@@ -15,6 +15,7 @@
 #include "fd-util.h"
 #include "import-archive.h"
 #include "import-common.h"
+#include "import-qcow2.h"
 #include "log.h"
 #include "string-util.h"
 
@@ -369,7 +370,6 @@ int import_raw_fd(int fd, const ImagePool *pool, const char *name, bool force, b
         _cleanup_(archive_readp) struct archive *a = NULL;
         _cleanup_close_ int out = -EBADF;
         struct archive_entry *e;
-        char magic[4];
         int r;
 
         r = import_target_begin(&t, pool, name, IMPORT_RAW, force, read_only);
@@ -381,21 +381,20 @@ int import_raw_fd(int fd, const ImagePool *pool, const char *name, bool force, b
         if (archive_read_next_header(a, &e) != ARCHIVE_OK)
                 return import_cancelled ? -ECANCELED :
                         log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "Failed to read the image: %s", archive_error_string(a));
-        out = openat(t.pool_fd, t.tmp_name, O_WRONLY|O_NOFOLLOW|O_CLOEXEC);
+        out = openat(t.pool_fd, t.tmp_name, O_RDWR|O_NOFOLLOW|O_CLOEXEC);
         if (out < 0)
                 return log_error_errno(errno, "Failed to open %s: %m", t.tmp_path);
         r = decompress_to(a, out, input_size(fd));
         if (r < 0)
                 return r;
+        /* A qcow2 image (detected from the content, after decompression) becomes raw. */
+        if (qcow2_detect(out)) {
+                out = safe_close(out);
+                r = qcow2_convert_in_place(t.pool_fd, t.tmp_name);
+                if (r < 0)
+                        return r;
+        }
         out = safe_close(out);
-
-        /* qcow2 would need converting, which berth does not do: say so rather than keep a
-         * file no machine can boot. */
-        out = openat(t.pool_fd, t.tmp_name, O_RDONLY|O_NOFOLLOW|O_CLOEXEC);
-        if (out >= 0 && pread(out, magic, sizeof(magic), 0) == (ssize_t) sizeof(magic) &&
-            memcmp(magic, "QFI\xfb", 4) == 0)
-                return log_error_errno(SYNTHETIC_ERRNO(EPROTONOSUPPORT),
-                                       "The image is in qcow2 format; berth imports raw disk images only.");
         log_info("Wrote %" PRIu64 " bytes to %s.raw.", (uint64_t) archive_filter_bytes(a, 0), name);
         return import_target_finish(&t);
 }

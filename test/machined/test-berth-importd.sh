@@ -159,9 +159,32 @@ for c in raw raw.gz raw.xz raw.zst; do
     ok_if "  ... content identical" cmp "$TMP/disk.raw" "$POOL/r-${c//./-}.raw"
 done
 ok_if "raw image written sparse" test "$(du -k "$POOL/r-raw-zst.raw" | cut -f1)" -lt 4096
-printf 'QFI\xfb\0\0\0\3' >"$TMP/q.qcow2"; head -c 4096 /dev/zero >>"$TMP/q.qcow2"
-expect_eq "qcow2 refused (no conversion)" failed "$(import_via import-raw "$TMP/q.qcow2" q)"
-ok_if "  ... nothing under the name" test ! -e "$POOL/q.raw"
+# --- qcow2, converted to raw (by qemu-img in a box, after berth checked the header)
+if command -v qemu-img >/dev/null; then
+    qemu-img convert -f raw -O qcow2 "$TMP/disk.raw" "$TMP/disk.qcow2"
+    qemu-img convert -c -f raw -O qcow2 -o compat=0.10 "$TMP/disk.raw" "$TMP/disk-v2c.qcow2"   # v2, zlib clusters
+    for c in qcow2 qcow2.xz qcow2.zst v2c.qcow2; do
+        case $c in qcow2) cp "$TMP/disk.qcow2" "$TMP/payload";; v2c.qcow2) cp "$TMP/disk-v2c.qcow2" "$TMP/payload";;
+                   qcow2.xz) xz -c "$TMP/disk.qcow2" >"$TMP/payload";; qcow2.zst) zstd -q -c "$TMP/disk.qcow2" >"$TMP/payload";; esac
+        n=q-${c//./-}
+        expect_eq "import-raw $c: done" done "$(import_via import-raw "$TMP/payload" "$n")"
+        ok_if "  ... converted to the raw image" cmp "$TMP/disk.raw" "$POOL/$n.raw"
+    done
+    ok_if "converted image written sparse" test "$(du -k "$POOL/q-qcow2-xz.raw" | cut -f1)" -lt 4096
+    echo "host secret" >"$TMP/secret"; truncate -s 8M "$TMP/secret"
+    qemu-img create -q -f raw "$TMP/ext.data" 8M
+    qemu-img create -q -f qcow2 -b "$TMP/secret" -F raw "$TMP/backing.qcow2"
+    qemu-img create -q -f qcow2 -o data_file="$TMP/ext.data" "$TMP/datafile.qcow2" 8M
+    qemu-img create -q -f qcow2 "$TMP/huge.qcow2" 17T
+    printf 'QFI\xfb\0\0\0\3' >"$TMP/trunc.qcow2"
+    for h in backing:"backing file" datafile:"external file" huge:"more than" trunc:"truncated header"; do
+        expect_eq "hostile qcow2 '${h%%:*}' refused" failed "$(import_via import-raw "$TMP/${h%%:*}.qcow2" "qh-${h%%:*}")"
+        expect_match "  ... says why" "${h#*:}" "$(tail -5 "$TMP/importd.log")"
+        ok_if "  ... nothing under the name, no temporary" bash -c "test ! -e '$POOL/qh-${h%%:*}.raw' && test -z \"\$(find '$POOL' -maxdepth 1 -name '.#*')\""
+    done
+else
+    skip "qcow2 conversion" "no qemu-img (Debian package qemu-utils)"
+fi
 
 # --- ImportFileSystem: a copy of a directory, a snapshot of a subvolume
 expect_eq "import-fs --read-only of a directory: done" done "$(import_via import-fs "$SRC" fs-copy --read-only)"
@@ -283,7 +306,8 @@ for d in good badsum badsig; do
     cp "$TMP/img.tar.xz" "$WWW/$d/image.tar.xz"
     xz -c "$TMP/disk.raw" >"$WWW/$d/disk.raw.xz"
     printf '[Exec]\nBoot=yes\n' >"$WWW/$d/image.nspawn"
-    (cd "$WWW/$d" && sha256sum image.tar.xz disk.raw.xz image.nspawn >SHA256SUMS)
+    if [ -f "$TMP/disk.qcow2" ]; then xz -c "$TMP/disk.qcow2" >"$WWW/$d/vm.qcow2.xz"; else touch "$WWW/$d/vm.qcow2.xz"; fi
+    (cd "$WWW/$d" && sha256sum image.tar.xz disk.raw.xz image.nspawn vm.qcow2.xz >SHA256SUMS)
 done
 (cd "$WWW/good" && sha256sum image.tar.xz | cut -d' ' -f1 >image.tar.xz.sha256)
 GNUPGHOME=$TMP/gnupg gpg -q --batch --detach-sign -o "$WWW/good/SHA256SUMS.gpg" "$WWW/good/SHA256SUMS"
@@ -307,6 +331,12 @@ expect_eq "pull-tar --verify=signature" done "$(pull pull-tar $U/good/image.tar.
 expect_match "  ... signature checked" "Signature of SHA256SUMS verified" "$(cat "$TMP/importd.log")"
 expect_eq "pull-raw --verify=signature" done "$(pull pull-raw $U/good/disk.raw.xz p-raw signature)"
 ok_if "  ... content identical" cmp "$TMP/disk.raw" "$POOL/p-raw.raw"
+if [ -f "$TMP/disk.qcow2" ]; then
+    expect_eq "pull-raw of a qcow2.xz --verify=signature" done "$(pull pull-raw $U/good/vm.qcow2.xz p-qcow2 signature)"
+    ok_if "  ... converted to the raw image" cmp "$TMP/disk.raw" "$POOL/p-qcow2.raw"
+else
+    skip "pull-raw of a qcow2 image" "no qemu-img"
+fi
 expect_eq "pull-tar with a wrong checksum fails" failed "$(pull pull-tar $U/badsum/image.tar.xz p-badsum checksum)"
 expect_match "  ... says why" "Checksum of .* does not match" "$(cat "$TMP/importd.log")"
 ok_if "  ... nothing left" bash -c "test ! -e '$POOL/p-badsum' && test ! -e '$POOL/p-badsum.nspawn' && test -z \"\$(find '$POOL' -maxdepth 1 -name '.#*')\""
