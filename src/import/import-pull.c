@@ -12,6 +12,7 @@
 
 #include "fd-util.h"
 #include "import-archive.h"
+#include "import-cache.h"
 #include "import-common.h"
 #include "import-pull.h"
 #include "log.h"
@@ -70,12 +71,40 @@ typedef struct Download {
         int fd;
         EVP_MD_CTX *md;
         uint64_t bytes;
+        CURL *curl;
+        const char *if_none_match;   /* the cached copy's ETag */
+        char *etag;                  /* of the last response */
+        bool unchanged;              /* 200 with the cached ETag: stopped before the body */
 } Download;
+
+/* Remember the ETag of the response (of the last one, after redirects). */
+static size_t on_header(char *p, size_t size, size_t n, void *userdata) {
+        Download *d = userdata;
+        size_t l = size * n, b, e;
+
+        if (l >= 5 && strneq(p, "HTTP/", 5))
+                d->etag = mfree(d->etag);
+        else if (l > 5 && strncasecmp(p, "ETag:", 5) == 0) {
+                b = 5 + strspn(p + 5, " \t");
+                for (e = l; e > b && strchr(" \t\r\n", p[e - 1]); e--)
+                        ;
+                free(d->etag);
+                d->etag = e > b ? strndup(p + b, e - b) : NULL;
+        }
+        return l;
+}
 
 static size_t on_data(char *p, size_t size, size_t n, void *userdata) {
         Download *d = userdata;
         size_t l = size * n;
+        long code = 0;
 
+        /* A server that ignores If-None-Match: its unchanged ETag ends the transfer here. */
+        if (d->bytes == 0 && d->if_none_match && d->etag && streq(d->etag, d->if_none_match) &&
+            curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code == 200) {
+                d->unchanged = true;
+                return 0;
+        }
         if (import_cancelled || loop_write(d->fd, p, l) < 0)
                 return 0;
         if (d->md)
@@ -92,10 +121,15 @@ static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, cur
         return 0;
 }
 
-/* GET url into fd; -ENOENT on 404 (optional files), the SHA-256 into hex when asked. */
-static int download(const char *url, int fd, bool report, char *hex) {
+/* GET url into fd; -ENOENT on 404 (optional files), the SHA-256 into hex when asked.
+ * With if_none_match (an ETag), 1 and nothing written when the server says it is still
+ * current (304, or 200 with that ETag); the response's ETag into *ret_etag if asked. */
+static int download_etag(const char *url, int fd, bool report, char *hex, const char *if_none_match,
+                         char **ret_etag) {
+        _cleanup_free_ char *inm = if_none_match ? strjoin("If-None-Match: ", if_none_match) : NULL;
+        struct curl_slist *headers = NULL;
         CURL *c = curl_easy_init();
-        Download d = { .fd = fd };
+        Download d = { .fd = fd, .curl = c, .if_none_match = if_none_match };
         long code = 0;
         CURLcode cr;
         int r = 0;
@@ -124,18 +158,24 @@ static int download(const char *url, int fd, bool report, char *hex) {
         curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
         curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
         curl_easy_setopt(c, CURLOPT_USERAGENT, "berth-import/" PROJECT_VERSION);
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(c, CURLOPT_HEADERDATA, &d);
+        if (inm && (headers = curl_slist_append(NULL, inm)))
+                curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 
         cr = curl_easy_perform(c);
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
         if (import_cancelled)
                 r = -ECANCELED;
+        else if (if_none_match && (d.unchanged || code == 304))
+                r = 1;
         else if (cr != CURLE_OK && code < 400)
                 r = log_error_errno(SYNTHETIC_ERRNO(EIO), "Failed to download %s: %s", url, curl_easy_strerror(cr));
         else if (code == 404 || code == 410)
                 r = -ENOENT;
         else if (code >= 300)
                 r = log_error_errno(SYNTHETIC_ERRNO(EIO), "Failed to download %s: HTTP %ld", url, code);
-        if (r >= 0 && hex) {
+        if (r == 0 && hex) {
                 unsigned char md[EVP_MAX_MD_SIZE];
                 unsigned len = 0;
 
@@ -143,9 +183,17 @@ static int download(const char *url, int fd, bool report, char *hex) {
                 for (unsigned k = 0; k < len && k < 32; k++)
                         sprintf(hex + 2 * k, "%02x", md[k]);
         }
+        if (r == 0 && ret_etag)
+                *ret_etag = TAKE_PTR(d.etag);
+        free(d.etag);
         EVP_MD_CTX_free(d.md);
+        curl_slist_free_all(headers);
         curl_easy_cleanup(c);
         return r;
+}
+
+static int download(const char *url, int fd, bool report, char *hex) {
+        return download_etag(url, fd, report, hex, NULL, NULL);
 }
 
 static int download_to_string(const char *url, size_t max, char **ret, size_t *ret_size) {
@@ -360,11 +408,46 @@ int import_settings_write(const ImagePool *pool, const char *name, const char *d
         return 0;
 }
 
+/* Download url into an unnamed file in the pool and make image NAME of it; 1 when the
+ * cache's copy is still current (nothing downloaded). */
+static int pull_download(const char *url, bool raw, const ImagePool *pool, const char *name, const char *want,
+                         PullCache *cache, bool force, bool read_only) {
+        _cleanup_free_ char *etag = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        char got[65];
+        int r;
+
+        /* The download goes to an unnamed file in the pool's file system: nothing to clean
+         * up after a failure or a kill, and its space counts where the image will be. */
+        fd = open(pool->path, O_TMPFILE|O_RDWR|O_CLOEXEC, 0600);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to create a temporary file in %s: %m", pool->path);
+        log_info("Downloading %s.", url);
+        r = download_etag(url, fd, true, got, cache->etag, &etag);
+        if (r == -ENOENT)
+                return log_error_errno(r, "%s does not exist (HTTP 404).", url);
+        if (r != 0)
+                return r;
+        if (want[0]) {
+                if (!streq(want, got))
+                        return log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "Checksum of %s does not match: expected %s, got %s.",
+                                               url, want, got);
+                log_info("SHA-256 checksum of %s verified.", url);
+        }
+        if (lseek(fd, 0, SEEK_SET) < 0)
+                return log_error_errno(errno, "Failed to rewind the download: %m");
+        r = raw ? import_raw_fd(fd, pool, name, force, read_only) : import_tar_fd(fd, pool, name, force, read_only);
+        if (r < 0)
+                return r;
+        pull_cache_store(cache, name, etag, got);
+        return 0;
+}
+
 int pull_image(const char *url, bool raw, const ImagePool *pool, const char *name, ImportVerify verify,
                const char *keyring, bool force, bool read_only) {
         _cleanup_free_ char *derived = NULL, *sums = NULL, *settings = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        char want[65], got[65];
+        _cleanup_(pull_cache_done) PullCache cache = { .pool_fd = -EBADF };
+        char want[65];
         int r;
 
         if (!name) {
@@ -382,27 +465,20 @@ int pull_image(const char *url, bool raw, const ImagePool *pool, const char *nam
         r = mkdir_parents_and_self(pool->path, 0700);
         if (r < 0)
                 return log_error_errno(r, "Failed to create the pool %s: %m", pool->path);
-
-        /* The download goes to an unnamed file in the pool's file system: nothing to clean
-         * up after a failure or a kill, and its space counts where the image will be. */
-        fd = open(pool->path, O_TMPFILE|O_RDWR|O_CLOEXEC, 0600);
-        if (fd < 0)
-                return log_error_errno(errno, "Failed to create a temporary file in %s: %m", pool->path);
-        log_info("Downloading %s.", url);
-        r = download(url, fd, true, got);
-        if (r == -ENOENT)
-                return log_error_errno(r, "%s does not exist (HTTP 404).", url);
+        r = pull_cache_open(&cache, pool, url, raw);
         if (r < 0)
-                return r;
-        if (want[0]) {
-                if (!streq(want, got))
-                        return log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "Checksum of %s does not match: expected %s, got %s.",
-                                               url, want, got);
-                log_info("SHA-256 checksum of %s verified.", url);
+                return log_error_errno(r, "Failed to look for a cached copy of %s: %m", url);
+
+        r = pull_download(url, raw, pool, name, want, &cache, force, read_only);
+        if (r == 1) {
+                r = pull_cache_use(&cache, name, want, force, read_only);
+                if (r == -ESTALE) {
+                        /* Same ETag, other checksum: the copy is not what the sums vouch for. */
+                        log_info("The cached copy does not match the checksum; downloading again.");
+                        cache.etag = mfree(cache.etag);
+                        r = pull_download(url, raw, pool, name, want, &cache, force, read_only);
+                }
         }
-        if (lseek(fd, 0, SEEK_SET) < 0)
-                return log_error_errno(errno, "Failed to rewind the download: %m");
-        r = raw ? import_raw_fd(fd, pool, name, force, read_only) : import_tar_fd(fd, pool, name, force, read_only);
         if (r < 0)
                 return r;
         return settings ? import_settings_write(pool, name, settings, force) : 0;

@@ -313,7 +313,7 @@ done
 GNUPGHOME=$TMP/gnupg gpg -q --batch --detach-sign -o "$WWW/good/SHA256SUMS.gpg" "$WWW/good/SHA256SUMS"
 GNUPGHOME=$TMP/gnupg2 gpg -q --batch --detach-sign -o "$WWW/badsig/SHA256SUMS.gpg" "$WWW/badsig/SHA256SUMS"
 sed -i 's/^./0/' "$WWW/badsum/SHA256SUMS"
-python3 -m http.server --bind 127.0.0.1 --directory "$WWW" 18080 >"$TMP/http.log" 2>&1 &
+python3 "$MD_SRCDIR/test/machined/etag-http.py" "$WWW" 18080 >"$TMP/http.log" 2>&1 &
 HTTP_PID=$!
 wait_until 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/18080"
 U=http://127.0.0.1:18080
@@ -347,6 +347,47 @@ expect_eq "pull-tar without a name derives it" done "$(pull pull-tar $U/good/ima
 ok_if "  ... as 'image'" test -d "$POOL/image"
 expect_fail "PullTar of a file:// URL refused" "invalid" imgr PullTar sssb file:///etc/passwd x no false
 expect_fail "unknown verify mode refused" "verification mode" imgr PullTar sssb $U/good/image.tar.xz x maybe false
+
+# --- the ETag cache: the server (etag-http.py) sends ETags and answers If-None-Match
+mkdir "$WWW/etag"
+cp "$TMP/img.tar.xz" "$WWW/etag/image.tar.xz"; xz -c "$TMP/disk.raw" >"$WWW/etag/disk.raw.xz"
+(cd "$WWW/etag" && sha256sum image.tar.xz disk.raw.xz >SHA256SUMS)
+# http_count PATH STATUS FROM-LINE: requests for PATH answered with STATUS since FROM-LINE
+http_count() { tail -n +"$3" "$TMP/http.log" | grep -c "\"GET $1 HTTP/1.[01]\" $2 "; }
+# cache_of KIND URL: the pool's cached copies of URL (named by the URL's SHA-256)
+cache_of() { find "$POOL" -maxdepth 1 -name ".cache-$1-$(printf %s "$2" | sha256sum | cut -d' ' -f1)*"; }
+h0=$(($(wc -l <"$TMP/http.log") + 1))
+expect_eq "pull-tar with an ETag: done" done "$(pull pull-tar $U/etag/image.tar.xz e1 checksum)"
+c=$(cache_of tar $U/etag/image.tar.xz)
+ok_if "  ... a hidden read-only copy kept" bash -c "test -n '$c' && btrfs property get '$c' ro | grep -q true"
+h1=$(($(wc -l <"$TMP/http.log") + 1))
+expect_eq "second pull of the same URL: done" done "$(pull pull-tar $U/etag/image.tar.xz e2 checksum)"
+expect_eq "  ... the server answered 304" 1 "$(http_count /etag/image.tar.xz 304 "$h1")"
+expect_eq "  ... and sent the image no second time" 1 "$(http_count /etag/image.tar.xz 200 "$h0")"
+ok_if "  ... same content, and a tree of its own" bash -c "cmp '$SRC/usr/bin/blob' '$POOL/e2/usr/bin/blob' && touch '$POOL/e2/new'"
+expect_match "  ... made from the cached copy" "Unchanged on the server" "$(tail -20 "$TMP/importd.log")"
+touch "$WWW/.ignore-inm"
+expect_eq "a server that ignores If-None-Match, same ETag: done" done "$(pull pull-tar $U/etag/image.tar.xz e3 checksum)"
+ok_if "  ... content from the cached copy" cmp "$SRC/usr/bin/blob" "$POOL/e3/usr/bin/blob"
+expect_match "  ... without downloading it" "Unchanged on the server" "$(tail -20 "$TMP/importd.log")"
+rm "$WWW/.ignore-inm"
+# SHA256SUMS no longer vouches for the cached copy: downloaded again (and then refused)
+cp "$WWW/etag/SHA256SUMS" "$TMP/sums.bak"; sed -i 's/^./0/' "$WWW/etag/SHA256SUMS"
+h2=$(($(wc -l <"$TMP/http.log") + 1))
+expect_eq "cached copy whose checksum the sums no longer list: failed" failed "$(pull pull-tar $U/etag/image.tar.xz e-stale checksum)"
+expect_eq "  ... after downloading it again" 1 "$(http_count /etag/image.tar.xz 200 "$h2")"
+cp "$TMP/sums.bak" "$WWW/etag/SHA256SUMS"
+# a changed file: a new ETag, a new download, the old copy replaced
+echo changed >"$TMP/changed"; tar -C "$TMP" -cf - changed | xz -c >"$WWW/etag/image.tar.xz"
+(cd "$WWW/etag" && sha256sum image.tar.xz disk.raw.xz >SHA256SUMS)
+h3=$(($(wc -l <"$TMP/http.log") + 1))
+expect_eq "pull after the file changed: done" done "$(pull pull-tar $U/etag/image.tar.xz e4 checksum)"
+expect_eq "  ... downloaded again" 1 "$(http_count /etag/image.tar.xz 200 "$h3")"
+ok_if "  ... the new content" bash -c "grep -q changed '$POOL/e4/changed' && test ! -e '$POOL/e4/usr'"
+expect_eq "  ... one cached copy for the URL" 1 "$(cache_of tar $U/etag/image.tar.xz | wc -l)"
+expect_eq "pull-raw with an ETag, twice: done" "done done" "$(pull pull-raw $U/etag/disk.raw.xz er1 checksum) $(pull pull-raw $U/etag/disk.raw.xz er2 checksum)"
+ok_if "  ... the second from the cache (304), identical" bash -c "test \$(tail -n +$h3 '$TMP/http.log' | grep -c '/etag/disk.raw.xz HTTP/1.[01]\" 304') = 1 && cmp '$TMP/disk.raw' '$POOL/er2.raw'"
+expect_eq "  ... the cached raw copy is read-only" 444 "$(stat -c %a "$(cache_of raw $U/etag/disk.raw.xz)")"
 
 # --- the real machinectl against berth-importd (it wants /run/systemd/system)
 if command -v machinectl >/dev/null; then

@@ -1,0 +1,45 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""etag-http.py DIR PORT: serve DIR on 127.0.0.1:PORT like `python3 -m http.server`,
+but with an ETag (size and mtime of the file) on every file and 304 Not Modified when a
+request's If-None-Match names the current one. While DIR/.ignore-inm exists the server
+ignores If-None-Match (and still sends the ETag), as some servers do. One log line per
+request on stderr: "METHOD PATH STATUS" after the usual prefix."""
+
+import functools
+import http.server
+import os
+import sys
+
+
+class Handler(http.server.SimpleHTTPRequestHandler):
+    etag = None
+
+    def send_head(self):
+        path = self.translate_path(self.path)
+        self.etag = None
+        if os.path.isfile(path):
+            st = os.stat(path)
+            self.etag = '"%x-%x"' % (st.st_size, st.st_mtime_ns)
+            ignore = os.path.exists(os.path.join(self.directory, ".ignore-inm"))
+            if not ignore and self.headers.get("If-None-Match") == self.etag:
+                self.send_response(304)
+                self.end_headers()
+                return None
+        return super().send_head()
+
+    def end_headers(self):
+        if self.etag:
+            self.send_header("ETag", self.etag)
+        super().end_headers()
+
+
+def main():
+    directory, port = sys.argv[1], int(sys.argv[2])
+    handler = functools.partial(Handler, directory=directory)
+    with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as httpd:
+        httpd.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
