@@ -348,42 +348,128 @@ static int expected_checksum(const char *url, ImportVerify verify, const char *k
         return 0;
 }
 
-/* The .nspawn file next to the image: settings for the machine. Fetched (and checked
- * against the same sums) before the image is unpacked, so a bad one fails the transfer
- * with nothing kept; written next to the image as NAME.nspawn afterwards. It came from
- * the network, so berth-spawn must treat it as untrusted (as systemd-nspawn treats files
- * in /var/lib/machines). *ret is NULL when there is none. */
-static int settings_fetch(const char *url, const char *sums, char **ret) {
-        _cleanup_free_ char *base = NULL, *file = NULL, *surl = NULL, *data = NULL;
+/* The files next to the image, fetched with it: the .nspawn settings (any image), and for
+ * raw images the dm-verity root hash, its PKCS#7 signature and the hash tree, which
+ * berth-spawn uses as IMAGE.roothash and IMAGE.verity. Fetched (and checked against the
+ * same sums) before the image is unpacked, so a bad one fails the transfer with nothing
+ * kept; each into an unnamed file in the pool (a hash tree can be large), linked next to
+ * the image as NAME.SUFFIX once the image is in place. All came from the network: the
+ * settings file is untrusted (berth-spawn treats it as systemd-nspawn treats files in
+ * /var/lib/machines), the verity files are only data that the image must match. */
+typedef struct Sidecar {
+        const char *suffix;
+        bool raw_only;
+        bool keep_existing;   /* not replaced without --force (a local edit wins) */
+        int fd;
+} Sidecar;
+
+#define SIDECARS_INIT {                                                                \
+        { ".nspawn",        .keep_existing = true, .fd = -EBADF },                     \
+        { ".roothash",      .raw_only = true,      .fd = -EBADF },                     \
+        { ".roothash.p7s",  .raw_only = true,      .fd = -EBADF },                     \
+        { ".verity",        .raw_only = true,      .fd = -EBADF },                     \
+}
+
+static void sidecars_done(Sidecar (*s)[4]) {
+        for (size_t k = 0; k < ELEMENTSOF(*s); k++)
+                (*s)[k].fd = safe_close((*s)[k].fd);
+}
+
+static int sidecar_fetch(const char *url, const char *base, const char *sums, const ImagePool *pool, Sidecar *sc) {
+        _cleanup_free_ char *file = strjoin(base, sc->suffix), *surl = NULL;
         _cleanup_close_ int fd = -EBADF;
         char want[65], got[65];
-        size_t n;
         int r;
 
-        *ret = NULL;
-        if (pull_name_from_url(url, &base) < 0)
-                return 0;
-        file = strjoin(base, ".nspawn");
         surl = file ? url_sibling(url, file) : NULL;
         if (!surl)
                 return log_oom();
-        fd = memfd_create("berth-settings", MFD_CLOEXEC);
+        fd = open(pool->path, O_TMPFILE|O_RDWR|O_CLOEXEC, 0600);
         if (fd < 0)
-                return log_error_errno(errno, "Failed to create a memfd: %m");
+                return log_error_errno(errno, "Failed to create a temporary file in %s: %m", pool->path);
         r = download(surl, fd, false, got);
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
                 return r;
-        if (lseek(fd, 0, SEEK_SET) < 0 || read_full_fd(fd, 1 << 20, &data, &n) < 0)
-                return log_error_errno(SYNTHETIC_ERRNO(EIO), "Failed to read %s.", surl);
         if (sums) {
                 if (find_checksum(sums, file, false, want) < 0)
                         return log_error_errno(SYNTHETIC_ERRNO(ENOENT), "Checksum list has no line for %s.", file);
                 if (!streq(want, got))
                         return log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "Checksum of %s does not match.", file);
         }
-        *ret = TAKE_PTR(data);
+        log_info("Fetched %s.", file);
+        sc->fd = TAKE_FD(fd);
+        return 0;
+}
+
+static int sidecars_fetch(const char *url, bool raw, const char *sums, const ImagePool *pool, Sidecar (*s)[4]) {
+        _cleanup_free_ char *base = NULL;
+        int r;
+
+        if (pull_name_from_url(url, &base) < 0)
+                return 0;
+        for (size_t k = 0; k < ELEMENTSOF(*s); k++) {
+                if ((*s)[k].raw_only && !raw)
+                        continue;
+                r = sidecar_fetch(url, base, sums, pool, &(*s)[k]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Link the unnamed file sc->fd as dfd/target, replacing what is there. */
+static int sidecar_link(int dfd, const char *target, int fd) {
+        _cleanup_free_ char *tmp = strjoin(".#", target);
+        char proc[64];
+
+        if (!tmp)
+                return -ENOMEM;
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+        if (fchmod(fd, 0644) < 0)
+                return -errno;
+        (void) unlinkat(dfd, tmp, 0);
+        if (linkat(AT_FDCWD, proc, dfd, tmp, AT_SYMLINK_FOLLOW) < 0)
+                return -errno;
+        if (renameat(dfd, tmp, dfd, target) < 0) {
+                int e = -errno;
+                (void) unlinkat(dfd, tmp, 0);
+                return e;
+        }
+        return 0;
+}
+
+/* The fetched files next to image NAME; a verity file the new image did not come with is
+ * removed, since it could only describe the image this one replaced. */
+static int sidecars_install(const ImagePool *pool, const char *name, bool raw, bool force, Sidecar (*s)[4]) {
+        _cleanup_close_ int dfd = open(pool->path, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+        int r;
+
+        if (dfd < 0)
+                return log_error_errno(errno, "Failed to open %s: %m", pool->path);
+        for (size_t k = 0; k < ELEMENTSOF(*s); k++) {
+                Sidecar *sc = &(*s)[k];
+                _cleanup_free_ char *target = strjoin(name, sc->suffix);
+
+                if (!target)
+                        return log_oom();
+                if (sc->raw_only && !raw)
+                        continue;
+                if (sc->fd < 0) {
+                        if (!sc->keep_existing && unlinkat(dfd, target, 0) >= 0)
+                                log_info("Removed %s of the replaced image.", target);
+                        continue;
+                }
+                if (sc->keep_existing && !force && faccessat(dfd, target, F_OK, AT_SYMLINK_NOFOLLOW) >= 0) {
+                        log_warning("%s already exists in the pool; not replaced (use --force).", target);
+                        continue;
+                }
+                r = sidecar_link(dfd, target, sc->fd);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to write %s: %m", target);
+                log_info(sc->keep_existing ? "Saved settings file %s (untrusted)." : "Saved %s.", target);
+        }
         return 0;
 }
 
@@ -445,8 +531,9 @@ static int pull_download(const char *url, bool raw, const ImagePool *pool, const
 
 int pull_image(const char *url, bool raw, const ImagePool *pool, const char *name, ImportVerify verify,
                const char *keyring, bool force, bool read_only) {
-        _cleanup_free_ char *derived = NULL, *sums = NULL, *settings = NULL;
+        _cleanup_free_ char *derived = NULL, *sums = NULL;
         _cleanup_(pull_cache_done) PullCache cache = { .pool_fd = -EBADF };
+        _cleanup_(sidecars_done) Sidecar sidecars[4] = SIDECARS_INIT;
         char want[65];
         int r;
 
@@ -459,12 +546,12 @@ int pull_image(const char *url, bool raw, const ImagePool *pool, const char *nam
         r = expected_checksum(url, verify, keyring, &sums, want);
         if (r < 0)
                 return r;
-        r = settings_fetch(url, sums, &settings);
-        if (r < 0)
-                return r;
         r = mkdir_parents_and_self(pool->path, 0700);
         if (r < 0)
                 return log_error_errno(r, "Failed to create the pool %s: %m", pool->path);
+        r = sidecars_fetch(url, raw, sums, pool, &sidecars);
+        if (r < 0)
+                return r;
         r = pull_cache_open(&cache, pool, url, raw);
         if (r < 0)
                 return log_error_errno(r, "Failed to look for a cached copy of %s: %m", url);
@@ -481,5 +568,5 @@ int pull_image(const char *url, bool raw, const ImagePool *pool, const char *nam
         }
         if (r < 0)
                 return r;
-        return settings ? import_settings_write(pool, name, settings, force) : 0;
+        return sidecars_install(pool, name, raw, force, &sidecars);
 }

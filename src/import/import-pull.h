@@ -23,7 +23,9 @@ ImportVerify import_verify_from_string(const char *s) _pure_;
 /* Download url (http, https) into the pool as image NAME (derived from the URL when NULL):
  * checked against URL.sha256 or SHA256SUMS (checksum), and SHA256SUMS.gpg with gpgv
  * (signature), then unpacked (tar) or decompressed (raw) as by import_*_fd(). The .nspawn
- * settings file next to it is fetched too, untrusted, checked against the same sums.
+ * settings file next to it is fetched too, untrusted, and for raw images .roothash,
+ * .roothash.p7s and .verity, all checked against the same sums. An unchanged file (ETag)
+ * is taken from the pool's cached copy (import-cache.h).
  * keyring: NULL for IMPORT_KEYRINGS. Logging. */
 int pull_image(const char *url, bool raw, const ImagePool *pool, const char *name, ImportVerify verify,
                const char *keyring, bool force, bool read_only);

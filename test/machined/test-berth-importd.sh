@@ -318,10 +318,8 @@ HTTP_PID=$!
 wait_until 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/18080"
 U=http://127.0.0.1:18080
 
-pull() {   # pull VERB URL NAME VERIFY
-    local name=$3
-    [ -n "$name" ] || name=
-    run_verb "$1" --verify="$4" "$2" ${3:+"$3"} "$2"
+pull() {   # pull VERB URL NAME VERIFY [OPTIONS...]
+    run_verb "$1" --verify="$4" "${@:5}" "$2" ${3:+"$3"} "$2"
 }
 expect_eq "pull-tar --verify=no" done "$(pull pull-tar $U/good/image.tar.xz p-no no)"
 ok_if "  ... unpacked" cmp "$SRC/usr/bin/blob" "$POOL/p-no/usr/bin/blob"
@@ -388,6 +386,39 @@ expect_eq "  ... one cached copy for the URL" 1 "$(cache_of tar $U/etag/image.ta
 expect_eq "pull-raw with an ETag, twice: done" "done done" "$(pull pull-raw $U/etag/disk.raw.xz er1 checksum) $(pull pull-raw $U/etag/disk.raw.xz er2 checksum)"
 ok_if "  ... the second from the cache (304), identical" bash -c "test \$(tail -n +$h3 '$TMP/http.log' | grep -c '/etag/disk.raw.xz HTTP/1.[01]\" 304') = 1 && cmp '$TMP/disk.raw' '$POOL/er2.raw'"
 expect_eq "  ... the cached raw copy is read-only" 444 "$(stat -c %a "$(cache_of raw $U/etag/disk.raw.xz)")"
+
+# --- .roothash, .roothash.p7s and .verity of a raw image fetched with it; berth-spawn -i uses them
+if command -v veritysetup >/dev/null && command -v mkfs.ext4 >/dev/null &&
+    "$MD_SRCDIR/tools/make-busybox-tree.sh" "$TMP/bbtree" >/dev/null 2>&1; then
+    mkdir "$WWW/verity" "$WWW/verity2" "$WWW/verity-bad"
+    truncate -s 16M "$TMP/vfs.ext4" && mkfs.ext4 -q -F -d "$TMP/bbtree" "$TMP/vfs.ext4"
+    VHASH=$(veritysetup format "$TMP/vfs.ext4" "$TMP/vfs.verity" | awk '/^Root hash:/ { print $3 }')
+    xz -T1 -c "$TMP/vfs.ext4" >"$WWW/verity/vfs.raw.xz"
+    echo "$VHASH" >"$WWW/verity/vfs.roothash"; cp "$TMP/vfs.verity" "$WWW/verity/vfs.verity"
+    head -c 300 /dev/urandom >"$WWW/verity/vfs.roothash.p7s"
+    (cd "$WWW/verity" && sha256sum vfs.* >SHA256SUMS)
+    cp "$WWW/verity/"* "$WWW/verity-bad/"; echo 0 >"$WWW/verity-bad/vfs.roothash"   # not what the sums say
+    cp "$WWW/etag/disk.raw.xz" "$WWW/verity2/vfs.raw.xz"; (cd "$WWW/verity2" && sha256sum vfs.raw.xz >SHA256SUMS)
+    expect_eq "pull-raw of an image with verity files: done" done "$(pull pull-raw $U/verity/vfs.raw.xz vfs checksum)"
+    expect_eq "  ... NAME.roothash saved" "$VHASH" "$(cat "$POOL/vfs.roothash" 2>&1)"
+    ok_if "  ... NAME.verity and NAME.roothash.p7s saved" bash -c "cmp '$TMP/vfs.verity' '$POOL/vfs.verity' && cmp '$WWW/verity/vfs.roothash.p7s' '$POOL/vfs.roothash.p7s'"
+    timeout 30 "$BERTH_SPAWN" -q -P -i "$POOL/vfs.raw" /bin/sh -c 'grep " / " /proc/self/mounts' >"$TMP/vspawn.out" 2>&1
+    vrc=$?
+    if [ -e /sys/class/misc/device-mapper ]; then
+        expect_eq "berth-spawn -i runs it on dm-verity (the pulled root hash and tree)" "0 ro" \
+            "$vrc $(grep -o ' ro[ ,]' "$TMP/vspawn.out" | tr -d ' ,')"
+    else
+        expect_match "berth-spawn -i finds the pulled root hash (this kernel has no device-mapper)" \
+            "verity-protected, but this kernel has no device-mapper" "$vrc $(cat "$TMP/vspawn.out")"
+    fi
+    expect_eq "a verity file that does not match the sums fails the pull" failed "$(pull pull-raw $U/verity-bad/vfs.raw.xz vfs-bad checksum)"
+    ok_if "  ... nothing left" bash -c "test ! -e '$POOL/vfs-bad.raw' && test ! -e '$POOL/vfs-bad.roothash' && test ! -e '$POOL/vfs-bad.verity'"
+    expect_eq "replacing it (--force) with an image without verity files: done" done "$(pull pull-raw $U/verity2/vfs.raw.xz vfs checksum --force)"
+    ok_if "  ... the old image's verity files are gone" bash -c "test ! -e '$POOL/vfs.roothash' && test ! -e '$POOL/vfs.verity' && test ! -e '$POOL/vfs.roothash.p7s'"
+    rm -rf "$TMP/bbtree"
+else
+    skip "verity files of a pulled raw image" "no veritysetup, mkfs.ext4 or busybox tree"
+fi
 
 # --- the real machinectl against berth-importd (it wants /run/systemd/system)
 if command -v machinectl >/dev/null; then
