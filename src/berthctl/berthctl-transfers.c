@@ -80,35 +80,42 @@ static void format_bytes(char *buf, size_t n, double b) {
         snprintf(buf, n, u == 0 ? "%.0f%c" : "%.1f%c", b, units[u]);
 }
 
-/* "[=====>     ]  42%  120.3M/286.0M  31.2M/s  ETA 5s" */
-static void draw_bar(Watch *w, double progress) {
+/* "[=====>     ]  42%  120.3M/286.0M  31.2M/s  ETA 5s". bytes: what berth-importd says
+ * was read so far (0 from systemd-importd, which does not say). Without the input's size
+ * (a pull), the total is estimated from bytes and percentage. */
+static void draw_bar(Watch *w, double progress, uint64_t bytes_done) {
         double secs = (double) (now_usec(CLOCK_MONOTONIC) - w->start_usec) / 1e6;
         char done[16], total[16], rate[16], eta[32] = "";
         int width = 30, filled = (int) (progress * width);
+        double size = w->total > 0 ? (double) w->total :
+                      bytes_done > 0 && progress >= 0.01 ? (double) bytes_done / progress : 0;
 
         fputs("\r\033[K[", stderr);
         for (int k = 0; k < width; k++)
                 fputc(k < filled ? '=' : k == filled ? '>' : ' ', stderr);
         fprintf(stderr, "] %3.0f%%", progress * 100);
-        if (w->total > 0 && secs > 0.2) {
-                double bytes = progress * (double) w->total, r = bytes / secs;
+        if (size > 0 && secs > 0.2) {
+                double bytes = bytes_done > 0 ? (double) bytes_done : progress * size, r = bytes / secs;
 
                 format_bytes(done, sizeof(done), bytes);
-                format_bytes(total, sizeof(total), (double) w->total);
+                format_bytes(total, sizeof(total), size);
                 format_bytes(rate, sizeof(rate), r);
                 if (r > 0 && progress > 0 && progress < 1)
-                        snprintf(eta, sizeof(eta), "  ETA %.0fs", ((double) w->total - bytes) / r);
+                        snprintf(eta, sizeof(eta), "  ETA %.0fs", MAX(size - bytes, 0.0) / r);
                 fprintf(stderr, "  %s/%s  %s/s%s", done, total, rate, eta);
         } else if (progress > 0 && progress < 1 && secs > 1)
                 fprintf(stderr, "  ETA %.0fs", secs / progress - secs);
         fflush(stderr);
 }
 
-static double get_progress(sd_bus *bus, const char *path) {
+static double get_progress(sd_bus *bus, const char *path, uint64_t *ret_bytes) {
         double d = 0;
 
+        *ret_bytes = 0;
         (void) sd_bus_get_property_trivial(bus, IMPORT1_BUS_NAME, path, IMPORT1_TRANSFER_INTERFACE, "Progress",
                                            NULL, 'd', &d);
+        (void) sd_bus_get_property_trivial(bus, IMPORT1_BUS_NAME, path, IMPORT1_TRANSFER_INTERFACE,
+                                           IMPORT1_BYTES_PROPERTY, NULL, 't', ret_bytes);
         return d;
 }
 
@@ -181,7 +188,10 @@ static int transfer_runv(sd_bus *bus, uint64_t total, const char *interface, con
                 if (r > 0)
                         continue;
                 if (w.bar && now_usec(CLOCK_MONOTONIC) - last_draw > 250000 && !w.result) {
-                        draw_bar(&w, get_progress(bus, w.path));
+                        uint64_t bytes;
+                        double progress = get_progress(bus, w.path, &bytes);
+
+                        draw_bar(&w, progress, bytes);
                         last_draw = now_usec(CLOCK_MONOTONIC);
                 }
                 r = sd_bus_wait(bus, 250000);

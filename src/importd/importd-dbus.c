@@ -263,6 +263,8 @@ static const sd_bus_vtable transfer_vtable[] = {
         SD_BUS_PROPERTY("Type", "s", property_get_type, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Verify", "s", property_get_string, offsetof(Transfer, verify), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Progress", "d", property_get_progress, 0, 0),
+        /* berth's addition, for berthctl's bytes and rate where it cannot know the size */
+        SD_BUS_PROPERTY(IMPORT1_BYTES_PROPERTY, "t", NULL, offsetof(Transfer, bytes), 0),
         SD_BUS_METHOD("Cancel", NULL, NULL, method_cancel, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_NAMES("LogMessage", "us", SD_BUS_PARAM(priority) SD_BUS_PARAM(line), 0),
         SD_BUS_VTABLE_END,

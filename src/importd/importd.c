@@ -89,6 +89,16 @@ static int parse_argv(int argc, char *argv[], Args *args) {
         return 1;
 }
 
+/* The number after KEY in a notify datagram (one "KEY=VALUE" per line). */
+static int notify_field(const char *buf, const char *key, uint64_t *ret) {
+        const char *p = startswith(buf, key);
+        _cleanup_free_ char *nl = strjoin("\n", key);
+
+        if (!p && nl && (p = strstr(buf, nl)))
+                p += strlen(nl);
+        return p ? safe_atou64(strndupa(p, strcspn(p, "\n")), ret) : -ENOENT;
+}
+
 /* X_IMPORT_PROGRESS=N from a worker, identified by the sender's PID (SCM_CREDENTIALS,
  * which the kernel fills in: a worker cannot speak for another). */
 static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -98,7 +108,6 @@ static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdat
         struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
                              .msg_controllen = sizeof(control) };
         struct ucred *cred = NULL;
-        const char *p;
         uint64_t v;
         Transfer *t;
         ssize_t n;
@@ -115,11 +124,10 @@ static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdat
         if (!t)
                 return 0;
         buf[n] = 0;
-        p = startswith(buf, IMPORT_PROGRESS_KEY);
-        if (!p && (p = strstr(buf, "\n" IMPORT_PROGRESS_KEY)))
-                p += 1 + STRLEN(IMPORT_PROGRESS_KEY);
-        if (p && safe_atou64(strndupa(p, strcspn(p, "\n")), &v) >= 0 && v <= 100)
+        if (notify_field(buf, IMPORT_PROGRESS_KEY, &v) >= 0 && v <= 100)
                 t->progress = (unsigned) v;
+        if (notify_field(buf, IMPORT_BYTES_KEY, &v) >= 0)
+                t->bytes = v;
         return 0;
 }
 

@@ -54,6 +54,7 @@ struct Transfer {
         int io_fd;             /* the caller's file: the worker's stdin (import) or stdout (export) */
 
         unsigned progress;     /* percent, from X_IMPORT_PROGRESS= */
+        uint64_t bytes;        /* read or downloaded so far, from X_BERTH_BYTES= */
         pid_t pid;
         sd_event_source *child_source;
         int log_fd;

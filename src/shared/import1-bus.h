@@ -25,6 +25,8 @@
  * berth's own "X_BERTH_BYTES=N" (bytes transferred so far) for berthctl's rate and ETA. */
 #define IMPORT_PROGRESS_KEY "X_IMPORT_PROGRESS="
 #define IMPORT_BYTES_KEY "X_BERTH_BYTES="
+/* berth-importd's Transfer property with that count (systemd-importd has none). */
+#define IMPORT1_BYTES_PROPERTY "BerthBytes"
 
 /* berth's own methods on the same object (importd 252 has no OCI images): PullOci(ssbb)
  * and ImportOci(hsbb), answering (uo) and running as Transfers like the others. */

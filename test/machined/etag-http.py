@@ -3,13 +3,16 @@
 """etag-http.py DIR PORT: serve DIR on 127.0.0.1:PORT like `python3 -m http.server`,
 but with an ETag (size and mtime of the file) on every file and 304 Not Modified when a
 request's If-None-Match names the current one. While DIR/.ignore-inm exists the server
-ignores If-None-Match (and still sends the ETag), as some servers do. One log line per
+ignores If-None-Match (and still sends the ETag), as some servers do; while
+DIR/.throttle exists it sends at most 64 KiB every 50 ms (about 1.3 MB/s), so a
+transfer lasts long enough to watch and interrupt. One log line per
 request on stderr: "METHOD PATH STATUS" after the usual prefix."""
 
 import functools
 import http.server
 import os
 import sys
+import time
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
@@ -27,6 +30,16 @@ class Handler(http.server.SimpleHTTPRequestHandler):
                 self.end_headers()
                 return None
         return super().send_head()
+
+    def copyfile(self, source, outputfile):
+        if not os.path.exists(os.path.join(self.directory, ".throttle")):
+            return super().copyfile(source, outputfile)
+        while True:
+            chunk = source.read(64 * 1024)
+            if not chunk:
+                return
+            outputfile.write(chunk)
+            time.sleep(0.05)
 
     def end_headers(self):
         if self.etag:

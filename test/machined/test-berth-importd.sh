@@ -420,6 +420,34 @@ else
     skip "verity files of a pulled raw image" "no veritysetup, mkfs.ext4 or busybox tree"
 fi
 
+# --- berthctl on a terminal (test/integration/pty-driver.py): a progress bar with bytes,
+# rate and ETA for a pull (the size comes from berth-importd's BerthBytes), and Ctrl-C asks
+mkdir "$TMP/bigsrc" "$WWW/slow"; head -c 4M /dev/urandom >"$TMP/bigsrc/data"
+tar -C "$TMP/bigsrc" -cf "$WWW/slow/big.tar" .; rm -rf "$TMP/bigsrc"
+touch "$WWW/.throttle"
+PTY="$MD_SRCDIR/test/integration/pty-driver.py"
+BAR='\] +[0-9]+%  [0-9.]+[BKMG]/[0-9.]+[BKMG]  [0-9.]+[BKMG]/s  ETA [0-9]+s'
+from=$(($(wc -l <"$TMP/importd.log") + 1))
+python3 "$PTY" --timeout 40 "expect:$BAR" 'send:\x03' 'expect:Cancel transfer [0-9]+\? \[y/N\]' 'send:y\r' -- \
+    "$BERTHCTL" --no-pager pull-tar --verify=no $U/slow/big.tar pty-cancel >"$TMP/pty1.out" 2>&1
+expect_eq "terminal: progress bar, Ctrl-C, answer y: berthctl exits 1" 1 "$?"
+wait_until 20 bash -c "tail -n +$from '$TMP/importd.log' | grep -q 'slow/big.tar) canceled'"
+expect_eq "  ... the transfer was cancelled" canceled "$(result_for "$U/slow/big.tar" "$from")"
+ok_if "  ... nothing left" bash -c "test ! -e '$POOL/pty-cancel' && test -z \"\$(find '$POOL' -maxdepth 1 -name '.#*')\""
+from=$(($(wc -l <"$TMP/importd.log") + 1))
+python3 "$PTY" --timeout 40 "expect:$BAR" 'send:\x03' 'expect:\[y/N\]' 'send:n\r' 'expect:continues in the background' -- \
+    "$BERTHCTL" --no-pager pull-tar --verify=no $U/slow/big.tar pty-keep >"$TMP/pty2.out" 2>&1
+expect_eq "terminal: Ctrl-C, answer n: berthctl exits 0" 0 "$?"
+wait_until 30 bash -c "tail -n +$from '$TMP/importd.log' | grep -q 'slow/big.tar) done'"
+expect_eq "  ... and the transfer runs to its end" done "$(result_for "$U/slow/big.tar" "$from")"
+ok_if "  ... the image is complete" bash -c "tar -xOf '$WWW/slow/big.tar' ./data | cmp - '$POOL/pty-keep/data'"
+rm "$WWW/.throttle"
+out=$("$BERTHCTL" --no-pager pull-tar --verify=no $U/slow/big.tar nontty 2>&1 </dev/null)
+expect_match "no terminal: a line per stage (download)" "^Downloading http" "$out"
+expect_match "  ... (made from the ETag cache: pulled just before)" "^Unchanged on the server .*making nontty" "$out"
+expect_match "  ... (done)" "^Transfer [0-9]+ done" "$out"
+expect_no_match "  ... (no carriage returns)" $'\r' "$out"
+
 # --- the real machinectl against berth-importd (it wants /run/systemd/system)
 if command -v machinectl >/dev/null; then
     mctl() {
@@ -430,6 +458,17 @@ if command -v machinectl >/dev/null; then
     ok_if "  ... image there" cmp "$SRC/usr/bin/blob" "$POOL/mc-img/usr/bin/blob"
     ok_if "machinectl export-tar" bash -c "$(declare -f mctl); mctl export-tar mc-img '$TMP/mc.tar.xz' && xz -t '$TMP/mc.tar.xz'"
     ok_if "machinectl list-transfers" bash -c "$(declare -f mctl); mctl list-transfers 2>&1 | grep -qi 'no transfers'"
+    ok_if "machinectl import-raw" bash -c "$(declare -f mctl); mctl import-raw '$TMP/disk.raw' mc-raw"
+    ok_if "  ... image there" cmp "$TMP/disk.raw" "$POOL/mc-raw.raw"
+    ok_if "machinectl export-raw" bash -c "$(declare -f mctl); mctl export-raw mc-raw '$TMP/mc.raw.xz' && xz -dc '$TMP/mc.raw.xz' | cmp - '$TMP/disk.raw'"
+    ok_if "machinectl import-fs" bash -c "$(declare -f mctl); mctl import-fs '$SRC' mc-fs"
+    ok_if "  ... tree there" cmp "$SRC/usr/bin/blob" "$POOL/mc-fs/usr/bin/blob"
+    ok_if "machinectl pull-tar (signature)" bash -c "$(declare -f mctl); mctl pull-tar $U/good/image.tar.xz mc-pull"
+    ok_if "  ... image there" cmp "$SRC/usr/bin/blob" "$POOL/mc-pull/usr/bin/blob"
+    ok_if "machinectl pull-raw --verify=checksum" bash -c "$(declare -f mctl); mctl pull-raw --verify=checksum $U/good/disk.raw.xz mc-praw"
+    ok_if "  ... image there" cmp "$TMP/disk.raw" "$POOL/mc-praw.raw"
+    expect_fail "machinectl pull-tar with a bad signature fails" "does not verify" bash -c "$(declare -f mctl); mctl pull-tar $U/badsig/image.tar.xz mc-badsig"
+    ok_if "  ... nothing left" test ! -e "$POOL/mc-badsig"
     ( head -c 100K "$TMP/img.tar"; sleep 30 ) >"$TMP/slow" & SLOW=$!
     bctl -q import-tar "$TMP/slow" mc-slow >>"$TMP/bctl.log" 2>&1 & BCTL=$!; id=$(running_id mc-slow)
     ok_if "machinectl list-transfers shows a running one" bash -c "$(declare -f mctl); mctl list-transfers | grep -q 'import-tar.*mc-slow'"
@@ -449,6 +488,19 @@ tar -C "$TMP/big" -cf "$TMP/big.tar" .; rm -rf "$TMP/big"
 start_importd "$TMP/small"
 expect_eq "import into a full pool fails" failed "$(import_via import-tar "$TMP/big.tar" full)"
 ok_if "  ... nothing under the name, no temporary, space back" bash -c "test -z \"\$(ls -A '$TMP/small')\" && test \$(df --output=used -k '$TMP/small' | tail -1) -lt 1024"
+head -c 40M /dev/urandom >"$TMP/big.raw"
+expect_eq "import-raw into a full pool fails" failed "$(import_via import-raw "$TMP/big.raw" fullraw)"
+ok_if "  ... nothing left, space back" bash -c "test -z \"\$(ls -A '$TMP/small')\" && test \$(df --output=used -k '$TMP/small' | tail -1) -lt 1024"
+if command -v qemu-img >/dev/null; then
+    # a small qcow2 (compressed clusters of text) whose 40 MiB of raw output does not fit
+    yes berth | head -c 40M >"$TMP/text.raw"
+    qemu-img convert -c -f raw -O qcow2 "$TMP/text.raw" "$TMP/big.qcow2"; rm -f "$TMP/text.raw"
+    expect_eq "qcow2 conversion into a full pool fails" failed "$(import_via import-raw "$TMP/big.qcow2" fullq)"
+    ok_if "  ... nothing left, space back" bash -c "test -z \"\$(ls -A '$TMP/small')\" && test \$(df --output=used -k '$TMP/small' | tail -1) -lt 1024"
+    expect_match "  ... in qemu-img" "qemu-img" "$(tail -5 "$TMP/importd.log")"
+    rm -f "$TMP/big.qcow2"
+fi
+rm -f "$TMP/big.raw" "$TMP/big.tar"
 stop_importd
 umount "$TMP/small" && SMALL_MOUNTED=
 
