@@ -2,10 +2,12 @@
 
 /* berth-import's unpacking without a daemon: hostile archives written with libarchive
  * (which writes whatever entries it is given) are unpacked into a scratch pool; each must
- * be refused or defused and leave nothing behind. Also the names pulls derive from URLs. */
+ * be refused or defused and leave nothing behind. Also the names pulls derive from URLs,
+ * and the qcow2 header check that keeps backing and data files from qemu-img. */
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <endian.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/mman.h>
@@ -17,6 +19,7 @@
 #include "image-pool.h"
 #include "import-archive.h"
 #include "import-pull.h"
+#include "import-qcow2.h"
 #include "log.h"
 #include "mount-util.h"
 #include "string-util.h"
@@ -160,12 +163,59 @@ static void test_names(void) {
         CHECK(import_verify_from_string("maybe") < 0);
 }
 
+/* A qcow2 v3 header of 'size' bytes virtual, with a backing file offset, incompatible
+ * features and encryption method as given, in a memfd. */
+static int qcow2_header(uint64_t backing, uint64_t incompat, uint32_t crypt, uint64_t size) {
+        uint8_t h[104] = { 'Q', 'F', 'I', 0xfb };
+        uint32_t v32;
+        uint64_t v64;
+        int fd = memfd_create("qcow2", MFD_CLOEXEC);
+
+        v32 = htobe32(3), memcpy(h + 4, &v32, 4);
+        v64 = htobe64(backing), memcpy(h + 8, &v64, 8);
+        v32 = htobe32(16), memcpy(h + 20, &v32, 4);          /* 64 KiB clusters */
+        v64 = htobe64(size), memcpy(h + 24, &v64, 8);
+        v32 = htobe32(crypt), memcpy(h + 32, &v32, 4);
+        v64 = htobe64(incompat), memcpy(h + 72, &v64, 8);
+        if (fd >= 0 && write(fd, h, sizeof(h)) != (ssize_t) sizeof(h))
+                fd = safe_close(fd);
+        return fd;
+}
+
+static void test_qcow2_header(void) {
+        static const struct { uint64_t backing, incompat; uint32_t crypt; uint64_t size; int ret; } cases[] = {
+                { 0, 0, 0, 1 << 20, 0 },
+                { 0, 1 | 8 | 16, 0, 1 << 20, 0 },                  /* dirty, zstd, extended L2 */
+                { 512, 0, 0, 1 << 20, -EPERM },                    /* backing file */
+                { 0, 4, 0, 1 << 20, -EPERM },                      /* external data file */
+                { 0, 2, 0, 1 << 20, -EBADMSG },                    /* corrupt */
+                { 0, 32, 0, 1 << 20, -EOPNOTSUPP },                /* unknown feature */
+                { 0, 0, 2, 1 << 20, -EOPNOTSUPP },                 /* LUKS */
+                { 0, 0, 0, IMPORT_QCOW2_SIZE_MAX + 1, -EFBIG },
+        };
+        uint64_t size;
+
+        for (size_t k = 0; k < ELEMENTSOF(cases); k++) {
+                _cleanup_close_ int fd = qcow2_header(cases[k].backing, cases[k].incompat, cases[k].crypt,
+                                                      cases[k].size);
+
+                CHECK(fd >= 0 && qcow2_detect(fd));
+                CHECK(qcow2_check_header(fd, &size) == cases[k].ret);
+                if (cases[k].ret == 0)
+                        CHECK(size == cases[k].size);
+        }
+        _cleanup_close_ int fd = memfd_create("short", MFD_CLOEXEC);
+        CHECK(fd >= 0 && write(fd, "QFI\xfb\0\0\0\3", 8) == 8);
+        CHECK(qcow2_check_header(fd, &size) == -EBADMSG);
+}
+
 int main(void) {
         char scratch[] = "/tmp/test-import.XXXXXX", pool_path[64];
         ImagePool pool = {};
 
         log_set_max_level(LOG_ERR);
         test_names();
+        test_qcow2_header();
         if (getuid() != 0) {
                 tap_skip("hostile archives", "not root (owners and device nodes)");
                 return tap_done();
