@@ -182,6 +182,18 @@ if command -v qemu-img >/dev/null; then
         expect_match "  ... says why" "${h#*:}" "$(tail -5 "$TMP/importd.log")"
         ok_if "  ... nothing under the name, no temporary" bash -c "test ! -e '$POOL/qh-${h%%:*}.raw' && test -z \"\$(find '$POOL' -maxdepth 1 -name '.#*')\""
     done
+    # cancelled while qemu-img converts (400 MiB of text: about two seconds of work)
+    yes berth | head -c 400M >"$TMP/text.raw"
+    qemu-img convert -c -f raw -O qcow2 "$TMP/text.raw" "$TMP/slow.qcow2"; rm -f "$TMP/text.raw"
+    from=$(($(wc -l <"$TMP/importd.log") + 1))
+    bctl -q import-raw "$TMP/slow.qcow2" qconv >>"$TMP/bctl.log" 2>&1 & BCTL=$!
+    wait_until 20 bash -c "tail -n +$from '$TMP/importd.log' | grep -q 'Converting the qcow2 image'"
+    id=$(imgr ListTransfers | grep -o '[0-9]* "import-raw" "" "qconv"' | cut -d' ' -f1)
+    ok_if "cancel during the qcow2 conversion" imgr CancelTransfer u "$id"
+    wait_gone "$id"; wait $BCTL 2>/dev/null
+    expect_eq "  ... ends as canceled" canceled "$(result_for qconv "$from")"
+    ok_if "  ... nothing left, qemu-img gone" bash -c "test ! -e '$POOL/qconv.raw' && test -z \"\$(find '$POOL' -maxdepth 1 -name '.#*')\" && ! pgrep -f '[q]emu-img convert -n --target-is-zero' >/dev/null"
+    rm -f "$TMP/slow.qcow2"
 else
     skip "qcow2 conversion" "no qemu-img (Debian package qemu-utils)"
 fi
