@@ -141,16 +141,60 @@ static bool v2_has_controller(const char *root, const char *controller) {
         return strv_contains(l, controller);
 }
 
+static bool v1_mounted(const char *dir) {
+        _cleanup_free_ char *mnt = strjoin("/sys/fs/cgroup/", dir);
+        struct statfs fs;
+
+        return mnt && statfs(mnt, &fs) >= 0 && fs.f_type == 0x27e0eb /* CGROUP_SUPER_MAGIC */;
+}
+
+/* The v1 hierarchies this process is in and that are mounted in /sys/fs/cgroup, from
+ * /proc/self/cgroup (a hierarchy unmounted again lingers there): each one's controller list
+ * ("cpu,cpuacct", "name=systemd") and, when ret_paths is given, the process's cgroup in it.
+ * None on a pure cgroup2 host. */
+int cgroup_v1_hierarchies(char ***ret_controllers, char ***ret_paths) {
+        _cleanup_strv_free_ char **controllers = NULL, **paths = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        char line[4096];
+
+        f = fopen("/proc/self/cgroup", "re");
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof(line), f)) {
+                char *ctrl = strchr(line, ':'), *path;
+
+                if (!ctrl || !(path = strchr(ctrl + 1, ':')))
+                        continue;
+                *path++ = 0;
+                path[strcspn(path, "\n")] = 0;
+                if (isempty(ctrl + 1))
+                        continue;            /* the cgroup2 line */
+                if (!v1_mounted(cgroup_v1_dir(ctrl + 1)))
+                        continue;            /* a hierarchy not mounted in /sys/fs/cgroup */
+                if (strv_extend(&controllers, ctrl + 1) < 0 || strv_extend(&paths, path) < 0)
+                        return -ENOMEM;
+        }
+        *ret_controllers = TAKE_PTR(controllers);
+        if (ret_paths)
+                *ret_paths = TAKE_PTR(paths);
+        return 0;
+}
+
+/* A v1 hierarchy's directory below /sys/fs/cgroup, as systemd names it: "name=systemd" is
+ * "systemd", co-mounted controllers keep their list ("cpu,cpuacct"). */
+const char *cgroup_v1_dir(const char *controllers) {
+        return startswith(controllers, "name=") ?: controllers;
+}
+
 /* The caller's own cgroup in the v1 hierarchy holding 'controller', from /proc/self/cgroup. */
 static int v1_caller_cgroup(const char *controller, char **ret_mount, char **ret_path) {
         _cleanup_free_ char *mnt = strjoin("/sys/fs/cgroup/", controller);
         _cleanup_fclose_ FILE *f = NULL;
         char line[4096];
-        struct statfs fs;
 
         if (!mnt)
                 return -ENOMEM;
-        if (statfs(mnt, &fs) < 0 || fs.f_type != 0x27e0eb /* CGROUP_SUPER_MAGIC */)
+        if (!v1_mounted(controller))
                 return -EOPNOTSUPP;
         f = fopen("/proc/self/cgroup", "re");
         if (!f)
@@ -514,9 +558,65 @@ static int cpuset_v1_inherit(const char *base, const char *dir) {
         return 0;
 }
 
+/* The machine's cgroup in one v1 hierarchy mounted at 'mnt': below the caller's own cgroup
+ * 'own' there, with --keep-unit (slice NULL) directly in it. Created once per hierarchy;
+ * 'cpuset' for the hierarchy holding that controller. */
+static int v1_machine_cgroup(const SpawnConfig *c, MachineCGroup *g, const char *mnt, const char *own,
+                             const char *slice, const char *scope, bool cpuset, const char **ret) {
+        _cleanup_free_ char *dir = NULL;
+        int r;
+
+        dir = strjoin(mnt, streq(own, "/") ? "" : own, "/", slice ?: "", slice ? "/" : "", scope);
+        if (!dir)
+                return log_oom();
+        if (!strv_contains(g->v1_paths, dir)) {
+                /* recorded first, so that a failure below still removes it */
+                r = create_fresh(c, dir, false, NULL);
+                if (r < 0)
+                        return r;
+                if (strv_extend(&g->v1_paths, dir) < 0)
+                        return log_oom();
+                if (cpuset) {
+                        _cleanup_free_ char *base = strjoin(mnt, streq(own, "/") ? "" : own);
+
+                        r = base ? cpuset_v1_inherit(base, dir) : log_oom();
+                        if (r < 0)
+                                return r;
+                }
+        }
+        STRV_FOREACH(p, g->v1_paths)
+                if (streq(*p, dir) && ret)
+                        *ret = *p;
+        return 0;
+}
+
+/* $SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=0: the machine has a cgroup in every v1 hierarchy, as
+ * the scope systemd makes does, so that its cgroup namespace is rooted at the machine's own
+ * cgroup in each of the hierarchies mounted inside. */
+static int v1_machine_cgroups_all(const SpawnConfig *c, MachineCGroup *g, const char *slice, const char *scope) {
+        _cleanup_strv_free_ char **controllers = NULL, **paths = NULL;
+        int r;
+
+        r = cgroup_v1_hierarchies(&controllers, &paths);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the v1 hierarchies from /proc/self/cgroup: %m");
+        for (size_t k = 0; controllers && controllers[k]; k++) {
+                _cleanup_free_ char *mnt = strjoin("/sys/fs/cgroup/", cgroup_v1_dir(controllers[k]));
+                _cleanup_strv_free_ char **l = NULL;
+
+                if (!mnt || strv_split_full(controllers[k], ",", false, &l) < 0)
+                        return log_oom();
+                r = v1_machine_cgroup(c, g, mnt, paths[k], slice, scope, strv_contains(l, "cpuset"), NULL);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 bool machine_cgroup_needed(const SpawnConfig *c) {
         /* a plain command needs no cgroup of its own */
-        return c->boot || resource_limits_any(&c->limits) || c->slice || c->keep_unit || c->cgroup_path;
+        return c->boot || resource_limits_any(&c->limits) || c->slice || c->keep_unit || c->cgroup_path ||
+               c->legacy_cgroup;
 }
 
 int machine_cgroup_create(const SpawnConfig *c, bool in_unit, MachineCGroup *g) {
@@ -582,7 +682,7 @@ int machine_cgroup_create(const SpawnConfig *c, bool in_unit, MachineCGroup *g) 
         /* Where each wanted controller is: cgroup2 first (enabled down the path to the
          * machine), else its v1 hierarchy, else nowhere. */
         for (size_t i = 0; i < _CTRL_MAX; i++) {
-                _cleanup_free_ char *mnt = NULL, *own = NULL, *dir = NULL, *where = NULL;
+                _cleanup_free_ char *mnt = NULL, *own = NULL, *where = NULL;
                 const char *v1name = controller_v1_name(i, ctrl[i].name);
 
                 if (!ctrl[i].wanted)
@@ -613,29 +713,14 @@ int machine_cgroup_create(const SpawnConfig *c, bool in_unit, MachineCGroup *g) 
                                 return log_oom();
                         continue;
                 }
-                /* below the caller's own cgroup; with --keep-unit directly in it */
-                dir = in_unit ? strjoin(mnt, streq(own, "/") ? "" : own, "/", scope) :
-                                     strjoin(mnt, streq(own, "/") ? "" : own, "/", slice, "/", scope);
-                if (!dir)
-                        return log_oom();
-                if (!strv_contains(g->v1_paths, dir)) {
-                        /* recorded first, so that a failure below still removes it */
-                        r = create_fresh(c, dir, false, NULL);
-                        if (r < 0)
-                                return r;
-                        if (strv_extend(&g->v1_paths, dir) < 0)
-                                return log_oom();
-                        if (i == CTRL_CPUSET) {
-                                _cleanup_free_ char *base = strjoin(mnt, streq(own, "/") ? "" : own);
-
-                                r = base ? cpuset_v1_inherit(base, dir) : log_oom();
-                                if (r < 0)
-                                        return r;
-                        }
-                }
-                STRV_FOREACH(p, g->v1_paths)
-                        if (streq(*p, dir))
-                                ctrl[i].dir = *p;
+                r = v1_machine_cgroup(c, g, mnt, own, in_unit ? NULL : slice, scope, i == CTRL_CPUSET, &ctrl[i].dir);
+                if (r < 0)
+                        return r;
+        }
+        if (c->legacy_cgroup) {
+                r = v1_machine_cgroups_all(c, g, in_unit ? NULL : slice, scope);
+                if (r < 0)
+                        return r;
         }
 
         r = create_fresh(c, g->v2_path, true, &g->v2_fd);

@@ -37,5 +37,11 @@ void machine_cgroup_destroy(MachineCGroup *g);
 /* Apply the limits set in 'l' to an existing machine cgroup (berth-runc update). */
 int machine_cgroup_update(const MachineCGroup *g, const ResourceLimits *l);
 
+/* The v1 hierarchies of this process (controller lists; optionally its cgroup in each):
+ * none on a pure cgroup2 host. */
+int cgroup_v1_hierarchies(char ***ret_controllers, char ***ret_paths);
+/* Its directory below /sys/fs/cgroup ("name=systemd" -> "systemd"). */
+const char *cgroup_v1_dir(const char *controllers);
+
 /* In the payload, before unsharing the cgroup namespace. */
 int machine_cgroup_join_v1(char * const *paths);

@@ -150,6 +150,7 @@ void spawn_config_done(SpawnConfig *c) {
         free(c->network_zone);
         free(c->network_bridge);
         strv_free(c->network_interfaces);
+        strv_free(c->legacy_cgroup_hierarchies);
         strv_free(c->network_macvlan);
         strv_free(c->network_ipvlan);
         strv_free(c->network_veth_extra);
@@ -1351,6 +1352,23 @@ static int getenv_bool(const char *name, int def) {
         return r;
 }
 
+/* $SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=0 mounts the host's v1 hierarchies in the machine, as
+ * systemd-nspawn does: there is nothing to mount on a host that has none. */
+static int check_legacy_cgroup(SpawnConfig *c) {
+        int r;
+
+        if (c->no_cgns)
+                return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
+                                       "$SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=0 with $SYSTEMD_NSPAWN_USE_CGNS=0 is not supported: the legacy cgroup layout is mounted in the machine's cgroup namespace.");
+        r = cgroup_v1_hierarchies(&c->legacy_cgroup_hierarchies, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the cgroup hierarchies from /proc/self/cgroup: %m");
+        if (!c->legacy_cgroup_hierarchies || !c->legacy_cgroup_hierarchies[0])
+                return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
+                                       "$SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=0 needs cgroup v1 hierarchies on the host, and this host has only cgroup2.");
+        return 0;
+}
+
 /* The debugging variables of systemd-nspawn that change the machine's set-up, with its
  * meaning and the combinations it refuses. */
 static int read_nspawn_environment(SpawnConfig *c) {
@@ -1384,12 +1402,11 @@ static int read_nspawn_environment(SpawnConfig *c) {
         if (r < 0)
                 return r;
         c->no_cgns = !r;
-        /* Machines get a cgroup2 hierarchy: the legacy and hybrid layouts this selects are
-         * not implemented, and silently ignoring it would run something else than asked for. */
-        v = getenv("SYSTEMD_NSPAWN_UNIFIED_HIERARCHY");
-        if (v && parse_boolean(v) != 1)
-                return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
-                                       "$SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=%s is not supported: machines get a cgroup2 (unified) hierarchy.", v);
+        r = getenv_bool("SYSTEMD_NSPAWN_UNIFIED_HIERARCHY", true);
+        if (r < 0)
+                return r;
+        c->legacy_cgroup = !r;
+        return c->legacy_cgroup ? check_legacy_cgroup(c) : 0;
         return 0;
 }
 

@@ -240,6 +240,8 @@ typedef struct SpawnConfig {
         ApiVfsMode api_vfs;      /* $SYSTEMD_NSPAWN_API_VFS_WRITABLE */
         bool no_tmpfs_tmp;       /* $SYSTEMD_NSPAWN_TMPFS_TMP=0: the tree's own /tmp */
         bool no_cgns;            /* $SYSTEMD_NSPAWN_USE_CGNS=0: no cgroup namespace */
+        bool legacy_cgroup;      /* $SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=0: cgroup v1 layout */
+        char **legacy_cgroup_hierarchies; /* ... of the host's v1 hierarchies ("cpu,cpuacct") */
         bool no_image_lock;      /* $SYSTEMD_NSPAWN_LOCK=0: no lock on the image or tree */
         char **command;
 

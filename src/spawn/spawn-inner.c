@@ -390,6 +390,44 @@ static int inner_mount_cgroup_host(Inner *i, int target) {
         return 0;
 }
 
+/* $SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=0, as systemd-nspawn: the legacy layout, a tmpfs with
+ * one v1 mount per hierarchy of the host, each rooted at the machine's own cgroup by the
+ * cgroup namespace (it joined them in inner_prepare_process()), and a symlink per
+ * co-mounted controller ("cpu" -> "cpu,cpuacct"). Writable for a booted init, which
+ * manages its subtree; the tmpfs itself is read-only once populated. */
+static int inner_mount_cgroup_legacy(Inner *i, int target) {
+        _cleanup_close_ int fs = -EBADF;
+        unsigned attr = MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV|MOUNT_ATTR_NOEXEC;
+        int r;
+
+        r = mount_fs_fd(target, "tmpfs", "tmpfs", "mode=755", attr);
+        if (r >= 0)
+                r = chase_in_root(i->mounts.rootfd, "/sys/fs/cgroup", 0, &fs);
+        if (r < 0)
+                return log_error_errno(r, "Failed to mount a tmpfs on /sys/fs/cgroup: %m");
+        /* the host's list: /sys/fs/cgroup here is the machine's */
+        STRV_FOREACH(k, i->config->legacy_cgroup_hierarchies) {
+                _cleanup_strv_free_ char **l = NULL;
+                _cleanup_close_ int sub = -EBADF;
+                const char *dir = cgroup_v1_dir(*k);
+
+                if (mkdirat(fs, dir, 0755) < 0 || (sub = openat(fs, dir, O_PATH|O_DIRECTORY|O_CLOEXEC)) < 0)
+                        return log_error_errno(errno, "Failed to make /sys/fs/cgroup/%s: %m", dir);
+                r = mount_fs_fd(sub, "cgroup", "cgroup", *k, attr | (i->config->boot ? 0 : MOUNT_ATTR_RDONLY));
+                if (r < 0)
+                        return log_error_errno(r, "Failed to mount the %s cgroup hierarchy on /sys/fs/cgroup/%s: %m", *k, dir);
+                if (strv_split_full(*k, ",", false, &l) < 0)
+                        return log_oom();
+                STRV_FOREACH(c, l)
+                        if (l[1] && symlinkat(dir, fs, *c) < 0)
+                                return log_error_errno(errno, "Failed to link /sys/fs/cgroup/%s to %s: %m", *c, dir);
+        }
+        r = mount_set_attr(fs, MOUNT_ATTR_RDONLY, 0, false);
+        if (r < 0)
+                return log_error_errno(r, "Failed to make the tmpfs on /sys/fs/cgroup read-only: %m");
+        return 0;
+}
+
 /* The machine's own view of cgroup2, rooted at its cgroup by the cgroup namespace:
  * writable for a booted init, which manages its subtree, read-only otherwise. */
 static int inner_mount_cgroup(Inner *i) {
@@ -403,6 +441,8 @@ static int inner_mount_cgroup(Inner *i) {
         r = chase_in_root(i->mounts.rootfd, "/sys/fs/cgroup", 0, &target);
         if (r >= 0 && i->config->no_cgns)
                 return inner_mount_cgroup_host(i, target);
+        if (r >= 0 && i->config->legacy_cgroup)
+                return inner_mount_cgroup_legacy(i, target);
         if (r >= 0)
                 r = mount_fs_fd(target, "cgroup2", "cgroup2", NULL, attr);
         if (r < 0 && i->config->boot)

@@ -164,5 +164,82 @@ else
 fi
 SYSTEMD_NSPAWN_USE_CGNS=bogus run_spawn -P -D "$TREE" true
 expect_rc "SYSTEMD_NSPAWN_USE_CGNS=bogus: invalid" 1
-SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=0 run_spawn -P -D "$TREE" /bin/sh -c 'echo ran'
-expect_rc "SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=0: refused" 1
+
+# ---------------------------------------------------------------- $SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=0
+# the legacy layout: a read-only tmpfs, one v1 mount per host hierarchy rooted at the
+# machine's cgroup, symlinks for co-mounted controllers. A co-mount is made for the test
+# from two controllers no hierarchy holds, when there are such (this host has none).
+LGPROBE='sed -n "s/^[^ ]* \(\/sys\/fs\/cgroup[^ ]*\) \([^ ]*\) \([^ ,]*\).*/\1 \2 \3/p" /proc/self/mounts
+    grep -q " /sys/fs/cgroup tmpfs [^ ]*nosuid,nodev,noexec" /proc/self/mounts && echo tmpfs-flags
+    echo "pids.max=$(cat /sys/fs/cgroup/pids/pids.max)"
+    for l in /sys/fs/cgroup/*; do [ -L "$l" ] && echo "link ${l##*/} -> $(readlink "$l")"; done
+    mkdir /sys/fs/cgroup/pids/berth-x 2>/dev/null && echo pids-writable && rmdir /sys/fs/cgroup/pids/berth-x
+    mkdir /sys/fs/cgroup/berth-x 2>/dev/null && echo tmpfs-writable
+    grep -q "^0::/$" /proc/self/cgroup && echo in-cgns'
+# The co-mount is made in this test's own mount namespace only: a tmpfs over /sys/fs/cgroup
+# with the host's hierarchies bound into it, and net_cls,net_prio mounted beside them.
+COMOUNT=
+CGSTASH=$SCRATCH/cgstash
+if ! grep -qE '^[^ ]+ /sys/fs/cgroup/[^ ]* cgroup [^ ]*net_(cls|prio)' /proc/self/mounts &&
+   [ "$(awk '$1 == "net_cls" { print $2 }' /proc/cgroups)" = "$(awk '$1 == "net_prio" { print $2 }' /proc/cgroups)" ] &&
+   [ "$(stat -f -c %T /sys/fs/cgroup)" = tmpfs ] && mkdir "$CGSTASH" &&
+   mount --rbind /sys/fs/cgroup "$CGSTASH" && mount -t tmpfs -o mode=755 tmpfs /sys/fs/cgroup; then
+    for d in "$CGSTASH"/*; do
+        mountpoint -q "$d" || continue
+        mkdir "/sys/fs/cgroup/${d##*/}" && mount --rbind "$d" "/sys/fs/cgroup/${d##*/}"
+    done
+    COMOUNT=/sys/fs/cgroup/net_cls,net_prio
+    err=
+    mkdir "$COMOUNT" && err=$(mount -t cgroup -o net_cls,net_prio cgroup "$COMOUNT" 2>&1) ||
+        { diag "no co-mount made: $err"; COMOUNT=; }
+else
+    diag "no co-mount made: $(grep net_ /proc/cgroups | tr "\n\t" "  ")"
+fi
+SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=0 run_spawn -P -D "$TREE" --property=TasksMax=50 /bin/sh -c "$LGPROBE"
+expect_rc "SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=0: runs" 0
+expect_line "UNIFIED_HIERARCHY=0: /sys/fs/cgroup is a read-only tmpfs" "/sys/fs/cgroup tmpfs ro"
+expect_line "UNIFIED_HIERARCHY=0: ... nosuid,nodev,noexec" tmpfs-flags
+expect_line "UNIFIED_HIERARCHY=0: pids is a read-only v1 mount" "/sys/fs/cgroup/pids cgroup ro"
+expect_line "UNIFIED_HIERARCHY=0: name=systemd is mounted at systemd" "/sys/fs/cgroup/systemd cgroup ro"
+expect_no_line "UNIFIED_HIERARCHY=0: no cgroup2 mount" "/sys/fs/cgroup cgroup2 ro"
+expect_no_line "UNIFIED_HIERARCHY=0: ... nor a writable one" "/sys/fs/cgroup cgroup2 rw"
+expect_line "UNIFIED_HIERARCHY=0: the pids view is rooted at the machine's cgroup (TasksMax=50)" pids.max=50
+expect_no_line "UNIFIED_HIERARCHY=0: the pids hierarchy is read-only" pids-writable
+expect_no_line "UNIFIED_HIERARCHY=0: the tmpfs is read-only" tmpfs-writable
+# (a hierarchy unmounted again lingers in /proc/self/cgroup: only the mounted ones count)
+for h in $(sed -n 's/^[0-9]*:\([^:]*,[^:]*\):.*/\1/p' /proc/self/cgroup); do
+    [ "$(stat -f -c %T "/sys/fs/cgroup/${h#name=}" 2>/dev/null)" = cgroupfs ] || continue
+    for c in ${h//,/ }; do
+        expect_line "UNIFIED_HIERARCHY=0: co-mounted $c is a symlink to $h" "link $c -> $h"
+    done
+done
+[ -n "$COMOUNT" ] || skip "UNIFIED_HIERARCHY=0: co-mounted symlinks" "no co-mounted hierarchy on this host, and no free controllers to make one"
+[ -z "$COMOUNT" ] || expect_line "UNIFIED_HIERARCHY=0: the test's co-mount is mounted" "$COMOUNT cgroup ro"
+# booted: the machine's own cgroup (the root of each view) is writable, the tmpfs is not
+rm -f "$BOOT/sbin/init"
+printf '#!/bin/sh\n%s\n' "$LGPROBE" >"$BOOT/sbin/init"
+chmod 0755 "$BOOT/sbin/init"
+SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=0 run_spawn -P -D "$BOOT" -b
+expect_line "UNIFIED_HIERARCHY=0 -b: pids is writable" "/sys/fs/cgroup/pids cgroup rw"
+expect_line "UNIFIED_HIERARCHY=0 -b: the init creates a cgroup below its own" pids-writable
+expect_no_line "UNIFIED_HIERARCHY=0 -b: the tmpfs is read-only" tmpfs-writable
+if [ -n "$(find /sys/fs/cgroup/pids /sys/fs/cgroup/systemd -maxdepth 1 -name berth-x)" ]; then
+    fail "UNIFIED_HIERARCHY=0 -b: the cgroup was made inside the machine's, not at the host's root"
+else
+    pass "UNIFIED_HIERARCHY=0 -b: the cgroup was made inside the machine's, not at the host's root"
+fi
+if mountpoint -q "$CGSTASH" 2>/dev/null; then
+    # berth-spawn leaves slices, as systemd does; this hierarchy is the test's own
+    [ -z "$COMOUNT" ] || rmdir "$COMOUNT/machine.slice"
+    umount -R /sys/fs/cgroup && umount -R "$CGSTASH" || fail "the test's /sys/fs/cgroup was removed"
+fi
+for v in 1 ""; do
+    if [ -n "$v" ]; then export SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=$v; else unset SYSTEMD_NSPAWN_UNIFIED_HIERARCHY; fi
+    run_spawn -P -D "$TREE" --property=TasksMax=50 /bin/sh -c "$LGPROBE"
+    expect_line "SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=${v:-(unset)}: cgroup2 at /sys/fs/cgroup" "/sys/fs/cgroup cgroup2 ro"
+done
+unset SYSTEMD_NSPAWN_UNIFIED_HIERARCHY
+SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=0 SYSTEMD_NSPAWN_USE_CGNS=0 run_spawn -P -D "$TREE" true
+expect_rc "UNIFIED_HIERARCHY=0 with USE_CGNS=0: refused" 1
+SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=bogus run_spawn -P -D "$TREE" true
+expect_rc "SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=bogus: invalid" 1
