@@ -108,6 +108,8 @@ typedef enum CustomMountType {
         CUSTOM_MOUNT_TMPFS,
         CUSTOM_MOUNT_OVERLAY,
         CUSTOM_MOUNT_INACCESSIBLE,
+        CUSTOM_MOUNT_API,        /* OCI: an API file system (/proc, /dev, ...) with the config's source and options */
+        CUSTOM_MOUNT_READ_ONLY,  /* OCI linux.readonlyPaths: the path re-bound read-only */
         _CUSTOM_MOUNT_TYPE_MAX,
 } CustomMountType;
 
@@ -122,10 +124,11 @@ typedef struct CustomMount {
         BindIdmap idmap;         /* bind: idmap, noidmap, rootidmap */
         bool read_only;
         bool recursive;          /* bind: rbind (default) or norbind */
-        char *source;            /* bind: host path, or tree-relative when source_in_tree */
+        bool optional;           /* inaccessible, read-only: skipped if the path does not exist */
+        char *source;            /* bind: host path, or tree-relative when source_in_tree; API: the file system's source */
         bool source_in_tree;     /* source was given as "+PATH" */
         char *destination;       /* absolute path inside the machine */
-        char *options;           /* tmpfs: mount options */
+        char *options;           /* tmpfs, API: mount options */
         char **lower;            /* overlay: lower directories, lowest first ("+" means tree-relative) */
         char *upper;             /* overlay: writable upper directory, NULL for --overlay-ro */
 } CustomMount;

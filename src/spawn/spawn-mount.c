@@ -54,6 +54,13 @@ const MountEntry *mount_api_table(size_t *ret_n) {
         return api_table;
 }
 
+const MountEntry *mount_api_entry(const char *where) {
+        for (size_t i = 0; i < ELEMENTSOF(api_table); i++)
+                if (api_table[i].kind == MOUNT_FS && streq(api_table[i].where, where))
+                        return &api_table[i];
+        return NULL;
+}
+
 void mount_context_done(MountContext *m) {
         m->rootfd = safe_close(m->rootfd);
         m->hidden_fd = safe_close(m->hidden_fd);
@@ -168,6 +175,47 @@ static int bind_idmap(const CustomMount *cm, const SpawnState *s, size_t i, int 
         return 0;
 }
 
+static int dev_create(const MountContext *m, const MountEntry *e, const char *source, int *ret_mfd);
+static char *entry_options(const MountContext *m, const MountEntry *e);
+
+/* OCI: an API file system made here, with the config's source and options, so that it
+ * is allocated in the config's order among the other mounts: the kernel lists mounts
+ * (mountinfo) in the order they were made, and runtime-spec wants the config's. It is
+ * attached where berth-spawn's table mounts it (mount_api_filesystems()). The table's
+ * nosuid/nodev/noexec/ro stay: the config may add to them, not take them away. */
+static int prepare_api(const CustomMount *cm, const MountContext *m, int *ret) {
+        static const unsigned floor = MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV|MOUNT_ATTR_NOEXEC|MOUNT_ATTR_RDONLY;
+        const MountEntry *t = mount_api_entry(cm->destination);
+        _cleanup_free_ char *fsopts = NULL, *shifted = NULL;
+        MountEntry e;
+        unsigned attr;
+        int r;
+
+        if (!t)
+                return -EINVAL;
+        r = mount_options_split(cm->options, &fsopts, &attr);
+        if (r < 0)
+                return log_oom();
+        e = *t;
+        e.attr = attr | (t->attr & floor);
+        if (!isempty(fsopts))
+                e.options = fsopts;
+        if (m->userns || m->apifs_context) {
+                shifted = entry_options(m, &e);
+                if (!shifted && e.options)
+                        return log_oom();
+                e.options = shifted;
+        }
+        if (streq(e.where, "/dev"))
+                r = dev_create(m, &e, cm->source, ret);
+        else
+                r = fs_create_detached(e.fstype, cm->source ?: e.fstype, e.options, e.attr, ret);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the %s file system for %s with options '%s': %m",
+                                       e.fstype, e.where, strempty(cm->options));
+        return 0;
+}
+
 int mount_prepare_custom(const SpawnConfig *c, const SpawnState *s, MountContext *m) {
         _cleanup_close_ int treefd = -EBADF;
         int r;
@@ -205,6 +253,10 @@ int mount_prepare_custom(const SpawnConfig *c, const SpawnState *s, MountContext
                                 return r;
                 } else if (cm->type == CUSTOM_MOUNT_TMPFS) {
                         r = prepare_tmpfs(cm, c->selinux_apifs_context, &m->custom_fds[i]);
+                        if (r < 0)
+                                return r;
+                } else if (cm->type == CUSTOM_MOUNT_API) {
+                        r = prepare_api(cm, m, &m->custom_fds[i]);
                         if (r < 0)
                                 return r;
                 }
@@ -414,7 +466,8 @@ static int mount_targets_create(const SpawnConfig *c, MountContext *m) {
                 struct stat st;
                 int r;
 
-                if (cm->type == CUSTOM_MOUNT_INACCESSIBLE || (cm->type == CUSTOM_MOUNT_BIND && cm->source_in_tree))
+                if (cm->type == CUSTOM_MOUNT_INACCESSIBLE || cm->type == CUSTOM_MOUNT_API ||
+                    cm->type == CUSTOM_MOUNT_READ_ONLY || (cm->type == CUSTOM_MOUNT_BIND && cm->source_in_tree))
                         continue;
                 if (cm->type == CUSTOM_MOUNT_BIND && m->custom_fds[i] >= 0 &&
                     fstat(m->custom_fds[i], &st) >= 0 && !S_ISDIR(st.st_mode))
@@ -531,11 +584,12 @@ static const char *mount_hint(const MountContext *m) {
         return m->apifs_context && !selinux_enabled() ? " (SELinux is not enabled on this host)" : "";
 }
 
-static int mount_dev(MountContext *m, const MountEntry *e, int target) {
+/* A detached, populated /dev. */
+static int dev_create(const MountContext *m, const MountEntry *e, const char *source, int *ret_mfd) {
         _cleanup_close_ int mfd = -EBADF, devfd = -EBADF;
         int r;
 
-        r = fs_create_detached(e->fstype, e->fstype, e->options, e->attr, &mfd);
+        r = fs_create_detached(e->fstype, source ?: e->fstype, e->options, e->attr, &mfd);
         if (r < 0)
                 return log_error_errno(r, "Failed to create a tmpfs for %s with options '%s'%s: %m", e->where,
                                        strempty(e->options), mount_hint(m));
@@ -546,14 +600,28 @@ static int mount_dev(MountContext *m, const MountEntry *e, int target) {
         r = dev_populate(devfd, m);
         if (r < 0)
                 return r;
+        *ret_mfd = TAKE_FD(mfd);
+        return 0;
+}
 
+/* Attach /dev (made here, or prepared: *prepared) and keep its hidden nodes for the masks. */
+static int mount_dev(MountContext *m, const MountEntry *e, int target, int *prepared) {
+        _cleanup_close_ int mfd = -EBADF;
+        int r;
+
+        if (prepared)
+                mfd = TAKE_FD(*prepared);
+        else {
+                r = dev_create(m, e, NULL, &mfd);
+                if (r < 0)
+                        return r;
+        }
+        m->hidden_fd = openat(mfd, ".berth", O_PATH|O_DIRECTORY|O_CLOEXEC);
+        if (m->hidden_fd < 0)
+                return log_error_errno(errno, "Failed to open /dev/.berth: %m");
         r = mount_attach(mfd, target);
         if (r < 0)
                 return log_error_errno(r, "Failed to mount %s: %m", e->where);
-
-        m->hidden_fd = openat(devfd, ".berth", O_PATH|O_DIRECTORY|O_CLOEXEC);
-        if (m->hidden_fd < 0)
-                return log_error_errno(errno, "Failed to open /dev/.berth: %m");
         return 0;
 }
 
@@ -593,13 +661,13 @@ static char *entry_options(const MountContext *m, const MountEntry *e) {
         return ctx ? strjoin(buf, ctx) : NULL;
 }
 
-static int mount_entry_apply(MountContext *m, const MountEntry *e) {
+static int mount_entry_apply(MountContext *m, const MountEntry *e, int *prepared) {
         _cleanup_close_ int target = -EBADF, mfd = -EBADF;
         _cleanup_free_ char *options = NULL;
         MountEntry shifted;
         int r;
 
-        if (e->kind == MOUNT_FS && (m->userns || m->apifs_context) &&
+        if (e->kind == MOUNT_FS && !prepared && (m->userns || m->apifs_context) &&
             (streq(e->fstype, "tmpfs") || streq(e->fstype, "devpts"))) {
                 options = entry_options(m, e);
                 if (!options)
@@ -619,8 +687,12 @@ static int mount_entry_apply(MountContext *m, const MountEntry *e) {
         case MOUNT_FS:
                 log_debug("Mounting %s on %s with options '%s'.", e->fstype, e->where, strempty(e->options));
                 if (streq(e->where, "/dev"))
-                        return mount_dev(m, e, target);
-                r = mount_fs_fd(target, e->fstype, e->fstype, e->options, e->attr);
+                        return mount_dev(m, e, target, prepared);
+                if (prepared) {
+                        r = mount_attach(*prepared, target);
+                        *prepared = safe_close(*prepared);
+                } else
+                        r = mount_fs_fd(target, e->fstype, e->fstype, e->options, e->attr);
                 if (r < 0)
                         return log_error_errno(r, "Failed to mount %s on %s with options '%s'%s: %m", e->fstype, e->where,
                                                strempty(e->options), mount_hint(m));
@@ -665,11 +737,21 @@ bool mount_sysfs_writable(const SpawnConfig *c) {
         return c->api_vfs == API_VFS_WRITABLE || (c->api_vfs == API_VFS_NETWORK && c->private_network);
 }
 
+/* The prepared mount of an OCI config's API file system at 'where', if any. */
+static int *api_prepared(const SpawnConfig *c, MountContext *m, const char *where) {
+        for (size_t i = 0; i < c->n_mounts && i < m->n_custom; i++)
+                if (c->mounts[i].type == CUSTOM_MOUNT_API && streq(c->mounts[i].destination, where) &&
+                    m->custom_fds[i] >= 0)
+                        return &m->custom_fds[i];
+        return NULL;
+}
+
 int mount_api_filesystems(const SpawnConfig *c, MountContext *m) {
         int r;
 
         for (size_t i = 0; i < ELEMENTSOF(api_table); i++) {
                 MountEntry e = api_table[i];
+                int *prepared = e.kind == MOUNT_FS ? api_prepared(c, m, e.where) : NULL;
 
                 /* as systemd-nspawn's $SYSTEMD_NSPAWN_TMPFS_TMP=0 and _API_VFS_WRITABLE=yes */
                 if (c->no_tmpfs_tmp && streq(e.where, "/tmp"))
@@ -678,7 +760,7 @@ int mount_api_filesystems(const SpawnConfig *c, MountContext *m) {
                         continue;
                 if (streq(e.where, "/sys") && mount_sysfs_writable(c))
                         e.attr &= ~A_RO;
-                r = mount_entry_apply(m, &e);
+                r = mount_entry_apply(m, &e, prepared);
                 if (r < 0)
                         return r;
                 if (c->private_network && streq(api_table[i].where, "/proc/sys")) {
@@ -688,6 +770,17 @@ int mount_api_filesystems(const SpawnConfig *c, MountContext *m) {
                 }
         }
         return 0;
+}
+
+/* Whether 'target' is one of berth's masks already: another mask or a read-only bind on
+ * top would make the hidden node a mount point, which could then not be removed. */
+static bool is_masked(const MountContext *m, int target) {
+        struct stat st, h;
+
+        if (fstat(target, &st) < 0)
+                return false;
+        return (fstatat(m->hidden_fd, "file", &h, 0) >= 0 && st.st_dev == h.st_dev && st.st_ino == h.st_ino) ||
+               (fstatat(m->hidden_fd, "dir", &h, 0) >= 0 && st.st_dev == h.st_dev && st.st_ino == h.st_ino);
 }
 
 static int mount_custom_one(const CustomMount *cm, MountContext *m, int *prepared) {
@@ -711,12 +804,16 @@ static int mount_custom_one(const CustomMount *cm, MountContext *m, int *prepare
                 if (!S_ISDIR(st.st_mode))
                         flags = CHASE_MKFILE;
         }
-        if (cm->type == CUSTOM_MOUNT_INACCESSIBLE)
+        if (cm->type == CUSTOM_MOUNT_INACCESSIBLE || cm->type == CUSTOM_MOUNT_READ_ONLY)
                 flags = 0;
 
         r = chase_in_root(m->rootfd, cm->destination, flags, &target);
+        if (r == -ENOENT && cm->optional)
+                return 0;
         if (r < 0)
                 return log_error_errno(r, "Failed to resolve mount point '%s' inside the machine: %m", cm->destination);
+        if ((cm->type == CUSTOM_MOUNT_INACCESSIBLE || cm->type == CUSTOM_MOUNT_READ_ONLY) && is_masked(m, target))
+                return 0;
 
         switch (cm->type) {
         case CUSTOM_MOUNT_BIND:
@@ -726,6 +823,11 @@ static int mount_custom_one(const CustomMount *cm, MountContext *m, int *prepare
                 break;
         case CUSTOM_MOUNT_INACCESSIBLE:
                 return mount_mask(m, cm->destination, target);
+        case CUSTOM_MOUNT_READ_ONLY:
+                r = mount_clone_detached(target, "", true, true, prepared);
+                if (r >= 0)
+                        r = mount_attach(*prepared, target);
+                break;
         default:
                 r = -EINVAL;
         }
@@ -750,6 +852,8 @@ int mount_custom(const SpawnConfig *c, const SpawnState *s, MountContext *m) {
         }
 
         for (size_t i = 0; i < c->n_mounts; i++) {
+                if (c->mounts[i].type == CUSTOM_MOUNT_API)
+                        continue;       /* attached with the API file systems */
                 r = mount_custom_one(&c->mounts[i], m, &m->custom_fds[i]);
                 if (r < 0)
                         return r;

@@ -25,6 +25,8 @@ typedef struct MountEntry {
 } MountEntry;
 
 const MountEntry *mount_api_table(size_t *ret_n);
+/* The table's file system mounted at 'where', or NULL. */
+const MountEntry *mount_api_entry(const char *where);
 bool mount_sysfs_writable(const SpawnConfig *c);
 
 typedef struct MountContext {

@@ -10,6 +10,7 @@
 #include "cgroup-setup.h"
 #include "machine-name.h"
 #include "spawn-cgroup.h"
+#include "spawn-mount.h"
 #include "fd-util.h"
 #include "log.h"
 #include "path-util.h"
@@ -43,25 +44,57 @@ static bool has_option(char * const *options, const char *o) {
         return strv_contains(options, o);
 }
 
-/* Mount points berth-spawn makes itself, with its own options and masks (see
- * mount_api_table()): the config's entries for them are covered by those. */
-static bool is_api_mount(const char *destination) {
-        static const char *const api[] = {
-                "/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/sys/fs/cgroup",
+/* Options that are no file system's: propagation and bind flags. berth's mounts are slaves
+ * of nothing in the machine (each mount namespace starts private), so these are moot. */
+static bool is_propagation_option(const char *o) {
+        static const char *const props[] = {
+                "shared", "rshared", "slave", "rslave", "private", "rprivate", "unbindable", "runbindable",
+                "bind", "rbind",
         };
 
-        for (size_t i = 0; i < ELEMENTSOF(api); i++)
-                if (streq(api[i], destination))
+        for (size_t i = 0; i < ELEMENTSOF(props); i++)
+                if (streq(props[i], o))
                         return true;
         return false;
+}
+
+/* An API file system of berth-spawn's table (/proc, /dev, /dev/shm, ...): made with the
+ * config's source and options, at its place in the config's order (spawn-mount.c). */
+static int api_mount_from_oci(SpawnConfig *c, const OciMount *om, size_t index) {
+        CustomMount *m = custom_mount_add(c, CUSTOM_MOUNT_API);
+
+        if (!m)
+                return log_oom();
+        m->destination = strdup(om->destination);
+        m->source = strdup(isempty(om->source) ? om->type : om->source);
+        if (!m->destination || !m->source)
+                return log_oom();
+        STRV_FOREACH(o, om->options) {
+                char *n;
+
+                if (is_propagation_option(*o))
+                        continue;
+                if (!string_is_safe(*o) || strchr(*o, ','))
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "config.json: mounts[%zu].options: invalid '%s'.", index, *o);
+                n = m->options ? strjoin(m->options, ",", *o) : strdup(*o);
+                if (!n)
+                        return log_oom();
+                free(m->options);
+                m->options = n;
+        }
+        return 0;
 }
 
 static int mount_from_oci(SpawnConfig *c, const OciMount *om, size_t index, const char *bundle) {
         bool bind = !om->type || streq(om->type, "bind") || has_option(om->options, "bind") ||
                     has_option(om->options, "rbind");
+        const MountEntry *api = mount_api_entry(om->destination);
         CustomMount *m;
 
-        if (is_api_mount(om->destination))
+        /* An API file system of another type (cgroup for cgroup2, ...) is berth's own. */
+        if (!bind && api && streq(api->fstype, om->type))
+                return api_mount_from_oci(c, om, index);
+        if (!bind && (api || streq(om->destination, "/sys/fs/cgroup")))
                 return 0;
         if (!bind && !streq(om->type, "tmpfs"))
                 return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
@@ -101,6 +134,27 @@ static int mount_from_oci(SpawnConfig *c, const OciMount *om, size_t index, cons
         }
         if (!m->options && !(m->options = strdup("mode=0755")))
                 return log_oom();
+        return 0;
+}
+
+/* linux.readonlyPaths, then linux.maskedPaths (runc's order), after every mount: a path
+ * missing in the tree is skipped, as runc does. */
+static int paths_from_oci(SpawnConfig *c, char **paths, CustomMountType type, const char *field) {
+        size_t i = 0;
+
+        STRV_FOREACH(p, paths) {
+                CustomMount *m;
+
+                if ((*p)[0] != '/' || !string_is_safe(*p))
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "config.json: %s[%zu]: not an absolute path: '%s'.",
+                                               field, i, *p);
+                m = custom_mount_add(c, type);
+                if (!m || !(m->destination = strdup(*p)))
+                        return log_oom();
+                path_simplify(m->destination);
+                m->optional = true;
+                i++;
+        }
         return 0;
 }
 
@@ -276,6 +330,11 @@ int spawn_config_from_oci(SpawnConfig *c, const OciConfig *o, const char *bundle
                 if (r < 0)
                         return r;
         }
+        r = paths_from_oci(c, o->readonly_paths, CUSTOM_MOUNT_READ_ONLY, "linux.readonlyPaths");
+        if (r >= 0)
+                r = paths_from_oci(c, o->masked_paths, CUSTOM_MOUNT_INACCESSIBLE, "linux.maskedPaths");
+        if (r < 0)
+                return r;
         resource_limits_from_oci(&c->limits, &o->resources);
         r = cgroup_path_from_oci(o->cgroups_path, name, systemd_cgroup, &c->cgroup_path);
         if (r < 0)

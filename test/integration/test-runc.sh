@@ -391,6 +391,29 @@ B=$(bundle spawnbad '["sh"]' 'c["linux"]["namespaces"].append({"type": "bogus"})
 expect_fail "--oci-bundle with a bad config names the field" 'linux\.namespaces\[6\]: unknown namespace type' \
     "$BERTH_SPAWN" -q --oci-bundle="$B"
 
+# ---- the config's mounts in its order, its sources and options; maskedPaths, readonlyPaths
+# (the kernel lists mounts in the order they were made: /proc must come before /dev as
+# the config says, /dev/shm has the config's source "shm" and noexec)
+# (paths berth masks itself, such as /proc/keys as containerd lists them, stay masked)
+B=$(bundle mounts '["sh", "-c", "cat /proc/self/mountinfo >/out/mountinfo; cat /secret-file /secret-dir/x >/out/masked 2>&1; touch /ro-dir/x 2>/out/ro; echo rc=$? >>/out/ro"]' '
+c["mounts"].insert(3, {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]})
+c["mounts"].append({"destination": "/late", "type": "tmpfs", "source": "tmpfs", "options": ["size=1k"]})
+r = os.path.dirname(sys.argv[1]) + "/rootfs"
+os.makedirs(r + "/secret-dir", exist_ok=True); os.makedirs(r + "/ro-dir", exist_ok=True)
+open(r + "/secret-file", "w").write("hush-hush\n"); open(r + "/secret-dir/x", "w").write("hush-hush\n")
+c["linux"]["maskedPaths"] += ["/secret-file", "/secret-dir", "/no/such/path", "/proc/keys", "/proc/timer_list"]
+c["linux"]["readonlyPaths"] += ["/ro-dir", "/no/such/dir", "/proc/keys"]')
+ok_if "run a container with /dev/shm, masked and read-only paths" runc run --bundle "$B" "$P-mounts"
+MI=$B/out/mountinfo
+order=$(awk '!seen[$5]++ {print $5}' "$MI" | grep -nxE '/proc|/dev|/dev/pts|/dev/shm|/sys|/out|/late' | cut -d: -f2 | tr '\n' ' ')
+expect_eq "the config's mounts are made in its order (/proc before /dev)" "/proc /dev /dev/pts /dev/shm /sys /out /late " "$order"
+expect_match "/dev/shm has the config's source and noexec" ' /dev/shm [^ ]*noexec.* - tmpfs shm ' "$(cat "$MI")"
+expect_match "/dev/shm has the config's size" ' /dev/shm .* - tmpfs shm rw,[^ ]*size=65536k' "$(cat "$MI")"
+expect_eq "maskedPaths hide a file and a directory; a missing one is skipped" "0 2" \
+    "$(grep -c hush-hush "$B/out/masked") $(grep -c . "$B/out/masked")"
+expect_match "readonlyPaths make a directory read-only; a missing one is skipped" 'Read-only file system' "$(cat "$B/out/ro")"
+expect_eq "the read-only path's writer failed" "rc=1" "$(tail -n1 "$B/out/ro")"
+
 # ---- nothing left
 expect_eq "the state directory is empty" "" "$(ls -A "$ROOT" 2>&1)"
 expect_eq "no cgroup of ours is left" "" "$(find /sys/fs/cgroup -name "*$P*" 2>/dev/null)"
