@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "capability-util.h"
 #include "oci-config.h"
@@ -579,6 +580,89 @@ static int parse_device_rules(Reader *r, const char *field, json_object *o, OciR
         return 0;
 }
 
+static int get_device_number(Reader *r, const char *f, json_object *e, const char *key, bool required, uint32_t *ret) {
+        json_object *v = member(e, key);
+        int64_t n;
+        int k;
+
+        if (!v)
+                return required ? fail(r, f, "missing '%s'", key) : 0;
+        if ((k = get_int(r, f, v, 0, UINT32_MAX, &n)) < 0)
+                return k;
+        *ret = (uint32_t) n;
+        return 0;
+}
+
+static int parse_device(Reader *r, const char *f, json_object *e, OciDevice *d) {
+        _cleanup_free_ char *type = NULL;
+        json_object *v;
+        int64_t n;
+        int k;
+
+        if (expect_type(r, f, e, json_type_object) < 0)
+                return -EINVAL;
+        if (!(v = member(e, "path")))
+                return fail(r, f, "missing 'path'");
+        if ((k = get_absolute_path(r, f, v, &d->path)) < 0)
+                return k;
+        if (!(v = member(e, "type")))
+                return fail(r, f, "missing 'type'");
+        if ((k = get_string(r, f, v, &type)) < 0)
+                return k;
+        if (streq(type, "c") || streq(type, "u"))
+                d->type = S_IFCHR;
+        else if (streq(type, "b"))
+                d->type = S_IFBLK;
+        else if (streq(type, "p"))
+                d->type = S_IFIFO;
+        else
+                return fail(r, f, "unknown device type '%s'", type);
+        /* a FIFO has no device numbers */
+        if ((k = get_device_number(r, f, e, "major", d->type != S_IFIFO, &d->major)) < 0 ||
+            (k = get_device_number(r, f, e, "minor", d->type != S_IFIFO, &d->minor)) < 0)
+                return k;
+        d->mode = 0666;
+        if ((v = member(e, "fileMode"))) {
+                if ((k = get_int(r, f, v, 0, 07777, &n)) < 0)
+                        return k;
+                d->mode = (mode_t) n;
+        }
+        if ((v = member(e, "uid"))) {
+                if ((k = get_int(r, f, v, 0, UINT32_MAX - 1, &n)) < 0)
+                        return k;
+                d->uid = (uid_t) n;
+        }
+        if ((v = member(e, "gid"))) {
+                if ((k = get_int(r, f, v, 0, UINT32_MAX - 1, &n)) < 0)
+                        return k;
+                d->gid = (gid_t) n;
+        }
+        return check_known(r, f, e, (const char *const[]) { "path", "type", "major", "minor", "fileMode", "uid", "gid", NULL });
+}
+
+static int parse_devices(Reader *r, json_object *o, OciConfig *c) {
+        size_t n;
+
+        if (expect_type(r, "linux.devices", o, json_type_array) < 0)
+                return -EINVAL;
+        n = json_object_array_length(o);
+        c->devices = calloc(n ?: 1, sizeof(OciDevice));
+        if (!c->devices)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *f = child_index("linux.devices", i);
+                int k;
+
+                if (!f)
+                        return -ENOMEM;
+                c->n_devices = i + 1;
+                k = parse_device(r, f, json_object_array_get_idx(o, i), &c->devices[i]);
+                if (k < 0)
+                        return k;
+        }
+        return 0;
+}
+
 /* linux.resources.cpu's realtime and cpuset fields. */
 static int parse_cpu_extra(Reader *r, const char *field, json_object *g, OciResources *res) {
         _cleanup_free_ char *f_rp = child(field, "realtimePeriod"), *f_rr = child(field, "realtimeRuntime"),
@@ -954,6 +1038,8 @@ static int parse_linux(Reader *r, json_object *o, OciConfig *c) {
                         return fail(r, "linux.readonlyPaths", "'%s' is not an absolute path", *p);
         if ((v = member(o, "sysctl")) && (k = get_string_map(r, "linux.sysctl", v, &c->sysctl)) < 0)
                 return k;
+        if ((v = member(o, "devices")) && (k = parse_devices(r, v, c)) < 0)
+                return k;
         if ((v = member(o, "rootfsPropagation")) &&
             (k = get_string(r, "linux.rootfsPropagation", v, &c->rootfs_propagation)) < 0)
                 return k;
@@ -1004,6 +1090,9 @@ void oci_config_done(OciConfig *c) {
         free(c->cwd);
         free(c->additional_gids);
         free(c->rlimits);
+        for (size_t i = 0; i < c->n_devices; i++)
+                free(c->devices[i].path);
+        free(c->devices);
         free(c->hostname);
         free(c->domainname);
         for (size_t i = 0; i < c->n_mounts; i++) {

@@ -44,6 +44,16 @@ typedef struct OciNamespace {
         char *path;              /* join this namespace instead of making one */
 } OciNamespace;
 
+/* linux.devices[]: a node made in the container */
+typedef struct OciDevice {
+        char *path;
+        mode_t type;             /* S_IFCHR, S_IFBLK, S_IFIFO */
+        uint32_t major, minor;
+        mode_t mode;             /* permission bits; 0666 when absent, as runc */
+        uid_t uid;
+        gid_t gid;
+} OciDevice;
+
 /* linux.resources; a *_set flag tells whether the field was present. */
 typedef struct OciResources {
         int64_t memory_limit;    /* bytes, -1: unlimited */
@@ -119,6 +129,8 @@ typedef struct OciConfig {
         char **masked_paths;
         char **readonly_paths;
         char **sysctl;           /* KEY=VALUE */
+        OciDevice *devices;
+        size_t n_devices;
         char *rootfs_propagation;
         OciSeccomp *seccomp;     /* NULL: no linux.seccomp */
         char **annotations;      /* KEY=VALUE */

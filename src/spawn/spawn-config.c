@@ -172,6 +172,12 @@ void spawn_config_done(SpawnConfig *c) {
         free(c->cgroup_path);
         free(c->oci_bundle);
         free(c->settings_file);
+        for (size_t i = 0; i < c->n_namespace_joins; i++)
+                free(c->namespace_joins[i].path);
+        strv_free(c->sysctl);
+        for (size_t i = 0; i < c->n_devices; i++)
+                free(c->devices[i].path);
+        free(c->devices);
         *c = (SpawnConfig) {};
 }
 
@@ -1522,6 +1528,14 @@ int spawn_config_finalize(SpawnConfig *c) {
         if (c->quiet)
                 log_set_max_level(LOG_WARNING);
         return 0;
+}
+
+int spawn_config_namespaces_kept(const SpawnConfig *c) {
+        int flags = c->namespaces_shared;
+
+        for (size_t i = 0; i < c->n_namespace_joins; i++)
+                flags |= c->namespace_joins[i].type;
+        return flags;
 }
 
 uint64_t spawn_config_bounding_set(const SpawnConfig *c) {

@@ -113,6 +113,23 @@ typedef enum CustomMountType {
         _CUSTOM_MOUNT_TYPE_MAX,
 } CustomMountType;
 
+/* OCI linux.devices: a node made in the machine after its mounts */
+typedef struct DeviceNode {
+        char *path;
+        mode_t mode;             /* S_IFCHR/S_IFBLK/S_IFIFO | permissions */
+        dev_t dev;
+        uid_t uid;
+        gid_t gid;
+} DeviceNode;
+
+/* OCI linux.namespaces[].path: an existing namespace the machine joins */
+typedef struct NamespaceJoin {
+        int type;                /* CLONE_NEW* */
+        char *path;
+} NamespaceJoin;
+
+#define NAMESPACE_JOIN_MAX 8
+
 typedef enum BindIdmap {
         BIND_IDMAP_NO,           /* noidmap: files keep their host owners */
         BIND_IDMAP_YES,          /* idmap: UID N on disk is N inside */
@@ -269,6 +286,15 @@ typedef struct SpawnConfig {
         uint64_t settings_mask;  /* SETTING_* groups the command line set (spawn-settings.h) */
         char *settings_file;     /* the NAME.nspawn file applied, if any */
         bool settings_trusted;
+
+        /* OCI (berth-runc): namespaces the config does not list are the runtime's own
+         * (CLONE_NEW* flags not to create); those listed with a path are joined. */
+        int namespaces_shared;
+        NamespaceJoin namespace_joins[NAMESPACE_JOIN_MAX];
+        size_t n_namespace_joins;
+        char **sysctl;           /* linux.sysctl, KEY=VALUE, written inside the machine */
+        DeviceNode *devices;
+        size_t n_devices;
 } SpawnConfig;
 
 /* The defaults before any option is parsed. */
@@ -296,6 +322,9 @@ int spawn_config_determine_names(SpawnConfig *c);
 int spawn_config_finalize(SpawnConfig *c);
 
 uint64_t spawn_config_bounding_set(const SpawnConfig *c);
+/* CLONE_NEW* flags of the namespaces the machine does not make: the runtime's own, and
+ * those it joins by path (OCI linux.namespaces). */
+int spawn_config_namespaces_kept(const SpawnConfig *c);
 
 const char *console_mode_to_string(ConsoleMode m);
 ConsoleMode console_mode_from_string(const char *s);

@@ -93,9 +93,83 @@ static int inner_prepare_process(Inner *i) {
         r = machine_cgroup_join_v1(i->state->cgroup.v1_paths);
         if (r < 0)
                 return r;
-        /* $SYSTEMD_NSPAWN_USE_CGNS=0: the host's cgroup paths, see inner_mount_cgroup() */
-        if (!i->config->no_cgns && unshare(CLONE_NEWCGROUP) < 0)
+        /* $SYSTEMD_NSPAWN_USE_CGNS=0: the host's cgroup paths, see inner_mount_cgroup();
+         * OCI: the runtime's cgroup namespace, or one joined by path */
+        if (!i->config->no_cgns && !(spawn_config_namespaces_kept(i->config) & CLONE_NEWCGROUP) &&
+            unshare(CLONE_NEWCGROUP) < 0)
                 return log_error_errno(errno, "Failed to create a cgroup namespace: %m");
+        return 0;
+}
+
+/* OCI linux.namespaces[].path (but pid, joined by the launcher before the clone, and
+ * network, below): every path is opened first, while the paths are the host's, then
+ * joined, the mount namespace last. The machine is then set up inside them, as runc
+ * does: in a joined mount namespace, pivot_root moves every process of it whose root
+ * is its root. */
+static int inner_join_namespaces(Inner *i) {
+        const SpawnConfig *c = i->config;
+        int fds[NAMESPACE_JOIN_MAX];
+        size_t n = 0;
+        int r = 0;
+
+        for (size_t k = 0; k < c->n_namespace_joins; k++) {
+                if (c->namespace_joins[k].type == CLONE_NEWPID)
+                        continue;
+                fds[n] = open(c->namespace_joins[k].path, O_RDONLY|O_CLOEXEC|O_NOCTTY);
+                if (fds[n] < 0) {
+                        r = log_error_errno(errno, "Failed to open namespace '%s': %m", c->namespace_joins[k].path);
+                        goto finish;
+                }
+                n++;
+        }
+        for (int pass = 0; pass < 2 && r >= 0; pass++)
+                for (size_t k = 0, j = 0; k < c->n_namespace_joins; k++) {
+                        const NamespaceJoin *ns = &c->namespace_joins[k];
+
+                        if (ns->type == CLONE_NEWPID)
+                                continue;
+                        /* the mount namespace in the second pass */
+                        if ((ns->type == CLONE_NEWNS) == (pass == 1) && setns(fds[j], ns->type) < 0) {
+                                r = log_error_errno(errno, "Failed to join namespace '%s': %m", ns->path);
+                                break;
+                        }
+                        j++;
+                }
+finish:
+        while (n > 0)
+                safe_close(fds[--n]);
+        return r;
+}
+
+/* OCI linux.sysctl, validated by spawn-oci.c: written through a proc instance of our own
+ * (the machine's /proc/sys is read-only by now), in the machine's namespaces. */
+static int inner_apply_sysctl(Inner *i) {
+        _cleanup_close_ int proc = -EBADF;
+        int r;
+
+        if (!i->config->sysctl || !i->config->sysctl[0])
+                return 0;
+        r = fs_create_detached("proc", "proc", NULL, MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV|MOUNT_ATTR_NOEXEC, &proc);
+        if (r < 0)
+                return log_error_errno(r, "Failed to mount a proc instance for linux.sysctl: %m");
+        STRV_FOREACH(kv, i->config->sysctl) {
+                _cleanup_free_ char *path = NULL;
+                _cleanup_close_ int fd = -EBADF;
+                const char *eq = strchr(*kv, '=');
+                size_t len;
+
+                path = strjoin("sys/", *kv);
+                if (!path || !eq)
+                        return log_oom();
+                path[4 + (eq - *kv)] = 0;
+                for (char *p = path + 4; *p; p++)
+                        if (*p == '.')
+                                *p = '/';
+                fd = openat(proc, path, O_WRONLY|O_CLOEXEC|O_NOCTTY);
+                len = strlen(eq + 1);
+                if (fd < 0 || write(fd, eq + 1, len) != (ssize_t) len)
+                        return log_error_errno(errno, "Failed to set sysctl %.*s to '%s': %m", (int) (eq - *kv), *kv, eq + 1);
+        }
         return 0;
 }
 
@@ -886,6 +960,8 @@ void spawn_inner(const SpawnConfig *c, const SpawnState *s, int sock) {
         if (r >= 0)
                 r = inner_join_netns(&i);
         if (r >= 0)
+                r = inner_join_namespaces(&i);
+        if (r >= 0)
                 r = inner_open_host_resources(&i);     /* host paths, before they vanish */
         if (r >= 0)
                 r = mount_switch_root(c, s, &i.mounts);
@@ -911,6 +987,8 @@ void spawn_inner(const SpawnConfig *c, const SpawnState *s, int sock) {
                 r = inner_setup_network(&i);
         if (r >= 0)
                 r = inner_set_hostname(&i);
+        if (r >= 0)
+                r = inner_apply_sysctl(&i);
         if (r >= 0)
                 r = host_files_apply(c, &i.files, i.mounts.rootfd);
         if (r >= 0)

@@ -836,6 +836,35 @@ static int mount_custom_one(const CustomMount *cm, MountContext *m, int *prepare
         return 0;
 }
 
+/* OCI linux.devices, after every mount (as runc): the parent directory is made, a path
+ * that exists already (a default device) is kept. */
+static int mount_devices(const SpawnConfig *c, MountContext *m) {
+        for (size_t i = 0; i < c->n_devices; i++) {
+                const DeviceNode *d = &c->devices[i];
+                _cleanup_free_ char *dir = NULL, *base = NULL;
+                _cleanup_close_ int dfd = -EBADF;
+                uid_t uid = d->uid + (m->userns ? m->uid_shift : 0);
+                gid_t gid = d->gid + (m->userns ? m->uid_shift : 0);
+                int r;
+
+                dir = strndup(d->path, strrchr(d->path, '/') - d->path);
+                base = path_basename(d->path);
+                if (!dir || !base)
+                        return log_oom();
+                r = chase_in_root(m->rootfd, isempty(dir) ? "/" : dir, CHASE_MKDIR, &dfd);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to make the directory of device %s: %m", d->path);
+                if (mknodat(dfd, base, d->mode, d->dev) < 0) {
+                        if (errno == EEXIST)
+                                continue;
+                        return log_error_errno(errno, "Failed to create device %s: %m", d->path);
+                }
+                if (fchmodat(dfd, base, d->mode & 07777, 0) < 0 || fchownat(dfd, base, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+                        return log_error_errno(errno, "Failed to set the owner and mode of device %s: %m", d->path);
+        }
+        return 0;
+}
+
 int mount_custom(const SpawnConfig *c, const SpawnState *s, MountContext *m) {
         _cleanup_close_ int devfd = -EBADF;
         int r;
@@ -859,6 +888,10 @@ int mount_custom(const SpawnConfig *c, const SpawnState *s, MountContext *m) {
                         return r;
                 m->custom_fds[i] = safe_close(m->custom_fds[i]);
         }
+
+        r = mount_devices(c, m);
+        if (r < 0)
+                return r;
 
         /* The masks hold their own references; the nodes themselves can go. */
         devfd = openat(m->hidden_fd, "..", O_RDONLY|O_DIRECTORY|O_CLOEXEC);

@@ -2,8 +2,10 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "capability-util.h"
@@ -233,18 +235,117 @@ void resource_limits_from_oci(ResourceLimits *l, const OciResources *r) {
         l->n_devices = r->n_devices;
 }
 
-static int check_namespaces(const OciConfig *o) {
+static const int namespace_flags[_OCI_NS_MAX] = {
+        [OCI_NS_PID] = CLONE_NEWPID,
+        [OCI_NS_NETWORK] = CLONE_NEWNET,
+        [OCI_NS_MOUNT] = CLONE_NEWNS,
+        [OCI_NS_IPC] = CLONE_NEWIPC,
+        [OCI_NS_UTS] = CLONE_NEWUTS,
+        [OCI_NS_USER] = CLONE_NEWUSER,
+        [OCI_NS_CGROUP] = CLONE_NEWCGROUP,
+        [OCI_NS_TIME] = CLONE_NEWTIME,
+};
+
+/* linux.namespaces: a type not listed is the runtime's own (shared), one listed with a
+ * path is joined, one listed without is made. The network namespace by path is
+ * berth-spawn's --network-namespace-path=. */
+static int namespaces_from_oci(SpawnConfig *c, const OciConfig *o) {
         for (OciNamespaceType t = 0; t < _OCI_NS_MAX; t++) {
-                if (!o->namespaces[t].wanted)
-                        continue;
-                if (t == OCI_NS_USER || t == OCI_NS_TIME)
+                const OciNamespace *ns = &o->namespaces[t];
+
+                if ((t == OCI_NS_USER || t == OCI_NS_TIME) && ns->wanted)
                         return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
                                                "config.json: linux.namespaces: a %s namespace is not supported by berth-runc yet.",
                                                oci_namespace_type_to_string(t));
-                if (o->namespaces[t].path)
+                if (t == OCI_NS_USER || t == OCI_NS_TIME)
+                        continue;
+                /* berth sets the root up with mounts of its own: never in the runtime's namespace */
+                if (t == OCI_NS_MOUNT && !ns->wanted)
                         return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
-                                               "config.json: linux.namespaces: joining the %s namespace %s is not supported by berth-runc yet.",
-                                               oci_namespace_type_to_string(t), o->namespaces[t].path);
+                                               "config.json: linux.namespaces: a container without a mount namespace "
+                                               "is not supported by berth-runc.");
+                if (!ns->wanted) {
+                        c->namespaces_shared |= namespace_flags[t];
+                        continue;
+                }
+                if (!ns->path)
+                        continue;
+                if (t == OCI_NS_NETWORK) {
+                        c->network_namespace_path = strdup(ns->path);
+                        if (!c->network_namespace_path)
+                                return log_oom();
+                        continue;
+                }
+                /* at most one per type: fewer than NAMESPACE_JOIN_MAX */
+                c->namespace_joins[c->n_namespace_joins] = (NamespaceJoin) {
+                        .type = namespace_flags[t],
+                        .path = strdup(ns->path),
+                };
+                if (!c->namespace_joins[c->n_namespace_joins++].path)
+                        return log_oom();
+        }
+        if (o->hostname && !o->namespaces[OCI_NS_UTS].wanted)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "config.json: hostname: unable to set hostname without a private UTS namespace.");
+        return 0;
+}
+
+/* linux.sysctl: what runc allows, each only in a namespace of the container's own (made
+ * or joined): IPC keys with an IPC namespace, net.* with a network namespace,
+ * kernel.hostname/domainname with a UTS namespace. Anything else is the host's. */
+static int sysctl_from_oci(SpawnConfig *c, const OciConfig *o) {
+        static const char *const ipc_keys[] = {
+                "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
+                "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced",
+        };
+
+        STRV_FOREACH(kv, o->sysctl) {
+                _cleanup_free_ char *key = strndup(*kv, strcspn(*kv, "="));
+                OciNamespaceType needs = _OCI_NS_MAX;
+
+                if (!key)
+                        return log_oom();
+                for (size_t i = 0; i < ELEMENTSOF(ipc_keys); i++)
+                        if (streq(key, ipc_keys[i]))
+                                needs = OCI_NS_IPC;
+                if (startswith(key, "fs.mqueue."))
+                        needs = OCI_NS_IPC;
+                else if (startswith(key, "net."))
+                        needs = OCI_NS_NETWORK;
+                else if (streq(key, "kernel.hostname") || streq(key, "kernel.domainname"))
+                        needs = OCI_NS_UTS;
+                if (needs == _OCI_NS_MAX || strstr(key, "..") || strchr(key, '/') || !string_is_safe(*kv))
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                               "config.json: linux.sysctl: %s is not allowed in a container (it is the host's).", key);
+                if (!o->namespaces[needs].wanted)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                               "config.json: linux.sysctl: %s is not allowed in the host's %s namespace.",
+                                               key, oci_namespace_type_to_string(needs));
+        }
+        c->sysctl = strv_copy(o->sysctl);
+        return !o->sysctl || c->sysctl ? 0 : log_oom();
+}
+
+static int devices_from_oci(SpawnConfig *c, const OciConfig *o) {
+        if (o->n_devices == 0)
+                return 0;
+        c->devices = calloc(o->n_devices, sizeof(DeviceNode));
+        if (!c->devices)
+                return log_oom();
+        for (size_t i = 0; i < o->n_devices; i++) {
+                const OciDevice *d = &o->devices[i];
+
+                c->devices[i] = (DeviceNode) {
+                        .path = strdup(d->path),
+                        .mode = d->type | (d->mode & 07777),
+                        .dev = makedev(d->major, d->minor),
+                        .uid = d->uid,
+                        .gid = d->gid,
+                };
+                c->n_devices = i + 1;
+                if (!c->devices[i].path)
+                        return log_oom();
+                path_simplify(c->devices[i].path);
         }
         return 0;
 }
@@ -297,11 +398,13 @@ int spawn_config_from_oci(SpawnConfig *c, const OciConfig *o, const char *bundle
         char resolved[PATH_MAX];
         int r;
 
-        r = check_namespaces(o);
+        r = namespaces_from_oci(c, o);
+        if (r >= 0)
+                r = sysctl_from_oci(c, o);
+        if (r >= 0)
+                r = devices_from_oci(c, o);
         if (r < 0)
                 return r;
-        if (o->sysctl)
-                return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP), "config.json: linux.sysctl: not supported by berth-runc yet.");
 
         root = o->root_path[0] == '/' ? strdup(o->root_path) : path_join(bundle, o->root_path);
         if (!root)
@@ -315,7 +418,7 @@ int spawn_config_from_oci(SpawnConfig *c, const OciConfig *o, const char *bundle
                 return log_oom();
         c->read_only = o->root_readonly;
         c->register_mode = REGISTER_NO;
-        c->private_network = o->namespaces[OCI_NS_NETWORK].wanted;
+        c->private_network = o->namespaces[OCI_NS_NETWORK].wanted && !o->namespaces[OCI_NS_NETWORK].path;
         c->kill_signal = SIGKILL;
         c->detached = true;
         r = id128_randomize(&c->uuid);
@@ -403,6 +506,20 @@ static int merge_oci(SpawnConfig *c, SpawnConfig *b) {
         if (!resource_limits_any(&c->limits))
                 c->limits = b->limits;
         c->private_network = c->private_network || b->private_network;
+        if (!c->network_namespace_path && !c->private_network)
+                c->network_namespace_path = TAKE_PTR(b->network_namespace_path);
+        /* berth-spawn always makes its own pid, mount, ipc, uts and cgroup namespaces */
+        if (b->n_namespace_joins > 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
+                                       "config.json: linux.namespaces: joining the namespace %s is not supported by "
+                                       "berth-spawn --oci-bundle (berth-runc does).", b->namespace_joins[0].path);
+        if (!c->sysctl)
+                c->sysctl = TAKE_PTR(b->sysctl);
+        if (!c->devices) {
+                c->devices = TAKE_PTR(b->devices);
+                c->n_devices = b->n_devices;
+                b->n_devices = 0;
+        }
         if (c->console < 0 && b->console == CONSOLE_PIPE)
                 c->console = CONSOLE_PIPE;
 

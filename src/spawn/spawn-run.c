@@ -550,9 +550,31 @@ static int detached_wait_created(int sock, int console_socket) {
         }
 }
 
+/* OCI: a PID namespace joined by path is entered before the clone (setns() of a PID
+ * namespace applies to the children made after it); *ret_own is ours, to return to. */
+static int pid_namespace_join(const SpawnConfig *c, int *ret_own) {
+        _cleanup_close_ int fd = -EBADF, own = -EBADF;
+
+        for (size_t i = 0; i < c->n_namespace_joins; i++) {
+                const char *path = c->namespace_joins[i].path;
+
+                if (c->namespace_joins[i].type != CLONE_NEWPID)
+                        continue;
+                own = open("/proc/self/ns/pid_for_children", O_RDONLY|O_CLOEXEC);
+                fd = open(path, O_RDONLY|O_CLOEXEC|O_NOCTTY);
+                if (own < 0 || fd < 0)
+                        return log_error_errno(errno, "Failed to open namespace '%s': %m", path);
+                if (setns(fd, CLONE_NEWPID) < 0)
+                        return log_error_errno(errno, "Failed to join namespace '%s': %m", path);
+                *ret_own = TAKE_FD(own);
+                return 0;
+        }
+        return 0;
+}
+
 pid_t spawn_create_detached(const SpawnConfig *c, SpawnState *st, int console_socket, bool sibling) {
         _cleanup_close_pair_ int pair[2] = EBADF_PAIR;
-        _cleanup_close_ int pidfd = -EBADF;
+        _cleanup_close_ int pidfd = -EBADF, own_pidns = -EBADF;
         pid_t pid;
         int r;
 
@@ -565,9 +587,16 @@ pid_t spawn_create_detached(const SpawnConfig *c, SpawnState *st, int console_so
         if (r < 0)
                 goto fail;
 
+        r = pid_namespace_join(c, &own_pidns);
+        if (r < 0)
+                goto fail;
+
         fflush(stdout);
         fflush(stderr);
-        pid = clone_with_flags(NAMESPACE_FLAGS|CLONE_PIDFD|(sibling ? CLONE_PARENT : 0), st->cgroup.v2_fd, &pidfd);
+        pid = clone_with_flags((NAMESPACE_FLAGS & ~spawn_config_namespaces_kept(c))|CLONE_PIDFD|(sibling ? CLONE_PARENT : 0),
+                               st->cgroup.v2_fd, &pidfd);
+        if (own_pidns >= 0 && setns(own_pidns, CLONE_NEWPID) < 0)
+                log_debug_errno(errno, "Failed to return to our own PID namespace, ignoring: %m");
         if (pid < 0) {
                 r = log_error_errno(pid, "Failed to start the container's init in new namespaces: %m");
                 goto fail;

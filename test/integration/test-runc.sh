@@ -414,6 +414,60 @@ expect_eq "maskedPaths hide a file and a directory; a missing one is skipped" "0
 expect_match "readonlyPaths make a directory read-only; a missing one is skipped" 'Read-only file system' "$(cat "$B/out/ro")"
 expect_eq "the read-only path's writer failed" "rc=1" "$(tail -n1 "$B/out/ro")"
 
+# ---- linux.devices: made after the mounts with the config's type, numbers, mode, owner
+B=$(bundle devices '["sh", "-c", "ls -ln /dev/test-c /dev/sub/fifo /dev/null >/out/devices 2>&1"]' '
+c["linux"]["devices"] = [{"path": "/dev/test-c", "type": "c", "major": 1, "minor": 3, "fileMode": 384, "uid": 1, "gid": 2},
+                         {"path": "/dev/sub/fifo", "type": "p"}, {"path": "/dev/null", "type": "c", "major": 1, "minor": 3}]')
+ok_if "run a container with linux.devices" runc run --bundle "$B" "$P-dev"
+expect_match "a character device with the config's numbers, mode and owner" '^crw------- +1 +1 +2 +1, +3 .*/dev/test-c$' "$(cat "$B/out/devices")"
+expect_match "a FIFO in a directory made for it" '^prw-rw-rw- .*/dev/sub/fifo$' "$(cat "$B/out/devices")"
+expect_match "a default device listed again is kept" '^crw-rw-rw- .*/dev/null$' "$(cat "$B/out/devices")"
+B=$(bundle baddev '["true"]' 'c["linux"]["devices"] = [{"path": "/dev/x", "type": "q", "major": 1, "minor": 1}]')
+expect_fail "an unknown device type names the field" 'linux\.devices\[0\]: unknown device type' runc run --bundle "$B" "$P-baddev"
+
+# ---- linux.sysctl: written inside the container's namespaces; host-global keys refused
+B=$(bundle sysctl '["sh", "-c", "cat /proc/sys/kernel/shmmni /proc/sys/net/ipv4/ip_forward >/out/sysctl"]' \
+    'c["linux"]["sysctl"] = {"kernel.shmmni": "1234", "net.ipv4.ip_forward": "1"}')
+HOST_SHMMNI=$(cat /proc/sys/kernel/shmmni)
+ok_if "run a container with linux.sysctl" runc run --bundle "$B" "$P-sysctl"
+expect_eq "the container's IPC and network namespaces have the config's values" "1234 1" "$(tr '\n' ' ' <"$B/out/sysctl" | sed 's/ $//')"
+expect_eq "the host's value is untouched" "$HOST_SHMMNI" "$(cat /proc/sys/kernel/shmmni)"
+B=$(bundle sysctlhost '["true"]' 'c["linux"]["sysctl"] = {"kernel.pid_max": "4096"}')
+expect_fail "a host-global sysctl is refused" 'linux\.sysctl: kernel\.pid_max is not allowed' runc run --bundle "$B" "$P-sysctlhost"
+B=$(bundle sysctlnet '["true"]' 'c["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1"}; c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "network"]')
+expect_fail "net.* without a network namespace of its own is refused" "not allowed in the host's network namespace" \
+    runc run --bundle "$B" "$P-sysctlnet"
+
+# ---- linux.namespaces: joined by path (a pod's network namespace, as CRI passes it), and
+# the runtime's own for the types not listed
+unshare --ipc --uts --net --mount --pid --fork --kill-child sleep 1000 &
+export UNSHARE=$!
+for i in $(seq 1 100); do UPID=$(pgrep -P "$UNSHARE" sleep) && break; sleep 0.05; done
+B=$(bundle nspath '["sleep", "1000"]' '
+u = os.environ["UNSHARE"]
+paths = {"ipc": "ipc", "uts": "uts", "network": "net", "mount": "mnt", "pid": "pid_for_children"}
+c["linux"]["namespaces"] = [{"type": t, "path": "/proc/%s/ns/%s" % (u, paths[t])} if t in paths else {"type": t} for t in ("pid", "network", "ipc", "uts", "mount", "cgroup")]')
+ok_if "create a container joining five namespaces by path" runc create --bundle "$B" "$P-nspath"
+CPID=$(json "$(runc state "$P-nspath")" 'j["pid"]')
+for ns in ipc uts net mnt; do
+    expect_eq "the container is in the $ns namespace of the path" "$(readlink "/proc/$UNSHARE/ns/$ns")" "$(readlink "/proc/$CPID/ns/$ns")"
+done
+expect_eq "the container is in the pid namespace of the path" "$(readlink "/proc/$UNSHARE/ns/pid_for_children")" "$(readlink "/proc/$CPID/ns/pid")"
+expect_eq "the joined UTS namespace got the config's hostname" "runc" "$(nsenter -t "$UPID" -u hostname 2>&1)"
+ok_if "delete it" runc delete --force "$P-nspath"
+# unshare blocks SIGTERM while it waits for its child: KILL, and --kill-child ends the sleep
+kill -KILL "$UNSHARE" 2>/dev/null; wait "$UNSHARE" 2>/dev/null
+B=$(bundle nsshared '["sleep", "1000"]' 'del c["hostname"]; c["linux"]["namespaces"] = [{"type": t} for t in ("network", "mount")]')
+ok_if "create a container listing only network and mount namespaces" runc create --bundle "$B" "$P-nsshared"
+CPID=$(json "$(runc state "$P-nsshared")" 'j["pid"]')
+for ns in ipc uts pid cgroup; do
+    expect_eq "the $ns namespace not listed is the runtime's" "$(readlink "/proc/self/ns/$ns")" "$(readlink "/proc/$CPID/ns/$ns")"
+done
+expect_eq "the listed mount namespace is its own" "different" "$([ "$(readlink /proc/self/ns/mnt)" != "$(readlink "/proc/$CPID/ns/mnt")" ] && echo different)"
+ok_if "delete it" runc delete --force "$P-nsshared"
+B=$(bundle nsnouts '["true"]' 'c["linux"]["namespaces"] = [{"type": t} for t in ("network", "mount")]')
+expect_fail "a hostname without a UTS namespace is refused" 'without a private UTS namespace' runc run --bundle "$B" "$P-nsnouts"
+
 # ---- nothing left
 expect_eq "the state directory is empty" "" "$(ls -A "$ROOT" 2>&1)"
 expect_eq "no cgroup of ours is left" "" "$(find /sys/fs/cgroup -name "*$P*" 2>/dev/null)"

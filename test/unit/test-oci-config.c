@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,7 +34,9 @@ static const char full[] =
         "       \"cgroupsPath\": \"/berth/test\", \"maskedPaths\": [\"/proc/kcore\"], \"readonlyPaths\": [\"/proc/sys\"],\n"
         "       \"resources\": { \"memory\": { \"limit\": 67108864 }, \"pids\": { \"limit\": 32 },\n"
         "                      \"cpu\": { \"quota\": 50000, \"period\": 100000 } },\n"
-        "       \"sysctl\": { \"net.ipv4.ip_forward\": \"1\" } },\n"
+        "       \"sysctl\": { \"net.ipv4.ip_forward\": \"1\" },\n"
+        "       \"devices\": [ { \"path\": \"/dev/fuse\", \"type\": \"c\", \"major\": 10, \"minor\": 229, \"fileMode\": 384,\n"
+        "                      \"uid\": 1, \"gid\": 2 }, { \"path\": \"/dev/p\", \"type\": \"p\" } ] },\n"
         "  \"annotations\": { \"org.example\": \"yes\" } }\n";
 
 static void test_full(void) {
@@ -72,6 +75,11 @@ static void test_full(void) {
         CHECK_STREQ(c.masked_paths[0], "/proc/kcore");
         CHECK_STREQ(c.readonly_paths[0], "/proc/sys");
         CHECK_STREQ(c.sysctl[0], "net.ipv4.ip_forward=1");
+        CHECK(c.n_devices == 2);
+        CHECK_STREQ(c.devices[0].path, "/dev/fuse");
+        CHECK(c.devices[0].type == S_IFCHR && c.devices[0].major == 10 && c.devices[0].minor == 229);
+        CHECK(c.devices[0].mode == 0600 && c.devices[0].uid == 1 && c.devices[0].gid == 2);
+        CHECK(c.devices[1].type == S_IFIFO && c.devices[1].mode == 0666);
         CHECK_STREQ(c.annotations[0], "org.example=yes");
         oci_config_done(&c);
 }
@@ -111,6 +119,12 @@ static void test_errors(void) {
                 { "{ \"ociVersion\": \"1.0\", \"root\": {\"path\": \"r\"}, " MINIMAL_PROCESS ", "
                   "\"linux\": { \"resources\": { \"memory\": { \"limit\": \"lots\" } } } }",
                   "linux.resources.memory.limit: expected int, got string" },
+                { "{ \"ociVersion\": \"1.0\", \"root\": {\"path\": \"r\"}, " MINIMAL_PROCESS ", "
+                  "\"linux\": { \"devices\": [ { \"path\": \"/dev/x\", \"type\": \"b\", \"major\": 8 } ] } }",
+                  "linux.devices[0]: missing 'minor'" },
+                { "{ \"ociVersion\": \"1.0\", \"root\": {\"path\": \"r\"}, " MINIMAL_PROCESS ", "
+                  "\"linux\": { \"devices\": [ { \"path\": \"/dev/x\", \"type\": \"q\" } ] } }",
+                  "linux.devices[0]: unknown device type 'q'" },
                 { "{ \"ociVersion\": \"1.0\", \"root\": {\"path\": \"r\"}, " MINIMAL_PROCESS ", \"linux\": { \"intelRdt\": {} } }",
                   "linux.intelRdt: not supported by berth" },
                 { "{ \"ociVersion\": \"1.0\", \"root\": {\"path\": \"r\"}, " MINIMAL_PROCESS ", "
