@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -350,6 +351,29 @@ static int devices_from_oci(SpawnConfig *c, const OciConfig *o) {
         return 0;
 }
 
+/* A device cgroup with rules of the config's own would deny the nodes of linux.devices
+ * (made with mknod, then opened): runc allows each after the rules, and so do we. */
+static int device_rules_allow_nodes(ResourceLimits *l, const DeviceNode *nodes, size_t n) {
+        if (l->n_devices == 0)
+                return 0;               /* no rules: the devices controller is left alone */
+        for (size_t i = 0; i < n; i++) {
+                if (!S_ISCHR(nodes[i].mode) && !S_ISBLK(nodes[i].mode))
+                        continue;
+                if (l->n_devices >= CGROUP_DEVICE_RULES_MAX)
+                        return log_error_errno(SYNTHETIC_ERRNO(E2BIG),
+                                               "config.json: more than %u device rules with linux.devices.",
+                                               CGROUP_DEVICE_RULES_MAX);
+                l->devices[l->n_devices++] = (CgroupDeviceRule) {
+                        .allow = true,
+                        .type = S_ISCHR(nodes[i].mode) ? 'c' : 'b',
+                        .major = major(nodes[i].dev),
+                        .minor = minor(nodes[i].dev),
+                        .access = "rwm",
+                };
+        }
+        return 0;
+}
+
 static int process_from_oci(SpawnConfig *c, const OciConfig *o) {
         c->command = strv_copy(o->args);
         c->setenv = strv_copy(o->env ?: (char *[]) { NULL });
@@ -439,6 +463,9 @@ int spawn_config_from_oci(SpawnConfig *c, const OciConfig *o, const char *bundle
         if (r < 0)
                 return r;
         resource_limits_from_oci(&c->limits, &o->resources);
+        r = device_rules_allow_nodes(&c->limits, c->devices, c->n_devices);
+        if (r < 0)
+                return r;
         r = cgroup_path_from_oci(o->cgroups_path, name, systemd_cgroup, &c->cgroup_path);
         if (r < 0)
                 return r;

@@ -422,6 +422,13 @@ ok_if "run a container with linux.devices" runc run --bundle "$B" "$P-dev"
 expect_match "a character device with the config's numbers, mode and owner" '^crw------- +1 +1 +2 +1, +3 .*/dev/test-c$' "$(cat "$B/out/devices")"
 expect_match "a FIFO in a directory made for it" '^prw-rw-rw- .*/dev/sub/fifo$' "$(cat "$B/out/devices")"
 expect_match "a default device listed again is kept" '^crw-rw-rw- .*/dev/null$' "$(cat "$B/out/devices")"
+# (4:64 is none of berth's own /dev nodes, whose rules follow the config's anyway)
+B=$(bundle devcg '["sh", "-c", "ls -ln /dev/test-s >/out/devcg 2>&1"]' '
+c["linux"]["devices"] = [{"path": "/dev/test-s", "type": "c", "major": 4, "minor": 64}]
+c["linux"]["resources"] = {"devices": [{"allow": False, "access": "rwm"}]}')
+ok_if "run a container with linux.devices under a deny-all device cgroup" runc run --bundle "$B" "$P-devcg"
+expect_match "the config's node is allowed after the config's rules, as runc does" '^crw-rw-rw- .* 4, +64 .*/dev/test-s$' \
+    "$(cat "$B/out/devcg" 2>/dev/null)"
 B=$(bundle baddev '["true"]' 'c["linux"]["devices"] = [{"path": "/dev/x", "type": "q", "major": 1, "minor": 1}]')
 expect_fail "an unknown device type names the field" 'linux\.devices\[0\]: unknown device type' runc run --bundle "$B" "$P-baddev"
 
