@@ -63,6 +63,9 @@ emergency_extra() {
 }
 
 imgr() { busctl call -- $IDEST $IPATH $IMGR "$@"; }
+# corrupt_sums FILE: every checksum in a SHA256SUMS file made wrong, by flipping its first
+# digit (0 to 1, anything else to 0: a sum that began with 0 must change too)
+corrupt_sums() { sed -i 's/^0/g/; s/^[1-9a-f]/0/; s/^g/1/' "$1"; }
 bctl() { "$BERTHCTL" --no-pager "$@"; }
 
 # result_for KEY [FROM-LINE]: how the last transfer of KEY (local name, or URL of a pull)
@@ -324,7 +327,7 @@ done
 (cd "$WWW/good" && sha256sum image.tar.xz | cut -d' ' -f1 >image.tar.xz.sha256)
 GNUPGHOME=$TMP/gnupg gpg -q --batch --detach-sign -o "$WWW/good/SHA256SUMS.gpg" "$WWW/good/SHA256SUMS"
 GNUPGHOME=$TMP/gnupg2 gpg -q --batch --detach-sign -o "$WWW/badsig/SHA256SUMS.gpg" "$WWW/badsig/SHA256SUMS"
-sed -i 's/^./0/' "$WWW/badsum/SHA256SUMS"
+corrupt_sums "$WWW/badsum/SHA256SUMS"
 python3 "$MD_SRCDIR/test/machined/etag-http.py" "$WWW" 18080 >"$TMP/http.log" 2>&1 &
 HTTP_PID=$!
 wait_until 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/18080"
@@ -382,7 +385,7 @@ ok_if "  ... content from the cached copy" cmp "$SRC/usr/bin/blob" "$POOL/e3/usr
 expect_match "  ... without downloading it" "Unchanged on the server" "$(tail -20 "$TMP/importd.log")"
 rm "$WWW/.ignore-inm"
 # SHA256SUMS no longer vouches for the cached copy: downloaded again (and then refused)
-cp "$WWW/etag/SHA256SUMS" "$TMP/sums.bak"; sed -i 's/^./0/' "$WWW/etag/SHA256SUMS"
+cp "$WWW/etag/SHA256SUMS" "$TMP/sums.bak"; corrupt_sums "$WWW/etag/SHA256SUMS"
 h2=$(($(wc -l <"$TMP/http.log") + 1))
 expect_eq "cached copy whose checksum the sums no longer list: failed" failed "$(pull pull-tar $U/etag/image.tar.xz e-stale checksum)"
 expect_eq "  ... after downloading it again" 1 "$(http_count /etag/image.tar.xz 200 "$h2")"
