@@ -67,7 +67,7 @@ leftovers() {
     echo "$what"
 }
 # check_reclaimed NAME WHAT: after kill_machine, the machine is gone from ListMachines
-# and its leftovers within 5 s
+# and so are its leftovers
 check_reclaimed() {
     local n=$1 t0=$2 what=$3 ms
     if wait_until 5 machine_gone "$n"; then
@@ -76,10 +76,12 @@ check_reclaimed() {
         fail "$what: still registered after 5 s"
     fi
     ok_if "$what: not in ListMachines" bash -c "! busctl call $DEST $MGR_PATH $MGR ListMachines | grep -q '\"$n\"'"
-    wait_until 5 test -z "$(leftovers "$n")"
+    # (berthd retries for 10 s while the machine's processes finish dying; how long that
+    # takes is the kernel's and the load's, so it is reported, not asserted: a loaded CI
+    # host once took 6.5 s for the -U machine)
+    wait_until 15 test -z "$(leftovers "$n")"
     ms=$(ms_since "$t0")
     expect_eq "$what: nothing left after ${ms} ms" "" "$(leftovers "$n")"
-    ok_if "$what: within 5 s" test "$ms" -lt 5000
     ok_if "$what: berthd said so" grep -q "Reclaimed the leftovers of machine '$n'" "$TMP/berthd.log"
 }
 
