@@ -58,7 +58,6 @@ static int method_import(sd_bus_message *message, void *userdata, sd_bus_error *
         const char *member = sd_bus_message_get_member(message), *local;
         bool fs = streq(member, "ImportFileSystem");
         int fd, force, read_only, r, copy;
-        Transfer *t;
 
         r = bus_verify_polkit_async(&m->polkit, message, POLKIT_ACTION_IMPORT, "import images", error);
         if (r <= 0)
@@ -72,13 +71,22 @@ static int method_import(sd_bus_message *message, void *userdata, sd_bus_error *
         copy = importd_take_fd(fd, fs, error);
         if (copy < 0)
                 return copy;
-        r = importd_new_transfer(m, fs ? TRANSFER_IMPORT_FS : streq(member, "ImportTar") ? TRANSFER_IMPORT_TAR : TRANSFER_IMPORT_RAW,
-                         &t, error);
+        return importd_start_import(m, message,
+                                    fs ? TRANSFER_IMPORT_FS : streq(member, "ImportTar") ? TRANSFER_IMPORT_TAR : TRANSFER_IMPORT_RAW,
+                                    copy, local, force, read_only, error);
+}
+
+int importd_start_import(Manager *m, sd_bus_message *message, TransferType type, int fd, const char *local,
+                         bool force, bool read_only, sd_bus_error *error) {
+        Transfer *t;
+        int r;
+
+        r = importd_new_transfer(m, type, &t, error);
         if (r < 0) {
-                close(copy);
+                close(fd);
                 return r;
         }
-        t->io_fd = copy;
+        t->io_fd = fd;
         t->force = force;
         t->read_only = read_only;
         t->local = strdup(local);

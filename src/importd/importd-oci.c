@@ -59,7 +59,6 @@ static int method_import_oci(sd_bus_message *message, void *userdata, sd_bus_err
         const char *local;
         int fd, force, read_only, r, copy;
         struct stat st;
-        Transfer *t;
 
         r = bus_verify_polkit_async(&m->polkit, message, POLKIT_ACTION_IMPORT, "import images", error);
         if (r <= 0)
@@ -75,20 +74,7 @@ static int method_import_oci(sd_bus_message *message, void *userdata, sd_bus_err
         copy = importd_take_fd(fd, S_ISDIR(st.st_mode), error);
         if (copy < 0)
                 return copy;
-        r = importd_new_transfer(m, TRANSFER_IMPORT_OCI, &t, error);
-        if (r < 0) {
-                close(copy);
-                return r;
-        }
-        t->io_fd = copy;
-        t->force = force;
-        t->read_only = read_only;
-        t->local = strdup(local);
-        if (!t->local) {
-                transfer_free(t);
-                return -ENOMEM;
-        }
-        return importd_reply_started(message, t, error);
+        return importd_start_import(m, message, TRANSFER_IMPORT_OCI, copy, local, force, read_only, error);
 }
 
 static const sd_bus_vtable oci_vtable[] = {

@@ -101,6 +101,10 @@ int importd_take_fd(int fd, bool directory, sd_bus_error *error);
 int importd_check_local(const char *local, bool optional, sd_bus_error *error);
 int importd_new_transfer(Manager *m, TransferType type, Transfer **ret, sd_bus_error *error);
 int importd_reply_started(sd_bus_message *message, Transfer *t, sd_bus_error *error);
+/* A new import Transfer of 'type' reading from 'fd' (taken, closed on failure) into image
+ * 'local', started and answered with its id and path. */
+int importd_start_import(Manager *m, sd_bus_message *message, TransferType type, int fd, const char *local,
+                         bool force, bool read_only, sd_bus_error *error);
 
 /* importd-oci.c: berth's own interface next to import1's (importd 252 has no OCI). */
 int manager_bus_register_oci(Manager *m);
