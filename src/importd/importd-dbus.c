@@ -53,6 +53,29 @@ int importd_new_transfer(Manager *m, TransferType type, Transfer **ret, sd_bus_e
         return r;
 }
 
+int importd_new_pull(Manager *m, TransferType type, const char *remote, const char *local, bool force,
+                     Transfer **ret, sd_bus_error *error) {
+        Transfer *t;
+        int r;
+
+        for (Transfer *o = m->transfers; o; o = o->next)
+                if (o->type == type && streq_ptr(o->remote, remote))
+                        return sd_bus_error_setf(error, BUS_ERROR_TRANSFER_IN_PROGRESS,
+                                                 "Transfer for %s already in progress.", remote);
+        r = importd_new_transfer(m, type, &t, error);
+        if (r < 0)
+                return r;
+        t->force = force;
+        t->remote = strdup(remote);
+        t->local = isempty(local) ? NULL : strdup(local);
+        if (!t->remote || (!isempty(local) && !t->local)) {
+                transfer_free(t);
+                return -ENOMEM;
+        }
+        *ret = t;
+        return 0;
+}
+
 static int method_import(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         const char *member = sd_bus_message_get_member(message), *local;
@@ -161,18 +184,11 @@ static int method_pull(sd_bus_message *message, void *userdata, sd_bus_error *er
                 verify = "signature";
         if (!strv_contains((char **) (const char *[]) { "no", "checksum", "signature", NULL }, verify))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown verification mode %s", verify);
-        for (Transfer *o = m->transfers; o; o = o->next)
-                if (o->type == type && o->remote && streq(o->remote, remote))
-                        return sd_bus_error_setf(error, BUS_ERROR_TRANSFER_IN_PROGRESS,
-                                                 "Transfer for %s already in progress.", remote);
-        r = importd_new_transfer(m, type, &t, error);
+        r = importd_new_pull(m, type, remote, local, force, &t, error);
         if (r < 0)
                 return r;
-        t->force = force;
-        t->remote = strdup(remote);
         t->verify = strdup(verify);
-        t->local = isempty(local) ? NULL : strdup(local);
-        if (!t->remote || !t->verify || (!isempty(local) && !t->local)) {
+        if (!t->verify) {
                 transfer_free(t);
                 return -ENOMEM;
         }

@@ -35,21 +35,10 @@ static int method_pull_oci(sd_bus_message *message, void *userdata, sd_bus_error
         r = importd_check_local(local, true, error);
         if (r < 0)
                 return r;
-        for (Transfer *o = m->transfers; o; o = o->next)
-                if (o->type == TRANSFER_PULL_OCI && streq_ptr(o->remote, remote))
-                        return sd_bus_error_setf(error, BUS_ERROR_TRANSFER_IN_PROGRESS,
-                                                 "Transfer for %s already in progress.", remote);
-        r = importd_new_transfer(m, TRANSFER_PULL_OCI, &t, error);
+        r = importd_new_pull(m, TRANSFER_PULL_OCI, remote, local, force, &t, error);
         if (r < 0)
                 return r;
-        t->force = force;
         t->read_only = read_only;
-        t->remote = strdup(remote);
-        t->local = isempty(local) ? NULL : strdup(local);
-        if (!t->remote || (!isempty(local) && !t->local)) {
-                transfer_free(t);
-                return -ENOMEM;
-        }
         return importd_reply_started(message, t, error);
 }
 

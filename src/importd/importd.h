@@ -100,6 +100,10 @@ int manager_bus_register(Manager *m);
 int importd_take_fd(int fd, bool directory, sd_bus_error *error);
 int importd_check_local(const char *local, bool optional, sd_bus_error *error);
 int importd_new_transfer(Manager *m, TransferType type, Transfer **ret, sd_bus_error *error);
+/* A new pull Transfer of 'type' from 'remote' into image 'local' (optional), refused while
+ * one of the same type pulls the same remote. Not started yet. */
+int importd_new_pull(Manager *m, TransferType type, const char *remote, const char *local, bool force,
+                     Transfer **ret, sd_bus_error *error);
 int importd_reply_started(sd_bus_message *message, Transfer *t, sd_bus_error *error);
 /* A new import Transfer of 'type' reading from 'fd' (taken, closed on failure) into image
  * 'local', started and answered with its id and path. */
