@@ -787,7 +787,12 @@ int bus_method_clean_pool(sd_bus_message *message, void *userdata, sd_bus_error 
                 _cleanup_(lock_file_release) LockFile lock = LOCK_FILE_NULL, in_use = LOCK_FILE_NULL;
                 int q;
 
-                if (!i->in_pool || i->read_only || image_is_host(i) || (streq(mode, "hidden") && !image_is_hidden(i)))
+                if (!i->in_pool || image_is_host(i) || (streq(mode, "hidden") && !image_is_hidden(i)))
+                        continue;
+                /* Read-only images are kept, except hidden ones: those are what pulls leave
+                 * behind (the ETag caches, OCI layer stacks), sealed only against change, and
+                 * machined's clean removes its own caches the same way. */
+                if (i->read_only && !image_is_hidden(i))
                         continue;
                 /* Busy and used images are kept, as machined does. */
                 if (image_name_lock(&m->pool, i->name, LOCK_EX, &lock) < 0 ||

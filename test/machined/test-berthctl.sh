@@ -269,8 +269,14 @@ check_error "clone of an unknown image" "Could not clone image: No image 'nosuch
 check_error "set-limit with a bad size" "Failed to parse size: lots" ctl set-limit img-a lots
 expect_fail "set-limit on a directory: the daemon refuses" "^Could not set limit: " ctl set-limit img-a 1G
 expect_eq "set-limit error is one line" 1 "$(ctl set-limit img-a 1G 2>&1 | wc -l)"
+# hidden read-only images: what pulls leave as caches (berth-importd's .cache-*, .oci-*)
+mkdir "$POOL/.ro-dir" && chattr +i "$POOL/.ro-dir"
+head -c 4096 /dev/zero >"$POOL/.ro-raw.raw" && chmod 0444 "$POOL/.ro-raw.raw"
+ctl read-only img-a yes
 out=$(ctl clean 2>&1)
 ok_if "clean removes hidden images" test ! -e "$POOL/.hid"
+ok_if "clean removes hidden read-only images too (pull caches)" test ! -e "$POOL/.ro-dir" -a ! -e "$POOL/.ro-raw.raw"
+ctl read-only img-a no
 ok_if "clean reports what it removed" grep -qxF "Removed image '.hid'" <<<"$out"
 ok_if "clean keeps the others" test -d "$POOL/img-a" -a -f "$POOL/disk.raw"
 expect_eq "clean -q is silent" "" "$(ctl -q clean 2>&1)"
@@ -331,6 +337,7 @@ else
     # its state directory too, so that nothing it writes reaches the host
     [ -d /run/systemd/machines ] && mount -t tmpfs tmpfs /run/systemd/machines && SDM_RUN_MOUNTED=1
     mkdir -p /var/lib/machines/img-a/etc /var/lib/machines/.hid
+    head -c 4096 /dev/zero >/var/lib/machines/.ro-raw.raw && chmod 0444 /var/lib/machines/.ro-raw.raw
     printf 'ID=testos\nPRETTY_NAME="Test OS 1"\n' >/var/lib/machines/img-a/etc/os-release
     "$SDM" >"$TMP/machined.log" 2>&1 &
     MACHINED_PID=$!
@@ -352,6 +359,7 @@ else
         check_error "machined: unknown image" "Could not remove image: No image 'nosuch' known" ctl remove nosuch
         ok_if "machined: clean" ctl -q clean
         ok_if "machined: clean on disk" test ! -e /var/lib/machines/.hid
+        ok_if "machined: clean removes a hidden read-only image too" test ! -e /var/lib/machines/.ro-raw.raw
         expect_eq "machined: list" "No machines." "$(ctl list)"
         # no io.berth.Manager1 there: list asks for each machine's addresses instead
         ctl list -a -o json >"$TMP/sdm.json"
