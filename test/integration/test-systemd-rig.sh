@@ -20,18 +20,14 @@
 #   - systemd-analyze security for berthd.service and systemd-machined.service, side by side.
 #
 # What the outer machine gets beyond berth-spawn's defaults, for nesting: all capabilities
-# (the inner berth-spawn creates veths, user namespaces and idmapped mounts, mounts file
-# systems, loads seccomp filters) and its own network namespace (--private-network), so
-# the inner machine's veth never reaches the host's network.
+# and its own network namespace (rig-lib.sh).
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=test/integration/rig-lib.sh
+. "$(dirname "$0")/rig-lib.sh"
 setup
 
 BERTH_TEST_TIMEOUT=120
-if ! HOST_TREE=$("$BERTH_TOOLS/make-debian-tree.sh" --print-path --flavour=host 2>"$SCRATCH/state/mkdeb.log") ||
-   ! PLAIN_TREE=$("$BERTH_TOOLS/make-debian-tree.sh" --print-path 2>>"$SCRATCH/state/mkdeb.log"); then
-    echo "Bail out! make-debian-tree.sh failed: $(tail -5 "$SCRATCH/state/mkdeb.log")"
-    exit 1
-fi
+rig_trees
 diag "outer tree: $HOST_TREE; inner: an overlay of $PLAIN_TREE"
 STAMP_BEFORE=$(stat -c %Y "$HOST_TREE" "$HOST_TREE/etc" "$HOST_TREE/var/lib" "$PLAIN_TREE/etc")
 
@@ -41,39 +37,12 @@ if ! stage_berth "$STAGE"; then
     echo "Bail out! meson install --destdir failed: $(tail -3 "$SCRATCH/state/install.log")"
     exit 1
 fi
+rig_inner_tree "$SCRATCH/inner"
 
-# ---- the nested machine's tree: a copy of the plain tree (booted -U: idmapped, so the copy's
-# ownership stays), with systemd-networkd enabled so that host0 gets an address (nss-mymachines)
-cp -a "$PLAIN_TREE" "$SCRATCH/inner"
-ln -s /lib/systemd/system/systemd-networkd.service \
-    "$SCRATCH/inner/etc/systemd/system/multi-user.target.wants/systemd-networkd.service"
-
-# in_rig CMD...: run CMD in the outer machine
-in_rig() {
-    GUEST_TIMEOUT=${RIG_TIMEOUT:-60} in_guest "$@"
-}
-# rig_sh SCRIPT: a shell command line in the outer machine; stdout and stderr together
-rig_sh() {
-    in_rig sh -c "$1" 2>&1
-}
-
-OUT=$SCRATCH/state/rig.out ERR=$SCRATCH/state/rig.err
-# The outer root: an overlay of the cached tree with its writes in a tmpfs of this test, not
-# --ephemeral: berth-spawn's --ephemeral on a plain directory (not btrfs) keeps the writes
-# in a tmpfs of the machine's mount namespace, which a reboot in place starts afresh, and
-# the reboot below must find the package and the enable links again.
-overlay_tree "$HOST_TREE" "$SCRATCH/outer" || { echo "Bail out! no overlay of $HOST_TREE"; exit 1; }
-spawn_bg "$OUT" "$ERR" -D "$SCRATCH/outer" -b -M rig --console=read-only \
-    --private-network --capability=all \
-    --bind-ro="$STAGE:/mnt/berth-stage" --bind="$SCRATCH/inner:/var/lib/machines/inner"
-if ! LEADER=$(leader_of "$BG_PID"); then
+if ! rig_boot "$SCRATCH/outer" --bind-ro="$STAGE:/mnt/berth-stage" --bind="$SCRATCH/inner:/var/lib/machines/inner"; then
     fail "the outer machine starts" "$(cat "$ERR")"
     exit 1
 fi
-for i in $(seq 1 600); do
-    [ -S /proc/"$LEADER"/root/run/systemd/private ] && break
-    sleep 0.05
-done
 
 STATE=$(in_rig systemctl is-system-running --wait 2>&1)
 expect_eq "outer: systemd as PID 1 reaches running" running "$STATE"
@@ -83,14 +52,8 @@ ok_if "outer: the system bus is up" in_rig busctl --system status org.freedeskto
 ok_if "outer: systemd's cgroup tree is writable (init.scope, system.slice)" \
     in_rig test -w /sys/fs/cgroup/system.slice -a -d /sys/fs/cgroup/init.scope
 
-# ---- install the package: unpack the stage, mask systemd-machined (one bus name, one unit),
-# and make the real machinectl's start and enable (StartUnit, machines.target.wants of
-# systemd-nspawn@NAME.service, a name compiled into machinectl) reach berth-spawn@.service
-OUTPUT=$(rig_sh 'tar -C /mnt/berth-stage -c . | tar -C / -x --keep-directory-symlink &&
-    systemctl mask --quiet systemd-machined.service &&
-    ln -s /lib/systemd/system/berth-spawn@.service /etc/systemd/system/systemd-nspawn@.service &&
-    systemctl daemon-reload &&
-    systemctl reload dbus.service')
+# ---- install the package
+OUTPUT=$(rig_install)
 expect_eq "berth installed into the outer machine" "" "$OUTPUT"
 
 for u in berthd.service berth-spawn@inner.service machines.target; do
@@ -131,11 +94,6 @@ ok_if "berthd.service is exposed no more than systemd-machined.service ($B vs $M
     awk -v b="$B" -v m="$M" 'BEGIN { exit !(b != "" && m != "" && b + 0 <= m + 0) }'
 
 # ---- a nested machine: systemctl start berth-spawn@inner
-# wait_inner: the inner machine's systemd answers is-system-running (through the outer)
-inner_state() {
-    RIG_TIMEOUT=90 rig_sh 'l=$(machinectl show inner -p Leader --value) &&
-        nsenter -t "$l" -a -r -w systemctl is-system-running --wait'
-}
 RIG_TIMEOUT=120 rig_sh 'systemctl start berth-spawn@inner.service' >"$SCRATCH/state/start.out"
 expect_eq "systemctl start berth-spawn@inner: active" active "$(rig_sh 'systemctl is-active berth-spawn@inner.service')"
 expect_eq "inner: its systemd reaches running" running "$(inner_state)"
