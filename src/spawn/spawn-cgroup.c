@@ -268,6 +268,102 @@ static int v2_enable_controller(const char *root, const char *slice_path, const 
         }
 }
 
+/* The controllers a machine's own manager gets to manage in its subtree, as systemd
+ * delegates them to a unit with Delegate=yes (cgroup2 names). */
+static const char *const delegated_controllers[] = { "cpu", "cpuset", "io", "memory", "pids" };
+
+/* A booted machine in berth's own scope (no systemd to ask): every delegated controller the
+ * host's cgroup2 offers is enabled down to the scope, so that the machine's systemd can enable
+ * them in its own subtree, as it would under systemd-nspawn on a systemd host. Best effort:
+ * one that cannot be enabled (a slice with processes of its own) leaves the machine running,
+ * its systemd just cannot set limits of that controller. */
+static int v2_delegate_scope(const char *root, const char *slice_path) {
+        for (size_t i = 0; i < ELEMENTSOF(delegated_controllers); i++) {
+                _cleanup_free_ char *where = NULL;
+                int r;
+
+                if (!v2_has_controller(root, delegated_controllers[i]))
+                        continue;
+                r = v2_enable_controller(root, slice_path, delegated_controllers[i], &where);
+                if (r == -ENOMEM)
+                        return log_oom();
+                if (r < 0)
+                        log_debug_errno(r, "The %s controller is not delegated to the machine (not enabled in %s): %m",
+                                        delegated_controllers[i], strna(where));
+        }
+        return 0;
+}
+
+/* Does the cgroup 'dir' hold no process but berth-spawn (none: it moved on already)? */
+static bool v2_only_us(const char *dir) {
+        _cleanup_free_ char *procs = strjoin(dir, "/cgroup.procs"), *data = NULL, *us = NULL;
+        _cleanup_close_ int fd = -EBADF;
+
+        if (!procs || asprintf(&us, "%i\n", (int) getpid()) < 0)
+                return false;
+        fd = open(procs, O_RDONLY|O_CLOEXEC);
+        return fd >= 0 && read_full_fd(fd, 4096, &data, NULL) >= 0 && (isempty(data) || streq(data, us));
+}
+
+/* berth-spawn in a unit (--keep-unit, or the scope systemd made for it, both Delegate=yes):
+ * the unit's controllers are passed on to the machine's "payload" child, as systemd-nspawn
+ * does, so that the machine's systemd can manage them. The unit's cgroup must then hold no
+ * process (the kernel's "no internal processes" rule): berth-spawn moves into a "supervisor"
+ * child of it first, when it is the unit's only process (else the unit is not a delegated
+ * one of its own, a login session's scope, say, and stays as it is). Best effort, as for a
+ * scope of berth's own. */
+static int v2_delegate_unit(const char *unit_dir) {
+        _cleanup_free_ char *supervisor = NULL;
+        bool any = false;
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(delegated_controllers); i++)
+                any = any || v2_has_controller(unit_dir, delegated_controllers[i]);
+        if (!any)
+                return 0;       /* nothing to pass on (a hybrid host): berth-spawn stays where it is */
+        if (!v2_only_us(unit_dir)) {
+                log_debug("berth-spawn is not alone in %s, not delegating its controllers.", unit_dir);
+                return 0;
+        }
+
+        supervisor = strjoin(unit_dir, "/supervisor");
+        if (!supervisor)
+                return log_oom();
+        if (mkdir(supervisor, 0755) < 0 && errno != EEXIST)
+                return log_debug_errno(errno, "Failed to create %s, not delegating controllers: %m", supervisor), 0;
+        r = cgroup_write_attr(supervisor, "cgroup.procs", "0");
+        if (r < 0)
+                return log_debug_errno(r, "Failed to move into %s, not delegating controllers: %m", supervisor), 0;
+        for (size_t i = 0; i < ELEMENTSOF(delegated_controllers); i++) {
+                _cleanup_free_ char *plus = strjoin("+", delegated_controllers[i]);
+
+                if (!plus)
+                        return log_oom();
+                if (!v2_has_controller(unit_dir, delegated_controllers[i]))
+                        continue;
+                r = cgroup_write_attr(unit_dir, "cgroup.subtree_control", plus);
+                if (r < 0)
+                        log_debug_errno(r, "The %s controller is not delegated to the machine (not enabled in %s): %m",
+                                        delegated_controllers[i], unit_dir);
+        }
+        return 0;
+}
+
+/* The unit's cgroup: berth-spawn's own at the first call, before it moves into the unit's
+ * "supervisor" child; remembered for the boots after a reboot in place. */
+static int v2_unit_cgroup(char **ret) {
+        static char *unit = NULL;
+        int r;
+
+        if (!unit) {
+                r = v2_own_cgroup(&unit);
+                if (r < 0)
+                        return r;
+        }
+        *ret = strdup(unit);
+        return *ret ? 0 : -ENOMEM;
+}
+
 /* What the kernel offers for one controller: where its files for this machine are, or
  * why there are none (then the properties it would carry are skipped with a warning). */
 typedef struct Controller {
@@ -661,7 +757,7 @@ int machine_cgroup_create(const SpawnConfig *c, bool in_unit, MachineCGroup *g) 
                  * the scope systemd made for berth-spawn. */
                 _cleanup_free_ char *own = NULL;
 
-                r = v2_own_cgroup(&own);
+                r = v2_unit_cgroup(&own);
                 if (r < 0)
                         return log_error_errno(r, "Failed to find berth-spawn's own cgroup for --keep-unit: %m");
                 slice = strdup(streq(own, "/") ? "" : own + 1);
@@ -722,6 +818,19 @@ int machine_cgroup_create(const SpawnConfig *c, bool in_unit, MachineCGroup *g) 
                 if (r < 0)
                         return r;
         }
+
+        /* the machine's own manager gets its subtree's controllers: in a unit always (they
+         * are the unit's), in a scope of berth's own when it is booted */
+        if (in_unit && !c->cgroup_path) {
+                _cleanup_free_ char *unit_dir = strjoin(root, isempty(slice) ? "" : "/", slice);
+
+                r = unit_dir ? v2_delegate_unit(unit_dir) : log_oom();
+        } else if (c->boot && !c->cgroup_path)
+                r = v2_delegate_scope(root, slice);
+        else
+                r = 0;
+        if (r < 0)
+                goto finish;
 
         r = create_fresh(c, g->v2_path, true, &g->v2_fd);
         if (r < 0) {

@@ -20,7 +20,8 @@
 #   - systemd-analyze security for berthd.service and systemd-machined.service, side by side.
 #
 # What the outer machine gets beyond berth-spawn's defaults, for nesting: all capabilities
-# and its own network namespace (rig-lib.sh).
+# and its own network namespace (rig-lib.sh, shared with test-vm-systemd-rig.sh, which runs
+# the rig on a pure cgroup2 host for the resource-limit and delegation checks).
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=test/integration/rig-lib.sh
 . "$(dirname "$0")/rig-lib.sh"
@@ -39,7 +40,8 @@ if ! stage_berth "$STAGE"; then
 fi
 rig_inner_tree "$SCRATCH/inner"
 
-if ! rig_boot "$SCRATCH/outer" --bind-ro="$STAGE:/mnt/berth-stage" --bind="$SCRATCH/inner:/var/lib/machines/inner"; then
+if ! rig_boot "$SCRATCH/outer" --bind-ro="$STAGE:/mnt/berth-stage" --bind="$SCRATCH/inner:/var/lib/machines/inner" \
+        --bind-ro="$PLAIN_TREE:/srv/plain"; then
     fail "the outer machine starts" "$(cat "$ERR")"
     exit 1
 fi
@@ -214,22 +216,21 @@ for i in $(seq 1 100); do
 done
 expect_eq "by hand: the scope is gone after the machine" inactive "$(rig_sh 'systemctl is-active machine-byhand.scope')"
 
-# ---- resource limits on the outer machine's cgroup2: only where the host's controllers are in
-# cgroup2 (a pure v2 host). On a hybrid host the kernel has memory, cpu, io and pids bound to
-# their v1 hierarchies; a controller is in one hierarchy only, so the unified one (the
-# outer machine's /sys/fs/cgroup) has none of them and systemd inside cannot apply limits.
-CTRL=$(rig_sh 'cat /sys/fs/cgroup/cgroup.controllers')
+# ---- pure cgroup v2: limits, an OOM, nested guests with delegated subtrees (rig-lib.sh). Only
+# where the host's controllers are in cgroup2. On a hybrid host the kernel has memory, cpu, io
+# and pids bound to their v1 hierarchies; a controller is in one hierarchy only, so the
+# unified one (the outer machine's /sys/fs/cgroup) has none of them and systemd inside cannot
+# apply limits. test-vm-systemd-rig runs these checks in a VM with a pure cgroup2 hierarchy.
+CTRL=$(rig_controllers)
 diag "outer machine's cgroup2 controllers: ${CTRL:-none}"
 if [[ " $CTRL " == *" memory "* && " $CTRL " == *" pids "* && " $CTRL " == *" cpu "* ]]; then
-    OUTPUT=$(RIG_TIMEOUT=60 rig_sh 'berth-spawn -q -D /var/lib/machines/inner -M lim --register=no \
-        --property=MemoryMax=64M --property=TasksMax=77 --property=CPUQuota=50% --property=CPUWeight=42 \
-        /bin/sh -c "d=/sys/fs/cgroup\$(sed -n \"s/^0:://p\" /proc/self/cgroup); cat \$d/memory.max \$d/pids.max \$d/cpu.max \$d/cpu.weight"')
-    expect_eq "--property= limits land in the machine's cgroup2 files" "67108864
-77
-50000 100000
-42" "$OUTPUT"
+    rig_v2_limits
+    rig_v2_oom
+    rig_v2_guest_by_hand
+    rig_v2_guest_unit
 else
-    skip "--property= limits in cgroup2 under systemd" "no memory, cpu and pids controllers in this host's cgroup2 (hybrid host: they are bound to v1)"
+    skip "pure cgroup v2: limits, OOM, delegated subtrees of nested guests" \
+        "no memory, cpu and pids controllers in this host's cgroup2 (hybrid host: they are bound to v1); test-vm-systemd-rig runs them"
 fi
 
 expect_eq "outer: still no failed units" "" "$(in_rig systemctl --failed --no-legend --plain 2>&1)"
