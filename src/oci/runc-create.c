@@ -61,6 +61,16 @@ int pid_file_write(const char *path, pid_t pid) {
         return 0;
 }
 
+/* The process's user on the host, who opens the FIFO at start: through the config's maps
+ * with a user namespace (spawn-oci.c checked that it is mapped). */
+static uid_t host_uid(const SpawnConfig *c, uid_t uid) {
+        return c->private_users == PRIVATE_USERS_MAPPED ? id_map_outside(&c->uid_map, uid) : uid;
+}
+
+static gid_t host_gid(const SpawnConfig *c, gid_t gid) {
+        return c->private_users == PRIVATE_USERS_MAPPED ? id_map_outside(&c->gid_map, gid) : gid;
+}
+
 /* The FIFO the init opens for writing once set up; "start" opens it for reading. Its
  * O_PATH fd is kept above the --preserve-fds range. The init opens it after the change to
  * process.user, so it belongs to that user (mode 0600 whatever the umask), and no one else
@@ -247,7 +257,7 @@ static int create_container(const RuncGlobals *g, const CreateArgs *a, bool sibl
         if (r >= 0)
                 r = seccomp_profile_save(dir, &c.oci_seccomp);
         if (r >= 0)
-                r = fifo = start_fifo_make(dir, a->preserve_fds, o.uid, o.gid);
+                r = fifo = start_fifo_make(dir, a->preserve_fds, host_uid(&c, o.uid), host_gid(&c, o.gid));
         if (r < 0) {
                 container_dir_remove(dir);
                 return r;

@@ -231,13 +231,25 @@ static void child_drop_privileges(int errfd, const OciConfig *p, const SeccompFi
         }
 }
 
+/* Has the container a user namespace of its own? Joining our own is an error (EINVAL). */
+static bool own_userns(pid_t pid) {
+        char path[64];
+        struct stat a, b;
+
+        snprintf(path, sizeof(path), "/proc/%i/ns/user", (int) pid);
+        return stat(path, &a) >= 0 && stat("/proc/self/ns/user", &b) >= 0 && a.st_ino != b.st_ino;
+}
+
 /* The new process: into the container's cgroups and namespaces (its PID namespace was
  * joined by the parent for it), then the container's own drop of privileges. */
 static _noreturn_ void exec_child(int errfd, int pidfd, int console, const Container *c, const OciConfig *p,
                                   const SeccompFilter *filter, unsigned preserve_fds) {
+        /* the user namespace is joined first, whatever the order of the flags (setns(2)) */
+        int userns = own_userns(c->pid) ? CLONE_NEWUSER : 0;
+
         STRV_FOREACH(v1, c->cgroup_v1)
                 (void) write_string_file_at(AT_FDCWD, path_join(*v1, "cgroup.procs") ?: "/", "0");
-        if (setns(pidfd, CLONE_NEWNS|CLONE_NEWUTS|CLONE_NEWIPC|CLONE_NEWNET|CLONE_NEWCGROUP) < 0)
+        if (setns(pidfd, userns|CLONE_NEWNS|CLONE_NEWUTS|CLONE_NEWIPC|CLONE_NEWNET|CLONE_NEWCGROUP) < 0)
                 child_fail(errfd, "Failed to join the container's namespaces: %s", strerror(errno));
         if (p->terminal)
                 child_setup_terminal(errfd, console);

@@ -421,6 +421,72 @@ static int parse_process(Reader *r, json_object *o, OciConfig *c) {
                 "noNewPrivileges", "oomScoreAdj", "rlimits", "apparmorProfile", "selinuxLabel", NULL });
 }
 
+/* linux.uidMappings and a mount's uidMappings: [{containerID, hostID, size}], checked as
+ * far as the kernel would refuse them anyway (count, size 0, wrapping past 2^32-1). */
+static int parse_id_mapping(Reader *r, const char *field, json_object *o, IdMapping *ret) {
+        static const char *const keys[] = { "containerID", "hostID", "size", NULL };
+        int64_t n[3];
+        int k;
+
+        if (expect_type(r, field, o, json_type_object) < 0)
+                return -EINVAL;
+        for (size_t i = 0; i < 3; i++) {
+                _cleanup_free_ char *f = child(field, keys[i]);
+                json_object *v = member(o, keys[i]);
+
+                if (!f)
+                        return -ENOMEM;
+                if (!v)
+                        return fail(r, field, "missing '%s'", keys[i]);
+                if ((k = get_int(r, f, v, 0, UINT32_MAX, &n[i])) < 0)
+                        return k;
+        }
+        if (n[2] == 0)
+                return fail(r, field, "size 0");
+        if (n[0] + n[2] > UINT32_MAX || n[1] + n[2] > UINT32_MAX)
+                return fail(r, field, "the range goes past ID %u", UINT32_MAX - 1);
+        *ret = (IdMapping) { .inside = (uint32_t) n[0], .outside = (uint32_t) n[1], .count = (uint32_t) n[2] };
+        return check_known(r, field, o, keys);
+}
+
+static int parse_id_mappings(Reader *r, const char *field, json_object *o, IdMap *ret) {
+        size_t n;
+
+        if (expect_type(r, field, o, json_type_array) < 0)
+                return -EINVAL;
+        n = json_object_array_length(o);
+        if (n > ID_MAP_LINES_MAX)
+                return fail(r, field, "more than %u entries", ID_MAP_LINES_MAX);
+        id_map_done(ret);
+        ret->items = calloc(n + 1, sizeof(IdMapping));
+        if (!ret->items)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *f = child_index(field, i);
+                int k;
+
+                if (!f)
+                        return -ENOMEM;
+                if ((k = parse_id_mapping(r, f, json_object_array_get_idx(o, i), &ret->items[i])) < 0)
+                        return k;
+                ret->n = i + 1;
+        }
+        return 0;
+}
+
+/* mounts[N].uidMappings, mounts[N].gidMappings (mountExtensions): absent is empty */
+static int parse_mount_id_mappings(Reader *r, const char *field, json_object *o, const char *key, IdMap *ret) {
+        _cleanup_free_ char *f = NULL;
+        json_object *v = member(o, key);
+
+        if (!v)
+                return 0;
+        f = child(field, key);
+        if (!f)
+                return -ENOMEM;
+        return parse_id_mappings(r, f, v, ret);
+}
+
 static int parse_mount(Reader *r, const char *field, json_object *o, OciMount *m) {
         json_object *v;
         int k;
@@ -447,9 +513,9 @@ static int parse_mount(Reader *r, const char *field, json_object *o, OciMount *m
                 if ((k = get_strv(r, f, v, &m->options)) < 0)
                         return k;
         }
-        if (member(o, "uidMappings") || member(o, "gidMappings"))
-                return fail(r, field, "idmapped mounts are not supported by berth-runc yet");
-        return 0;
+        if ((k = parse_mount_id_mappings(r, field, o, "uidMappings", &m->uid_mappings)) < 0)
+                return k;
+        return parse_mount_id_mappings(r, field, o, "gidMappings", &m->gid_mappings);
 }
 
 static int parse_mounts(Reader *r, json_object *o, OciConfig *c) {
@@ -1020,8 +1086,10 @@ static int parse_linux(Reader *r, json_object *o, OciConfig *c) {
                 return -EINVAL;
         if ((v = member(o, "namespaces")) && (k = parse_namespaces(r, v, c)) < 0)
                 return k;
-        if (member(o, "uidMappings") || member(o, "gidMappings"))
-                return fail(r, "linux.uidMappings", "user namespaces are not supported by berth-runc yet");
+        if ((v = member(o, "uidMappings")) && (k = parse_id_mappings(r, "linux.uidMappings", v, &c->uid_mappings)) < 0)
+                return k;
+        if ((v = member(o, "gidMappings")) && (k = parse_id_mappings(r, "linux.gidMappings", v, &c->gid_mappings)) < 0)
+                return k;
         if ((v = member(o, "cgroupsPath")) && (k = get_string(r, "linux.cgroupsPath", v, &c->cgroups_path)) < 0)
                 return k;
         if ((v = member(o, "resources")) && (k = parse_resources(r, "linux.resources", v, &c->resources)) < 0)
@@ -1051,8 +1119,8 @@ static int parse_linux(Reader *r, json_object *o, OciConfig *c) {
                         return k;
         }
         return check_known(r, "linux", o, (const char *const[]) {
-                "namespaces", "cgroupsPath", "resources", "maskedPaths", "readonlyPaths", "sysctl",
-                "rootfsPropagation", "seccomp", "devices", "mountLabel", NULL });
+                "namespaces", "uidMappings", "gidMappings", "cgroupsPath", "resources", "maskedPaths",
+                "readonlyPaths", "sysctl", "rootfsPropagation", "seccomp", "devices", "mountLabel", NULL });
 }
 
 static int parse_document(Reader *r, const char *text, size_t size, json_object **ret) {
@@ -1100,10 +1168,14 @@ void oci_config_done(OciConfig *c) {
                 free(c->mounts[i].type);
                 free(c->mounts[i].source);
                 strv_free(c->mounts[i].options);
+                id_map_done(&c->mounts[i].uid_mappings);
+                id_map_done(&c->mounts[i].gid_mappings);
         }
         free(c->mounts);
         for (size_t i = 0; i < _OCI_NS_MAX; i++)
                 free(c->namespaces[i].path);
+        id_map_done(&c->uid_mappings);
+        id_map_done(&c->gid_mappings);
         free(c->cgroups_path);
         strv_free(c->masked_paths);
         strv_free(c->readonly_paths);

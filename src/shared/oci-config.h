@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "cgroup-setup.h"
+#include "id-map.h"
 #include "macro.h"
 
 /* An OCI runtime bundle's config.json (runtime-spec 1.x, Linux), read into typed fields.
@@ -20,6 +21,8 @@ typedef struct OciMount {
         char *type;              /* NULL: a bind mount */
         char *source;
         char **options;
+        IdMap uid_mappings;      /* idmapped mount (mountExtensions): on disk -> seen */
+        IdMap gid_mappings;
 } OciMount;
 
 typedef struct OciRlimit {
@@ -124,6 +127,8 @@ typedef struct OciConfig {
         size_t n_mounts;
 
         OciNamespace namespaces[_OCI_NS_MAX];
+        IdMap uid_mappings;      /* linux.uidMappings */
+        IdMap gid_mappings;
         char *cgroups_path;
         OciResources resources;
         char **masked_paths;

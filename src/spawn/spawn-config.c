@@ -82,6 +82,7 @@ static const char *const private_users_table[_PRIVATE_USERS_MAX] = {
         [PRIVATE_USERS_PICK] = "pick",
         [PRIVATE_USERS_IDENTITY] = "identity",
         [PRIVATE_USERS_FIXED] = "fixed",
+        [PRIVATE_USERS_MAPPED] = "mapped",
 };
 
 static const char *const users_ownership_table[_USERS_OWNERSHIP_MAX] = {
@@ -130,6 +131,8 @@ static void custom_mount_done(CustomMount *m) {
         free(m->options);
         strv_free(m->lower);
         free(m->upper);
+        id_map_done(&m->idmap_uid);
+        id_map_done(&m->idmap_gid);
 }
 
 void spawn_config_done(SpawnConfig *c) {
@@ -140,6 +143,8 @@ void spawn_config_done(SpawnConfig *c) {
         free(c->key_file);
         free(c->root_hash_sig);
         free(c->machine);
+        id_map_done(&c->uid_map);
+        id_map_done(&c->gid_map);
         free(c->hostname);
         free(c->user);
         free(c->chdir);

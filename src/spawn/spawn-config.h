@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include "cgroup-setup.h"
+#include "id-map.h"
 #include "macro.h"
 #include "parse-util.h"
 #include "seccomp-util.h"
@@ -67,6 +68,7 @@ typedef enum PrivateUsers {
         PRIVATE_USERS_PICK,      /* a free 64K range, locked under /run/berth */
         PRIVATE_USERS_IDENTITY,  /* 0..65535 mapped onto itself */
         PRIVATE_USERS_FIXED,     /* BASE[:RANGE] */
+        PRIVATE_USERS_MAPPED,    /* OCI linux.uidMappings/gidMappings as given (uid_map, gid_map) */
         _PRIVATE_USERS_MAX,
         _PRIVATE_USERS_INVALID = -EINVAL,
 } PrivateUsers;
@@ -134,6 +136,7 @@ typedef enum BindIdmap {
         BIND_IDMAP_NO,           /* noidmap: files keep their host owners */
         BIND_IDMAP_YES,          /* idmap: UID N on disk is N inside */
         BIND_IDMAP_ROOT,         /* rootidmap: the source's owner is root inside */
+        BIND_IDMAP_MAPPED,       /* OCI idmap/ridmap: the mount's own idmap_uid/idmap_gid */
 } BindIdmap;
 
 typedef struct CustomMount {
@@ -148,6 +151,8 @@ typedef struct CustomMount {
         char *options;           /* tmpfs, API: mount options */
         char **lower;            /* overlay: lower directories, lowest first ("+" means tree-relative) */
         char *upper;             /* overlay: writable upper directory, NULL for --overlay-ro */
+        IdMap idmap_uid, idmap_gid; /* BIND_IDMAP_MAPPED: on disk (inside) -> seen (outside) */
+        bool idmap_recursive;    /* BIND_IDMAP_MAPPED: ridmap, every mount of an rbind */
 } CustomMount;
 
 typedef struct ResourceLimits {
@@ -240,6 +245,7 @@ typedef struct SpawnConfig {
         UsersOwnership users_ownership;
         uint32_t uid_shift;      /* --private-users=BASE[:RANGE]; the range in use is SpawnState's */
         uint32_t uid_range;
+        IdMap uid_map, gid_map;  /* PRIVATE_USERS_MAPPED */
         bool private_network;    /* own network namespace (implied by the options below) */
         bool network_veth;       /* -n: ve-NAME <-> host0 */
         char *network_zone;      /* vz-ZONE bridge */

@@ -399,7 +399,7 @@ static int inner_setup_console(Inner *i) {
         }
 
         /* the console belongs to the machine's root, group tty */
-        if (i->mounts.userns && fchown(slave, i->mounts.uid_shift, i->mounts.uid_shift + 5) < 0)
+        if (i->mounts.userns && fchown(slave, i->mounts.uid_shift, mount_host_gid(&i->mounts, 5)) < 0)
                 return log_error_errno(errno, "Failed to hand the console to the machine's root: %m");
 
         r = bind_to_console(i->mounts.rootfd, slave);
@@ -950,6 +950,9 @@ void spawn_inner(const SpawnConfig *c, const SpawnState *s, int sock) {
                         .journal_fd = -EBADF,
                         .userns = s->userns_fd >= 0,
                         .uid_shift = s->uid_shift,
+                        .gid_shift = s->gid_shift,
+                        .uid_map = &c->uid_map,
+                        .gid_map = &c->gid_map,
                         .apifs_context = c->selinux_apifs_context,
                 },
                 .files = HOST_FILES_NULL,

@@ -158,21 +158,51 @@ static int prepare_tmpfs(const CustomMount *cm, const char *apifs_context, int *
         return 0;
 }
 
-/* idmap: the machine's own namespace, so that UID N on disk is N inside; rootidmap: the
- * bind's own (userns_setup_bind_idmaps()). Without -U, idmap is the identity anyway. */
+static uint32_t host_id(const MountContext *m, const IdMap *map, uint32_t shift, uint32_t id) {
+        uint32_t o;
+
+        if (!m->userns)
+                return id;
+        if (!map || map->n == 0)
+                return id + shift;
+        o = id_map_outside(map, id);
+        return o == ID_UNMAPPED ? shift : o;
+}
+
+uid_t mount_host_uid(const MountContext *m, uid_t id) {
+        return host_id(m, m->uid_map, m->uid_shift, id);
+}
+
+gid_t mount_host_gid(const MountContext *m, gid_t id) {
+        return host_id(m, m->gid_map, m->gid_shift, id);
+}
+
+/* idmap: the machine's own namespace, so that UID N on disk is N inside; rootidmap and OCI's
+ * idmap/ridmap: the bind's own (userns_setup_bind_idmaps()). Without -U, idmap is the
+ * identity anyway. OCI's idmap applies to the bind's top mount only, ridmap to all of an
+ * rbind's (runc 1.2); berth-spawn's follow rbind. */
 static int bind_idmap(const CustomMount *cm, const SpawnState *s, size_t i, int fd) {
         struct mount_attr a = { .attr_set = MOUNT_ATTR_IDMAP };
+        bool recursive = cm->idmap == BIND_IDMAP_MAPPED ? cm->idmap_recursive : cm->recursive;
+        static const char *const names[] = {
+                [BIND_IDMAP_YES] = "idmap", [BIND_IDMAP_ROOT] = "rootidmap", [BIND_IDMAP_MAPPED] = "OCI idmap",
+        };
 
         if (cm->idmap == BIND_IDMAP_YES && s->userns_fd >= 0)
                 a.userns_fd = (uint64_t) s->userns_fd;
-        else if (cm->idmap == BIND_IDMAP_ROOT)
+        else if (cm->idmap == BIND_IDMAP_ROOT || cm->idmap == BIND_IDMAP_MAPPED)
                 a.userns_fd = (uint64_t) s->bind_userns_fds[i];
         else
                 return 0;
-        if (mount_setattr(fd, "", AT_EMPTY_PATH | (cm->recursive ? AT_RECURSIVE : 0), &a, sizeof(a)) < 0)
-                return log_error_errno(errno, "Failed to create an idmapped mount of '%s' (%s): %m", cm->source,
-                                       cm->idmap == BIND_IDMAP_ROOT ? "rootidmap" : "idmap");
-        return 0;
+        if (mount_setattr(fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &a, sizeof(a)) >= 0)
+                return 0;
+        /* EINVAL: the file system (or one below an rbind) cannot be idmapped (tmpfs before
+         * Linux 6.3, proc, sysfs, ...); say so rather than "Invalid argument" */
+        if (errno == EINVAL)
+                return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
+                                       "Failed to create an idmapped mount of '%s' (%s): its file system does not "
+                                       "support idmapped mounts.", cm->source, names[cm->idmap]);
+        return log_error_errno(errno, "Failed to create an idmapped mount of '%s' (%s): %m", cm->source, names[cm->idmap]);
 }
 
 static int dev_create(const MountContext *m, const MountEntry *e, const char *source, int *ret_mfd);
@@ -564,16 +594,16 @@ static int dev_populate(int devfd, const MountContext *m) {
 
         if (m->userns) {
                 for (size_t i = 0; i < ELEMENTSOF(nodes); i++)
-                        if (fchownat(devfd, nodes[i].name, m->uid_shift, m->uid_shift, AT_SYMLINK_NOFOLLOW) < 0)
+                        if (fchownat(devfd, nodes[i].name, m->uid_shift, m->gid_shift, AT_SYMLINK_NOFOLLOW) < 0)
                                 return log_error_errno(errno, "Failed to chown /dev/%s: %m", nodes[i].name);
                 for (size_t i = 0; i < ELEMENTSOF(links); i++)
-                        if (fchownat(devfd, links[i].name, m->uid_shift, m->uid_shift, AT_SYMLINK_NOFOLLOW) < 0)
+                        if (fchownat(devfd, links[i].name, m->uid_shift, m->gid_shift, AT_SYMLINK_NOFOLLOW) < 0)
                                 return log_error_errno(errno, "Failed to chown /dev/%s: %m", links[i].name);
                 for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
-                        if (fchownat(devfd, dirs[i], m->uid_shift, m->uid_shift, AT_SYMLINK_NOFOLLOW) < 0)
+                        if (fchownat(devfd, dirs[i], m->uid_shift, m->gid_shift, AT_SYMLINK_NOFOLLOW) < 0)
                                 return log_error_errno(errno, "Failed to chown /dev/%s: %m", dirs[i]);
                 /* /dev/tty is group tty in the machine */
-                (void) fchownat(devfd, "tty", m->uid_shift, m->uid_shift + 5, 0);
+                (void) fchownat(devfd, "tty", m->uid_shift, mount_host_gid(m, 5), 0);
         }
         return 0;
 }
@@ -649,10 +679,10 @@ static char *entry_options(const MountContext *m, const MountEntry *e) {
         char buf[256];
 
         if (streq(e->fstype, "tmpfs") && m->userns)
-                snprintf(buf, sizeof(buf), "%s,uid=%u,gid=%u", e->options, m->uid_shift, m->uid_shift);
+                snprintf(buf, sizeof(buf), "%s,uid=%u,gid=%u", e->options, m->uid_shift, m->gid_shift);
         else if (streq(e->fstype, "devpts") && m->userns)
                 snprintf(buf, sizeof(buf), "newinstance,ptmxmode=0666,mode=0620,uid=%u,gid=%u",
-                         m->uid_shift, m->uid_shift + 5);
+                         m->uid_shift, mount_host_gid(m, 5));
         else if (streq(e->fstype, "tmpfs") || streq(e->fstype, "devpts"))
                 snprintf(buf, sizeof(buf), "%s", e->options);
         else
@@ -843,8 +873,8 @@ static int mount_devices(const SpawnConfig *c, MountContext *m) {
                 const DeviceNode *d = &c->devices[i];
                 _cleanup_free_ char *dir = NULL, *base = NULL;
                 _cleanup_close_ int dfd = -EBADF;
-                uid_t uid = d->uid + (m->userns ? m->uid_shift : 0);
-                gid_t gid = d->gid + (m->userns ? m->uid_shift : 0);
+                uid_t uid = mount_host_uid(m, d->uid);
+                gid_t gid = mount_host_gid(m, d->gid);
                 int r;
 
                 dir = strndup(d->path, strrchr(d->path, '/') - d->path);

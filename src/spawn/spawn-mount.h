@@ -38,9 +38,15 @@ typedef struct MountContext {
         bool userns;        /* the machine gets a user namespace: hand what we create to its root */
         const char *apifs_context; /* -L: SELinux context= of tmpfs and devpts mounts */
         uint32_t uid_shift;
+        uint32_t gid_shift;
+        const IdMap *uid_map, *gid_map; /* OCI's own maps (PRIVATE_USERS_MAPPED), else empty */
 } MountContext;
 
 void mount_context_done(MountContext *m);
+/* The host ID of the machine's ID 'id' for what we create for it: id itself without a user
+ * namespace, shifted under -U, through OCI's maps (their root where 'id' is not mapped). */
+uid_t mount_host_uid(const MountContext *m, uid_t id);
+gid_t mount_host_gid(const MountContext *m, gid_t id);
 
 /* Before pivot_root: everything that refers to host paths (bind sources, overlay layers)
  * is opened here, while the host's tree is still visible. */

@@ -88,11 +88,53 @@ static int api_mount_from_oci(SpawnConfig *c, const OciMount *om, size_t index) 
         return 0;
 }
 
+static int id_maps_copy(const IdMap *uid_map, const IdMap *gid_map, IdMap *ret_uid, IdMap *ret_gid) {
+        if (id_map_copy(uid_map, ret_uid) < 0 || id_map_copy(gid_map, ret_gid) < 0)
+                return log_oom();
+        return 0;
+}
+
+/* An idmapped bind (runtime-spec mountExtensions, runc 1.2): the mount's own uidMappings
+ * and gidMappings, or with idmap/ridmap alone the container's; ridmap maps every mount of
+ * an rbind, idmap only its top. 1: idmapped, 0: not. */
+static int idmap_check(const SpawnConfig *c, const OciMount *om, size_t index, bool bind) {
+        bool own = om->uid_mappings.n > 0 || om->gid_mappings.n > 0;
+
+        if (!own && !has_option(om->options, "ridmap") && !has_option(om->options, "idmap"))
+                return 0;
+        if (!bind)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "config.json: mounts[%zu]: id-mapped mounts are only supported for bind mounts.", index);
+        if (own && (om->uid_mappings.n == 0 || om->gid_mappings.n == 0))
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "config.json: mounts[%zu]: id-mapped mounts must have both uid and gid mappings specified.",
+                                       index);
+        if (!own && c->private_users != PRIVATE_USERS_MAPPED)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "config.json: mounts[%zu]: idmap without uidMappings/gidMappings takes the container's, "
+                                       "but it has no user namespace of its own.", index);
+        return 1;
+}
+
+static int idmap_from_oci(const SpawnConfig *c, const OciMount *om, CustomMount *m) {
+        bool own = om->uid_mappings.n > 0;
+
+        m->idmap = BIND_IDMAP_MAPPED;
+        m->idmap_recursive = has_option(om->options, "ridmap");
+        return id_maps_copy(own ? &om->uid_mappings : &c->uid_map, own ? &om->gid_mappings : &c->gid_map,
+                            &m->idmap_uid, &m->idmap_gid);
+}
+
 static int mount_from_oci(SpawnConfig *c, const OciMount *om, size_t index, const char *bundle) {
         bool bind = !om->type || streq(om->type, "bind") || has_option(om->options, "bind") ||
                     has_option(om->options, "rbind");
         const MountEntry *api = mount_api_entry(om->destination);
         CustomMount *m;
+        int idmapped;
+
+        idmapped = idmap_check(c, om, index, bind);
+        if (idmapped < 0)
+                return idmapped;
 
         /* An API file system of another type (cgroup for cgroup2, ...) is berth's own. */
         if (!bind && api && streq(api->fstype, om->type))
@@ -118,7 +160,9 @@ static int mount_from_oci(SpawnConfig *c, const OciMount *om, size_t index, cons
         if (bind) {
                 m->recursive = has_option(om->options, "rbind");
                 m->source = om->source[0] == '/' ? strdup(om->source) : path_join(bundle, om->source);
-                return m->source ? 0 : log_oom();
+                if (!m->source)
+                        return log_oom();
+                return idmapped ? idmap_from_oci(c, om, m) : 0;
         }
 
         /* tmpfs: its own options (mode=, size=...) as data; the flags berth sets itself */
@@ -254,12 +298,12 @@ static int namespaces_from_oci(SpawnConfig *c, const OciConfig *o) {
         for (OciNamespaceType t = 0; t < _OCI_NS_MAX; t++) {
                 const OciNamespace *ns = &o->namespaces[t];
 
-                if ((t == OCI_NS_USER || t == OCI_NS_TIME) && ns->wanted)
+                if (t == OCI_NS_TIME && ns->wanted)
                         return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
                                                "config.json: linux.namespaces: a %s namespace is not supported by berth-runc yet.",
                                                oci_namespace_type_to_string(t));
                 if (t == OCI_NS_USER || t == OCI_NS_TIME)
-                        continue;
+                        continue;       /* user: userns_from_oci() */
                 /* berth sets the root up with mounts of its own: never in the runtime's namespace */
                 if (t == OCI_NS_MOUNT && !ns->wanted)
                         return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
@@ -289,6 +333,52 @@ static int namespaces_from_oci(SpawnConfig *c, const OciConfig *o) {
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
                                        "config.json: hostname: unable to set hostname without a private UTS namespace.");
         return 0;
+}
+
+/* linux.uidMappings/gidMappings with a user namespace of the container's own, checked as
+ * runc 1.1 does (its messages): maps need the namespace, the namespace needs maps with root
+ * in them, a namespace joined by path has its maps already. */
+static int userns_from_oci(SpawnConfig *c, const OciConfig *o) {
+        const OciNamespace *ns = &o->namespaces[OCI_NS_USER];
+        bool maps = o->uid_mappings.n > 0 || o->gid_mappings.n > 0;
+
+        if (!ns->wanted) {
+                if (maps)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                               "config.json: linux.uidMappings: user namespace mappings specified, "
+                                               "but USER namespace isn't enabled in the config.");
+                return 0;
+        }
+        if (ns->path) {
+                if (maps)
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                               "config.json: linux.uidMappings: user namespace %s is joined by path, "
+                                               "it has its maps already; only one of path and mappings may be given.",
+                                               ns->path);
+                return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
+                                       "config.json: linux.namespaces: joining a user namespace by path is not "
+                                       "supported by berth-runc yet.");
+        }
+        if (o->uid_mappings.n == 0 || o->gid_mappings.n == 0)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "config.json: linux.%s: user namespaces enabled, but no %s mappings found.",
+                                       o->uid_mappings.n == 0 ? "uidMappings" : "gidMappings",
+                                       o->uid_mappings.n == 0 ? "user" : "gid");
+        /* berth's init sets the container up as root inside, as runc's does */
+        if (id_map_outside(&o->uid_mappings, 0) == ID_UNMAPPED || id_map_outside(&o->gid_mappings, 0) == ID_UNMAPPED)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "config.json: linux.%s: user namespaces enabled, but no root %s mapping found.",
+                                       id_map_outside(&o->uid_mappings, 0) == ID_UNMAPPED ? "uidMappings" : "gidMappings",
+                                       id_map_outside(&o->uid_mappings, 0) == ID_UNMAPPED ? "user" : "group");
+        /* else the init fails to become the process's user, later and less clearly */
+        if (id_map_outside(&o->uid_mappings, o->uid) == ID_UNMAPPED)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "config.json: process.user.uid: %u is not mapped by linux.uidMappings.", (unsigned) o->uid);
+        if (id_map_outside(&o->gid_mappings, o->gid) == ID_UNMAPPED)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "config.json: process.user.gid: %u is not mapped by linux.gidMappings.", (unsigned) o->gid);
+        c->private_users = PRIVATE_USERS_MAPPED;
+        return id_maps_copy(&o->uid_mappings, &o->gid_mappings, &c->uid_map, &c->gid_map);
 }
 
 /* linux.sysctl: what runc allows, each only in a namespace of the container's own (made
@@ -424,6 +514,8 @@ int spawn_config_from_oci(SpawnConfig *c, const OciConfig *o, const char *bundle
 
         r = namespaces_from_oci(c, o);
         if (r >= 0)
+                r = userns_from_oci(c, o);
+        if (r >= 0)
                 r = sysctl_from_oci(c, o);
         if (r >= 0)
                 r = devices_from_oci(c, o);
@@ -542,6 +634,13 @@ static int merge_oci(SpawnConfig *c, SpawnConfig *b) {
                                        "berth-spawn --oci-bundle (berth-runc does).", b->namespace_joins[0].path);
         if (!c->sysctl)
                 c->sysctl = TAKE_PTR(b->sysctl);
+        /* the bundle's own maps unless -U or --private-users= says otherwise */
+        if (c->private_users == PRIVATE_USERS_NO && b->private_users == PRIVATE_USERS_MAPPED) {
+                c->private_users = PRIVATE_USERS_MAPPED;
+                c->uid_map = b->uid_map;
+                c->gid_map = b->gid_map;
+                b->uid_map = b->gid_map = (IdMap) {};
+        }
         if (!c->devices) {
                 c->devices = TAKE_PTR(b->devices);
                 c->n_devices = b->n_devices;

@@ -583,6 +583,12 @@ pid_t spawn_create_detached(const SpawnConfig *c, SpawnState *st, int console_so
         r = seccomp_prepare(c, st);
         if (r < 0)
                 return r;
+        /* the namespaces go with the child; ours are closed whatever happens */
+        r = userns_setup(c, st);
+        if (r >= 0)
+                r = userns_setup_bind_idmaps(c, st);
+        if (r < 0)
+                goto fail;
         r = machine_cgroup_create(c, /* in_unit= */ false, &st->cgroup);
         if (r < 0)
                 goto fail;
@@ -608,6 +614,8 @@ pid_t spawn_create_detached(const SpawnConfig *c, SpawnState *st, int console_so
         pair[1] = safe_close(pair[1]);
 
         r = detached_wait_created(pair[0], console_socket);
+        userns_bind_idmaps_done(c, st);
+        userns_done(st);
         if (r >= 0)
                 return pid;
 
@@ -619,6 +627,8 @@ pid_t spawn_create_detached(const SpawnConfig *c, SpawnState *st, int console_so
         else
                 (void) pidfd_wait(pidfd, &(siginfo_t) {});
 fail:
+        userns_bind_idmaps_done(c, st);
+        userns_done(st);
         machine_cgroup_destroy(&st->cgroup);
         return r;
 }

@@ -26,6 +26,8 @@ typedef struct SpawnState {
 
         uint32_t uid_shift;         /* host UID of the machine's root; 0/0 without -U */
         uint32_t uid_range;
+        uint32_t gid_shift;         /* host GID of the machine's root group: uid_shift but
+                                     * with OCI's own maps (PRIVATE_USERS_MAPPED) */
         int userns_fd;              /* the machine's user namespace, or -EBADF */
         UsersOwnership users_ownership; /* the config's, with auto resolved */
         bool idmap_root;            /* the root is an idmapped mount */

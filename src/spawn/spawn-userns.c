@@ -161,18 +161,52 @@ static int userns_create(const SpawnState *s, int *ret_fd) {
         return 0;
 }
 
-/* rootidmap binds: a namespace mapping the source's owner P (as on disk) to the machine's
- * root, for the bind's idmapped mount; everything else shows as nobody. Without -U the
- * machine's root is the host's (shift 0). */
+/* rootidmap: a namespace mapping the source's owner P (as on disk) to the machine's root;
+ * everything else shows as nobody. Without -U the machine's root is the host's (shift 0). */
+static int bind_idmap_root(const CustomMount *cm, const SpawnState *s, int *ret_fd) {
+        struct stat st;
+        char map[64];
+        int r;
+
+        if (stat(cm->source, &st) < 0)
+                return log_error_errno(errno, "Failed to access bind mount source '%s': %m", cm->source);
+        snprintf(map, sizeof(map), "%u %u 1\n", (unsigned) st.st_uid, s->uid_shift);
+        r = userns_create_map(map, NULL, ret_fd);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the user namespace for rootidmap of '%s': %m", cm->source);
+        return 0;
+}
+
+/* The same with OCI's maps (IdMap): non-logging. */
+static int userns_create_id_maps(const IdMap *uid_map, const IdMap *gid_map, int *ret_fd) {
+        _cleanup_free_ char *u = id_map_to_string(uid_map), *g = id_map_to_string(gid_map);
+
+        if (!u || !g)
+                return -ENOMEM;
+        return userns_create_map(u, g, ret_fd);
+}
+
+/* OCI idmap/ridmap: a namespace with the mount's own uidMappings/gidMappings. */
+static int bind_idmap_mapped(const CustomMount *cm, int *ret_fd) {
+        int r;
+
+        r = userns_create_id_maps(&cm->idmap_uid, &cm->idmap_gid, ret_fd);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the user namespace for the idmapped mount of '%s' "
+                                       "(its uidMappings/gidMappings): %m", cm->source);
+        return 0;
+}
+
+/* Binds idmapped with a namespace of their own, made here in the parent: one per mount. */
 int userns_setup_bind_idmaps(const SpawnConfig *c, SpawnState *s) {
         int r;
 
         for (size_t i = 0; i < c->n_mounts; i++) {
                 const CustomMount *cm = &c->mounts[i];
-                struct stat st;
-                char map[64];
 
-                if (cm->type != CUSTOM_MOUNT_BIND || cm->idmap != BIND_IDMAP_ROOT)
+                if (cm->type != CUSTOM_MOUNT_BIND || (cm->idmap != BIND_IDMAP_ROOT && cm->idmap != BIND_IDMAP_MAPPED))
                         continue;
                 if (!s->bind_userns_fds) {
                         s->bind_userns_fds = malloc(sizeof(int) * c->n_mounts);
@@ -181,12 +215,10 @@ int userns_setup_bind_idmaps(const SpawnConfig *c, SpawnState *s) {
                         for (size_t k = 0; k < c->n_mounts; k++)
                                 s->bind_userns_fds[k] = -EBADF;
                 }
-                if (stat(cm->source, &st) < 0)
-                        return log_error_errno(errno, "Failed to access bind mount source '%s': %m", cm->source);
-                snprintf(map, sizeof(map), "%u %u 1\n", (unsigned) st.st_uid, s->uid_shift);
-                r = userns_create_map(map, NULL, &s->bind_userns_fds[i]);
+                r = cm->idmap == BIND_IDMAP_ROOT ? bind_idmap_root(cm, s, &s->bind_userns_fds[i]) :
+                                                   bind_idmap_mapped(cm, &s->bind_userns_fds[i]);
                 if (r < 0)
-                        return log_error_errno(r, "Failed to create the user namespace for rootidmap of '%s': %m", cm->source);
+                        return r;
         }
         return 0;
 }
@@ -292,12 +324,39 @@ static int userns_pick_range(const SpawnConfig *c, SpawnState *s, uid_t tree_own
         }
 }
 
+/* OCI linux.uidMappings/gidMappings: the namespace with exactly the config's maps, as runc
+ * writes them (setgroups stays "allow": the parent is privileged). Nothing is chowned or
+ * idmapped: files owned by IDs outside the maps show as nobody, as with runc. */
+static int userns_setup_mapped(const SpawnConfig *c, SpawnState *s) {
+        int r;
+
+        /* spawn-oci.c made sure that root is mapped, as runc requires */
+        s->uid_shift = id_map_outside(&c->uid_map, 0);
+        s->gid_shift = id_map_outside(&c->gid_map, 0);
+        s->uid_range = 0;
+        for (size_t i = 0; i < c->uid_map.n; i++)
+                if (c->uid_map.items[i].inside == 0)
+                        s->uid_range = c->uid_map.items[i].count;
+        r = userns_create_id_maps(&c->uid_map, &c->gid_map, &s->userns_fd);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the user namespace with the maps of linux.uidMappings "
+                                       "and linux.gidMappings: %m");
+        s->users_ownership = USERS_OWNERSHIP_OFF;
+        log_debug("User namespace: root is UID %u GID %u on the host, %zu+%zu map lines.", s->uid_shift,
+                  s->gid_shift, c->uid_map.n, c->gid_map.n);
+        return 0;
+}
+
 int userns_setup(const SpawnConfig *c, SpawnState *s) {
         struct stat st;
         int r;
 
         if (c->private_users == PRIVATE_USERS_NO)
                 return 0;
+        if (c->private_users == PRIVATE_USERS_MAPPED)
+                return userns_setup_mapped(c, s);
 
         if (stat(s->directory, &st) < 0)
                 return log_error_errno(errno, "Failed to stat '%s': %m", s->directory);
@@ -305,6 +364,7 @@ int userns_setup(const SpawnConfig *c, SpawnState *s) {
         r = userns_pick_range(c, s, st.st_uid);
         if (r < 0)
                 return r;
+        s->gid_shift = s->uid_shift;
         r = bind_users_prepare(c, s);
         if (r < 0)
                 return r;
@@ -362,7 +422,7 @@ int userns_chown_cgroup(const SpawnState *s, const char *path) {
                 _cleanup_free_ char *f = strjoin(path, "/", files[i]);
                 if (!f)
                         return log_oom();
-                if (chown(f, s->uid_shift, s->uid_shift) < 0 && errno != ENOENT)
+                if (chown(f, s->uid_shift, s->gid_shift) < 0 && errno != ENOENT)
                         return log_error_errno(errno, "Failed to hand cgroup %s to the machine: %m", f);
         }
         return 0;

@@ -28,4 +28,12 @@ X
 printf '{"memory":{"limit":-1},"pids":{"limit":9},"cpu":{"period":100000}}' >resources
 printf '{"ociVersion":"1.0","root":{"path":1}}' >bad-root
 printf '{"ociVersion":"1.0","root":{"path":"r"},"process":{"args":["a"],"cwd":"/","user":{"uid":99999999999}}}' >big-uid
+cat >userns <<'X'
+{"ociVersion":"1.1.0","root":{"path":"rootfs"},"process":{"args":["sh"],"cwd":"/"},
+"mounts":[{"destination":"/d","type":"bind","source":"/s","options":["rbind","ridmap"],
+"uidMappings":[{"containerID":0,"hostID":100000,"size":65536}],"gidMappings":[{"containerID":0,"hostID":100000,"size":65536}]}],
+"linux":{"namespaces":[{"type":"user"},{"type":"mount"}],
+"uidMappings":[{"containerID":0,"hostID":1000,"size":2000},{"containerID":2000,"hostID":0,"size":1}],
+"gidMappings":[{"containerID":0,"hostID":1000,"size":3000}]}}
+X
 printf '[' >truncated

@@ -125,6 +125,16 @@ static void test_errors(void) {
                 { "{ \"ociVersion\": \"1.0\", \"root\": {\"path\": \"r\"}, " MINIMAL_PROCESS ", "
                   "\"linux\": { \"devices\": [ { \"path\": \"/dev/x\", \"type\": \"q\" } ] } }",
                   "linux.devices[0]: unknown device type 'q'" },
+                { "{ \"ociVersion\": \"1.0\", \"root\": {\"path\": \"r\"}, " MINIMAL_PROCESS ", "
+                  "\"linux\": { \"uidMappings\": [ { \"containerID\": 0, \"hostID\": 1000 } ] } }",
+                  "linux.uidMappings[0]: missing 'size'" },
+                { "{ \"ociVersion\": \"1.0\", \"root\": {\"path\": \"r\"}, " MINIMAL_PROCESS ", "
+                  "\"linux\": { \"gidMappings\": [ { \"containerID\": 0, \"hostID\": 4294967295, \"size\": 2 } ] } }",
+                  "linux.gidMappings[0]: the range goes past ID 4294967294" },
+                { "{ \"ociVersion\": \"1.0\", \"root\": {\"path\": \"r\"}, " MINIMAL_PROCESS ", "
+                  "\"mounts\": [ { \"destination\": \"/a\", \"uidMappings\": [ { \"containerID\": 0, \"hostID\": 1, "
+                  "\"size\": 1, \"extra\": 1 } ] } ] }",
+                  "mounts[0].uidMappings[0].extra: not supported by berth" },
                 { "{ \"ociVersion\": \"1.0\", \"root\": {\"path\": \"r\"}, " MINIMAL_PROCESS ", \"linux\": { \"intelRdt\": {} } }",
                   "linux.intelRdt: not supported by berth" },
                 { "{ \"ociVersion\": \"1.0\", \"root\": {\"path\": \"r\"}, " MINIMAL_PROCESS ", "
@@ -235,11 +245,43 @@ static void test_seccomp(void) {
         oci_config_done(&c);
 }
 
+static void test_id_mappings(void) {
+        static const char json[] =
+                "{ \"ociVersion\": \"1.0\", \"root\": {\"path\": \"r\"}, " MINIMAL_PROCESS ",\n"
+                "  \"mounts\": [ { \"destination\": \"/d\", \"source\": \"/s\", \"options\": [\"rbind\", \"ridmap\"],\n"
+                "      \"uidMappings\": [ { \"containerID\": 0, \"hostID\": 100000, \"size\": 65536 } ],\n"
+                "      \"gidMappings\": [ { \"containerID\": 0, \"hostID\": 200000, \"size\": 10 } ] } ],\n"
+                "  \"linux\": { \"namespaces\": [ { \"type\": \"user\" } ],\n"
+                "      \"uidMappings\": [ { \"containerID\": 0, \"hostID\": 1000, \"size\": 2000 },\n"
+                "                       { \"containerID\": 2000, \"hostID\": 0, \"size\": 1 } ],\n"
+                "      \"gidMappings\": [ { \"containerID\": 0, \"hostID\": 1000, \"size\": 3000 } ] } }\n";
+        OciConfig c = {};
+        char *error = NULL, *text;
+
+        CHECK(oci_config_parse(json, strlen(json), &c, &error) == 0);
+        CHECK(!error);
+        CHECK(c.namespaces[OCI_NS_USER].wanted && !c.namespaces[OCI_NS_USER].path);
+        CHECK(c.uid_mappings.n == 2 && c.gid_mappings.n == 1);
+        CHECK(id_map_outside(&c.uid_mappings, 0) == 1000);
+        CHECK(id_map_outside(&c.uid_mappings, 1999) == 2999);
+        CHECK(id_map_outside(&c.uid_mappings, 2000) == 0);
+        CHECK(id_map_outside(&c.uid_mappings, 2001) == ID_UNMAPPED);
+        CHECK(id_map_outside(&c.gid_mappings, 2999) == 3999);
+        text = id_map_to_string(&c.uid_mappings);
+        CHECK_STREQ(text, "0 1000 2000\n2000 0 1\n");
+        free(text);
+        CHECK(c.n_mounts == 1 && c.mounts[0].uid_mappings.n == 1 && c.mounts[0].gid_mappings.n == 1);
+        CHECK(c.mounts[0].uid_mappings.items[0].outside == 100000 && c.mounts[0].uid_mappings.items[0].count == 65536);
+        CHECK(c.mounts[0].gid_mappings.items[0].outside == 200000 && c.mounts[0].gid_mappings.items[0].count == 10);
+        oci_config_done(&c);
+}
+
 int main(void) {
         test_full();
         test_errors();
         test_resources();
         test_resources_cpu_devices();
         test_seccomp();
+        test_id_mappings();
         return tap_done();
 }
