@@ -22,11 +22,14 @@
 #define A_RO      MOUNT_ATTR_RDONLY
 #define A_STRICT  MOUNT_ATTR_STRICTATIME
 
-/* Order matters: /dev first (its hidden empty nodes serve the masks below), /proc before
- * the masks inside it. */
+/* Order matters: /dev before the masks (its hidden empty nodes serve them), /proc before
+ * the masks inside it. /proc comes first, as with systemd-nspawn and runc: a mount
+ * namespace unshared later (the user namespace's, spawn-inner.c) lists its copies in tree
+ * order, i.e. in the order they were attached, and runtime-spec wants the config's order
+ * (/proc, /dev, /dev/pts...) there too. */
 static const MountEntry api_table[] = {
-        { MOUNT_FS,        "/dev",                "tmpfs",  "mode=0755,size=4m,nr_inodes=64k", A_NOSUID|A_STRICT },
         { MOUNT_FS,        "/proc",               "proc",   NULL,                             A_NOSUID|A_NODEV|A_NOEXEC },
+        { MOUNT_FS,        "/dev",                "tmpfs",  "mode=0755,size=4m,nr_inodes=64k", A_NOSUID|A_STRICT },
         { MOUNT_READ_ONLY, "/proc/sys",           NULL,     NULL,                             0, true },
         { MOUNT_READ_ONLY, "/proc/sysrq-trigger", NULL,     NULL,                             0, true },
         { MOUNT_READ_ONLY, "/proc/bus",           NULL,     NULL,                             0, true },

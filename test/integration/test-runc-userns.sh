@@ -41,7 +41,7 @@ expect_eq "features: the user namespace, idmapped mounts and their options" "Tru
     "$(json "$OUTPUT" '" ".join(str(x) for x in ("user" in j["linux"]["namespaces"], j["linux"]["mountExtensions"]["idmap"]["enabled"], "idmap" in j["mountOptions"], "ridmap" in j["mountOptions"]))')"
 
 # ---- the config's maps, root of the container mapped, the host's root not
-B=$(bundle maps '["sh", "-c", "cat /proc/self/uid_map >/out/uid_map; cat /proc/self/gid_map >/out/gid_map; cat /proc/self/setgroups >/out/setgroups; id >/out/id; stat -c \"%u %g\" / /bin/busybox >/out/rootfs; touch /out/made; exec sleep 1000"]' "$USERNS")
+B=$(bundle maps '["sh", "-c", "cat /proc/self/uid_map >/out/uid_map; cat /proc/self/gid_map >/out/gid_map; cat /proc/self/setgroups >/out/setgroups; id >/out/id; stat -c \"%u %g\" / /bin/busybox >/out/rootfs; cat /proc/self/mountinfo >/out/mountinfo; touch /out/made; exec sleep 1000"]' "$USERNS")
 ID=$P-maps
 ok_if "create with linux.uidMappings and gidMappings" runc create --bundle "$B" "$ID"
 CPID=$(json "$(runc state "$ID")" 'j["pid"]')
@@ -56,6 +56,9 @@ expect_eq "on the host: the init runs as the mapped UID and GID" "100000 300000"
 expect_eq "the rootfs is not chowned: the host's root shows as nobody inside" "65534 65534;65534 65534" \
     "$(paste -sd';' "$B/out/rootfs")"
 expect_eq "the rootfs on disk is untouched" "0 0" "$(owner "$B/rootfs/bin/busybox")"
+# (the container's mount namespace is a copy made in its user namespace: still in order)
+order=$(awk '!seen[$5]++ {print $5}' "$B/out/mountinfo" 2>/dev/null | grep -xE '/proc|/dev|/dev/pts|/sys|/out' | tr '\n' ' ')
+expect_eq "the config's mounts are listed in its order (/proc before /dev)" "/proc /dev /dev/pts /sys /out " "$order"
 expect_eq "a file the container's root makes belongs to the mapped IDs on the host" "100000 300000" "$(owner "$B/out/made")"
 CNS=$(readlink "/proc/$CPID/ns/user" 2>/dev/null)
 ok_if "the container has a user namespace of its own" test -n "$CNS" -a "$CNS" != "$(readlink /proc/self/ns/user)"

@@ -183,8 +183,8 @@ static void test_mount_plan(void) {
                 else if (streq(t[i].where, "/dev/pts"))
                         i_pts = i;
         }
-        /* masks need /dev's hidden nodes and /proc mounted first */
-        CHECK(i_dev < i_proc && i_proc < i_kcore && i_dev < i_pts);
+        /* masks need /dev's hidden nodes and /proc mounted first; /proc before /dev as runc */
+        CHECK(i_proc < i_dev && i_dev < i_kcore && i_proc < i_kcore && i_dev < i_pts);
         CHECK(i_sys < n && (t[i_sys].attr & MOUNT_ATTR_RDONLY));
         CHECK(t[i_kcore].kind == MOUNT_MASK);
         CHECK(strstr(t[i_pts].options, "newinstance") != NULL);
