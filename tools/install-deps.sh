@@ -28,6 +28,8 @@ apt-get update -q
 # the images it builds; umoci: tools/bench-oci.sh compares with skopeo copy + umoci unpack.
 # libdbus-1-dev, libpolkit-gobject-1-dev: only their pkg-config files, which say where the
 # bus policy, activation file and polkit actions go (units/meson.build).
+# bpftool: test-cgroup-devices lists the device programs attached to a machine's cgroup2
+# directory and checks that they go with it.
 apt-get install -y -q --no-install-recommends \
         meson ninja-build pkg-config gcc libc6-dev python3 \
         libsystemd-dev libmount-dev libarchive-dev libcurl4-openssl-dev libssl-dev gpgv gpg libblkid-dev libfdisk-dev libcryptsetup-dev openssl \
@@ -40,4 +42,4 @@ apt-get install -y -q --no-install-recommends \
         hyperfine strace bubblewrap crun libnss-mymachines \
         containerd runc golang-go make openssh-server podman \
         docker-registry skopeo umoci \
-        libdbus-1-dev libpolkit-gobject-1-dev
+        libdbus-1-dev libpolkit-gobject-1-dev bpftool

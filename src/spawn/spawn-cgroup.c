@@ -4,11 +4,13 @@
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/sysinfo.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "bpf-devices.h"
 #include "cgroup-setup.h"
 #include "fd-util.h"
 #include "log.h"
@@ -591,23 +593,69 @@ static int device_rule_write(const char *dir, const CgroupDeviceRule *d) {
         return cgroup_write_attr(dir, d->allow ? "devices.allow" : "devices.deny", rule);
 }
 
-/* The rules in their order into the v1 devices controller, then berth's defaults. The
- * cgroup2 equivalent is an eBPF program (BPF_CGROUP_DEVICE) that berth does not load: on
- * a host without the v1 controller the rules are skipped with a warning. */
-static int devices_apply(const ResourceLimits *l, const Controller *k) {
+/* The config's rules in their order, then berth's defaults: the list either layout gets. */
+static size_t device_rules_all(const ResourceLimits *l, CgroupDeviceRule *ret) {
+        memcpy(ret, l->devices, l->n_devices * sizeof(*ret));
+        memcpy(ret + l->n_devices, default_device_rules, sizeof(default_device_rules));
+        return l->n_devices + ELEMENTSOF(default_device_rules);
+}
+
+/* cgroup2 has no devices controller: the rules become an eBPF program attached to the
+ * machine's cgroup2 directory (bpf-devices.c), before the payload starts in it. At
+ * creation what no rule allows is denied, as runc's program does. An update attaches one
+ * more program, of its own rules over "allow", beside the first: the kernel grants an
+ * access only when every program does, so an update can deny more, but its allow rules
+ * cannot reopen what the rules of creation denied (v1 can). A kernel that refuses device
+ * programs to this process costs the rules, with a warning, as with systemd. */
+static int devices_apply_bpf(const ResourceLimits *l, const char *v2_path, int v2_fd, bool update) {
+        CgroupDeviceRule rules[CGROUP_DEVICE_RULES_MAX + ELEMENTSOF(default_device_rules)];
+        _cleanup_free_ struct bpf_insn *insns = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        size_t n_rules = device_rules_all(l, rules), n;
+        bool refused;
+        int r;
+
+        r = bpf_devices_compile(rules, n_rules, /* default_allow= */ update, &insns, &n);
+        if (r < 0)
+                return log_error_errno(r, "Failed to compile %zu device rules into an eBPF program: %m", n_rules);
+        if (v2_fd < 0) {
+                fd = open(v2_path, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+                if (fd < 0)
+                        return log_error_errno(errno, "Failed to open cgroup %s: %m", v2_path);
+                v2_fd = fd;
+        }
+        r = bpf_devices_attach(v2_fd, insns, n, &refused);
+        if (r < 0 && refused) {
+                /* once per berth-spawn, as the properties, not again at every reboot */
+                static bool warned_devices;
+
+                if (!warned_devices)
+                        log_warning_errno(r, "linux.resources.devices is not applied: this host has no v1 devices "
+                                          "controller for the machine, and the kernel refuses cgroup device "
+                                          "programs (eBPF) to berth: %m");
+                warned_devices = true;
+                return 0;
+        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to attach the device program (%zu rules) to %s: %m", n_rules, v2_path);
+        log_debug("Attached a device program of %zu rules (%zu instructions) to %s.", n_rules, n, v2_path);
+        return 0;
+}
+
+/* The rules in their order into the v1 devices controller, then berth's defaults; on
+ * cgroup2 (no v1 devices hierarchy for the machine), as an eBPF program. */
+static int devices_apply(const ResourceLimits *l, const Controller *k, const MachineCGroup *g, bool update) {
+        CgroupDeviceRule rules[CGROUP_DEVICE_RULES_MAX + ELEMENTSOF(default_device_rules)];
+        size_t n;
         int r;
 
         if (l->n_devices == 0)
                 return 0;
-        if (!k->dir || k->v2) {
-                log_warning("linux.resources.devices is not applied: %s.",
-                            k->why ?: "this host has no v1 devices controller (cgroup2 needs an eBPF program)");
-                return 0;
-        }
-        for (size_t i = 0; i < l->n_devices + ELEMENTSOF(default_device_rules); i++) {
-                const CgroupDeviceRule *d = i < l->n_devices ? &l->devices[i] : &default_device_rules[i - l->n_devices];
-
-                r = device_rule_write(k->dir, d);
+        if (!k->dir || k->v2)
+                return devices_apply_bpf(l, g->v2_path, g->v2_fd, update);
+        n = device_rules_all(l, rules);
+        for (size_t i = 0; i < n; i++) {
+                r = device_rule_write(k->dir, &rules[i]);
                 if (r < 0)
                         return log_error_errno(r, "Failed to apply device rule %zu in %s: %m", i, k->dir);
         }
@@ -725,7 +773,9 @@ int machine_cgroup_create(const SpawnConfig *c, bool in_unit, MachineCGroup *g) 
                 [CTRL_CPU]    = { "cpu",    l->cpu_quota_set || l->cpu_weight > 0 },
                 [CTRL_IO]     = { "io",     l->io_weight > 0 },
                 [CTRL_CPUSET] = { "cpuset", l->cpuset_cpus[0] || l->cpuset_mems[0] },
-                [CTRL_DEVICES] = { "devices", l->n_devices > 0 },
+                /* systemd's scope cannot carry OCI device rules (DeviceAllow= has no deny
+                 * rules and no wildcard numbers): they are the machine's own, also in_unit */
+                [CTRL_DEVICES] = { "devices", c->limits.n_devices > 0 },
         };
         _cleanup_(cgroup_layout_done) CgroupLayout layout = CGROUP_LAYOUT_NULL;
         _cleanup_free_ char *slice = NULL, *scope = NULL;
@@ -839,7 +889,7 @@ int machine_cgroup_create(const SpawnConfig *c, bool in_unit, MachineCGroup *g) 
         }
         r = cgroup_limits_apply(l, ctrl);
         if (r >= 0)
-                r = devices_apply(l, &ctrl[CTRL_DEVICES]);
+                r = devices_apply(&c->limits, &ctrl[CTRL_DEVICES], g, /* update= */ false);
 finish:
         for (size_t i = 0; i < _CTRL_MAX; i++)
                 free(ctrl[i].why);
@@ -878,7 +928,7 @@ int machine_cgroup_update(const MachineCGroup *g, const ResourceLimits *l) {
         }
         int r = cgroup_limits_apply(l, ctrl);
         if (r >= 0)
-                r = devices_apply(l, &ctrl[CTRL_DEVICES]);
+                r = devices_apply(l, &ctrl[CTRL_DEVICES], g, /* update= */ true);
         for (size_t i = 0; i < _CTRL_MAX; i++)
                 free(ctrl[i].why);
         return r;

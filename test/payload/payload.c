@@ -523,6 +523,33 @@ static int cmd_write(const char *path, const char *content) {
         return 0;
 }
 
+/* devopen PATH r|w|rw: open a device node for that access (no I/O); "ok" or the errno
+ * name, as the device cgroup answers (EPERM when it refuses). */
+static int cmd_devopen(const char *path, const char *mode) {
+        int flags = strcmp(mode, "rw") == 0 ? O_RDWR : strcmp(mode, "w") == 0 ? O_WRONLY : O_RDONLY;
+        int fd = open(path, flags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+        if (fd < 0) {
+                printf("%s\n", errno_name(errno));
+                return 1;
+        }
+        close(fd);
+        printf("ok\n");
+        return 0;
+}
+
+/* mknod PATH c|b MAJOR MINOR: "ok" or the errno name. */
+static int cmd_mknod(const char *path, const char *type, const char *major, const char *minor) {
+        mode_t m = (strcmp(type, "b") == 0 ? S_IFBLK : S_IFCHR) | 0600;
+
+        if (mknod(path, m, makedev(parse_long(major), parse_long(minor))) < 0) {
+                printf("%s\n", errno_name(errno));
+                return 1;
+        }
+        printf("ok\n");
+        return 0;
+}
+
 static int cmd_read(const char *path) {
         char buf[65536];
         size_t total = 0;
@@ -980,6 +1007,7 @@ static void usage(void) {
                 "usage: berth-payload COMMAND [ARGS]\n"
                 "commands: pid hostname caps status fds uid nnp env cwd ns mounts tiocsti tioclinux\n"
                 "          syscall NAME... | write PATH [CONTENT] | read PATH | stat PATH... | ls DIR\n"
+                "          devopen PATH r|w|rw | mknod PATH c|b MAJOR MINOR\n"
                 "          notify MESSAGE | tty | winsize [wait [TIMEOUT]] | sleep SECS | exit N | kill-self SIG\n"
                 "          zombies | sigwait [COUNT [TIMEOUT]] | echo WORDS... | fuse-hang DIR\n");
 }
@@ -1028,6 +1056,12 @@ int main(int argc, char **argv) {
         else if (strcmp(cmd, "write") == 0) {
                 NEED(1);
                 r = cmd_write(argv[0], argc >= 2 ? argv[1] : "berth-payload\n");
+        } else if (strcmp(cmd, "devopen") == 0) {
+                NEED(2);
+                r = cmd_devopen(argv[0], argv[1]);
+        } else if (strcmp(cmd, "mknod") == 0) {
+                NEED(4);
+                r = cmd_mknod(argv[0], argv[1], argv[2], argv[3]);
         } else if (strcmp(cmd, "read") == 0) {
                 NEED(1);
                 r = cmd_read(argv[0]);
