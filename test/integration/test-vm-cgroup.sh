@@ -13,6 +13,8 @@
 # behind; an OOM inside kills only the machine; no cgroup of a machine stays.
 # Also, since this kernel (unlike the CI host's) runs IA32 code, and x32 code when booted
 # with syscall.x32=y: the seccomp allow list on the i386 and x32 ABIs.
+# And device rules (OCI linux.resources.devices) on cgroup2, where they are an eBPF
+# program attached to the machine's cgroup: berth-runc and berth-spawn --oci-bundle.
 set -u
 export LC_ALL=C
 
@@ -121,6 +123,37 @@ berth-spawn: --property=CPUWeight=200 is not applied: the cpu controller cannot 
     ok_if "... berth-spawn reports it" grep -q "terminated by signal SIGKILL" "$work/err"
     eq "... its cgroup is removed" "" "$(scopes oom)"
 
+    # ---- device rules (OCI linux.resources.devices): cgroup2 has no devices controller,
+    # so berth-runc and berth-spawn --oci-bundle attach an eBPF program to the machine's
+    # cgroup2 directory; the probe (cgroup-devices-lib.sh) gets EPERM for what they deny
+    . "$BERTH_SRCDIR/test/integration/cgroup-devices-lib.sh"
+    install -m 0755 "$BERTH_PAYLOAD" "$work/tree/usr/bin/berth-payload"
+    probe=$(python3 -c 'import json, sys; print(json.dumps(["sh", "-c", sys.argv[1]]))' "$DEVICES_PROBE")
+    devices_bundle "$work/devrun" "$work/tree" "$probe"
+    OUT=$("$BERTH_RUNC" --root "$work/runc" run --bundle "$work/devrun" devrun 2>"$work/err")
+    eq "berth-runc run: every device access as the rules say (EPERM for the denied)" "$DEVICES_EXPECTED" "$OUT"
+    eq "... without a message" "" "$(cat "$work/err")"
+    devices_bundle "$work/devspawn" "$work/tree" '["true"]'
+    "$BERTH_SPAWN" -q --register=no --oci-bundle="$work/devspawn" sh -c "$DEVICES_PROBE; sleep 2" \
+        >"$work/devspawn.out" 2>"$work/err" &
+    pid=$!
+    for _ in $(seq 1 100); do
+        grep -q . $cg/machine.slice/machine-devspawn.scope/cgroup.procs 2>/dev/null && break
+        sleep 0.05
+    done
+    ids=$(bpftool cgroup list $cg/machine.slice/machine-devspawn.scope 2>/dev/null | awk '$2 == "cgroup_device" { print $1 }')
+    wait "$pid"
+    eq "berth-spawn --oci-bundle: every device access as the rules say" "$DEVICES_EXPECTED" "$(cat "$work/devspawn.out")"
+    eq "... without a message" "" "$(cat "$work/err")"
+    eq "... one device program was attached to its cgroup" 1 "$(echo "$ids" | grep -c '^[0-9]')"
+    for _ in $(seq 1 100); do
+        bpftool prog show id "${ids:-0}" >/dev/null 2>&1 || break
+        sleep 0.1
+    done
+    eq "... and is gone with the cgroup" "gone" "$(bpftool prog show id "${ids:-0}" >/dev/null 2>&1 || echo gone)"
+    rmdir $cg/berth-devtest
+    eq "no cgroup of the device tests is left" "" "$(find $cg -name 'berth-devtest' -o -name '*devrun*' -o -name '*devspawn*')"
+
     # ---- the seccomp allow list on the i386 ABI: this kernel runs IA32 code, the CI
     # host's does not (test-spawn-security skips it there). int 0x80 from the payload.
     if [ -x "${BERTH_PAYLOAD:-}" ] && "$BERTH_PAYLOAD" syscall i386_getpid >/dev/null 2>&1; then
@@ -160,4 +193,4 @@ if [ -z "${BERTH_SPAWN:-}" ]; then
 fi
 # Debian's kernel runs x32 code only when asked to
 export BERTH_VM_CMDLINE="${BERTH_VM_CMDLINE:+$BERTH_VM_CMDLINE }syscall.x32=y"
-vm_host_main "$BERTH_SRCDIR/test/integration/${0##*/}" busybox
+vm_host_main "$BERTH_SRCDIR/test/integration/${0##*/}" busybox bpftool
