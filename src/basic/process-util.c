@@ -58,13 +58,26 @@ int exit_status_from_siginfo(const siginfo_t *si) {
         return 128 + si->si_status;
 }
 
-int close_all_fds_except(const int *keep, size_t n_keep) {
-        /* 'keep' is sorted ascending. Close every gap with close_range(). */
-        unsigned from = 3;
+static int cmp_int(const void *a, const void *b) {
+        return (*(const int *) a > *(const int *) b) - (*(const int *) a < *(const int *) b);
+}
 
+int close_all_fds_from_except(unsigned from, const int *keep, size_t n_keep) {
+        _cleanup_free_ int *sorted = NULL;
+
+        if (n_keep > 0) {
+                sorted = malloc(n_keep * sizeof(int));
+                if (!sorted)
+                        return -ENOMEM;
+                memcpy(sorted, keep, n_keep * sizeof(int));
+                qsort(sorted, n_keep, sizeof(int), cmp_int);
+        }
+        /* close every gap with close_range() */
         for (size_t i = 0; i <= n_keep; i++) {
-                unsigned to = i < n_keep ? (unsigned) keep[i] : ~0U;
+                unsigned to = i < n_keep ? (unsigned) sorted[i] : ~0U;
 
+                if (i < n_keep && sorted[i] < 0)
+                        continue;
                 if (to < from)
                         continue;
                 if (to > from && syscall(SYS_close_range, from, to == ~0U ? ~0U : to - 1, 0) < 0)
@@ -72,6 +85,10 @@ int close_all_fds_except(const int *keep, size_t n_keep) {
                 from = to == ~0U ? to : to + 1;
         }
         return 0;
+}
+
+int close_all_fds_except(const int *keep, size_t n_keep) {
+        return close_all_fds_from_except(3, keep, n_keep);
 }
 
 static char **saved_argv = NULL;

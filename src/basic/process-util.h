@@ -34,6 +34,8 @@ typedef int (*ForkCollectFunc)(void *userdata, int fd);
 int worker_child_setup(pid_t parent);
 int fork_collect(ForkCollectFunc f, void *userdata, size_t max, int timeout_msec, char **ret, size_t *ret_size);
 
+/* Close every fd from 'from' up but those in 'keep' (any order; negative ones ignored). */
+int close_all_fds_from_except(unsigned from, const int *keep, size_t n_keep);
 int close_all_fds_except(const int *keep, size_t n_keep);
 
 /* Remember main()'s argv so that a forked helper can show a name of its own in ps

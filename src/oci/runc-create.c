@@ -327,10 +327,18 @@ int verb_run(const RuncGlobals *g, int argc, char *argv[]) {
         if (!a.detach)
                 (void) sigprocmask(SIG_BLOCK, &mask, NULL);
         r = create_container(g, &a, a.detach, &rec);
-        if (r >= 0)
-                r = container_start(&rec);
-        if (r < 0 || a.detach)
+        if (r < 0)
                 return r;
+        r = container_start(&rec);
+        if (r < 0) {
+                /* an init that died before start leaves nothing behind, as with runc run */
+                (void) container_destroy(&rec, true);
+                if (!a.detach)
+                        (void) waitpid(rec.pid, NULL, 0);
+                return r;
+        }
+        if (a.detach)
+                return 0;
 
         for (;;) {
                 if (sigwaitinfo(&mask, &si) < 0)

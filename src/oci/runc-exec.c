@@ -365,8 +365,13 @@ int verb_exec(const RuncGlobals *g, int argc, char *argv[]) {
         }
         if (a.pid_file) {
                 r = pid_file_write(a.pid_file, pid);
-                if (r < 0)
+                if (r < 0) {
+                        /* the caller is told it failed: the process does not run on (runc's too) */
+                        (void) kill(pid, SIGKILL);
+                        if (!a.detach)
+                                (void) waitpid(pid, NULL, 0);
                         return r;
+                }
         }
         if (a.detach)
                 return 0;

@@ -276,17 +276,16 @@ int container_destroy(Container *c, bool force) {
         if ((s == STATUS_RUNNING || s == STATUS_PAUSED) && !force)
                 return log_error_errno(SYNTHETIC_ERRNO(EBUSY), "cannot delete container %s that is not stopped: %s",
                                        c->id, container_status_to_string(s));
-        if (s != STATUS_STOPPED) {
-                (void) container_signal(c, SIGKILL, true);
+        /* a stopped init's PID may be another process's by now */
+        if (s != STATUS_STOPPED)
                 (void) kill(c->pid, SIGKILL);
-        }
         if (s == STATUS_PAUSED)
                 (void) cgroup_write_attr(c->cgroup, "cgroup.freeze", "0");
+        /* Everything in its cgroup goes, also after the init: in the runtime's PID namespace
+         * the init's children outlive it (runc kills them too). A zombie init is out of
+         * the cgroup already. */
         if (c->cgroup) {
-                /* the processes are dying (SIGKILL above); a zombie init is out of the cgroup */
-                for (int i = 0; i < 1000 && !cgroup_has_no_procs(c->cgroup); i++)
-                        usleep(5000);
-                r = cgroup_remove_tree(c->cgroup);
+                r = cgroup_destroy(c->cgroup);
                 if (r < 0)
                         return log_error_errno(r, "Failed to remove the container's cgroup %s: %m", c->cgroup);
         }

@@ -420,7 +420,14 @@ int cgroup_destroy(const char *path) {
                         (void) poll(&p, 1, 50);
                 }
         }
-        return cgroup_remove_tree(path);
+        /* A task killed just now may still hold the cgroup for a moment after "populated 0"
+         * (seen on Linux 6.18, a process of the host's PID namespace): rmdir says EBUSY. */
+        for (int i = 0;; i++) {
+                r = cgroup_remove_tree(path);
+                if (r != -EBUSY || i >= 200)
+                        return r;
+                usleep(5000);
+        }
 }
 
 bool cgroup_has_no_procs(const char *path) {

@@ -72,12 +72,41 @@ static int inner_arm_parent_death(Inner *i) {
         return 0;
 }
 
+/* Detached (berth-runc create): the init waits for "start" as long as its caller likes,
+ * and keeps nothing of the caller's but stdio and the --preserve-fds range meanwhile, as
+ * runc's init: a lock or a pipe of the caller's would stay held until start. */
+static int inner_close_inherited_fds(Inner *i) {
+        const SpawnConfig *c = i->config;
+        const SpawnState *s = i->state;
+        _cleanup_free_ int *keep = NULL;
+        size_t n = 0;
+        int r;
+
+        if (!c->detached)
+                return 0;
+        keep = calloc(3 + c->n_mounts, sizeof(int));
+        if (!keep)
+                return log_oom();
+        keep[n++] = i->sock;
+        keep[n++] = s->start_fifo_fd;
+        keep[n++] = s->userns_fd;
+        for (size_t k = 0; s->bind_userns_fds && k < c->n_mounts; k++)
+                keep[n++] = s->bind_userns_fds[k];
+        r = close_all_fds_from_except(3U + c->preserve_fds, keep, n);
+        if (r < 0)
+                return log_error_errno(r, "Failed to close the caller's file descriptors: %m");
+        return 0;
+}
+
 static int inner_prepare_process(Inner *i) {
         sigset_t all;
         int r;
 
         sync_log_to_socket(i->sock);
 
+        r = inner_close_inherited_fds(i);
+        if (r < 0)
+                return r;
         r = inner_arm_parent_death(i);
         if (r < 0)
                 return r;

@@ -91,3 +91,8 @@ gone() {
     [ -z "$s" ] || [ "$s" = Z ]
 }
 
+
+# nothing ID: the container left no state directory and no cgroup in any hierarchy
+nothing() {
+    [ ! -e "$ROOT/$1" ] && [ -z "$(find /sys/fs/cgroup -name "berth-runc-$1" 2>/dev/null)" ]
+}
