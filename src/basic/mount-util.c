@@ -185,6 +185,43 @@ int mount_set_attr(int fd, unsigned set, unsigned clear, bool recursive) {
         return RET_NERRNO(mount_setattr(fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &a, sizeof(a)));
 }
 
+int mount_make_private(int fd, bool recursive) {
+        struct mount_attr a = { .propagation = MS_PRIVATE };
+
+        return RET_NERRNO(mount_setattr(fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &a, sizeof(a)));
+}
+
+#ifndef STATX_MNT_ID_UNIQUE
+#define STATX_MNT_ID_UNIQUE 0x00004000U     /* Linux 6.8 */
+#endif
+
+int path_mount_id(const char *path, uint64_t *ret) {
+        struct statx sx = {};
+
+        /* both asked for: the kernel answers with the unique ID if it has one, so that a
+         * recorded ID and a later one are always of the same kind on this kernel */
+        if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID|STATX_MNT_ID_UNIQUE, &sx) < 0)
+                return -errno;
+        if (!(sx.stx_mask & (STATX_MNT_ID|STATX_MNT_ID_UNIQUE)))
+                return -EOPNOTSUPP;
+        *ret = sx.stx_mnt_id;
+        return 0;
+}
+
+int mount_detach_if_id(const char *path, uint64_t id) {
+        uint64_t now;
+        int r;
+
+        r = path_mount_id(path, &now);
+        if (r < 0)
+                return r == -ENOENT ? 0 : r;
+        if (now != id)
+                return 0;
+        if (umount2(path, MNT_DETACH|UMOUNT_NOFOLLOW) < 0)
+                return -errno;
+        return 1;
+}
+
 int mount_clone_detached(int dirfd, const char *path, bool recursive, bool read_only, int *ret_fd) {
         _cleanup_close_ int fd = -EBADF;
         int r;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdint.h>
 #include <sys/mount.h>
 #include <sys/types.h>
 
@@ -35,6 +36,15 @@ int mount_clone_detached(int dirfd, const char *path, bool recursive, bool read_
 int mount_attach(int mount_fd, int target_fd);
 /* Set or clear MOUNT_ATTR_* flags on the mount at fd (recursively if asked). */
 int mount_set_attr(int fd, unsigned set, unsigned clear, bool recursive);
+/* Make the mount (tree) at fd private: nothing mounted on it propagates anywhere. */
+int mount_make_private(int fd, bool recursive);
+
+/* The ID of the mount on top at 'path' (statx(): the 64-bit unique ID where the kernel has
+ * it, else the mountinfo ID), so that a mount can be recognized later by another process. */
+int path_mount_id(const char *path, uint64_t *ret);
+/* Detach the mount on top at 'path' and everything below it, if it is still mount 'id'
+ * (path_mount_id()): 1 if detached, 0 if another mount is there now. */
+int mount_detach_if_id(const char *path, uint64_t id);
 
 /* Split "mode=0755,nosuid,ro,size=1M" into superblock options for fsconfig() and the
  * per-mount MOUNT_ATTR_* flags (nosuid, nodev, noexec, ro, noatime...). */

@@ -19,6 +19,7 @@
 #include "path-util.h"
 #include "runc.h"
 #include "seccomp-oci.h"
+#include "spawn-mount.h"
 #include "spawn-oci.h"
 #include "spawn-run.h"
 #include "spawn-state.h"
@@ -200,6 +201,7 @@ static int container_record(Container *rec, const char *id, const char *dir, con
                 .annotations = strv_copy(o->annotations ?: (char *[]) { NULL }),
                 .cgroup = st->cgroup.v2_path ? strdup(st->cgroup.v2_path) : NULL,
                 .cgroup_v1 = strv_copy(st->cgroup.v1_paths ?: (char *[]) { NULL }),
+                .root_mount_id = st->root_mount_id,
         };
         if (!rec->id || !rec->dir || !rec->bundle || !rec->rootfs || !rec->created || !rec->owner ||
             !rec->annotations || !rec->cgroup_v1 || (st->cgroup.v2_path && !rec->cgroup))
@@ -282,6 +284,7 @@ static int create_container(const RuncGlobals *g, const CreateArgs *a, bool sibl
                 for (int i = 0; i < 500 && !cgroup_has_no_procs(st.cgroup.v2_path); i++)
                         usleep(10000);
                 machine_cgroup_destroy(&st.cgroup);
+                (void) mount_root_release(st.directory, &st.root_mount_id);
         }
         if (pid < 0 || r < 0)
                 container_dir_remove(dir);

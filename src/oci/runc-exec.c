@@ -241,16 +241,20 @@ static bool own_userns(pid_t pid) {
 }
 
 /* The new process: into the container's cgroups and namespaces (its PID namespace was
- * joined by the parent for it), then the container's own drop of privileges. */
-static _noreturn_ void exec_child(int errfd, int pidfd, int console, const Container *c, const OciConfig *p,
+ * joined by the parent for it), then the container's own drop of privileges. In a
+ * container without a mount namespace of its own (rootfd >= 0: ours), joining it would
+ * make the namespace's root ours: the init's root is taken instead, as it chrooted. */
+static _noreturn_ void exec_child(int errfd, int pidfd, int rootfd, int console, const Container *c, const OciConfig *p,
                                   const SeccompFilter *filter, unsigned preserve_fds) {
         /* the user namespace is joined first, whatever the order of the flags (setns(2)) */
         int userns = own_userns(c->pid) ? CLONE_NEWUSER : 0;
 
         STRV_FOREACH(v1, c->cgroup_v1)
                 (void) write_string_file_at(AT_FDCWD, path_join(*v1, "cgroup.procs") ?: "/", "0");
-        if (setns(pidfd, userns|CLONE_NEWNS|CLONE_NEWUTS|CLONE_NEWIPC|CLONE_NEWNET|CLONE_NEWCGROUP) < 0)
+        if (setns(pidfd, userns|(rootfd >= 0 ? 0 : CLONE_NEWNS)|CLONE_NEWUTS|CLONE_NEWIPC|CLONE_NEWNET|CLONE_NEWCGROUP) < 0)
                 child_fail(errfd, "Failed to join the container's namespaces: %s", strerror(errno));
+        if (rootfd >= 0 && (fchdir(rootfd) < 0 || chroot(".") < 0 || chdir("/") < 0))
+                child_fail(errfd, "Failed to change to the container's root: %s", strerror(errno));
         if (p->terminal)
                 child_setup_terminal(errfd, console);
         if (p->oom_score_adj_set) {
@@ -272,6 +276,24 @@ static _noreturn_ void exec_child(int errfd, int pidfd, int console, const Conta
                 (void) setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 0);
         execvp(p->args[0], p->args);
         child_fail(errfd, "exec failed: %s: %s", p->args[0], strerror(errno));
+}
+
+/* The init's root if it shares our mount namespace (see exec_child()), else -EBADF. */
+static int shared_root_open(pid_t pid, int *ret) {
+        char path[64];
+        struct stat ours, theirs;
+
+        snprintf(path, sizeof(path), "/proc/%i/ns/mnt", (int) pid);
+        if (stat("/proc/self/ns/mnt", &ours) < 0 || stat(path, &theirs) < 0)
+                return log_error_errno(errno, "Failed to look at the container's mount namespace: %m");
+        *ret = -EBADF;
+        if (ours.st_dev != theirs.st_dev || ours.st_ino != theirs.st_ino)
+                return 0;
+        snprintf(path, sizeof(path), "/proc/%i/root", (int) pid);
+        *ret = open(path, O_PATH|O_DIRECTORY|O_CLOEXEC);
+        if (*ret < 0)
+                return log_error_errno(errno, "Failed to open the container's root %s: %m", path);
+        return 0;
 }
 
 /* The container's linux.seccomp profile as create compiled it, else berth's own filter
@@ -299,7 +321,7 @@ int verb_exec(const RuncGlobals *g, int argc, char *argv[]) {
         _cleanup_(exec_args_done) ExecArgs a = {};
         _cleanup_(container_done) Container c = {};
         _cleanup_(oci_config_done) OciConfig p = { .umask = -1 };
-        _cleanup_close_ int pidfd = -EBADF, cgfd = -EBADF, console = -EBADF;
+        _cleanup_close_ int pidfd = -EBADF, cgfd = -EBADF, console = -EBADF, rootfd = -EBADF;
         _cleanup_close_pair_ int errpipe[2] = EBADF_PAIR;
         _cleanup_(seccomp_filter_done) SeccompFilter filter = SECCOMP_FILTER_NULL;
         _cleanup_free_ char *error = NULL;
@@ -336,6 +358,9 @@ int verb_exec(const RuncGlobals *g, int argc, char *argv[]) {
         pidfd = (int) syscall(SYS_pidfd_open, c.pid, 0);
         if (pidfd < 0 || process_start_time(c.pid, NULL) != c.pid_start)
                 return log_error_errno(SYNTHETIC_ERRNO(ESRCH), "container not running");
+        r = shared_root_open(c.pid, &rootfd);
+        if (r < 0)
+                return r;
         if (c.cgroup && (cgfd = open(c.cgroup, O_DIRECTORY|O_CLOEXEC)) < 0)
                 return log_error_errno(errno, "Failed to open the container's cgroup %s: %m", c.cgroup);
         /* our children are born in the container's PID namespace */
@@ -352,7 +377,7 @@ int verb_exec(const RuncGlobals *g, int argc, char *argv[]) {
                 return log_error_errno(pid, "Failed to start the process in the container: %m");
         if (pid == 0) {
                 errpipe[0] = safe_close(errpipe[0]);
-                exec_child(errpipe[1], pidfd, console, &c, &p, &filter, a.preserve_fds);
+                exec_child(errpipe[1], pidfd, rootfd, console, &c, &p, &filter, a.preserve_fds);
         }
         errpipe[1] = safe_close(errpipe[1]);
 

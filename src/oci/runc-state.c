@@ -177,6 +177,8 @@ int container_save(const Container *c) {
         if (c->cgroup)
                 json_object_object_add(b, "cgroup", json_object_new_string(c->cgroup));
         json_object_object_add(b, "cgroupV1", strv_to_json_array(c->cgroup_v1));
+        if (c->root_mount_id > 0)
+                json_object_object_add(b, "rootMountId", json_object_new_uint64(c->root_mount_id));
         json_object_object_add(o, "berth", b);
 
         dfd = open(c->dir, O_DIRECTORY|O_CLOEXEC);
@@ -224,6 +226,8 @@ static int state_from_json(json_object *o, Container *c) {
                 return -EBADMSG;
         if (json_object_object_get_ex(b, "pidStart", &v))
                 c->pid_start = json_object_get_uint64(v);
+        if (json_object_object_get_ex(b, "rootMountId", &v))
+                c->root_mount_id = json_object_get_uint64(v);
         if (json_object_object_get_ex(b, "cgroup", &v) && !(c->cgroup = strdup(json_object_get_string(v))))
                 return -ENOMEM;
         if (json_object_object_get_ex(b, "cgroupV1", &v) && json_object_is_type(v, json_type_array))

@@ -31,6 +31,8 @@ typedef struct Container {
         char **annotations;      /* KEY=VALUE */
         char *cgroup;            /* absolute path of its cgroup2 directory */
         char **cgroup_v1;        /* absolute paths of its v1 cgroups (hybrid hosts) */
+        uint64_t root_mount_id;  /* without a mount namespace of its own: its mount of rootfs
+                                  * in the runtime's (path_mount_id()), 0 otherwise */
 } Container;
 
 void container_done(Container *c);

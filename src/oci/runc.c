@@ -23,6 +23,7 @@
 #include "process-util.h"
 #include "runc.h"
 #include "spawn-cgroup.h"
+#include "spawn-mount.h"
 #include "spawn-oci.h"
 #include "string-util.h"
 
@@ -293,6 +294,9 @@ int container_destroy(Container *c, bool force) {
                 for (int i = 0; i < 200 && rmdir(*p) < 0 && errno == EBUSY; i++)
                         usleep(5000);
         }
+        r = mount_root_release(c->rootfs, &c->root_mount_id);
+        if (r < 0)
+                return r;
         container_files_remove(c->dir);
         if (rmdir(c->dir) < 0 && errno != ENOENT)
                 return log_error_errno(errno, "Failed to remove %s: %m", c->dir);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -512,8 +513,58 @@ static int mount_targets_create(const SpawnConfig *c, MountContext *m) {
         return 0;
 }
 
+/* OCI without a mount namespace of the container's own (runc chroots then, as we do): the
+ * root and everything mounted on it are in the runtime's mount namespace, so they are all
+ * made on a private bind of the tree on itself, which berth-runc delete detaches at once
+ * (runc leaves its mounts behind). Private once attached (attaching under a shared mount
+ * makes the new tree shared), so that nothing mounted on it propagates to the peers of
+ * the tree's mount, which get the bare bind only and lose it again with ours; the
+ * runtime's own mounts keep their propagation (runc makes "/" a slave and the tree's
+ * parent private, for the whole host). */
+static int root_chroot(const SpawnState *s, MountContext *m) {
+        _cleanup_close_ int mfd = -EBADF, target = -EBADF;
+        int r;
+
+        target = open(s->directory, O_PATH|O_DIRECTORY|O_CLOEXEC);
+        if (target < 0)
+                return log_error_errno(errno, "Failed to open root directory '%s': %m", s->directory);
+        r = mount_clone_detached(target, "", true, false, &mfd);
+        if (r >= 0)
+                r = mount_attach(mfd, target);
+        if (r >= 0)
+                r = mount_make_private(mfd, true);
+        if (r < 0)
+                return log_error_errno(r, "Failed to bind root directory '%s' on itself: %m", s->directory);
+        if (fchdir(mfd) < 0 || chroot(".") < 0 || chdir("/") < 0)
+                return log_error_errno(errno, "Failed to change root to '%s': %m", s->directory);
+        m->rootfd = open("/", O_PATH|O_DIRECTORY|O_CLOEXEC);
+        if (m->rootfd < 0)
+                return log_error_errno(errno, "Failed to open the machine's root: %m");
+        return 0;
+}
+
+/* root.readonly: made on the machine's own mount of the tree only. */
+static int root_make_read_only(const SpawnConfig *c, MountContext *m) {
+        int r;
+
+        if (!c->read_only)
+                return 0;
+        r = mount_targets_create(c, m);
+        if (r < 0)
+                return r;
+        r = mount_set_attr(m->rootfd, MOUNT_ATTR_RDONLY, 0, true);
+        if (r < 0)
+                return log_error_errno(r, "Failed to make the root directory read-only: %m");
+        return 0;
+}
+
 int mount_switch_root(const SpawnConfig *c, const SpawnState *s, MountContext *m) {
         int r;
+
+        if (c->namespaces_shared & CLONE_NEWNS) {
+                r = root_chroot(s, m);
+                return r < 0 ? r : root_make_read_only(c, m);
+        }
 
         /* Nothing we mount may propagate back to the host. */
         if (mount(NULL, "/", NULL, MS_SLAVE|MS_REC, NULL) < 0)
@@ -546,15 +597,9 @@ int mount_switch_root(const SpawnConfig *c, const SpawnState *s, MountContext *m
         r = root_pivot(c, m);
         if (r < 0)
                 return r;
-
-        if (c->read_only) {
-                r = mount_targets_create(c, m);
-                if (r < 0)
-                        return r;
-                r = mount_set_attr(m->rootfd, MOUNT_ATTR_RDONLY, 0, true);
-                if (r < 0)
-                        return log_error_errno(r, "Failed to make the root directory read-only: %m");
-        }
+        r = root_make_read_only(c, m);
+        if (r < 0)
+                return r;
         if (c->volatile_mode == VOLATILE_STATE)
                 return root_volatile_state(m->rootfd);
         return 0;
@@ -935,6 +980,20 @@ int mount_custom(const SpawnConfig *c, const SpawnState *s, MountContext *m) {
 }
 
 /* ---- in the parent ---- */
+
+int mount_root_release(const char *directory, uint64_t *id) {
+        int r;
+
+        if (*id == 0)
+                return 0;
+        r = mount_detach_if_id(directory, *id);
+        if (r < 0)
+                return log_error_errno(r, "Failed to detach the container's root %s: %m", directory);
+        if (r == 0)
+                log_debug("The container's root %s is no longer its mount, left alone.", directory);
+        *id = 0;
+        return 0;
+}
 
 /* The work directory of overlay 'cm', next to its upper directory. */
 static int overlay_workdir_make(const CustomMount *cm, char **ret) {

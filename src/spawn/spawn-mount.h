@@ -51,7 +51,8 @@ gid_t mount_host_gid(const MountContext *m, gid_t id);
 /* Before pivot_root: everything that refers to host paths (bind sources, overlay layers)
  * is opened here, while the host's tree is still visible. */
 int mount_prepare_custom(const SpawnConfig *c, const SpawnState *s, MountContext *m);
-/* Bind the tree onto itself, pivot_root into it, detach the host. */
+/* Bind the tree onto itself, pivot_root into it, detach the host (or, sharing the
+ * runtime's mount namespace, chroot into it). */
 int mount_switch_root(const SpawnConfig *c, const SpawnState *s, MountContext *m);
 int mount_api_filesystems(const SpawnConfig *c, MountContext *m);
 int mount_custom(const SpawnConfig *c, const SpawnState *s, MountContext *m);
@@ -64,3 +65,7 @@ int mount_overlay_tmpfs(int dirfd);
  * before the machine starts and removes them afterwards. */
 int overlay_workdirs_create(const SpawnConfig *c, SpawnState *s);
 void overlay_workdirs_remove(const SpawnConfig *c, SpawnState *s);
+
+/* OCI without a mount namespace: detach the machine's mount of its tree (and everything
+ * mounted on it) from ours, if mount *id is still there; *id becomes 0. Logs. */
+int mount_root_release(const char *directory, uint64_t *id);

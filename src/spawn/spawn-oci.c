@@ -185,10 +185,16 @@ static int mount_from_oci(SpawnConfig *c, const OciMount *om, size_t index, cons
 }
 
 /* linux.readonlyPaths, then linux.maskedPaths (runc's order), after every mount: a path
- * missing in the tree is skipped, as runc does. */
+ * missing in the tree is skipped, as runc does. Without a mount namespace of the
+ * container's own, refused as by runc: they would be the runtime's mounts, which a
+ * process of the container could remove. */
 static int paths_from_oci(SpawnConfig *c, char **paths, CustomMountType type, const char *field) {
         size_t i = 0;
 
+        if (paths && paths[0] && (c->namespaces_shared & CLONE_NEWNS))
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "config.json: %s: unable to restrict paths without a mount namespace of the "
+                                       "container's own.", field);
         STRV_FOREACH(p, paths) {
                 CustomMount *m;
 
@@ -304,11 +310,6 @@ static int namespaces_from_oci(SpawnConfig *c, const OciConfig *o) {
                                                oci_namespace_type_to_string(t));
                 if (t == OCI_NS_USER || t == OCI_NS_TIME)
                         continue;       /* user: userns_from_oci() */
-                /* berth sets the root up with mounts of its own: never in the runtime's namespace */
-                if (t == OCI_NS_MOUNT && !ns->wanted)
-                        return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
-                                               "config.json: linux.namespaces: a container without a mount namespace "
-                                               "is not supported by berth-runc.");
                 if (!ns->wanted) {
                         c->namespaces_shared |= namespace_flags[t];
                         continue;
@@ -329,6 +330,11 @@ static int namespaces_from_oci(SpawnConfig *c, const OciConfig *o) {
                 if (!c->namespace_joins[c->n_namespace_joins++].path)
                         return log_oom();
         }
+        /* the machine's own user namespace comes with mount namespaces owned by it */
+        if (o->namespaces[OCI_NS_USER].wanted && !o->namespaces[OCI_NS_MOUNT].wanted)
+                return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
+                                       "config.json: linux.namespaces: a user namespace without a mount namespace "
+                                       "is not supported by berth-runc.");
         if (o->hostname && !o->namespaces[OCI_NS_UTS].wanted)
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
                                        "config.json: hostname: unable to set hostname without a private UTS namespace.");

@@ -13,6 +13,7 @@
 #include "cgroup-setup.h"
 #include "fd-util.h"
 #include "log.h"
+#include "mount-util.h"
 #include "notify-util.h"
 #include "process-util.h"
 #include "pty-forward.h"
@@ -572,9 +573,19 @@ static int pid_namespace_join(const SpawnConfig *c, int *ret_own) {
         return 0;
 }
 
+/* OCI without a mount namespace: the init mounts the tree on itself in ours (see
+ * root_chroot()); its ID, if the mount there is new, for whoever tears the machine down. */
+static void root_mount_note(const SpawnConfig *c, SpawnState *st, uint64_t before) {
+        uint64_t id;
+
+        if ((c->namespaces_shared & CLONE_NEWNS) && path_mount_id(st->directory, &id) >= 0 && id != before)
+                st->root_mount_id = id;
+}
+
 pid_t spawn_create_detached(const SpawnConfig *c, SpawnState *st, int console_socket, bool sibling) {
         _cleanup_close_pair_ int pair[2] = EBADF_PAIR;
         _cleanup_close_ int pidfd = -EBADF, own_pidns = -EBADF;
+        uint64_t root_before = 0;
         pid_t pid;
         int r;
 
@@ -597,6 +608,7 @@ pid_t spawn_create_detached(const SpawnConfig *c, SpawnState *st, int console_so
         if (r < 0)
                 goto fail;
 
+        (void) path_mount_id(st->directory, &root_before);
         fflush(stdout);
         fflush(stderr);
         pid = clone_with_flags((NAMESPACE_FLAGS & ~spawn_config_namespaces_kept(c))|CLONE_PIDFD|(sibling ? CLONE_PARENT : 0),
@@ -614,6 +626,7 @@ pid_t spawn_create_detached(const SpawnConfig *c, SpawnState *st, int console_so
         pair[1] = safe_close(pair[1]);
 
         r = detached_wait_created(pair[0], console_socket);
+        root_mount_note(c, st, root_before);
         userns_bind_idmaps_done(c, st);
         userns_done(st);
         if (r >= 0)
@@ -626,6 +639,7 @@ pid_t spawn_create_detached(const SpawnConfig *c, SpawnState *st, int console_so
                 (void) poll(&(struct pollfd) { .fd = pidfd, .events = POLLIN }, 1, 5000);
         else
                 (void) pidfd_wait(pidfd, &(siginfo_t) {});
+        (void) mount_root_release(st->directory, &st->root_mount_id);
 fail:
         userns_bind_idmaps_done(c, st);
         userns_done(st);

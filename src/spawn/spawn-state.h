@@ -44,6 +44,8 @@ typedef struct SpawnState {
         int start_fifo_fd;          /* detached: O_PATH fd of the FIFO whose opening by
                                      * "berth-runc start" lets the payload run; not owned */
         InitKind init_kind;         /* with --boot: the tree's init, for berthd's poweroff */
+        uint64_t root_mount_id;     /* detached, without a mount namespace of its own: the
+                                     * machine's mount of its tree in ours (path_mount_id()) */
 
         /* the resources, each owned by its step */
         ImageHold image_hold;       /* the image's lock, for the machine's whole life */
