@@ -9,6 +9,8 @@
 #             systemd-container (the real machinectl), libnss-mymachines, btrfs-progs
 #             and berth's own runtime libraries (test/systemd: the systemd-as-PID-1 rig)
 #   sysvinit  sysvinit-core as PID 1 instead of systemd (the init.d script's rig)
+#   openrc    sysvinit-core as PID 1 with OpenRC as the service manager instead of
+#             sysv-rc (Debian's openrc: /etc/init.d/rc runs openrc; the OpenRC script's rig)
 # Each flavour is cached under its own name and stamp, so building one never
 # rebuilds another that other tests are using.
 # It is built in a temporary sibling directory and renamed into place only when
@@ -24,11 +26,12 @@ prog=${0##*/}
 suite=bookworm
 variant=minbase
 include=systemd,systemd-sysv,dbus,iproute2
+swap_in=
 # Bump when the post-debootstrap steps below change, to force a rebuild.
 recipe=1
 
 usage() {
-    echo "usage: $prog [--print-path] [--flavour=host|sysvinit]" >&2
+    echo "usage: $prog [--print-path] [--flavour=host|sysvinit|openrc]" >&2
     echo "  Builds (if needed) the cached Debian $suite tree and prints its path." >&2
     echo "  --print-path  quiet: build output goes to a log file, shown only on failure" >&2
     echo "  --flavour=F   a variant of the tree with more packages, cached separately" >&2
@@ -55,6 +58,14 @@ for arg; do
             flavour=sysvinit
             include=sysvinit-core,dbus,iproute2,libsystemd0,libseccomp2,libmnl0,libnftnl11,libfdisk1,procps
             ;;
+        --flavour=openrc)
+            flavour=openrc
+            include=sysvinit-core,dbus,iproute2,libsystemd0,libseccomp2,libmnl0,libnftnl11,libfdisk1,procps
+            # openrc conflicts with sysv-rc, the first of sysvinit-core's "sysv-rc | file-rc |
+            # openrc", which debootstrap takes whatever --include and --exclude say: apt
+            # installs openrc in the finished tree instead (and removes sysv-rc)
+            swap_in=openrc
+            ;;
         *) usage ;;
     esac
 done
@@ -78,6 +89,8 @@ log=$cache_base/$name.log
 
 want_stamp=$(printf 'recipe=%s\nsuite=%s\nvariant=%s\ninclude=%s\n' \
     "$recipe" "$suite" "$variant" "$include")
+# (only where apt adds packages: the other flavours' stamps stay as they are)
+[ -z "$swap_in" ] || want_stamp=$(printf '%s\nswap_in=%s\n' "$want_stamp" "$swap_in")
 
 tree_is_current() {
     [ -d "$tree" ] && { [ -L "$tree/sbin/init" ] || [ -f "$tree/sbin/init" ]; } && [ -f "$stamp" ] &&
@@ -255,6 +268,23 @@ fi
 # debootstrap copies these from the host; the container's hostname comes from
 # the launcher, and the launcher supplies resolv.conf as it sees fit.
 rm -f "$tmp/etc/hostname" "$tmp/etc/resolv.conf"
+# Packages debootstrap cannot install (see --flavour=openrc): the tree's apt resolves them
+# with debootstrap's package lists and says which files it needs (--print-uris); the
+# host's apt fetches those (the tree need not reach the mirror: names the host resolves
+# may not resolve in the chroot), checking each against the lists' hash; then the tree's
+# apt installs them from its archive without a download.
+if [ -n "$swap_in" ]; then
+    uris=$(chroot "$tmp" apt-get install -y -qq --print-uris --no-install-recommends $swap_in) ||
+        die "apt-get install --print-uris $swap_in in the new tree failed"
+    echo "$uris" | while read -r uri file _ hash; do
+        uri=${uri#\'} uri=${uri%\'}
+        run /usr/lib/apt/apt-helper download-file "$uri" "$tmp/var/cache/apt/archives/$file" "$hash" ||
+            die "downloading $file for the new tree failed (log: $log)"
+    done
+    run chroot "$tmp" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y --no-download --no-install-recommends $swap_in ||
+        die "apt-get install $swap_in in the new tree failed (log: $log)"
+fi
 # Lock root's password (no login is needed; tests drive systemctl from outside).
 run chroot "$tmp" passwd -l root
 run chroot "$tmp" apt-get clean
