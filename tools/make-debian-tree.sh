@@ -60,7 +60,8 @@ for arg; do
             ;;
         --flavour=openrc)
             flavour=openrc
-            include=sysvinit-core,dbus,iproute2,libsystemd0,libseccomp2,libmnl0,libnftnl11,libfdisk1,procps
+            # (libjson-c5: berth-spawn's, which berthd runs for the enabled machine)
+            include=sysvinit-core,dbus,iproute2,libsystemd0,libseccomp2,libmnl0,libnftnl11,libfdisk1,libjson-c5,procps
             # openrc conflicts with sysv-rc, the first of sysvinit-core's "sysv-rc | file-rc |
             # openrc", which debootstrap takes whatever --include and --exclude say: apt
             # installs openrc in the finished tree instead (and removes sysv-rc)
