@@ -5,10 +5,13 @@
 #include <linux/close_range.h>
 #include <linux/sched.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -175,5 +178,34 @@ int fork_collect(ForkCollectFunc f, void *userdata, size_t max, int timeout_msec
         *ret = TAKE_PTR(buf);
         if (ret_size)
                 *ret_size = size;
+        return 0;
+}
+
+int namespaces_differing(pid_t leader, int *ret) {
+        static const struct {
+                const char *name;
+                int flag;
+        } table[] = {
+                { "user", CLONE_NEWUSER }, { "mnt", CLONE_NEWNS }, { "pid", CLONE_NEWPID },
+                { "uts", CLONE_NEWUTS }, { "ipc", CLONE_NEWIPC }, { "net", CLONE_NEWNET },
+                { "cgroup", CLONE_NEWCGROUP },
+        };
+        int flags = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                char ours[64], theirs[64];
+                struct stat a, b;
+
+                snprintf(ours, sizeof(ours), "/proc/self/ns/%s", table[i].name);
+                snprintf(theirs, sizeof(theirs), "/proc/%i/ns/%s", (int) leader, table[i].name);
+                if (stat(ours, &a) < 0)
+                        return -errno;
+                if (stat(theirs, &b) < 0)
+                        return errno == ENOENT ? -ESRCH : -errno;
+                /* joining the user namespace we are in is an error, the others a waste */
+                if (a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+                        flags |= table[i].flag;
+        }
+        *ret = flags;
         return 0;
 }

@@ -38,6 +38,10 @@ int fork_collect(ForkCollectFunc f, void *userdata, size_t max, int timeout_msec
 int close_all_fds_from_except(unsigned from, const int *keep, size_t n_keep);
 int close_all_fds_except(const int *keep, size_t n_keep);
 
+/* The CLONE_NEW* flags of the namespaces of 'pid' that are not ours (what setns() on its
+ * pidfd should join); -ESRCH if it is gone. */
+int namespaces_differing(pid_t pid, int *ret);
+
 /* Remember main()'s argv so that a forked helper can show a name of its own in ps
  * (and not berth-spawn's full command line, with host paths, inside the machine). */
 void process_save_argv(int argc, char **argv);

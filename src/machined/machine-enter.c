@@ -209,35 +209,6 @@ static int status_field(const char *status, const char *key, char *buf, size_t s
         return 0;
 }
 
-static int namespaces_differing(pid_t leader, int *ret) {
-        static const struct {
-                const char *name;
-                int flag;
-        } table[] = {
-                { "user", CLONE_NEWUSER }, { "mnt", CLONE_NEWNS }, { "pid", CLONE_NEWPID },
-                { "uts", CLONE_NEWUTS }, { "ipc", CLONE_NEWIPC }, { "net", CLONE_NEWNET },
-                { "cgroup", CLONE_NEWCGROUP },
-        };
-        int flags = 0;
-
-        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
-                char ours[64], theirs[64];
-                struct stat a, b;
-
-                snprintf(ours, sizeof(ours), "/proc/self/ns/%s", table[i].name);
-                snprintf(theirs, sizeof(theirs), "/proc/%i/ns/%s", (int) leader, table[i].name);
-                if (stat(ours, &a) < 0)
-                        return -errno;
-                if (stat(theirs, &b) < 0)
-                        return errno == ENOENT ? -ESRCH : -errno;
-                /* joining the user namespace we are in is an error, the others a waste */
-                if (a.st_dev != b.st_dev || a.st_ino != b.st_ino)
-                        flags |= table[i].flag;
-        }
-        *ret = flags;
-        return 0;
-}
-
 /* The leader's cgroup in the hierarchy whose /proc/PID/cgroup line starts with 'prefix'
  * ("0::" for cgroup2, ":name=systemd:" after the hierarchy number for v1), opened below
  * that hierarchy's root. */
