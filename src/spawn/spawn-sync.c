@@ -110,7 +110,11 @@ void sync_log_to_socket(int sock) {
 
 int sync_wait_for(int sock, SyncType type) {
         SyncMessage m;
-        return sync_wait_for_message(sock, type, &m);
+        int r = sync_wait_for_message(sock, type, &m);
+
+        if (r >= 0)
+                safe_close(m.fd);
+        return r;
 }
 
 int sync_wait_for_message(int sock, SyncType type, SyncMessage *ret) {
@@ -131,11 +135,10 @@ int sync_wait_for_message(int sock, SyncType type, SyncMessage *ret) {
                         return r;
                 if (r == 0)
                         return -EPIPE;
-                safe_close(m.fd);
                 if (m.type == type) {
-                        *ret = m;
-                        ret->fd = -EBADF;
+                        *ret = m;          /* with its fd, now the caller's */
                         return 0;
                 }
+                safe_close(m.fd);
         }
 }

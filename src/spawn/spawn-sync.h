@@ -20,6 +20,10 @@ typedef enum SyncType {
         SYNC_NETNS,           /* child -> parent: the machine's network namespace exists */
         SYNC_NET_CONFIG,      /* parent -> child: "ADDRESS/PREFIX GATEWAY" for host0 */
         SYNC_CREATED,         /* detached (berth-runc create): set up, waiting for start */
+        SYNC_HOOKS,           /* child -> parent: namespaces and mounts exist, run the
+                               * create-time OCI hooks (spawn-hooks.h) */
+        SYNC_HOOKS_DONE,      /* parent -> child: they passed; carries the state memfd for
+                               * the startContainer hooks, if any */
 } SyncType;
 
 typedef struct SyncMessage {
@@ -34,7 +38,7 @@ typedef struct SyncMessage {
 
 int sync_send(int sock, SyncType type, int a, int b, const char *text, int fd);
 /* Block until a message of 'type' arrives (others are dropped); 0 on success, -EPIPE
- * on EOF. With ret, the message is returned. */
+ * on EOF. With ret, the message is returned, its fd (if any) the caller's to close. */
 int sync_wait_for(int sock, SyncType type);
 int sync_wait_for_message(int sock, SyncType type, SyncMessage *ret);
 
