@@ -18,6 +18,7 @@
 #include "parse-util.h"
 #include "path-util.h"
 #include "runc.h"
+#include "runc-hooks.h"
 #include "seccomp-oci.h"
 #include "spawn-mount.h"
 #include "spawn-oci.h"
@@ -104,6 +105,7 @@ void container_files_remove(const char *dir) {
         (void) unlinkat(fd, "exec.fifo", 0);
         (void) unlinkat(fd, "state.json", 0);
         (void) unlinkat(fd, RUNC_SECCOMP_FILE, 0);
+        (void) unlinkat(fd, RUNC_HOOKS_FILE, 0);
 }
 
 static void container_dir_remove(const char *dir) {
@@ -188,25 +190,33 @@ static int parse_create_args(int argc, char *argv[], CreateArgs *a) {
         return 0;
 }
 
+/* The record before the init exists: the hooks during create get its state. */
 static int container_record(Container *rec, const char *id, const char *dir, const char *bundle,
-                            const OciConfig *o, const SpawnConfig *c, const SpawnState *st, pid_t pid) {
+                            const OciConfig *o, const SpawnConfig *c) {
         *rec = (Container) {
                 .id = strdup(id),
                 .dir = strdup(dir),
                 .bundle = strdup(bundle),
                 .rootfs = strdup(c->directory),
-                .pid = pid,
                 .created = timestamp_now(),
                 .owner = strdup(""),
                 .annotations = strv_copy(o->annotations ?: (char *[]) { NULL }),
-                .cgroup = st->cgroup.v2_path ? strdup(st->cgroup.v2_path) : NULL,
-                .cgroup_v1 = strv_copy(st->cgroup.v1_paths ?: (char *[]) { NULL }),
-                .root_mount_id = st->root_mount_id,
         };
         if (!rec->id || !rec->dir || !rec->bundle || !rec->rootfs || !rec->created || !rec->owner ||
-            !rec->annotations || !rec->cgroup_v1 || (st->cgroup.v2_path && !rec->cgroup))
+            !rec->annotations)
                 return log_oom();
+        return 0;
+}
+
+/* ... and what the launch made: the init and its cgroups. */
+static int container_record_process(Container *rec, const SpawnState *st, pid_t pid) {
+        rec->pid = pid;
         rec->pid_start = process_start_time(pid, NULL);
+        rec->cgroup = st->cgroup.v2_path ? strdup(st->cgroup.v2_path) : NULL;
+        rec->cgroup_v1 = strv_copy(st->cgroup.v1_paths ?: (char *[]) { NULL });
+        rec->root_mount_id = st->root_mount_id;
+        if (!rec->cgroup_v1 || (st->cgroup.v2_path && !rec->cgroup))
+                return log_oom();
         return 0;
 }
 
@@ -217,6 +227,7 @@ static int create_container(const RuncGlobals *g, const CreateArgs *a, bool sibl
         _cleanup_free_ char *dir = NULL;
         _cleanup_close_ int console = -EBADF, fifo = -EBADF;
         char bundle[PATH_MAX];
+        RuncHooks hooks = { .hooks = &o.hooks, .record = ret };
         SpawnState st;
         pid_t pid;
         int r;
@@ -265,6 +276,11 @@ static int create_container(const RuncGlobals *g, const CreateArgs *a, bool sibl
                 return r;
         }
 
+        r = container_record(ret, a->id, dir, bundle, &o, &c);
+        if (r < 0) {
+                container_dir_remove(dir);
+                return r;
+        }
         spawn_state_init(&st);
         st.directory = strdup(c.directory);
         if (!st.directory) {
@@ -272,11 +288,15 @@ static int create_container(const RuncGlobals *g, const CreateArgs *a, bool sibl
                 return log_oom();
         }
         st.start_fifo_fd = fifo;
+        st.run_hooks = runc_hooks_creating;
+        st.run_hooks_userdata = &hooks;
         pid = spawn_create_detached(&c, &st, console, sibling);
         if (pid > 0)
-                r = container_record(ret, a->id, dir, bundle, &o, &c, &st, pid);
+                r = container_record_process(ret, &st, pid);
         if (pid > 0 && r >= 0)
                 r = container_save(ret);
+        if (pid > 0 && r >= 0)
+                r = runc_hooks_save(dir, &o.hooks);
         if (pid > 0 && r >= 0 && a->pid_file)
                 r = pid_file_write(a->pid_file, pid);
         if (pid > 0 && r < 0) {
@@ -288,6 +308,10 @@ static int create_container(const RuncGlobals *g, const CreateArgs *a, bool sibl
         }
         if (pid < 0 || r < 0)
                 container_dir_remove(dir);
+        /* the spec's step after a failed hook: the container is destroyed, then poststop
+         * runs, as runc's destroy does after any failed create */
+        if ((pid < 0 || r < 0) && (hooks.started || pid > 0))
+                runc_hooks_poststop(ret, &o.hooks);
         /* the cgroup is the container's now, recorded in state.json: only our fd goes */
         st.cgroup.v2_fd = safe_close(st.cgroup.v2_fd);
         seccomp_filter_done(&st.seccomp_payload);

@@ -136,9 +136,8 @@ static json_object *strv_to_json_array(char * const *l) {
         return a;
 }
 
-static json_object *state_object(const Container *c) {
+static json_object *state_object(const Container *c, ContainerStatus s) {
         json_object *o = json_object_new_object();
-        ContainerStatus s = container_status(c);
 
         json_object_object_add(o, "ociVersion", json_object_new_string("1.0.2"));
         json_object_object_add(o, "id", json_object_new_string(c->id));
@@ -154,7 +153,11 @@ static json_object *state_object(const Container *c) {
 }
 
 char *container_state_json(const Container *c, int flags) {
-        json_object *o = state_object(c);
+        return container_state_json_as(c, container_status(c), flags);
+}
+
+char *container_state_json_as(const Container *c, ContainerStatus status, int flags) {
+        json_object *o = state_object(c, status);
         char *s = strdup(json_object_to_json_string_ext(o, flags));
 
         json_object_put(o);

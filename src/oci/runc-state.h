@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <json-c/json.h>
 #include <sys/types.h>
 
 #include "macro.h"
@@ -46,8 +47,12 @@ int container_load(const char *root, const char *id, Container *ret);
 int container_save(const Container *c);
 ContainerStatus container_status(const Container *c);
 const char *container_status_to_string(ContainerStatus s);
-/* The state JSON of the runtime spec (+ runc's rootfs, created, owner). */
+/* The state JSON of the runtime spec (+ runc's rootfs, created, owner); _as: with the
+ * status given instead of the one found now (the hooks during create). */
 char *container_state_json(const Container *c, int flags);
+char *container_state_json_as(const Container *c, ContainerStatus s, int flags);
+/* as "state" prints it */
+#define RUNC_STATE_JSON_FLAGS (JSON_C_TO_STRING_PRETTY|JSON_C_TO_STRING_SPACED|JSON_C_TO_STRING_NOSLASHESCAPE)
 
 /* The start time of a process, field 22 of /proc/PID/stat; 0 if it is gone. With
  * ret_zombie, whether it already exited. */

@@ -22,6 +22,7 @@
 #include "path-util.h"
 #include "process-util.h"
 #include "runc.h"
+#include "runc-hooks.h"
 #include "spawn-cgroup.h"
 #include "spawn-mount.h"
 #include "spawn-oci.h"
@@ -80,11 +81,29 @@ static int parse_no_options(int argc, char *argv[]) {
         return one_id(argc, argv, argv[0]);
 }
 
+/* What the init answered through the FIFO: "0", then its end closes at the exec (the
+ * program runs); or "E" and why the startContainer hooks failed, and it exits. */
+static int start_outcome(Container *c, int fd, char first) {
+        _cleanup_free_ char *why = NULL;
+
+        (void) fd_nonblock(fd, false);
+        (void) read_full_fd(fd, 64 * 1024, &why, NULL);     /* until EOF */
+        if (first == '0')
+                return 0;
+        log_error("%s", isempty(why) ? "The container's init failed at start." : why);
+        return -EPROTO;
+}
+
+/* start: release the init, then the poststart hooks. A failure of the startContainer or
+ * poststart hooks kills and removes the container (poststop runs), as runc's create does
+ * for a failed poststart hook. */
 int container_start(Container *c) {
         _cleanup_free_ char *fifo = path_join(c->dir, "exec.fifo");
+        _cleanup_(oci_hooks_done) OciHooks hooks = {};
         _cleanup_close_ int fd = -EBADF;
         ContainerStatus s = container_status(c);
         char b;
+        int r;
 
         if (!fifo)
                 return log_oom();
@@ -92,26 +111,36 @@ int container_start(Container *c) {
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "cannot start a container that has stopped");
         if (s != STATUS_CREATED)
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "cannot start an already running container");
+        r = runc_hooks_load(c, &hooks);
+        if (r < 0)
+                return r;
 
         /* non-blocking, so that an init that died meanwhile cannot hang us */
         fd = open(fifo, O_RDONLY|O_NONBLOCK|O_CLOEXEC);
         if (fd < 0)
                 return log_error_errno(errno, "Failed to open %s: %m", fifo);
         for (;;) {
-                int r = poll(&(struct pollfd) { .fd = fd, .events = POLLIN }, 1, 100);
+                r = poll(&(struct pollfd) { .fd = fd, .events = POLLIN }, 1, 100);
 
                 if (r < 0 && errno != EINTR)
                         return log_error_errno(errno, "Failed to wait for the container's init: %m");
                 if (r > 0 && read(fd, &b, 1) == 1)
                         break;
                 if (container_status(c) == STATUS_STOPPED) {
+                        if (read(fd, &b, 1) == 1)      /* it answered, then ended */
+                                break;
                         (void) unlink(fifo);
                         return log_error_errno(SYNTHETIC_ERRNO(ESRCH), "cannot start a container that has stopped");
                 }
         }
         if (unlink(fifo) < 0)
                 return log_error_errno(errno, "Failed to remove %s: %m", fifo);
-        return 0;
+        r = start_outcome(c, fd, b);
+        if (r >= 0)
+                r = runc_hooks_poststart(c, &hooks);
+        if (r < 0)
+                (void) container_destroy(c, true);
+        return r;
 }
 
 static int verb_start(const RuncGlobals *g, int argc, char *argv[]) {
@@ -136,7 +165,7 @@ static int verb_state(const RuncGlobals *g, int argc, char *argv[]) {
                 r = container_load(g->root, argv[optind], &c);
         if (r < 0)
                 return r;
-        json = container_state_json(&c, JSON_C_TO_STRING_PRETTY|JSON_C_TO_STRING_SPACED|JSON_C_TO_STRING_NOSLASHESCAPE);
+        json = container_state_json(&c, RUNC_STATE_JSON_FLAGS);
         if (!json)
                 return log_oom();
         printf("%s\n", json);
@@ -271,12 +300,15 @@ static int verb_pause_resume(const RuncGlobals *g, int argc, char *argv[]) {
 }
 
 int container_destroy(Container *c, bool force) {
+        _cleanup_(oci_hooks_done) OciHooks hooks = {};
         ContainerStatus s = container_status(c);
         int r;
 
         if ((s == STATUS_RUNNING || s == STATUS_PAUSED) && !force)
                 return log_error_errno(SYNTHETIC_ERRNO(EBUSY), "cannot delete container %s that is not stopped: %s",
                                        c->id, container_status_to_string(s));
+        /* read before the state directory goes; a corrupt file costs the hooks, not the delete */
+        (void) runc_hooks_load(c, &hooks);
         /* a stopped init's PID may be another process's by now */
         if (s != STATUS_STOPPED)
                 (void) kill(c->pid, SIGKILL);
@@ -300,6 +332,7 @@ int container_destroy(Container *c, bool force) {
         container_files_remove(c->dir);
         if (rmdir(c->dir) < 0 && errno != ENOENT)
                 return log_error_errno(errno, "Failed to remove %s: %m", c->dir);
+        runc_hooks_poststop(c, &hooks);
         return 0;
 }
 
@@ -511,7 +544,7 @@ static int verb_features(const RuncGlobals *g, int argc, char *argv[]) {
                 "{\n"
                 "  \"ociVersionMin\": \"1.0.0\",\n"
                 "  \"ociVersionMax\": \"1.1.0\",\n"
-                "  \"hooks\": [],\n"
+                "  \"hooks\": [\"prestart\", \"createRuntime\", \"createContainer\", \"startContainer\", \"poststart\", \"poststop\"],\n"
                 "  \"mountOptions\": [\"bind\", \"rbind\", \"ro\", \"rw\", \"nosuid\", \"nodev\", \"noexec\", \"mode\", \"size\",\n"
                 "                   \"idmap\", \"ridmap\"],\n"
                 "  \"linux\": {\n"

@@ -1183,7 +1183,81 @@ void oci_config_done(OciConfig *c) {
         free(c->rootfs_propagation);
         strv_free(c->annotations);
         oci_seccomp_free(c->seccomp);
+        oci_hooks_done(&c->hooks);
         *c = (OciConfig) { .umask = -1 };
+}
+
+static int parse_hook(Reader *r, const char *field, json_object *o, OciHook *h) {
+        _cleanup_free_ char *fpath = child(field, "path"), *fargs = child(field, "args"),
+                            *fenv = child(field, "env"), *ftimeout = child(field, "timeout");
+        json_object *v;
+        int64_t t;
+        int k;
+
+        if (!fpath || !fargs || !fenv || !ftimeout)
+                return -ENOMEM;
+        if (expect_type(r, field, o, json_type_object) < 0)
+                return -EINVAL;
+        if (!(v = member(o, "path")))
+                return fail(r, field, "missing 'path'");
+        if ((k = get_absolute_path(r, fpath, v, &h->path)) < 0)
+                return k;
+        if ((v = member(o, "args")) && (k = get_strv(r, fargs, v, &h->args)) < 0)
+                return k;
+        if (h->args && !h->args[0])        /* no argv[0]: as if absent, runc passes the path */
+                h->args = strv_free(h->args);
+        if ((v = member(o, "env")) && (k = get_strv(r, fenv, v, &h->env)) < 0)
+                return k;
+        STRV_FOREACH(e, h->env)
+                if (!strchr(*e, '='))
+                        return fail(r, fenv, "'%s' is not NAME=VALUE", *e);
+        if ((v = member(o, "timeout"))) {
+                if (json_object_is_type(v, json_type_int) && json_object_get_int64(v) <= 0)
+                        return fail(r, ftimeout, "must be greater than zero");
+                if ((k = get_int(r, ftimeout, v, 1, UINT_MAX, &t)) < 0)
+                        return k;
+                h->timeout = (unsigned) t;
+        }
+        return check_known(r, field, o, (const char *const[]) { "path", "args", "env", "timeout", NULL });
+}
+
+/* hooks: each point an array of hooks, kept in order; an unknown point is refused, as
+ * any field berth would otherwise ignore. */
+static int parse_hooks(Reader *r, json_object *o, OciConfig *c) {
+        if (expect_type(r, "hooks", o, json_type_object) < 0)
+                return -EINVAL;
+        json_object_object_foreach(o, key, val) {
+                _cleanup_free_ char *f = child("hooks", key);
+                int p = oci_hook_point_from_string(key);
+                size_t n;
+
+                if (!f)
+                        return -ENOMEM;
+                if (p < 0)
+                        return fail(r, f, "not supported by berth");
+                if (json_object_is_type(val, json_type_null))
+                        continue;
+                if (expect_type(r, f, val, json_type_array) < 0)
+                        return -EINVAL;
+                n = json_object_array_length(val);
+                if (n == 0)
+                        continue;
+                c->hooks.list[p] = calloc(n, sizeof(OciHook));
+                if (!c->hooks.list[p])
+                        return -ENOMEM;
+                for (size_t i = 0; i < n; i++) {
+                        _cleanup_free_ char *fi = child_index(f, i);
+                        int k;
+
+                        if (!fi)
+                                return -ENOMEM;
+                        c->hooks.n[p] = i + 1;
+                        k = parse_hook(r, fi, json_object_array_get_idx(val, i), &c->hooks.list[p][i]);
+                        if (k < 0)
+                                return k;
+                }
+        }
+        return 0;
 }
 
 static int parse_config(Reader *r, json_object *o, OciConfig *c) {
@@ -1212,16 +1286,8 @@ static int parse_config(Reader *r, json_object *o, OciConfig *c) {
                 return k;
         if ((v = member(o, "annotations")) && (k = get_string_map(r, "annotations", v, &c->annotations)) < 0)
                 return k;
-        if ((v = member(o, "hooks"))) {
-                if (expect_type(r, "hooks", v, json_type_object) < 0)
-                        return -EINVAL;
-                json_object_object_foreach(v, key, val) {
-                        _cleanup_free_ char *f = child("hooks", key);
-                        if (json_object_is_type(val, json_type_array) && json_object_array_length(val) == 0)
-                                continue;
-                        return fail(r, f ?: "hooks", "hooks are not supported by berth-runc yet");
-                }
-        }
+        if ((v = member(o, "hooks")) && (k = parse_hooks(r, v, c)) < 0)
+                return k;
         return check_known(r, "", o, (const char *const[]) {
                 "ociVersion", "root", "process", "hostname", "domainname", "mounts", "linux",
                 "annotations", "hooks", NULL });
@@ -1256,6 +1322,19 @@ int oci_config_parse(const char *text, size_t size, OciConfig *ret, char **ret_e
 
 int oci_process_parse(const char *text, size_t size, OciConfig *ret, char **ret_error) {
         return parse_with(text, size, parse_process, ret, ret_error);
+}
+
+int oci_hooks_parse(const char *text, size_t size, OciHooks *ret, char **ret_error) {
+        OciConfig c;
+        int k;
+
+        k = parse_with(text, size, parse_hooks, &c, ret_error);
+        if (k < 0)
+                return k;
+        *ret = c.hooks;
+        c.hooks = (OciHooks) {};
+        oci_config_done(&c);
+        return 0;
 }
 
 int oci_resources_parse(const char *text, size_t size, OciResources *ret, char **ret_error) {

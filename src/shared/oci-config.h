@@ -8,6 +8,7 @@
 #include "cgroup-setup.h"
 #include "id-map.h"
 #include "macro.h"
+#include "oci-hooks.h"
 
 /* An OCI runtime bundle's config.json (runtime-spec 1.x, Linux), read into typed fields.
  * The file is untrusted input: every field is type-checked, a bad one fails the whole
@@ -139,6 +140,7 @@ typedef struct OciConfig {
         char *rootfs_propagation;
         OciSeccomp *seccomp;     /* NULL: no linux.seccomp */
         char **annotations;      /* KEY=VALUE */
+        OciHooks hooks;
 } OciConfig;
 
 void oci_config_done(OciConfig *c);
@@ -150,6 +152,8 @@ void oci_seccomp_free(OciSeccomp *s);
 int oci_config_parse(const char *text, size_t size, OciConfig *ret, char **ret_error);
 /* The same for a Process object alone ("exec --process"): fills the process fields. */
 int oci_process_parse(const char *text, size_t size, OciConfig *ret, char **ret_error);
+/* The same for a "hooks" object alone (what berth-runc keeps in its state directory). */
+int oci_hooks_parse(const char *text, size_t size, OciHooks *ret, char **ret_error);
 /* The same for a LinuxResources object alone ("update --resources"). */
 int oci_resources_parse(const char *text, size_t size, OciResources *ret, char **ret_error);
 

@@ -136,6 +136,7 @@ static void custom_mount_done(CustomMount *m) {
 }
 
 void spawn_config_done(SpawnConfig *c) {
+        oci_hooks_done(&c->oci_hooks);
         free(c->directory);
         free(c->image);
         free(c->root_hash);

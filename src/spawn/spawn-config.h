@@ -7,6 +7,7 @@
 #include "cgroup-setup.h"
 #include "id-map.h"
 #include "macro.h"
+#include "oci-hooks.h"
 #include "parse-util.h"
 #include "seccomp-util.h"
 #include "spawn-creds.h"
@@ -301,6 +302,8 @@ typedef struct SpawnConfig {
         char **sysctl;           /* linux.sysctl, KEY=VALUE, written inside the machine */
         DeviceNode *devices;
         size_t n_devices;
+        OciHooks oci_hooks;      /* config.json's hooks: the init stops for the create-time
+                                  * ones and runs startContainer (spawn-hooks.h) */
 } SpawnConfig;
 
 /* The defaults before any option is parsed. */

@@ -30,6 +30,7 @@
 #include "spawn-bind-user.h"
 #include "spawn-cgroup.h"
 #include "spawn-files.h"
+#include "spawn-hooks.h"
 #include "spawn-inner.h"
 #include "spawn-mount.h"
 #include "spawn-network.h"
@@ -53,6 +54,8 @@ typedef struct Inner {
         char *exec_path;
         char **argv;
         char **env;
+        int hook_state_fd;       /* OCI: the state for the startContainer hooks, or -EBADF */
+        int fifo_fd;             /* detached: our end of the start FIFO, open until the exec */
 } Inner;
 
 /* If berth-spawn dies, the machine dies with it: a detached one (berth-runc) is its
@@ -857,18 +860,19 @@ static int inner_drop_privileges(Inner *i, bool stub) {
 }
 
 /* Detached (berth-runc create): tell the launcher we are ready, then block until
- * "berth-runc start" opens the FIFO for reading. The launcher is gone by then, so there
- * is nobody to report a failure to: the exit status is all. */
+ * "berth-runc start" opens the FIFO for reading. The launcher is gone by then: the FIFO
+ * carries the startContainer hooks' outcome to start, else the exit status is all. */
 static void inner_wait_for_start(Inner *i) {
-        _cleanup_close_ int fd = -EBADF;
         char path[64];
 
         if (sync_send(i->sock, SYNC_CREATED, 0, 0, NULL, -EBADF) < 0)
                 _exit(EXIT_FAILURE);
         snprintf(path, sizeof(path), "/proc/self/fd/%i", i->state->start_fifo_fd);
-        fd = open(path, O_WRONLY|O_CLOEXEC);
-        if (fd < 0 || write(fd, "0", 1) != 1)
+        /* open until the exec closes it: "berth-runc start" waits for that */
+        i->fifo_fd = open(path, O_WRONLY|O_CLOEXEC);
+        if (i->fifo_fd < 0 || inner_hooks_start_container(i->config, i->hook_state_fd, i->fifo_fd) < 0)
                 _exit(EXIT_FAILURE);
+        i->hook_state_fd = safe_close(i->hook_state_fd);
 }
 
 static int inner_enter_workdir(Inner *i) {
@@ -985,6 +989,8 @@ void spawn_inner(const SpawnConfig *c, const SpawnState *s, int sock) {
                         .apifs_context = c->selinux_apifs_context,
                 },
                 .files = HOST_FILES_NULL,
+                .hook_state_fd = -EBADF,
+                .fifo_fd = -EBADF,
         };
         int r;
 
@@ -1017,6 +1023,8 @@ void spawn_inner(const SpawnConfig *c, const SpawnState *s, int sock) {
                 r = inner_enter_userns(&i);
         if (r >= 0)
                 r = inner_setup_network(&i);
+        if (r >= 0)                                  /* every namespace and mount exists */
+                r = inner_hooks_creating(c, i.sock, &i.hook_state_fd);
         if (r >= 0)
                 r = inner_set_hostname(&i);
         if (r >= 0)

@@ -560,6 +560,9 @@ int spawn_config_from_oci(SpawnConfig *c, const OciConfig *o, const char *bundle
                 r = paths_from_oci(c, o->masked_paths, CUSTOM_MOUNT_INACCESSIBLE, "linux.maskedPaths");
         if (r < 0)
                 return r;
+        r = oci_hooks_copy(&o->hooks, &c->oci_hooks);
+        if (r < 0)
+                return log_oom();
         resource_limits_from_oci(&c->limits, &o->resources);
         r = device_rules_allow_nodes(&c->limits, c->devices, c->n_devices);
         if (r < 0)
@@ -686,6 +689,13 @@ int spawn_config_apply_oci_bundle(SpawnConfig *c) {
         r = spawn_config_from_oci(&b, &o, bundle, isempty(name) ? "bundle" : name, false);
         if (r < 0)
                 return r;
+        /* berth-spawn supervises the machine itself, with no create/start/delete for the
+         * hook points to stop at: berth-runc runs them */
+        for (int p = 0; p < _OCI_HOOK_MAX; p++)
+                if (oci_hooks_has(&b.oci_hooks, p))
+                        return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
+                                               "config.json: hooks.%s: not supported by berth-spawn --oci-bundle (berth-runc runs hooks).",
+                                               oci_hook_point_to_string(p));
         if (!c->machine && machine_name_is_valid(b.machine))
                 c->machine = TAKE_PTR(b.machine);
         return merge_oci(c, &b);

@@ -513,9 +513,23 @@ static int spawn_boot(const SpawnConfig *c, SpawnState *s, bool in_scope, int si
         return r;
 }
 
+/* The init stopped for the create-time OCI hooks: the caller runs them (berth-runc). */
+static int detached_run_hooks(SpawnState *st, int sock, pid_t pid, int pidfd) {
+        _cleanup_close_ int state_fd = -EBADF;
+        int r;
+
+        r = st->run_hooks ? st->run_hooks(st->run_hooks_userdata, pid, pidfd, &state_fd) : 0;
+        if (r < 0)
+                return r;
+        r = sync_send(sock, SYNC_HOOKS_DONE, 0, 0, NULL, state_fd);
+        if (r < 0)
+                return log_error_errno(r, "Failed to let the container's init go on after its hooks: %m");
+        return 0;
+}
+
 /* Until the child says it is created: its log lines are ours, its pty goes on to the
- * console socket. */
-static int detached_wait_created(int sock, int console_socket) {
+ * console socket, its stop for the hooks is handled. */
+static int detached_wait_created(SpawnState *st, int sock, int console_socket, pid_t pid, int pidfd) {
         bool failed = false;
 
         for (;;) {
@@ -543,6 +557,10 @@ static int detached_wait_created(int sock, int console_socket) {
                                 safe_close(m.fd);
                                 return log_error_errno(r, "Failed to send the console to the console socket: %m");
                         }
+                } else if (m.type == SYNC_HOOKS && !failed) {
+                        r = detached_run_hooks(st, sock, pid, pidfd);
+                        if (r < 0)
+                                return r;
                 } else if (m.type == SYNC_CREATED) {
                         safe_close(m.fd);
                         return failed ? -EINVAL : 0;
@@ -625,7 +643,7 @@ pid_t spawn_create_detached(const SpawnConfig *c, SpawnState *st, int console_so
         }
         pair[1] = safe_close(pair[1]);
 
-        r = detached_wait_created(pair[0], console_socket);
+        r = detached_wait_created(st, pair[0], console_socket, pid, pidfd);
         root_mount_note(c, st, root_before);
         userns_bind_idmaps_done(c, st);
         userns_done(st);

@@ -46,6 +46,11 @@ typedef struct SpawnState {
         InitKind init_kind;         /* with --boot: the tree's init, for berthd's poweroff */
         uint64_t root_mount_id;     /* detached, without a mount namespace of its own: the
                                      * machine's mount of its tree in ours (path_mount_id()) */
+        /* detached (berth-runc create): runs the create-time OCI hooks when the init
+         * stops for them (SYNC_HOOKS), logging a failure; *ret_state_fd is the state
+         * for the startContainer hooks or -EBADF */
+        int (*run_hooks)(void *userdata, pid_t pid, int pidfd, int *ret_state_fd);
+        void *run_hooks_userdata;
 
         /* the resources, each owned by its step */
         ImageHold image_hold;       /* the image's lock, for the machine's whole life */

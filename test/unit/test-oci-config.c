@@ -138,8 +138,17 @@ static void test_errors(void) {
                 { "{ \"ociVersion\": \"1.0\", \"root\": {\"path\": \"r\"}, " MINIMAL_PROCESS ", \"linux\": { \"intelRdt\": {} } }",
                   "linux.intelRdt: not supported by berth" },
                 { "{ \"ociVersion\": \"1.0\", \"root\": {\"path\": \"r\"}, " MINIMAL_PROCESS ", "
-                  "\"hooks\": { \"prestart\": [ { \"path\": \"/bin/true\" } ] } }",
-                  "hooks.prestart: hooks are not supported by berth-runc yet" },
+                  "\"hooks\": { \"prestart\": [ { \"path\": \"/bin/true\" }, { \"path\": \"true\" } ] } }",
+                  "hooks.prestart[1].path: 'true' is not an absolute path" },
+                { "{ \"ociVersion\": \"1.0\", \"root\": {\"path\": \"r\"}, " MINIMAL_PROCESS ", "
+                  "\"hooks\": { \"poststop\": [ { \"path\": \"/bin/true\", \"timeout\": 0 } ] } }",
+                  "hooks.poststop[0].timeout: must be greater than zero" },
+                { "{ \"ociVersion\": \"1.0\", \"root\": {\"path\": \"r\"}, " MINIMAL_PROCESS ", "
+                  "\"hooks\": { \"createRuntime\": [ { \"path\": \"/x\", \"env\": [\"NOEQUALS\"] } ] } }",
+                  "hooks.createRuntime[0].env: 'NOEQUALS' is not NAME=VALUE" },
+                { "{ \"ociVersion\": \"1.0\", \"root\": {\"path\": \"r\"}, " MINIMAL_PROCESS ", "
+                  "\"hooks\": { \"prestop\": [] } }",
+                  "hooks.prestop: not supported by berth" },
         };
 
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -150,6 +159,36 @@ static void test_errors(void) {
                 CHECK_STREQ(error, cases[i].error);
                 free(error);
         }
+}
+
+static void test_hooks(void) {
+        static const char text[] =
+                "{ \"ociVersion\": \"1.0\", \"root\": {\"path\": \"r\"}, " MINIMAL_PROCESS ", \"hooks\": {"
+                "  \"prestart\": [ { \"path\": \"/a\" }, { \"path\": \"/b\", \"args\": [\"b0\", \"x\"] } ],"
+                "  \"startContainer\": [ { \"path\": \"/c\", \"env\": [\"K=V\"], \"timeout\": 7 } ],"
+                "  \"poststop\": [ { \"path\": \"/d\", \"timeout\": 3 } ], \"poststart\": [] } }";
+        _cleanup_free_ char *json = NULL;
+        OciConfig c = {};
+        OciHooks back = {};
+        char *error = NULL;
+
+        CHECK(oci_config_parse(text, strlen(text), &c, &error) == 0);
+        CHECK(c.hooks.n[OCI_HOOK_PRESTART] == 2 && c.hooks.n[OCI_HOOK_POSTSTART] == 0);
+        CHECK_STREQ(c.hooks.list[OCI_HOOK_PRESTART][0].path, "/a");
+        CHECK(!c.hooks.list[OCI_HOOK_PRESTART][0].args && !c.hooks.list[OCI_HOOK_PRESTART][0].env);
+        CHECK_STREQ(c.hooks.list[OCI_HOOK_PRESTART][1].args[0], "b0");
+        CHECK_STREQ(c.hooks.list[OCI_HOOK_START_CONTAINER][0].env[0], "K=V");
+        CHECK(c.hooks.list[OCI_HOOK_START_CONTAINER][0].timeout == 7);
+        CHECK(oci_hooks_has_creating(&c.hooks));
+
+        /* what berth-runc keeps for start and delete: only the points asked for */
+        json = oci_hooks_to_json(&c.hooks, 1U << OCI_HOOK_POSTSTART | 1U << OCI_HOOK_POSTSTOP);
+        CHECK(json && oci_hooks_parse(json, strlen(json), &back, &error) == 0);
+        CHECK(back.n[OCI_HOOK_PRESTART] == 0 && back.n[OCI_HOOK_POSTSTOP] == 1);
+        CHECK_STREQ(back.list[OCI_HOOK_POSTSTOP][0].path, "/d");
+        CHECK(back.list[OCI_HOOK_POSTSTOP][0].timeout == 3);
+        oci_hooks_done(&back);
+        oci_config_done(&c);
 }
 
 static void test_resources(void) {
@@ -279,6 +318,7 @@ static void test_id_mappings(void) {
 int main(void) {
         test_full();
         test_errors();
+        test_hooks();
         test_resources();
         test_resources_cpu_devices();
         test_seccomp();
