@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -231,6 +232,19 @@ static int hook_run(const OciHook *h, int state_fd, char **ret_why) {
         fflush(stdout);
         fflush(stderr);
         pid = clone_with_flags(CLONE_PIDFD, -EBADF, &pidfd);
+        if (pid == -ENOSYS) {
+                /* startContainer runs under the container's system call filter, and
+                 * Docker's default profile answers clone3() with ENOSYS */
+                pid = fork();
+                if (pid < 0)
+                        return -errno;
+                if (pid > 0 && (pidfd = (int) syscall(SYS_pidfd_open, pid, 0)) < 0) {
+                        r = -errno;
+                        (void) kill(pid, SIGKILL);
+                        (void) waitpid(pid, NULL, 0);
+                        return r;
+                }
+        }
         if (pid < 0)
                 return pid;
         if (pid == 0)

@@ -140,6 +140,18 @@ expect_eq "poststop: status stopped, id" "stopped $ID" "$(json "$(cat "$O/postst
 expect_eq "poststop without env inherits the runtime's environment" "unset inherited" "$(cat "$O/poststop.env")"
 nothing_left "$ID" "$PID" "after delete"
 
+# ---- startContainer under a profile that answers clone3() with ENOSYS (Docker's default)
+B=$(bundle clone3 '["true"]' '{"startContainer": [{"path": "/hook.sh", "args": ["/hook.sh", "startContainer", "/out"]}]}')
+"$PYTHON" - "$B/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW",
+                         "syscalls": [{"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]}
+json.dump(c, open(sys.argv[1], "w"))
+PY
+ok_if "run with a startContainer hook under a profile denying clone3" runc run --bundle "$B" "$P-clone3"
+expect_eq "the startContainer hook ran all the same" "startContainer" "$(cat "$B/out/order")"
+
 # ---- a timeout kills the hook, create fails, nothing left (poststop still runs)
 B=$(bundle timeout '["true"]' '{
     "createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "cat >" + b + "/out/t.json; echo $$ >" + b + "/out/t.pid; exec sleep 100"], "timeout": 1}],
