@@ -87,6 +87,10 @@ def score(path):
     if not plan and ok + notok == 0:
         return "no output", False
     total = ok + notok
+    # the hooks tests (hooks, prestart, poststart, poststop, *_fail) print no test point at
+    # all: a failure is only a YAML "error" block before "1..0", success is a bare "1..0"
+    if total == 0 and re.search(r'^\s+"error":', text, re.M):
+        return "0/0 (error)", False
     s = f"{ok}/{total}" + (f" ({skipped} skip)" if skipped else "")
     return s, notok == 0 and plan is not None
 
