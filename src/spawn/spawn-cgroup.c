@@ -16,6 +16,7 @@
 #include "log.h"
 #include "parse-util.h"
 #include "spawn-cgroup.h"
+#include "spawn-device-policy.h"
 #include "string-util.h"
 
 #define CPU_PERIOD_USEC 100000ULL
@@ -607,11 +608,11 @@ static size_t device_rules_all(const ResourceLimits *l, CgroupDeviceRule *ret) {
  * access only when every program does, so an update can deny more, but its allow rules
  * cannot reopen what the rules of creation denied (v1 can). A kernel that refuses device
  * programs to this process costs the rules, with a warning, as with systemd. */
-static int devices_apply_bpf(const ResourceLimits *l, const char *v2_path, int v2_fd, bool update) {
-        CgroupDeviceRule rules[CGROUP_DEVICE_RULES_MAX + ELEMENTSOF(default_device_rules)];
+static int devices_apply_bpf(const CgroupDeviceRule *rules, size_t n_rules, const char *what,
+                             const char *v2_path, int v2_fd, bool update) {
         _cleanup_free_ struct bpf_insn *insns = NULL;
         _cleanup_close_ int fd = -EBADF;
-        size_t n_rules = device_rules_all(l, rules), n;
+        size_t n;
         bool refused;
         int r;
 
@@ -630,9 +631,9 @@ static int devices_apply_bpf(const ResourceLimits *l, const char *v2_path, int v
                 static bool warned_devices;
 
                 if (!warned_devices)
-                        log_warning_errno(r, "linux.resources.devices is not applied: this host has no v1 devices "
+                        log_warning_errno(r, "%s is not applied: this host has no v1 devices "
                                           "controller for the machine, and the kernel refuses cgroup device "
-                                          "programs (eBPF) to berth: %m");
+                                          "programs (eBPF) to berth: %m", what);
                 warned_devices = true;
                 return 0;
         }
@@ -642,23 +643,50 @@ static int devices_apply_bpf(const ResourceLimits *l, const char *v2_path, int v
         return 0;
 }
 
-/* The rules in their order into the v1 devices controller, then berth's defaults; on
- * cgroup2 (no v1 devices hierarchy for the machine), as an eBPF program. */
-static int devices_apply(const ResourceLimits *l, const Controller *k, const MachineCGroup *g, bool update) {
-        CgroupDeviceRule rules[CGROUP_DEVICE_RULES_MAX + ELEMENTSOF(default_device_rules)];
-        size_t n;
+/* The rules in their order into the v1 devices controller; on cgroup2 (no v1 devices
+ * hierarchy for the machine), as an eBPF program. */
+static int devices_apply(const CgroupDeviceRule *rules, size_t n, const char *what, const Controller *k,
+                         const MachineCGroup *g, bool update) {
         int r;
 
-        if (l->n_devices == 0)
+        if (n == 0)
                 return 0;
         if (!k->dir || k->v2)
-                return devices_apply_bpf(l, g->v2_path, g->v2_fd, update);
-        n = device_rules_all(l, rules);
+                return devices_apply_bpf(rules, n, what, g->v2_path, g->v2_fd, update);
         for (size_t i = 0; i < n; i++) {
                 r = device_rule_write(k->dir, &rules[i]);
                 if (r < 0)
                         return log_error_errno(r, "Failed to apply device rule %zu in %s: %m", i, k->dir);
         }
+        return 0;
+}
+
+/* The device rules a new machine's cgroup gets: an OCI config's, then berth's defaults;
+ * else the closed policy of a machine without a user namespace (spawn-device-policy.h),
+ * after a rule denying everything the v1 cgroup would inherit from its parent. None in a
+ * unit (--keep-unit, or the scope systemd made): its DevicePolicy= is the machine's. */
+static int devices_for_machine(const SpawnConfig *c, bool in_unit, CgroupDeviceRule *rules, size_t *ret_n,
+                               const char **ret_what) {
+        DeviceAllow allow[DEVICE_ALLOW_MAX];
+        size_t n;
+        int r;
+
+        *ret_what = "linux.resources.devices";
+        if (c->limits.n_devices > 0) {
+                *ret_n = device_rules_all(&c->limits, rules);
+                return 0;
+        }
+        *ret_n = 0;
+        if (in_unit || !device_policy_wanted(c))
+                return 0;
+        r = device_policy_list(c, allow, ELEMENTSOF(allow), &n);
+        if (r < 0)
+                return r;
+        rules[0] = (CgroupDeviceRule) { .allow = false, .type = 'a', .major = -1, .minor = -1, .access = "rwm" };
+        for (size_t i = 0; i < n; i++)
+                rules[i + 1] = allow[i].rule;
+        *ret_n = n + 1;
+        *ret_what = "The machine's device policy";
         return 0;
 }
 
@@ -758,9 +786,9 @@ static int v1_machine_cgroups_all(const SpawnConfig *c, MachineCGroup *g, const 
 }
 
 bool machine_cgroup_needed(const SpawnConfig *c) {
-        /* a plain command needs no cgroup of its own */
+        /* a plain command needs no cgroup of its own, unless for its device policy */
         return c->boot || resource_limits_any(&c->limits) || c->slice || c->keep_unit || c->cgroup_path ||
-               c->legacy_cgroup;
+               c->legacy_cgroup || device_policy_wanted(c);
 }
 
 int machine_cgroup_create(const SpawnConfig *c, bool in_unit, MachineCGroup *g) {
@@ -773,10 +801,14 @@ int machine_cgroup_create(const SpawnConfig *c, bool in_unit, MachineCGroup *g) 
                 [CTRL_CPU]    = { "cpu",    l->cpu_quota_set || l->cpu_weight > 0 },
                 [CTRL_IO]     = { "io",     l->io_weight > 0 },
                 [CTRL_CPUSET] = { "cpuset", l->cpuset_cpus[0] || l->cpuset_mems[0] },
-                /* systemd's scope cannot carry OCI device rules (DeviceAllow= has no deny
-                 * rules and no wildcard numbers): they are the machine's own, also in_unit */
-                [CTRL_DEVICES] = { "devices", c->limits.n_devices > 0 },
+                /* wanted for the rules of devices_for_machine(); systemd's scope cannot
+                 * carry OCI device rules (DeviceAllow= has no deny rules and no wildcard
+                 * numbers): they are the machine's own, also in_unit */
+                [CTRL_DEVICES] = { "devices" },
         };
+        CgroupDeviceRule rules[CGROUP_DEVICE_RULES_MAX + ELEMENTSOF(default_device_rules)];
+        const char *rules_what;
+        size_t n_rules;
         _cleanup_(cgroup_layout_done) CgroupLayout layout = CGROUP_LAYOUT_NULL;
         _cleanup_free_ char *slice = NULL, *scope = NULL;
         const char *root;
@@ -785,6 +817,10 @@ int machine_cgroup_create(const SpawnConfig *c, bool in_unit, MachineCGroup *g) 
         if (!machine_cgroup_needed(c))
                 return 0;
         in_unit = in_unit || c->keep_unit;
+        r = devices_for_machine(c, in_unit, rules, &n_rules, &rules_what);
+        if (r < 0)
+                return r;
+        ctrl[CTRL_DEVICES].wanted = n_rules > 0;
 
         r = cgroup_layout_open(&layout);
         if (r < 0)
@@ -889,7 +925,7 @@ int machine_cgroup_create(const SpawnConfig *c, bool in_unit, MachineCGroup *g) 
         }
         r = cgroup_limits_apply(l, ctrl);
         if (r >= 0)
-                r = devices_apply(&c->limits, &ctrl[CTRL_DEVICES], g, /* update= */ false);
+                r = devices_apply(rules, n_rules, rules_what, &ctrl[CTRL_DEVICES], g, /* update= */ false);
 finish:
         for (size_t i = 0; i < _CTRL_MAX; i++)
                 free(ctrl[i].why);
@@ -926,9 +962,11 @@ int machine_cgroup_update(const MachineCGroup *g, const ResourceLimits *l) {
                 if (!ctrl[i].dir)
                         ctrl[i].why = strjoin("the machine has no cgroup with the ", ctrl[i].name, " controller");
         }
+        CgroupDeviceRule rules[CGROUP_DEVICE_RULES_MAX + ELEMENTSOF(default_device_rules)];
+        size_t n_rules = l->n_devices > 0 ? device_rules_all(l, rules) : 0;
         int r = cgroup_limits_apply(l, ctrl);
         if (r >= 0)
-                r = devices_apply(l, &ctrl[CTRL_DEVICES], g, /* update= */ true);
+                r = devices_apply(rules, n_rules, "linux.resources.devices", &ctrl[CTRL_DEVICES], g, /* update= */ true);
         for (size_t i = 0; i < _CTRL_MAX; i++)
                 free(ctrl[i].why);
         return r;

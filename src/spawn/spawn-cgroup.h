@@ -28,7 +28,8 @@ typedef struct MachineCGroup {
 
 #define MACHINE_CGROUP_NULL { .v2_fd = -EBADF }
 
-/* Does the machine get a cgroup of its own? (booted, limits, a slice, --keep-unit) */
+/* Does the machine get a cgroup of its own? (booted, limits, a slice, --keep-unit, a
+ * device policy) */
 bool machine_cgroup_needed(const SpawnConfig *c);
 /* in_unit: berth-spawn runs in the scope systemd made for the machine, which has the limits
  * already: the machine's cgroup is a "payload" child of it, as with --keep-unit. */

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "machine1-bus.h"
 #include "spawn-cgroup.h"
+#include "spawn-device-policy.h"
 #include "spawn-register.h"
 #include "string-util.h"
 
@@ -22,6 +23,8 @@ typedef struct BusApi {
         typeof(sd_bus_message_new_method_call) *new_method_call;
         typeof(sd_bus_message_append) *append;
         typeof(sd_bus_message_append_array) *append_array;
+        typeof(sd_bus_message_open_container) *open_container;
+        typeof(sd_bus_message_close_container) *close_container;
         typeof(sd_bus_call) *call;
         typeof(sd_bus_message_unref) *message_unref;
         typeof(sd_bus_flush_close_unref) *flush_close_unref;
@@ -35,6 +38,8 @@ static int bus_api_load(void *dl, BusApi *api) {
         SYM(new_method_call, "sd_bus_message_new_method_call");
         SYM(append, "sd_bus_message_append");
         SYM(append_array, "sd_bus_message_append_array");
+        SYM(open_container, "sd_bus_message_open_container");
+        SYM(close_container, "sd_bus_message_close_container");
         SYM(call, "sd_bus_call");
         SYM(message_unref, "sd_bus_message_unref");
         SYM(flush_close_unref, "sd_bus_flush_close_unref");
@@ -168,6 +173,32 @@ static bool self_in_scope(const char *scope) {
         return false;
 }
 
+/* DevicePolicy=closed and DeviceAllow= of the machine's scope, as systemd-nspawn asks
+ * for them: the same list berth applies in a cgroup of its own (spawn-device-policy.h). */
+static int append_device_policy(const BusApi *api, sd_bus_message *m, const SpawnConfig *c) {
+        DeviceAllow allow[DEVICE_ALLOW_MAX];
+        size_t n;
+        int r;
+
+        r = device_policy_list(c, allow, ELEMENTSOF(allow), &n);
+        if (r < 0)
+                return r;
+        r = api->append(m, "(sv)", "DevicePolicy", "s", "closed");
+        if (r >= 0)
+                r = api->open_container(m, 'r', "sv");
+        if (r >= 0)
+                r = api->append(m, "s", "DeviceAllow");
+        if (r >= 0)
+                r = api->open_container(m, 'v', "a(ss)");
+        if (r >= 0)
+                r = api->open_container(m, 'a', "(ss)");
+        for (size_t i = 0; i < n && r >= 0; i++)
+                r = api->append(m, "(ss)", allow[i].path, allow[i].rule.access);
+        for (int i = 0; i < 3 && r >= 0; i++)
+                r = api->close_container(m);
+        return r;
+}
+
 static int start_transient_scope(const BusApi *api, sd_bus *bus, const SpawnConfig *c, const char *scope,
                                  sd_bus_error *error) {
         _cleanup_free_ char *description = strjoin("Container ", c->machine);
@@ -186,7 +217,9 @@ static int start_transient_scope(const BusApi *api, sd_bus *bus, const SpawnConf
          * --property= limits (UINT64_MAX is systemd's "infinity" or "unset" for each) */
         r = api->append(m, "ss", scope, "fail");
         if (r >= 0)
-                r = api->append(m, "a(sv)", 10,
+                r = api->open_container(m, 'a', "(sv)");
+        if (r >= 0)
+                r = api->append(m, "(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)(sv)",
                                 "Description", "s", description,
                                 "Slice", "s", c->slice ?: "machine.slice",
                                 "Delegate", "b", 1,
@@ -197,6 +230,10 @@ static int start_transient_scope(const BusApi *api, sd_bus *bus, const SpawnConf
                                 "CPUQuotaPerSecUSec", "t", l->cpu_quota_set ? l->cpu_quota_per_sec_usec : UINT64_MAX,
                                 "CPUWeight", "t", l->cpu_weight > 0 ? l->cpu_weight : UINT64_MAX,
                                 "IOWeight", "t", l->io_weight > 0 ? l->io_weight : UINT64_MAX);
+        if (r >= 0 && device_policy_wanted(c))
+                r = append_device_policy(api, m, c);
+        if (r >= 0)
+                r = api->close_container(m);
         if (r >= 0)
                 r = api->append(m, "a(sa(sv))", 0);
         if (r >= 0)

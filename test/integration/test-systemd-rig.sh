@@ -203,6 +203,12 @@ expect_eq "by hand: the scope is in machine.slice, delegated" "machine.slice yes
     "$(rig_sh 'systemctl show -p Slice --value machine-byhand.scope; systemctl show -p Delegate --value machine-byhand.scope' | tr '\n' ' ' | sed 's/ $//')"
 expect_eq "by hand: --property=TasksMax=500 is the scope's property" 500 \
     "$(rig_sh 'systemctl show -p TasksMax --value machine-byhand.scope')"
+expect_eq "by hand: the scope's device policy is closed (no -U: the machine's root has CAP_MKNOD)" closed \
+    "$(rig_sh 'systemctl show -p DevicePolicy --value machine-byhand.scope')"
+OUTPUT=$(rig_sh 'systemctl show -p DeviceAllow --value machine-byhand.scope' | tr ' ' '\n' | paste -d' ' - -)
+expect_line "by hand: ... /dev/null is allowed" "/dev/null rwm"
+expect_line "by hand: ... /dev/net/tun, as with systemd-nspawn" "/dev/net/tun rwm"
+expect_line "by hand: ... the pty peers" "char-pts rw"
 expect_match "by hand: systemd-cgls shows the machine under machine.slice" 'machine-byhand\.scope' \
     "$(rig_sh 'systemd-cgls --no-pager -u machine.slice')"
 ok_if "by hand: the machine runs in the scope's payload child" \
