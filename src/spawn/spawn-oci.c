@@ -63,8 +63,20 @@ static bool is_propagation_option(const char *o) {
 
 /* An API file system of berth-spawn's table (/proc, /dev, /dev/shm, ...): made with the
  * config's source and options, at its place in the config's order (spawn-mount.c). */
+/* One more comma-separated option of m's mount data. */
+static int mount_option_append(CustomMount *m, const char *o) {
+        char *n = m->options ? strjoin(m->options, ",", o) : strdup(o);
+
+        if (!n)
+                return log_oom();
+        free(m->options);
+        m->options = n;
+        return 0;
+}
+
 static int api_mount_from_oci(SpawnConfig *c, const OciMount *om, size_t index) {
         CustomMount *m = custom_mount_add(c, CUSTOM_MOUNT_API);
+        int r;
 
         if (!m)
                 return log_oom();
@@ -73,17 +85,13 @@ static int api_mount_from_oci(SpawnConfig *c, const OciMount *om, size_t index) 
         if (!m->destination || !m->source)
                 return log_oom();
         STRV_FOREACH(o, om->options) {
-                char *n;
-
                 if (is_propagation_option(*o))
                         continue;
                 if (!string_is_safe(*o) || strchr(*o, ','))
                         return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "config.json: mounts[%zu].options: invalid '%s'.", index, *o);
-                n = m->options ? strjoin(m->options, ",", *o) : strdup(*o);
-                if (!n)
-                        return log_oom();
-                free(m->options);
-                m->options = n;
+                r = mount_option_append(m, *o);
+                if (r < 0)
+                        return r;
         }
         return 0;
 }
@@ -130,7 +138,7 @@ static int mount_from_oci(SpawnConfig *c, const OciMount *om, size_t index, cons
                     has_option(om->options, "rbind");
         const MountEntry *api = mount_api_entry(om->destination);
         CustomMount *m;
-        int idmapped;
+        int idmapped, r;
 
         idmapped = idmap_check(c, om, index, bind);
         if (idmapped < 0)
@@ -167,17 +175,13 @@ static int mount_from_oci(SpawnConfig *c, const OciMount *om, size_t index, cons
 
         /* tmpfs: its own options (mode=, size=...) as data; the flags berth sets itself */
         STRV_FOREACH(o, om->options) {
-                char *n;
-
                 if (!strchr(*o, '='))
                         continue;
                 if (!string_is_safe(*o) || strchr(*o, ':'))
                         return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "config.json: mounts[%zu].options: invalid '%s'.", index, *o);
-                n = m->options ? strjoin(m->options, ",", *o) : strdup(*o);
-                if (!n)
-                        return log_oom();
-                free(m->options);
-                m->options = n;
+                r = mount_option_append(m, *o);
+                if (r < 0)
+                        return r;
         }
         if (!m->options && !(m->options = strdup("mode=0755")))
                 return log_oom();
