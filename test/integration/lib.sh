@@ -258,6 +258,23 @@ overlay_tree() {
         mount -t overlay overlay -o "lowerdir=$1,upperdir=$2.ov/upper,workdir=$2.ov/work" "$2"
 }
 
+# gpt_root_image OUT TREE SIZE: a GPT disk image OUT of SIZE (truncate's units, sparse)
+# with one partition from 1 MiB on, of this architecture's Discoverable Partitions root
+# type, holding TREE as ext4 (mkfs.ext4 -d: no loop device, no mount)
+gpt_root_image() {
+    local type sectors
+    case $(uname -m) in
+        x86_64) type=4f68bce3-e8cd-4db1-96e7-fbcaf984b709 ;;
+        aarch64) type=b921b045-1df0-41c3-af44-4c6f280d3fae ;;
+        *) echo "gpt_root_image: no root partition type known for $(uname -m)" >&2; return 1 ;;
+    esac
+    rm -f "$1" && truncate -s "$3" "$1" &&
+        sfdisk -q --no-reread --no-tell-kernel "$1" <<<"label: gpt
+start=2048, type=$type" >/dev/null &&
+        sectors=$(sfdisk -d "$1" | sed -n 's/.*size= *\([0-9]*\),.*/\1/p') &&
+        mkfs.ext4 -q -F -E offset=1048576,lazy_itable_init=1,lazy_journal_init=1 -d "$2" "$1" "$((sectors / 2))k"
+}
+
 # in_guest CMD...: CMD in the namespaces and root of the machine whose PID 1 is $LEADER,
 # with a clean environment, under timeout ${GUEST_TIMEOUT:-60}
 in_guest() {

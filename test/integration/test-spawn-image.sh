@@ -636,11 +636,7 @@ bad "neither a regular file nor a block device" "-i of a directory" -P -i "$W" /
 # ---------------------------------------------------------------- booting Debian from an image
 
 if DEB=$("$BERTH_TOOLS/make-debian-tree.sh" --print-path 2>/dev/null); then
-    truncate -s 1536M "$I/imdebian.raw"
-    sfdisk -q --no-reread --no-tell-kernel "$I/imdebian.raw" <<<"label: gpt
-start=2048, type=$ROOT_TYPE" >/dev/null
-    SECTORS=$(sfdisk -d "$I/imdebian.raw" | sed -n 's/.*size= *\([0-9]*\),.*/\1/p')
-    mkfs.ext4 -q -F -E offset=1048576,lazy_itable_init=1,lazy_journal_init=1 -d "$DEB" "$I/imdebian.raw" "$((SECTORS / 2))k"
+    gpt_root_image "$I/imdebian.raw" "$DEB" 1536M
     spawn_image "$W/deb.out" "$W/deb.err" -i "$I/imdebian.raw" -b --console=read-only
     L=
     for i in $(seq 1 400); do

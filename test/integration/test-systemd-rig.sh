@@ -12,6 +12,8 @@
 #   - systemctl start berth-spawn@inner and machinectl start inner boot a nested machine
 #     (a copy of the plain Debian tree), machinectl poweroff leaves the unit
 #     inactive, not failed;
+#   - the same for rawinner, a GPT raw image of the plain tree in the outer machine's
+#     /var/lib/machines: it boots from a loop device and leaves none behind;
 #   - berthctl start/enable/disable (--now) go through systemd: StartUnit of
 #     berth-spawn@inner.service, EnableUnitFiles with machines.target, kept over a
 #     daemon-reload;
@@ -21,7 +23,16 @@
 #
 # What the outer machine gets beyond berth-spawn's defaults, for nesting: all capabilities
 # and its own network namespace (rig-lib.sh, shared with test-vm-systemd-rig.sh, which runs
-# the rig on a pure cgroup2 host for the resource-limit and delegation checks).
+# the rig on a pure cgroup2 host for the resource-limit and delegation checks), and
+# /dev/loop-control (--bind=/dev/loop-control) for the raw image. Its /dev is a tmpfs that
+# nothing fills with loop nodes (no devtmpfs, no udev): the inner berth-spawn asks
+# loop-control for a free device and, finding no /dev/loopN (nor /dev/loopNpM for the
+# partition), opens it through a private node it makes in /dev and unlinks at once. That
+# takes CAP_MKNOD and, under berth-spawn@.service's DevicePolicy=closed, "m" in
+# DeviceAllow=block-loop and block-blkext (the partition's major). The outer machine
+# itself has no device policy (berth-spawn sets none without --property=DeviceAllow=). No
+# device-mapper: a plain GPT image needs none (verity and LUKS would need
+# /dev/mapper/control too).
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=test/integration/rig-lib.sh
 . "$(dirname "$0")/rig-lib.sh"
@@ -39,9 +50,15 @@ if ! stage_berth "$STAGE"; then
     exit 1
 fi
 rig_inner_tree "$SCRATCH/inner"
+# ---- the nested raw image: the plain tree as ext4 in a GPT root partition
+RAW=$SCRATCH/rawinner.raw
+if ! gpt_root_image "$RAW" "$PLAIN_TREE" 640M >"$SCRATCH/state/raw.log" 2>&1; then
+    echo "Bail out! no raw image: $(tail -3 "$SCRATCH/state/raw.log")"
+    exit 1
+fi
 
 if ! rig_boot "$SCRATCH/outer" --bind-ro="$STAGE:/mnt/berth-stage" --bind="$SCRATCH/inner:/var/lib/machines/inner" \
-        --bind-ro="$PLAIN_TREE:/srv/plain"; then
+        --bind-ro="$PLAIN_TREE:/srv/plain" --bind=/dev/loop-control --bind="$RAW:/var/lib/machines/rawinner.raw"; then
     fail "the outer machine starts" "$(cat "$ERR")"
     exit 1
 fi
@@ -82,7 +99,8 @@ expect_match "machinectl list-images: small is writable" '^small +directory +no'
     "$(rig_sh 'machinectl list-images --no-legend')"
 ok_if "machinectl rename small2 small3" in_rig machinectl rename small2 small3
 ok_if "machinectl remove small3 small" in_rig machinectl remove small3 small
-expect_eq "the pool holds only inner again" inner "$(rig_sh 'ls /var/lib/machines')"
+expect_eq "the pool holds only inner and rawinner.raw again" "inner rawinner.raw" \
+    "$(rig_sh 'ls /var/lib/machines' | tr '\n' ' ' | sed 's/ $//')"
 
 # ---- security exposure, side by side (the same analysis for both units, from their files)
 SEC_BERTHD=$(rig_sh 'systemd-analyze security --no-pager berthd.service | tail -1')
@@ -118,17 +136,18 @@ diag "GetMachineAddresses: $(rig_sh 'busctl call org.freedesktop.machine1 /org/f
 expect_match "nss-mymachines resolves inner through berthd" '^[0-9a-f:.]+ +inner' "$OUTPUT"
 
 # ---- machinectl poweroff: the unit ends inactive, not failed
-# stop_inner DESCRIPTION [CLIENT]: CLIENT (machinectl) powers inner off
+# stop_inner DESCRIPTION [CLIENT [NAME]]: CLIENT (machinectl) powers NAME (inner) off
 stop_inner() {
-    rig_sh "${2:-machinectl} poweroff inner" >/dev/null
+    local m=${3:-inner}
+    rig_sh "${2:-machinectl} poweroff $m" >/dev/null
     for i in $(seq 1 300); do
-        s=$(rig_sh 'systemctl show -p ActiveState --value berth-spawn@inner.service')
+        s=$(rig_sh "systemctl show -p ActiveState --value berth-spawn@$m.service")
         [ "$s" = inactive ] || [ "$s" = failed ] && break
         sleep 0.1
     done
-    expect_eq "$1: berth-spawn@inner ends inactive" "inactive success" \
-        "$(rig_sh 'systemctl show -p ActiveState --value berth-spawn@inner.service;
-                   systemctl show -p Result --value berth-spawn@inner.service' | tr '\n' ' ' | sed 's/ $//')"
+    expect_eq "$1: berth-spawn@$m ends inactive" "inactive success" \
+        "$(rig_sh "systemctl show -p ActiveState --value berth-spawn@$m.service;
+                   systemctl show -p Result --value berth-spawn@$m.service" | tr '\n' ' ' | sed 's/ $//')"
 }
 stop_inner "machinectl poweroff"
 
@@ -141,6 +160,50 @@ done
 expect_eq "machinectl start: berth-spawn@inner.service active" active "$(rig_sh 'systemctl is-active berth-spawn@inner.service')"
 expect_eq "machinectl start: inner's systemd reaches running" running "$(inner_state)"
 stop_inner "after machinectl start, machinectl poweroff"
+
+# ---- a raw image in the outer machine's pool: berth-spawn@rawinner finds rawinner.raw
+# raw_loops: the host's loop devices backed by a file named rawinner.raw (this test's
+# image; the kernel shows the path by which the outer machine opened it)
+raw_loops() {
+    local f
+    for f in /sys/block/loop*/loop/backing_file; do
+        [ -e "$f" ] && [[ "$(cat "$f" 2>/dev/null)" == *rawinner.raw ]] && echo "${f%/loop/backing_file}"
+    done
+}
+expect_match "machinectl list-images: rawinner is a raw image" '^rawinner +raw ' \
+    "$(rig_sh 'machinectl list-images --no-legend')"
+RIG_TIMEOUT=120 rig_sh 'systemctl start berth-spawn@rawinner.service' >"$SCRATCH/state/rawstart.out"
+expect_eq "systemctl start berth-spawn@rawinner: active" active \
+    "$(rig_sh 'systemctl is-active berth-spawn@rawinner.service')"
+[ "$(rig_sh 'systemctl is-active berth-spawn@rawinner.service')" = active ] ||
+    diag "rawinner: $(rig_sh 'journalctl -b -u berth-spawn@rawinner.service --no-pager | tail -5')"
+expect_eq "rawinner: its systemd reaches running" running "$(inner_state rawinner)"
+expect_eq "rawinner: / is the image's ext4 on a loop partition" ext4 \
+    "$(rig_sh 'nsenter -t $(machinectl show rawinner -p Leader --value) -a -r -w findmnt -no FSTYPE /')"
+LOOPS=$(raw_loops)
+diag "rawinner's loop devices on the host: $(for l in $LOOPS; do echo "${l##*/} $(cat "$l/loop/backing_file")"; done)"
+ok_if "rawinner: the image is attached to a loop device of the host" test -n "$LOOPS"
+expect_eq "rawinner: no loop node left in the outer machine's /dev" "" \
+    "$(rig_sh 'ls -A /dev | grep -E "^loop[0-9]|^\.berth-block"')"
+stop_inner "rawinner: machinectl poweroff" machinectl rawinner
+# (autoclear: the kernel lets the device go with the last mount of it)
+for i in $(seq 1 100); do
+    [ -z "$(raw_loops)" ] && break
+    sleep 0.1
+done
+expect_eq "rawinner: after poweroff, no loop device holds the image" "" "$(raw_loops)"
+RIG_TIMEOUT=120 ok_if "machinectl start rawinner" in_rig machinectl start rawinner
+for i in $(seq 1 300); do
+    [ "$(rig_sh 'systemctl is-active berth-spawn@rawinner.service')" = activating ] || break
+    sleep 0.1
+done
+expect_eq "machinectl start rawinner: its systemd reaches running" running "$(inner_state rawinner)"
+stop_inner "rawinner, after machinectl start: machinectl poweroff" machinectl rawinner
+for i in $(seq 1 100); do
+    [ -z "$(raw_loops)" ] && break
+    sleep 0.1
+done
+expect_eq "rawinner: after the second poweroff, no loop device holds the image" "" "$(raw_loops)"
 
 # ---- berthctl's systemd path. org.freedesktop.systemd1 is on this bus, so berthctl start is
 # StartUnit of berth-spawn@NAME.service (waiting for the job) and enable/disable are
