@@ -16,50 +16,6 @@
 #include "loop-util.h"
 #include "string-util.h"
 
-int loop_device_attach(int backing_fd, bool read_only, LoopDevice *ret) {
-        _cleanup_close_ int control = -EBADF;
-        struct loop_config config = {
-                .fd = (uint32_t) backing_fd,
-                .info.lo_flags = LO_FLAGS_AUTOCLEAR | LO_FLAGS_PARTSCAN | (read_only ? LO_FLAGS_READ_ONLY : 0),
-        };
-
-        control = open("/dev/loop-control", O_RDWR|O_CLOEXEC|O_NOCTTY);
-        if (control < 0)
-                return -errno;
-
-        /* Another process may take the free device between GET_FREE and CONFIGURE: the
-         * ioctl then fails with EBUSY and we ask again. */
-        for (unsigned attempt = 0; attempt < 64; attempt++) {
-                _cleanup_close_ int fd = -EBADF;
-                struct stat st;
-                char node[32];
-                int nr;
-
-                nr = ioctl(control, LOOP_CTL_GET_FREE);
-                if (nr < 0)
-                        return -errno;
-                snprintf(node, sizeof(node), "/dev/loop%i", nr);
-                fd = open(node, (read_only ? O_RDONLY : O_RDWR)|O_CLOEXEC|O_NOCTTY);
-                if (fd < 0) {
-                        if (errno == ENOENT || errno == ENXIO)
-                                continue;
-                        return -errno;
-                }
-                if (ioctl(fd, LOOP_CONFIGURE, &config) < 0) {
-                        if (errno == EBUSY)
-                                continue;
-                        return -errno;
-                }
-                if (fstat(fd, &st) < 0)
-                        return -errno;
-
-                *ret = (LoopDevice) { .fd = TAKE_FD(fd), .nr = nr, .devnum = st.st_rdev };
-                memcpy(ret->node, node, sizeof(node));
-                return 0;
-        }
-        return -EBUSY;
-}
-
 void loop_device_done(LoopDevice *d) {
         d->fd = safe_close(d->fd);
         d->nr = -1;
@@ -106,14 +62,16 @@ static int read_devnum(const char *sysdir, dev_t *ret) {
         return 0;
 }
 
-/* No devtmpfs node (a /dev without devtmpfs): make a private one, open it and unlink it
- * at once. */
+/* No devtmpfs node (a container's /dev is a tmpfs with the pseudo devices only, and no
+ * udev fills it): make a private node, open it and unlink it at once. It is made in /dev,
+ * not /run: /run is mounted nodev on most systems, and a node there cannot be opened.
+ * Making it needs CAP_MKNOD and, under a device policy, "m" for the major
+ * (berth-spawn@.service allows it for block-loop and block-blkext). */
 static int open_private_node(dev_t devnum, bool read_only, int *ret_fd) {
         _cleanup_close_ int fd = -EBADF;
-        char tmp[] = "/run/berth/partition-XXXXXX";
+        char tmp[] = "/dev/.berth-block-XXXXXX";
         int r;
 
-        (void) mkdir("/run/berth", 0755);
         r = mkstemp(tmp);
         if (r < 0)
                 return -errno;
@@ -128,6 +86,79 @@ static int open_private_node(dev_t devnum, bool read_only, int *ret_fd) {
                 return r;
         *ret_fd = TAKE_FD(fd);
         return 0;
+}
+
+/* Open loop device nr by its /dev node, or by a private node if /dev has none for it. */
+static int open_loop_node(int nr, bool read_only, int *ret_fd, bool *ret_private) {
+        char path[64];
+        dev_t devnum;
+        int fd, r;
+
+        snprintf(path, sizeof(path), "/dev/loop%i", nr);
+        fd = open(path, (read_only ? O_RDONLY : O_RDWR)|O_CLOEXEC|O_NOCTTY);
+        if (fd >= 0) {
+                *ret_fd = fd;
+                *ret_private = false;
+                return 0;
+        }
+        if (errno != ENOENT)
+                return -errno;
+
+        snprintf(path, sizeof(path), "/sys/block/loop%i", nr);
+        r = read_devnum(path, &devnum);
+        if (r < 0)
+                return r == -ENOENT ? -ENXIO : r;   /* removed again before we got to it */
+        r = open_private_node(devnum, read_only, ret_fd);
+        if (r < 0)
+                return r;
+        *ret_private = true;
+        return 0;
+}
+
+int loop_device_attach(int backing_fd, bool read_only, LoopDevice *ret) {
+        _cleanup_close_ int control = -EBADF;
+        struct loop_config config = {
+                .fd = (uint32_t) backing_fd,
+                .info.lo_flags = LO_FLAGS_AUTOCLEAR | LO_FLAGS_PARTSCAN | (read_only ? LO_FLAGS_READ_ONLY : 0),
+        };
+
+        control = open("/dev/loop-control", O_RDWR|O_CLOEXEC|O_NOCTTY);
+        if (control < 0)
+                return -errno;
+
+        /* Another process may take the free device between GET_FREE and CONFIGURE: the
+         * ioctl then fails with EBUSY and we ask again. */
+        for (unsigned attempt = 0; attempt < 64; attempt++) {
+                _cleanup_close_ int fd = -EBADF;
+                bool private_node;
+                struct stat st;
+                int nr, r;
+
+                nr = ioctl(control, LOOP_CTL_GET_FREE);
+                if (nr < 0)
+                        return -errno;
+                r = open_loop_node(nr, read_only, &fd, &private_node);
+                if (r == -ENXIO)
+                        continue;
+                if (r < 0)
+                        return r;
+                if (ioctl(fd, LOOP_CONFIGURE, &config) < 0) {
+                        if (errno == EBUSY)
+                                continue;
+                        return -errno;
+                }
+                if (fstat(fd, &st) < 0)
+                        return -errno;
+
+                *ret = (LoopDevice) { .fd = TAKE_FD(fd), .nr = nr, .devnum = st.st_rdev };
+                snprintf(ret->name, sizeof(ret->name), "/dev/loop%i", nr);
+                if (private_node)
+                        snprintf(ret->node, sizeof(ret->node), "/proc/self/fd/%i", ret->fd);
+                else
+                        memcpy(ret->node, ret->name, sizeof(ret->node));
+                return 0;
+        }
+        return -EBUSY;
 }
 
 static int loop_device_add_partition(const LoopDevice *d, unsigned partno, uint64_t offset, uint64_t size) {

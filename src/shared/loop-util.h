@@ -11,13 +11,16 @@
  * partition scan in one call, so nobody sees a half-configured device) and with
  * autoclear: the kernel detaches the device once the last fd and mount of it are gone,
  * so nothing is left behind even if we are killed. No udev needed: the nodes come from
- * devtmpfs, and if a partition node is missing we make a private one. */
+ * devtmpfs, and where /dev has none (a container's /dev) we make a private one, for the
+ * device and for its partitions. */
 
 typedef struct LoopDevice {
         int fd;
         int nr;
         dev_t devnum;
-        char node[32];
+        char name[32];          /* /dev/loopN, the kernel's name for it (logs, state file) */
+        char node[32];          /* a path that opens or mounts it: name, or /proc/self/fd/FD
+                                 * of fd when /dev has no node for it */
 } LoopDevice;
 
 #define LOOP_DEVICE_NULL { .fd = -EBADF, .nr = -1 }

@@ -508,7 +508,7 @@ int mounted_image_setup(const SpawnConfig *c, MountedImage *img, char **ret_dire
         r = loop_device_attach(img->fd, img->read_only, &img->loop);
         if (r < 0)
                 return log_error_errno(r, "Image '%s': failed to attach a loop device: %m", c->image);
-        log_debug("Image '%s' attached to %s (%s).", c->image, img->loop.node,
+        log_debug("Image '%s' attached to %s (%s).", c->image, img->loop.name,
                   isempty(img->m.table) ? "bare file system" : img->m.table);
 
         img->overlay = c->ephemeral || c->volatile_mode == VOLATILE_OVERLAY;
@@ -544,7 +544,7 @@ int mounted_image_setup(const SpawnConfig *c, MountedImage *img, char **ret_dire
 static void image_record_devices(MountedImage *img) {
         if (img->devices || img->loop.nr < 0)
                 return;
-        (void) strv_extend(&img->devices, img->loop.node);
+        (void) strv_extend(&img->devices, img->loop.name);
         for (size_t i = 0; i < img->n_dm; i++)
                 if (img->dm_names[i])
                         (void) strv_extend(&img->devices, img->dm_names[i]);
