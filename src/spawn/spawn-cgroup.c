@@ -100,7 +100,7 @@ int resource_limits_parse(ResourceLimits *l, const char *assignment) {
                         r = -EINVAL;
         } else
                 return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
-                                       "Unsupported property '%s' (supported: MemoryMax, MemoryHigh, TasksMax, CPUQuota, CPUWeight, IOWeight).",
+                                       "Unsupported property '%s' (supported: MemoryMax, MemoryHigh, TasksMax, CPUQuota, CPUWeight, IOWeight, DevicePolicy, DeviceAllow).",
                                        name);
 
         if (r < 0)

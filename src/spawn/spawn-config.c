@@ -21,6 +21,7 @@
 #include "seccomp-util.h"
 #include "spawn-cgroup.h"
 #include "spawn-config.h"
+#include "spawn-device-policy.h"
 #include "spawn-oci.h"
 #include "spawn-network.h"
 #include "spawn-settings.h"
@@ -176,6 +177,7 @@ void spawn_config_done(SpawnConfig *c) {
         strv_free(c->command);
         free(c->groups);
         free(c->cgroup_path);
+        device_allow_clear(c);
         free(c->oci_bundle);
         free(c->settings_file);
         for (size_t i = 0; i < c->n_namespace_joins; i++)
@@ -441,7 +443,8 @@ static void help(void) {
                "                            the user to the machine (needs -U)\n"
                "\nResources:\n"
                "     --property=NAME=VALUE  MemoryMax, MemoryHigh, TasksMax, CPUQuota, CPUWeight,\n"
-               "                            IOWeight for the machine's cgroup\n"
+               "                            IOWeight, DevicePolicy, DeviceAllow for the machine's\n"
+               "                            cgroup\n"
                "  -S --slice=SLICE          Place the machine's cgroup in this slice\n"
                "     --rlimit=NAME=SOFT[:HARD]\n"
                "                            Set a resource limit for the payload\n"
@@ -988,6 +991,8 @@ int spawn_config_parse_one(SpawnConfig *c, int opt, const char *arg) {
                 c->ephemeral = true;
                 return 0;
         case ARG_PROPERTY:
+                if (startswith(arg, "DevicePolicy=") || startswith(arg, "DeviceAllow="))
+                        return device_property_parse(c, arg);
                 return resource_limits_parse(&c->limits, arg);
         case ARG_REGISTER:
                 if (streq(arg, "auto")) {

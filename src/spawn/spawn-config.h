@@ -177,6 +177,22 @@ typedef struct ResourceLimits {
 
 #define RESOURCE_LIMITS_NULL { .memory_max = UINT64_MAX, .memory_high = UINT64_MAX, .tasks_max = UINT64_MAX }
 
+/* --property=DevicePolicy= (systemd's names) */
+typedef enum DevicePolicyMode {
+        DEVICE_POLICY_DEFAULT,   /* closed without -U, none with it (the kernel refuses nodes there) */
+        DEVICE_POLICY_AUTO,      /* none */
+        DEVICE_POLICY_CLOSED,    /* closed, with -U too */
+        DEVICE_POLICY_STRICT,    /* as closed: berth's pseudo devices are explicit allows, as
+                                  * in systemd-nspawn's scope */
+} DevicePolicyMode;
+
+/* --property=DeviceAllow=: a host node (/dev/...) or a class as /proc/devices names it
+ * (char-NAME, block-NAME; NAME may be a glob), with its access, a subset of "rwm" */
+typedef struct DeviceAllowSpec {
+        char *spec;
+        char access[4];
+} DeviceAllowSpec;
+
 typedef struct PortForward PortForward;
 
 /* the kernel's limit for a dm-verity root hash signature is the page size; a PKCS#7
@@ -262,6 +278,9 @@ typedef struct SpawnConfig {
         bool keep_unit;          /* the machine's cgroup lives below berth-spawn's own, not in a slice */
         LinkJournal link_journal;
         ResourceLimits limits;   /* --property= */
+        DevicePolicyMode device_policy; /* --property=DevicePolicy= */
+        DeviceAllowSpec *device_allow;  /* --property=DeviceAllow=, in order */
+        size_t n_device_allow;
         char *slice;             /* --slice=, default machine.slice */
         /* systemd-nspawn's environment variables (spawn_config_finalize() reads them) */
         ApiVfsMode api_vfs;      /* $SYSTEMD_NSPAWN_API_VFS_WRITABLE */

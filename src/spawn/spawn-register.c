@@ -183,7 +183,7 @@ static int append_device_policy(const BusApi *api, sd_bus_message *m, const Spaw
         r = device_policy_list(c, allow, ELEMENTSOF(allow), &n);
         if (r < 0)
                 return r;
-        r = api->append(m, "(sv)", "DevicePolicy", "s", "closed");
+        r = api->append(m, "(sv)", "DevicePolicy", "s", c->device_policy == DEVICE_POLICY_STRICT ? "strict" : "closed");
         if (r >= 0)
                 r = api->open_container(m, 'r', "sv");
         if (r >= 0)
@@ -192,8 +192,10 @@ static int append_device_policy(const BusApi *api, sd_bus_message *m, const Spaw
                 r = api->open_container(m, 'v', "a(ss)");
         if (r >= 0)
                 r = api->open_container(m, 'a', "(ss)");
+        /* one entry per node or class: systemd resolves a class's majors itself */
         for (size_t i = 0; i < n && r >= 0; i++)
-                r = api->append(m, "(ss)", allow[i].path, allow[i].rule.access);
+                if (i == 0 || allow[i].path != allow[i - 1].path)
+                        r = api->append(m, "(ss)", allow[i].path, allow[i].rule.access);
         for (int i = 0; i < 3 && r >= 0; i++)
                 r = api->close_container(m);
         return r;

@@ -62,15 +62,66 @@ check_plain() {
         "$(find /sys/fs/cgroup -name "*devpol$$*" 2>/dev/null)"
 }
 
+# --property=DeviceAllow= (as systemd-nspawn passes it to the machine's scope): a class
+# or a node, with its access; --property=DevicePolicy=auto drops the policy. The probe
+# makes nodes for the secret's loop device and for the bound one's (same major, another
+# minor), reads the first and opens it for writing.
+BOUND_NUM=$(stat -c '%t %T' "$BOUND_LOOP" | { read -r ma mi; echo "$((16#$ma)) $((16#$mi))"; })
+ALLOW_PROBE="P=/usr/bin/berth-payload
+echo mknod=\$(\$P mknod /dev/dd b $SECRET_NUM)
+echo dd=\$(head -c 16 /dev/dd 2>/dev/null || echo unreadable)
+echo dd-w=\$(\$P devopen /dev/dd w)
+echo other=\$(\$P mknod /dev/other b $BOUND_NUM)"
+allow_run() { run_spawn -q --register=no -D "$TREE" -M "devpol$$" "$@" sh -c "$ALLOW_PROBE"; }
+check_allow() {
+    local what=$1
+    allow_run --property="DeviceAllow=block-loop r"
+    expect_rc "$what: DeviceAllow=block-loop r: runs" 0
+    expect_line "$what: DeviceAllow=block-loop r: no mknod without m" "mknod=EPERM"
+    allow_run --property="DeviceAllow=block-loop rm"
+    expect_line "$what: DeviceAllow=block-loop rm: mknod of a loop device" "mknod=ok"
+    expect_line "$what: DeviceAllow=block-loop rm: ... it reads" "dd=SECRET-HOST-DATA"
+    expect_line "$what: DeviceAllow=block-loop rm: ... but does not open for writing" "dd-w=EPERM"
+    expect_line "$what: DeviceAllow=block-loop rm: ... any minor of the class" "other=ok"
+    allow_run --property="DeviceAllow=$SECRET_LOOP"
+    expect_line "$what: DeviceAllow=$SECRET_LOOP: rwm by default, mknod" "mknod=ok"
+    expect_line "$what: DeviceAllow=$SECRET_LOOP: ... writable" "dd-w=ok"
+    expect_line "$what: DeviceAllow=$SECRET_LOOP: ... only that minor" "other=EPERM"
+    allow_run --property="DeviceAllow=$SECRET_LOOP" --property=DeviceAllow=
+    expect_line "$what: an empty DeviceAllow= drops the earlier ones" "mknod=EPERM"
+    allow_run --property=DevicePolicy=auto
+    expect_line "$what: DevicePolicy=auto: no policy, mknod" "mknod=ok"
+    expect_line "$what: DevicePolicy=auto: ... it reads" "dd=SECRET-HOST-DATA"
+    allow_run --property=DevicePolicy=strict
+    expect_line "$what: DevicePolicy=strict: closed" "mknod=EPERM"
+    expect_eq "$what: DeviceAllow=: the machine's cgroup is gone" "" \
+        "$(find /sys/fs/cgroup -name "*devpol$$*" 2>/dev/null)"
+}
+
 if [ "$(stat -fc %T /sys/fs/cgroup/devices 2>/dev/null)" = cgroupfs ]; then
     check_plain "v1 devices controller"
+    check_allow "v1 devices controller"
     mount -t tmpfs -o size=1M nodevices /sys/fs/cgroup/devices
     check_plain "cgroup2 only (eBPF)"
+    check_allow "cgroup2 only (eBPF)"
     umount /sys/fs/cgroup/devices
 else
     skip "v1 devices controller" "no v1 devices hierarchy on this host"
     check_plain "cgroup2 only (eBPF)"
+    check_allow "cgroup2 only (eBPF)"
 fi
+
+bad_property() {
+    run_spawn -q --register=no -D "$TREE" --property="$1" true
+    expect_rc "--property=$1 is refused" 1
+    expect_match "--property=$1: the error names it" "$2" "$ERROUT"
+}
+bad_property "DeviceAllow=/etc/passwd" "a device node under /dev/"
+bad_property "DeviceAllow=block-loop rwx" "Invalid access 'rwx'"
+bad_property "DevicePolicy=open" "auto, closed or strict"
+run_spawn -q --register=no -D "$TREE" --property="DeviceAllow=/dev/no-such-node" true
+expect_rc "DeviceAllow= of a missing node: the machine runs" 0
+expect_match "DeviceAllow= of a missing node: warned about, as systemd does" "no-such-node: cannot find the device node, ignored" "$ERROUT"
 
 # with -U the kernel refuses device nodes made in the machine's user namespace anyway
 run_spawn -q --register=no -U -D "$(new_tree usertree)" sh -c "$PROBE"

@@ -12,6 +12,7 @@
 #include "spawn-network.h"
 #include <arpa/inet.h>
 #include "spawn-config.h"
+#include "spawn-device-policy.h"
 #include "spawn-mount.h"
 #include "string-util.h"
 #include "tap.h"
@@ -235,6 +236,76 @@ static void test_resources(void) {
         CHECK(slice_to_path("-.slice", &bad) < 0);
 }
 
+/* find PATH in the policy list: the index of its last rule, -1 if absent */
+static ssize_t policy_find(const DeviceAllow *l, size_t n, const char *path) {
+        for (size_t i = n; i > 0; i--)
+                if (streq(l[i - 1].path, path))
+                        return (ssize_t) i - 1;
+        return -1;
+}
+
+static void test_device_properties(void) {
+        DeviceAllow l[DEVICE_ALLOW_MAX];
+        SpawnConfig c;
+        size_t n, classes = 0;
+        ssize_t i;
+
+        CHECK(parse(&c, (char *[]) { "berth-spawn", "--property=DeviceAllow=/dev/zero", "--property=DeviceAllow=",
+                                     "--property=DeviceAllow=block-blkext rw", "--property=DeviceAllow=/dev/null",
+                                     "--property=DeviceAllow=char-*  r", "--property=DevicePolicy=strict", NULL }) == 0);
+        CHECK(c.device_policy == DEVICE_POLICY_STRICT);
+        CHECK(c.n_device_allow == 3);
+        CHECK_STREQ(c.device_allow[0].spec, "block-blkext");
+        CHECK_STREQ(c.device_allow[0].access, "rw");
+        CHECK_STREQ(c.device_allow[1].access, "rwm");   /* systemd's default */
+        CHECK_STREQ(c.device_allow[2].access, "r");
+        CHECK(device_policy_wanted(&c));
+        CHECK(device_policy_list(&c, l, ELEMENTSOF(l), &n) == 0);
+        /* the class: its major, any minor, the given access; the node: its numbers */
+        i = policy_find(l, n, "block-blkext");   /* registered by the block layer itself */
+        CHECK(i >= 0 && l[i].rule.type == 'b' && l[i].rule.major == 259 && l[i].rule.minor == -1 &&
+              streq(l[i].rule.access, "rw"));
+        i = policy_find(l, n, "/dev/null");
+        CHECK(i >= 0 && l[i].rule.type == 'c' && l[i].rule.major == 1 && l[i].rule.minor == 3 &&
+              streq(l[i].rule.access, "rwm") && (size_t) i > 10);   /* after berth's own entry */
+        for (size_t k = 0; k < n; k++)
+                if (streq(l[k].path, "char-*"))
+                        classes++;
+        CHECK(classes > 5);   /* the glob: every character major */
+        CHECK(policy_find(l, n, "/dev/zero") == 1);   /* berth's own only: the empty value reset it */
+        spawn_config_done(&c);
+
+        /* with a user namespace: none by default, one if asked for; none with auto */
+        CHECK(parse(&c, (char *[]) { "berth-spawn", "--private-users=pick", NULL }) == 0);
+        CHECK(!device_policy_wanted(&c));
+        spawn_config_done(&c);
+        CHECK(parse(&c, (char *[]) { "berth-spawn", "--private-users=pick", "--property=DeviceAllow=/dev/null", NULL }) == 0);
+        CHECK(device_policy_wanted(&c));
+        spawn_config_done(&c);
+        CHECK(parse(&c, (char *[]) { "berth-spawn", "--property=DevicePolicy=auto", NULL }) == 0);
+        CHECK(c.device_policy == DEVICE_POLICY_AUTO && !device_policy_wanted(&c));
+        spawn_config_done(&c);
+
+        log_set_max_level(-1);
+        /* a node that is not there, a class nobody has: warned about, left out */
+        CHECK(parse(&c, (char *[]) { "berth-spawn", "--property=DeviceAllow=/dev/no-such-node",
+                                     "--property=DeviceAllow=block-no-such-class", NULL }) == 0);
+        CHECK(device_policy_list(&c, l, ELEMENTSOF(l), &n) == 0);
+        CHECK(policy_find(l, n, "/dev/no-such-node") < 0 && policy_find(l, n, "block-no-such-class") < 0);
+        spawn_config_done(&c);
+        CHECK(parse(&c, (char *[]) { "berth-spawn", "--property=DeviceAllow=/etc/passwd", NULL }) < 0);
+        spawn_config_done(&c);
+        CHECK(parse(&c, (char *[]) { "berth-spawn", "--property=DeviceAllow=/dev/null rwx", NULL }) < 0);
+        spawn_config_done(&c);
+        CHECK(parse(&c, (char *[]) { "berth-spawn", "--property=DeviceAllow=/dev/null ", NULL }) < 0);
+        spawn_config_done(&c);
+        CHECK(parse(&c, (char *[]) { "berth-spawn", "--property=DeviceAllow=char-", NULL }) < 0);
+        spawn_config_done(&c);
+        CHECK(parse(&c, (char *[]) { "berth-spawn", "--property=DevicePolicy=open", NULL }) < 0);
+        spawn_config_done(&c);
+        log_set_max_level(LOG_INFO);
+}
+
 static void test_network_parsing(void) {
         PortForward p;
         NetworkPool pool;
@@ -327,6 +398,7 @@ int main(void) {
         test_syscall_filter();
         test_mount_plan();
         test_resources();
+        test_device_properties();
         test_network_parsing();
         return tap_done();
 }
