@@ -29,8 +29,9 @@
 # loop-control for a free device and, finding no /dev/loopN (nor /dev/loopNpM for the
 # partition), opens it through a private node it makes in /dev and unlinks at once. That
 # takes CAP_MKNOD and, under berth-spawn@.service's DevicePolicy=closed, "m" in
-# DeviceAllow=block-loop and block-blkext (the partition's major). The outer machine
-# itself has no device policy (berth-spawn sets none without --property=DeviceAllow=). No
+# DeviceAllow=block-loop and block-blkext (the partition's major). The outer machine, which
+# has no -U and so berth-spawn's closed device policy, gets the same two classes with
+# --property=DeviceAllow= (otherwise the inner mknod fails with EPERM). No
 # device-mapper: a plain GPT image needs none (verity and LUKS would need
 # /dev/mapper/control too).
 . "$(dirname "$0")/lib.sh"
@@ -58,7 +59,8 @@ if ! gpt_root_image "$RAW" "$PLAIN_TREE" 640M >"$SCRATCH/state/raw.log" 2>&1; th
 fi
 
 if ! rig_boot "$SCRATCH/outer" --bind-ro="$STAGE:/mnt/berth-stage" --bind="$SCRATCH/inner:/var/lib/machines/inner" \
-        --bind-ro="$PLAIN_TREE:/srv/plain" --bind=/dev/loop-control --bind="$RAW:/var/lib/machines/rawinner.raw"; then
+        --bind-ro="$PLAIN_TREE:/srv/plain" --bind=/dev/loop-control --bind="$RAW:/var/lib/machines/rawinner.raw" \
+        --property="DeviceAllow=block-loop rwm" --property="DeviceAllow=block-blkext rwm"; then
     fail "the outer machine starts" "$(cat "$ERR")"
     exit 1
 fi
@@ -254,7 +256,7 @@ expect_eq "berthctl disable --now: the unit's result is success" success \
 # ---- berth-spawn by hand (not --keep-unit): systemd makes the machine's scope (a process of a
 # transient service stands for the shell: what runs in the outer machine's cgroup tree)
 rig_sh 'systemd-run --quiet --collect --unit=byhand-shell sh -c "berth-spawn -q -D /var/lib/machines/inner \
-    -M byhand --property=TasksMax=500 /bin/sleep 20 >/run/byhand.log 2>&1; echo \$? >/run/byhand.rc"' >/dev/null
+    -M byhand --property=TasksMax=500 --property=\"DeviceAllow=block-loop r\" /bin/sleep 20 >/run/byhand.log 2>&1; echo \$? >/run/byhand.rc"' >/dev/null
 for i in $(seq 1 100); do
     [ "$(rig_sh 'systemctl is-active machine-byhand.scope')" = active ] && break
     sleep 0.1
@@ -272,6 +274,7 @@ OUTPUT=$(rig_sh 'systemctl show -p DeviceAllow --value machine-byhand.scope' | t
 expect_line "by hand: ... /dev/null is allowed" "/dev/null rwm"
 expect_line "by hand: ... /dev/net/tun, as with systemd-nspawn" "/dev/net/tun rwm"
 expect_line "by hand: ... the pty peers" "char-pts rw"
+expect_line "by hand: ... and --property=DeviceAllow=, as the class name" "block-loop r"
 expect_match "by hand: systemd-cgls shows the machine under machine.slice" 'machine-byhand\.scope' \
     "$(rig_sh 'systemd-cgls --no-pager -u machine.slice')"
 ok_if "by hand: the machine runs in the scope's payload child" \
