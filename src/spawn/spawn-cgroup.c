@@ -576,8 +576,11 @@ static int cgroup_limits_apply(const ResourceLimits *l, const Controller *ctrl) 
 }
 
 /* berth's own /dev nodes, allowed after an OCI config's device rules as runc appends its
- * defaults: null, zero, full, random, urandom, tty, console, ptmx and the pty peers. */
+ * defaults: null, zero, full, random, urandom, tty, console, ptmx and the pty peers; and,
+ * as runc, making a node of any device (opening it is still up to the rules): images whose
+ * entrypoint makes its own nodes work as under runc. */
 static const CgroupDeviceRule default_device_rules[] = {
+        { true, 'c', -1, -1, "m" }, { true, 'b', -1, -1, "m" },
         { true, 'c', 1, 3, "rwm" }, { true, 'c', 1, 5, "rwm" }, { true, 'c', 1, 7, "rwm" },
         { true, 'c', 1, 8, "rwm" }, { true, 'c', 1, 9, "rwm" }, { true, 'c', 5, 0, "rwm" },
         { true, 'c', 5, 1, "rwm" }, { true, 'c', 5, 2, "rwm" }, { true, 'c', 136, -1, "rwm" },

@@ -451,11 +451,16 @@ static int devices_from_oci(SpawnConfig *c, const OciConfig *o) {
         return 0;
 }
 
-/* A device cgroup with rules of the config's own would deny the nodes of linux.devices
- * (made with mknod, then opened): runc allows each after the rules, and so do we. */
-static int device_rules_allow_nodes(ResourceLimits *l, const DeviceNode *nodes, size_t n) {
+/* The device rules a new container gets. A config without linux.resources.devices is
+ * no licence to open the host's devices: runc denies everything but its defaults then,
+ * as if the config began with a rule denying all, and so do we (spawn-cgroup.c appends
+ * the defaults). Such a rule list would deny the nodes of linux.devices (made with mknod,
+ * then opened): runc allows each after the rules, and so do we. */
+static int device_rules_for_create(ResourceLimits *l, const DeviceNode *nodes, size_t n) {
         if (l->n_devices == 0)
-                return 0;               /* no rules: the devices controller is left alone */
+                l->devices[l->n_devices++] = (CgroupDeviceRule) {
+                        .allow = false, .type = 'a', .major = -1, .minor = -1, .access = "rwm",
+                };
         for (size_t i = 0; i < n; i++) {
                 if (!S_ISCHR(nodes[i].mode) && !S_ISBLK(nodes[i].mode))
                         continue;
@@ -568,7 +573,7 @@ int spawn_config_from_oci(SpawnConfig *c, const OciConfig *o, const char *bundle
         if (r < 0)
                 return log_oom();
         resource_limits_from_oci(&c->limits, &o->resources);
-        r = device_rules_allow_nodes(&c->limits, c->devices, c->n_devices);
+        r = device_rules_for_create(&c->limits, c->devices, c->n_devices);
         if (r < 0)
                 return r;
         r = cgroup_path_from_oci(o->cgroups_path, name, systemd_cgroup, &c->cgroup_path);

@@ -24,22 +24,35 @@ echo "mknod-fuse=$(v "$($P mknod /dev/p-fuse c 10 229)")"
 echo "mknod-tun=$(v "$($P mknod /dev/p-tun c 10 200)")"
 echo "mknod-loopctl=$(v "$($P mknod /dev/p-loopctl c 10 237)")"
 echo "mknod-tty1=$(v "$($P mknod /dev/p-tty1 c 4 1)")"
-for n in null fuse tun loopctl; do
+for n in null fuse tun loopctl tty1; do
     f=/dev/p-$n
     [ "$n" = null ] && f=/dev/null
     echo "$n=$(for m in r w rw; do v "$($P devopen "$f" "$m")"; done | tr "\n" " " | sed "s/ $//")"
 done'
 
-# What the probe prints under those rules (berth's own /dev nodes, /dev/null among them,
-# stay allowed after them).
+# What the probe prints under those rules. After them come berth's defaults, as runc's
+# after its rules: berth's own /dev nodes (/dev/null among them) and making a node of any
+# device, which is why tty1's node is made but cannot be opened.
 DEVICES_EXPECTED='mknod-fuse=allowed
 mknod-tun=allowed
 mknod-loopctl=allowed
-mknod-tty1=denied
+mknod-tty1=allowed
 null=allowed allowed allowed
 fuse=allowed allowed allowed
 tun=allowed denied denied
-loopctl=denied denied denied'
+loopctl=denied denied denied
+tty1=denied denied denied'
+
+# What it prints for a config without linux.resources.devices: only the defaults.
+DEVICES_EXPECTED_NONE='mknod-fuse=allowed
+mknod-tun=allowed
+mknod-loopctl=allowed
+mknod-tty1=allowed
+null=allowed allowed allowed
+fuse=denied denied denied
+tun=denied denied denied
+loopctl=denied denied denied
+tty1=denied denied denied'
 
 # An update (berth-runc update --resources) and what the probe then prints for fuse:
 # reads denied now.
@@ -47,16 +60,16 @@ DEVICES_UPDATE='{"devices": [{"allow": false, "type": "c", "major": 10, "minor":
  {"allow": true, "type": "c", "major": 10, "minor": 237, "access": "rwm"}]}'
 DEVICES_UPDATED_FUSE='fuse=denied allowed denied'
 
-# devices_bundle DIR TREE ARGS_JSON: an OCI bundle in DIR (rootfs a copy of TREE) whose
-# process runs ARGS_JSON with CAP_MKNOD, under DEVICES_RULES, its cgroup at
-# berth-devtest/NAME-OF-DIR.
+# devices_bundle DIR TREE ARGS_JSON [RULES]: an OCI bundle in DIR (rootfs a copy of TREE)
+# whose process runs ARGS_JSON with CAP_MKNOD, under RULES (DEVICES_RULES; "none": no
+# linux.resources at all), its cgroup at berth-devtest/NAME-OF-DIR.
 devices_bundle() {
     mkdir -p "$1"
     cp -a "$2" "$1/rootfs"
-    ARGS=$3 RULES=$DEVICES_RULES CGPATH="berth-devtest/${1##*/}" "${PYTHON:-python3}" - "$1/config.json" <<'PY'
+    ARGS=$3 RULES=${4:-$DEVICES_RULES} CGPATH="berth-devtest/${1##*/}" "${PYTHON:-python3}" - "$1/config.json" <<'PY'
 import json, os, sys
 caps = ["CAP_MKNOD", "CAP_KILL"]
-json.dump({
+c = {
     "ociVersion": "1.0.2-dev",
     "process": {"user": {"uid": 0, "gid": 0}, "args": json.loads(os.environ["ARGS"]), "cwd": "/",
                 "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
@@ -66,7 +79,10 @@ json.dump({
                {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]}],
     "linux": {"namespaces": [{"type": t} for t in ("pid", "ipc", "uts", "mount")],
               "cgroupsPath": os.environ["CGPATH"],
-              "resources": {"devices": json.loads(os.environ["RULES"])}},
-}, open(sys.argv[1], "w"), indent=1)
+              "resources": {"devices": json.loads(os.environ["RULES"])} if os.environ["RULES"] != "none" else None},
+}
+if c["linux"]["resources"] is None:
+    del c["linux"]["resources"]
+json.dump(c, open(sys.argv[1], "w"), indent=1)
 PY
 }

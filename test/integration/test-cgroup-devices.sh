@@ -41,9 +41,6 @@ progs_gone() {
     echo "still loaded: $left"
     return 1
 }
-devtest_cleanup() {
-    find /sys/fs/cgroup -depth -type d -name berth-devtest -exec rmdir {} + 2>/dev/null
-}
 if ! command -v bpftool >/dev/null; then
     echo "Bail out! bpftool not found (tools/install-deps.sh installs it)"
     exit 1
@@ -55,6 +52,37 @@ else
 fi
 TREE=$(new_tree tree)
 
+# A config without linux.resources.devices: runc denies all but its defaults then, and so
+# must berth (on the old code nothing was restricted: the probe read a host loop device).
+# A loop device over a file of this test stands for the host's disks.
+SECRET_FILE=$SCRATCH/secret.img
+printf 'SECRET-HOST-DATA' >"$SECRET_FILE"
+truncate -s 1M "$SECRET_FILE"
+SECRET_LOOP=$(losetup -f --show "$SECRET_FILE") || { echo "Bail out! losetup failed"; exit 1; }
+devtest_cleanup() {
+    find /sys/fs/cgroup -depth -type d -name berth-devtest -exec rmdir {} + 2>/dev/null
+}
+trap 'rc=$?; losetup -d "$SECRET_LOOP" 2>/dev/null; (exit $rc); cleanup' EXIT
+SECRET_NUM=$(stat -c '%t %T' "$SECRET_LOOP" | { read -r ma mi; echo "$((16#$ma)) $((16#$mi))"; })
+NONE_PROBE="$DEVICES_PROBE
+echo mknod-secret=\$(v \"\$(\$P mknod /dev/p-secret b $SECRET_NUM)\")
+echo secret=\$(head -c 16 /dev/p-secret 2>/dev/null || echo unreadable)"
+NONE_ARGS=$("$PYTHON" -c 'import json, sys; print(json.dumps(["sh", "-c", sys.argv[1]]))' "$NONE_PROBE")
+NONE_EXPECTED="$DEVICES_EXPECTED_NONE
+mknod-secret=allowed
+secret=unreadable"
+# check_none WHAT: berth-runc run and berth-spawn --oci-bundle of a config without rules
+check_none() {
+    devices_bundle "$SCRATCH/none-$2" "$TREE" "$NONE_ARGS" none
+    OUTPUT=$(runc run --bundle "$SCRATCH/none-$2" "$P-none-$2" 2>"$SCRATCH/state/err")
+    expect_eq "$1: no linux.resources.devices: berth-runc denies all but the defaults" "$NONE_EXPECTED" "$OUTPUT"
+    expect_no_match "$1: ... the host's loop device is never read" SECRET-HOST-DATA "$OUTPUT"
+    expect_eq "$1: ... without a message" "" "$(cat "$SCRATCH/state/err")"
+    OUTPUT=$(timeout 30 "$BERTH_SPAWN" -q --register=no --oci-bundle="$SCRATCH/none-$2" sh -c "$NONE_PROBE" 2>"$SCRATCH/state/err")
+    expect_eq "$1: no linux.resources.devices: berth-spawn --oci-bundle the same" "$NONE_EXPECTED" "$OUTPUT"
+    devtest_cleanup
+}
+
 # ---- with the v1 devices controller (this hybrid host as it is): the rules go there
 if [ "$V1" = 1 ]; then
     devices_bundle "$SCRATCH/v1" "$TREE" "$PROBE_ARGS"
@@ -62,6 +90,7 @@ if [ "$V1" = 1 ]; then
     expect_eq "v1 devices controller: the probe finds the rules applied" "$DEVICES_EXPECTED" "$OUTPUT"
     expect_eq "... without a message" "" "$(cat "$SCRATCH/state/err")"
     devtest_cleanup
+    check_none "v1 devices controller" v1
 else
     skip "rules in the v1 devices controller" "no v1 devices hierarchy on this host"
 fi
@@ -73,6 +102,7 @@ OUTPUT=$(runc run --bundle "$SCRATCH/run" "$P-run" 2>"$SCRATCH/state/err")
 expect_eq "cgroup2: berth-runc run: the probe finds every access as the rules say (EPERM for the denied)" \
     "$DEVICES_EXPECTED" "$OUTPUT"
 expect_eq "... without a message" "" "$(cat "$SCRATCH/state/err")"
+check_none "cgroup2" v2
 
 # create, exec the probe, update, exec again; the programs as bpftool lists them
 devices_bundle "$SCRATCH/upd" "$TREE" "$SLEEP_ARGS"
@@ -119,4 +149,6 @@ else
 fi
 [ "$V1" = 1 ] && umount /sys/fs/cgroup/devices
 devtest_cleanup
+losetup -d "$SECRET_LOOP"
+expect_eq "the test's loop device is detached" "" "$(losetup -j "$SECRET_FILE")"
 expect_eq "no cgroup of the tests is left" "" "$(find /sys/fs/cgroup -name "berth-devtest" -o -name "*$P*" 2>/dev/null)"
