@@ -505,6 +505,11 @@ static int spawn_boot(const SpawnConfig *c, SpawnState *s, bool in_scope, int si
 
         *ret_reboot = false;
         r = machine_cgroup_create(c, in_scope, &s->cgroup);
+        /* Recorded at once, also after a partial failure: a berth-spawn killed before the
+         * next save (after the clone) left cgroups that no state file named, and that the
+         * next start's reclaim could not know of. */
+        if (s->cgroup.v2_path || s->cgroup.v1_paths)
+                spawn_state_save(c, s);
         if (r >= 0)
                 r = userns_chown_cgroup(s, s->cgroup.v2_path);
         if (r >= 0)

@@ -117,3 +117,31 @@ BG_PID=$RUNNING_PID
 kill -TERM "$BG_PID"
 wait_bg "$SCRATCH/state/r.out" "$SCRATCH/state/r.err" 10
 ok_if "rcr cleans up after itself" test ! -e "$STATE_DIR/rcr" -a "$(nft_rules rcr)" = 0 -a ! -d "$R_CG"
+
+# ---- killed after its cgroups were made and before its clone (the soak test met this:
+# the state file of that moment named no cgroup, so the reclaim removed the file and left
+# the cgroups for good). strace holds clone3 for 3 s; the scope appears, berth-spawn dies.
+if command -v strace >/dev/null; then
+    strace -f -qq -o /dev/null -e trace=clone3 -e inject=clone3:delay_enter=3000000 \
+        "$BERTH_SPAWN" -q -P --property=TasksMax=10 -D "$TREE" -M rce /bin/true \
+        >"$SCRATCH/state/e.out" 2>&1 &
+    TRACER=$!
+    for _ in $(seq 1 100); do
+        [ -n "$(scope_dirs rce)" ] && break
+        sleep 0.02
+    done
+    E_PID=$(pgrep -P "$TRACER" -x berth-spawn | head -n1)
+    ok_if "rce: killed while its clone waits, its scope cgroups made ($(scope_dirs rce | wc -l))" \
+        test -n "$E_PID" -a -n "$(scope_dirs rce)"
+    [ -n "$E_PID" ] && kill -KILL "$E_PID"
+    wait "$TRACER" 2>/dev/null
+    mapfile -t E_DIRS < <(scope_dirs rce)
+    expect_eq "rce: its state file names its cgroups" "$(printf '%s\n' "${E_DIRS[@]}" | sort | paste -sd' ')" \
+        "$( (field rce CGROUP; echo; field rce CGROUP_V1 | tr ' ' '\n') | grep . | sort | paste -sd' ')"
+    run_spawn -P -D "$TREE" -M rcf /bin/true
+    expect_rc "rce: an unrelated machine starts" 0
+    expect_eq "rce: its scope cgroups are gone in every hierarchy" "" "$(scope_dirs rce)"
+    ok_if "rce: its state file is gone" test ! -e "$STATE_DIR/rce"
+else
+    skip "killed before its clone" "no strace"
+fi
