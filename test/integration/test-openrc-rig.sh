@@ -111,7 +111,14 @@ if [ -z "$LEADER" ]; then
 fi
 pass "reboot: the outer machine boots again in place (new PID 1)"
 ok_if "after the reboot, OpenRC started berthd (it owns the name)" wait_owner 600
-expect_match "after the reboot: rc-service berthd status: started" 'status: started' "$(ctl 'rc-service berthd status')"
+# OpenRC marks the service started only once its start() has returned, which can be a
+# moment after supervise-daemon's berthd owns the name: poll for up to 10 s
+for i in $(seq 1 100); do
+    STATUS=$(ctl 'rc-service berthd status')
+    [[ $STATUS == *"status: started"* ]] && break
+    sleep 0.1
+done
+expect_match "after the reboot: rc-service berthd status: started" 'status: started' "$STATUS"
 for i in $(seq 1 600); do
     [ -n "$(inner_leader)" ] && break
     sleep 0.1
