@@ -870,6 +870,10 @@ static void inner_wait_for_start(Inner *i) {
         snprintf(path, sizeof(path), "/proc/self/fd/%i", i->state->start_fifo_fd);
         /* open until the exec closes it: "berth-runc start" waits for that */
         i->fifo_fd = open(path, O_WRONLY|O_CLOEXEC);
+        /* The launcher that read our log lines is gone: from here on they go where
+         * berth-runc's own go (stderr, which is the container's, and --log), as runc's init
+         * reports an exec that fails after start. */
+        sync_log_restore();
         if (i->fifo_fd < 0 || inner_hooks_start_container(i->config, i->hook_state_fd, i->fifo_fd) < 0)
                 _exit(EXIT_FAILURE);
         i->hook_state_fd = safe_close(i->hook_state_fd);

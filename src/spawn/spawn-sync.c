@@ -104,8 +104,16 @@ static void log_sink_socket(int level, int error, const char *msg, void *userdat
         (void) sync_send((int) (intptr_t) userdata, SYNC_LOG, level, error, msg, -EBADF);
 }
 
+static log_sink_t sink_before;
+static void *sink_before_userdata;
+
 void sync_log_to_socket(int sock) {
+        log_get_sink(&sink_before, &sink_before_userdata);
         log_set_sink(log_sink_socket, (void *) (intptr_t) sock);
+}
+
+void sync_log_restore(void) {
+        log_set_sink(sink_before, sink_before_userdata);
 }
 
 int sync_wait_for(int sock, SyncType type) {

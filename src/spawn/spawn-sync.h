@@ -47,3 +47,5 @@ int sync_receive(int sock, SyncMessage *ret);
 
 /* Route the log API of this (child) process to the socket. */
 void sync_log_to_socket(int sock);
+/* Route it back to where it went before: once nobody reads the socket any more. */
+void sync_log_restore(void);

@@ -118,6 +118,26 @@ expect_eq "the program gets fd 3" "passed-on" "$(cat "$B/out/fd3" 2>&1)"
 expect_eq "the program has stdio, fd 3 and nothing else of ours" "0 1 2 3" "$(grep -vx 4 "$B/out/fds" | paste -sd' ')"
 ok_if "delete" runc delete "$ID"
 
+# ---- an exec that fails after start (the file is no program): said on the container's
+# stderr, as runc's init says it ("exec /notexec: exec format error"); on the old code run
+# ended with status 1 and no word, the init's log line going to the launcher's socket
+B=$(bundle notexec '["/notexec"]')
+printf '\177ELF-not-a-program' >"$B/rootfs/notexec"
+chmod +x "$B/rootfs/notexec"
+ID=$P-notexec
+OUTPUT=$(runc run --bundle "$B" "$ID" 2>&1 </dev/null)
+expect_eq "run of a file that is no program: status 1, and the exec error said" \
+    "1 berth-runc: Failed to execute '/notexec' inside the machine: Exec format error" "$? $OUTPUT"
+ok_if "it leaves nothing behind" nothing "$ID"
+# create and start: the init's stderr is the one create was given
+ok_if "create" sh -c 'exec "$0" --root "$1" create --bundle "$2" "$3" 2>"$4" </dev/null' \
+    "$BERTH_RUNC" "$ROOT" "$B" "$ID" "$SCRATCH/notexec.err"
+ok_if "start" runc start "$ID"
+ok_if "it stops" wait_status "$ID" stopped
+expect_eq "create, start: the exec error on the init's stderr" \
+    "berth-runc: Failed to execute '/notexec' inside the machine: Exec format error" "$(cat "$SCRATCH/notexec.err")"
+ok_if "delete" runc delete "$ID"
+
 # ---- nothing left
 expect_eq "the state directory is empty" "" "$(ls -A "$ROOT" 2>&1)"
 expect_eq "no cgroup of ours is left" "" "$(find /sys/fs/cgroup -name "*$P*" 2>/dev/null)"
