@@ -172,6 +172,16 @@ raw_loops() {
         [ -e "$f" ] && [[ "$(cat "$f" 2>/dev/null)" == *rawinner.raw ]] && echo "${f%/loop/backing_file}"
     done
 }
+# raw_loops_after_poweroff: raw_loops, once they had up to 10 s to go (autoclear: the
+# kernel lets the device go with the last mount of it)
+raw_loops_after_poweroff() {
+    local i
+    for i in $(seq 1 100); do
+        [ -z "$(raw_loops)" ] && break
+        sleep 0.1
+    done
+    raw_loops
+}
 expect_match "machinectl list-images: rawinner is a raw image" '^rawinner +raw ' \
     "$(rig_sh 'machinectl list-images --no-legend')"
 RIG_TIMEOUT=120 rig_sh 'systemctl start berth-spawn@rawinner.service' >"$SCRATCH/state/rawstart.out"
@@ -188,12 +198,7 @@ ok_if "rawinner: the image is attached to a loop device of the host" test -n "$L
 expect_eq "rawinner: no loop node left in the outer machine's /dev" "" \
     "$(rig_sh 'ls -A /dev | grep -E "^loop[0-9]|^\.berth-block"')"
 stop_inner "rawinner: machinectl poweroff" machinectl rawinner
-# (autoclear: the kernel lets the device go with the last mount of it)
-for i in $(seq 1 100); do
-    [ -z "$(raw_loops)" ] && break
-    sleep 0.1
-done
-expect_eq "rawinner: after poweroff, no loop device holds the image" "" "$(raw_loops)"
+expect_eq "rawinner: after poweroff, no loop device holds the image" "" "$(raw_loops_after_poweroff)"
 RIG_TIMEOUT=120 ok_if "machinectl start rawinner" in_rig machinectl start rawinner
 for i in $(seq 1 300); do
     [ "$(rig_sh 'systemctl is-active berth-spawn@rawinner.service')" = activating ] || break
@@ -201,11 +206,7 @@ for i in $(seq 1 300); do
 done
 expect_eq "machinectl start rawinner: its systemd reaches running" running "$(inner_state rawinner)"
 stop_inner "rawinner, after machinectl start: machinectl poweroff" machinectl rawinner
-for i in $(seq 1 100); do
-    [ -z "$(raw_loops)" ] && break
-    sleep 0.1
-done
-expect_eq "rawinner: after the second poweroff, no loop device holds the image" "" "$(raw_loops)"
+expect_eq "rawinner: after the second poweroff, no loop device holds the image" "" "$(raw_loops_after_poweroff)"
 
 # ---- berthctl's systemd path. org.freedesktop.systemd1 is on this bus, so berthctl start is
 # StartUnit of berth-spawn@NAME.service (waiting for the job) and enable/disable are
